@@ -1,0 +1,73 @@
+"""The contract between windows, dataset, model, loss and evaluation: array names and shapes.
+
+Raw windows (``core.windows.make_windows``) are dicts of numpy arrays with a leading window axis N.
+K = max_tracks, T = window steps, F = len(FEATURES), R = len(REGRESSION_TARGETS) (always all 7;
+a model picks its own targets by name).
+
+raw window arrays (N = windows)                       dtype    shape
+  features        structural features, raw units      float32  (N, K, T, F)
+  targets         regression targets, native units    float32  (N, K, T, R)
+  target_valid    target defined here (active clip     bool     (N, K, T, R)
+                  of the matching track kind)
+  keyframe        1 if a key of any parameter is here  int64    (N, K, T)
+  keyframe_valid  active clip step                     bool     (N, K, T)
+  interpolation   0 linear / 1 smooth / 2 hold         int64    (N, K, T)
+  interp_valid    a key is here                        bool     (N, K, T)
+  clip_id         clip identity within the window,     int32    (N, K, T)
+                  -1 where no clip is active
+  track_kind      0 video / 1 audio (0 on padding)     int64    (N, K)
+  track_index     position of the track in its group   int64    (N, K)
+  track_mask      real track                           bool     (N, K)
+  step_mask       real step of a real track            bool     (N, K, T)
+  timeline        timeline number in the prepared set  int64    (N,)
+  start_step      first step of the window             int64    (N,)
+
+A batch (``core.dataset``; collate adds B in front of each per-window shape) holds:
+  features (B,K,T,F) standardised; track_kind, track_index, track_mask, step_mask as above;
+  targets (B,K,T,R) standardised; target_mask (B,K,T,R) = target_valid and not given;
+  keyframe, keyframe_mask (B,K,T) = keyframe_valid and not given;
+  interpolation, interpolation_mask (B,K,T) = interp_valid and not given;
+  context_values (B,K,T,R) standardised true values where given, else 0;
+  context_given (B,K,T,R) float 1.0 where given; context_key (B,K,T) float 1.0 where a given
+  clip has a key at this step.
+
+Model outputs: {regression target: (B,K,T) standardised prediction,
+                "keyframe": (B,K,T,2) logits, "interpolation": (B,K,T,3) logits}.
+"""
+
+from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS
+
+FEATURES = (
+    "active",  # a clip covers this step
+    "progress",  # 0..1 through the clip
+    "elapsed_s",  # seconds since the clip's start
+    "remaining_s",  # seconds to the clip's end
+    "clip_duration_s",
+    "kind_video",  # media kind one-hot (core.timeline.MEDIA_KINDS order)
+    "kind_still",
+    "kind_audio",
+    "kind_generator",
+    "kind_sequence",
+    "transition_in_s",
+    "transition_out_s",
+    "n_video_active",  # enabled video clips active at this moment, all tracks
+    "n_audio_active",
+    "seq_position",  # t / timeline duration
+    "seq_remaining_s",  # seconds to the timeline's end
+    "clip_enabled",
+    "track_enabled",
+)
+
+RAW_KEYS = (
+    "features", "targets", "target_valid", "keyframe", "keyframe_valid", "interpolation",
+    "interp_valid", "clip_id", "track_kind", "track_index", "track_mask", "step_mask",
+    "timeline", "start_step",
+)
+
+BATCH_KEYS = (
+    "features", "track_kind", "track_index", "track_mask", "step_mask", "targets", "target_mask",
+    "keyframe", "keyframe_mask", "interpolation", "interpolation_mask", "context_values",
+    "context_given", "context_key",
+)
+
+__all__ = ["FEATURES", "RAW_KEYS", "BATCH_KEYS", "REGRESSION_TARGETS", "CLASSIFICATION_TARGETS"]

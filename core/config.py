@@ -1,0 +1,237 @@
+"""Configuration: one dataclass per concern, loaded from YAML, validated on creation.
+
+Unknown keys are errors that name the key; every check names the offending field. The resolved
+config is stored beside every checkpoint so export can rebuild the model without the search space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.timeline import PARAMS
+
+REGRESSION_TARGETS = tuple(PARAMS)  # scale rotation center_x center_y opacity level_db pan
+CLASSIFICATION_TARGETS = {"keyframe": 2, "interpolation": 3}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class DataConfig:
+    data_dir: str | None = None  # folder of the user's exports; None = the built-in corpus
+    synth_count: int = 110  # timelines in the built-in corpus
+    synth_seed: int = 0
+    step_s: float = 0.1  # frame-table grid step (s)
+    window: int = 100  # steps per window (T)
+    overlap: int = 50  # steps shared by consecutive windows of a timeline
+    max_tracks: int = 8  # tracks per window (K); more tracks -> more track groups
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    workers: int = 0  # parse/window processes; 0 = in-process
+    cache_dir: str | None = None  # prepared-data cache; None = ~/.cache/xmlai
+
+    def __post_init__(self) -> None:
+        _check(self.step_s > 0, f"data.step_s must be > 0, got {self.step_s}")
+        _check(self.window >= 2, f"data.window must be >= 2, got {self.window}")
+        _check(0 <= self.overlap < self.window, f"data.overlap must be in [0, window), got {self.overlap}")
+        _check(self.max_tracks >= 1, f"data.max_tracks must be >= 1, got {self.max_tracks}")
+        _check(0 < self.val_fraction < 1, f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
+        _check(self.synth_count >= 2, f"data.synth_count must be >= 2, got {self.synth_count}")
+        _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
+
+
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    # name: fields; parameter counts are printed by scripts/train.py and checked in tests
+    "tiny": dict(d_model=32, n_heads=2, n_layers=1, d_ff=64),
+    "small": dict(d_model=128, n_heads=4, n_layers=2, d_ff=256),  # ~0.3M
+    "base": dict(d_model=192, n_heads=4, n_layers=3, d_ff=512),  # ~1.3M
+    "large": dict(d_model=256, n_heads=8, n_layers=4, d_ff=1024),  # ~3.3M
+}
+
+
+@dataclass
+class ModelConfig:
+    preset: str | None = None  # fills d_model/n_heads/n_layers/d_ff; explicit fields win when given in YAML
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 256
+    dropout: float = 0.1
+    attention: str = "factorised"  # "full" over all (track, step) tokens | "factorised" time then tracks
+    targets: list[str] = field(default_factory=lambda: list(REGRESSION_TARGETS))
+    classify: list[str] = field(default_factory=lambda: list(CLASSIFICATION_TARGETS))
+
+    def __post_init__(self) -> None:
+        if self.preset is not None:
+            _check(self.preset in MODEL_PRESETS, f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {self.preset!r}")
+        _check(self.d_model > 0 and self.n_heads > 0, "model.d_model and model.n_heads must be > 0")
+        _check(self.d_model % self.n_heads == 0,
+               f"model.n_heads ({self.n_heads}) must divide model.d_model ({self.d_model})")
+        _check(self.n_layers >= 1, f"model.n_layers must be >= 1, got {self.n_layers}")
+        _check(self.d_ff >= 1, f"model.d_ff must be >= 1, got {self.d_ff}")
+        _check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), got {self.dropout}")
+        _check(self.attention in ("full", "factorised"),
+               f"model.attention must be 'full' or 'factorised', got {self.attention!r}")
+        for t in self.targets:
+            _check(t in REGRESSION_TARGETS, f"model.targets: unknown target {t!r} (known: {list(REGRESSION_TARGETS)})")
+        for t in self.classify:
+            _check(t in CLASSIFICATION_TARGETS,
+                   f"model.classify: unknown head {t!r} (known: {list(CLASSIFICATION_TARGETS)})")
+        _check(len(self.targets) + len(self.classify) > 0, "model needs at least one head")
+
+    @property
+    def heads(self) -> list[str]:
+        return list(self.targets) + list(self.classify)
+
+
+@dataclass
+class LossConfig:
+    weights: dict[str, float] = field(default_factory=dict)  # head -> weight; missing heads weigh 1.0
+    keyframe_pos_weight: float | None = None  # CE weight of the "key here" class; None = sqrt(neg/pos) of train
+
+    def __post_init__(self) -> None:
+        known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
+        for k, v in self.weights.items():
+            _check(k in known, f"loss.weights: unknown head {k!r} (known: {sorted(known)})")
+            _check(float(v) >= 0, f"loss.weights.{k} must be >= 0, got {v}")
+        if self.keyframe_pos_weight is not None:
+            _check(self.keyframe_pos_weight > 0, "loss.keyframe_pos_weight must be > 0")
+
+    def weight(self, head: str) -> float:
+        return float(self.weights.get(head, 1.0))
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"  # adam | adamw | sgd
+    momentum: float = 0.9  # sgd only
+    schedule: str = "cosine"  # cosine | step | plateau | none
+    warmup_epochs: int = 1
+    step_size: int = 10  # step schedule: epochs per decay
+    gamma: float = 0.5  # step/plateau decay factor
+    grad_clip: float = 1.0  # max global grad norm; 0 = off
+    explode_factor: float = 1e4  # stop when a grad norm exceeds this times the running median
+    early_stopping: int = 10  # epochs without val_objective improvement; 0 = off
+    context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
+    eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
+    seed: int = 0
+    device: str = "auto"  # cpu | cuda | auto
+    amp: str = "auto"  # auto (bf16 on cuda) | bf16 | off
+    compile: bool = False  # torch.compile on cuda
+    loader_workers: int = 0
+    log_every: int = 0  # batches between progress-bar updates of the loss; 0 = per epoch only
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        _check(self.optimizer in ("adam", "adamw", "sgd"),
+               f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        _check(self.schedule in ("cosine", "step", "plateau", "none"),
+               f"train.schedule must be cosine, step, plateau or none, got {self.schedule!r}")
+        _check(self.device in ("cpu", "cuda", "auto"), f"train.device must be cpu, cuda or auto, got {self.device!r}")
+        _check(self.amp in ("auto", "bf16", "off"), f"train.amp must be auto, bf16 or off, got {self.amp!r}")
+        _check(0 <= self.context_max < 1, f"train.context_max must be in [0, 1), got {self.context_max}")
+        _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
+        _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml())
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
+
+
+def _build(cls, section: str, values: dict[str, Any]):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{section}: expected a mapping, got {type(values).__name__}")
+    names = {f.name for f in fields(cls)}
+    for k in values:
+        if k not in names:
+            raise ConfigError(f"unknown config key {section}.{k} (known: {sorted(names)})")
+    values = dict(values)
+    if cls is ModelConfig and values.get("preset"):
+        preset = MODEL_PRESETS.get(values["preset"])
+        if preset is None:
+            raise ConfigError(f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {values['preset']!r}")
+        values = {**preset, **values}
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise ConfigError(f"{section}: {e}") from None
+
+
+def config_from_dict(d: dict[str, Any] | None) -> Config:
+    """Build a validated Config from nested dicts; unknown sections or keys raise ConfigError."""
+    d = d or {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"config must be a mapping, got {type(d).__name__}")
+    for k in d:
+        if k not in _SECTIONS:
+            raise ConfigError(f"unknown config section {k!r} (known: {sorted(_SECTIONS)})")
+    return Config(**{k: _build(cls, k, d.get(k) or {}) for k, cls in _SECTIONS.items()})
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return config_from_dict(raw)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
+    """Return a new Config with dotted overrides (``{"model.d_model": 64}``) applied and validated."""
+    d = cfg.to_dict()
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if section not in _SECTIONS or not key:
+            raise ConfigError(f"override {dotted!r} must be SECTION.KEY with SECTION in {sorted(_SECTIONS)}")
+        if key.startswith("weights.") and section == "loss":
+            d["loss"]["weights"][key.split(".", 1)[1]] = value
+            continue
+        d[section][key] = value
+    if any(k.startswith("model.") and k != "model.preset" for k in overrides) and "model.preset" not in overrides:
+        d["model"]["preset"] = None  # explicit architecture fields win over a preset
+    elif "model.preset" in overrides and overrides["model.preset"]:
+        d["model"].update({**MODEL_PRESETS[overrides["model.preset"]],
+                           **{k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")}})
+    return config_from_dict(d)
+
+
+def replace(cfg: Config, **sections: Any) -> Config:
+    return dataclasses.replace(cfg, **sections)
