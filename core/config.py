@@ -53,11 +53,12 @@ class DataConfig:
 
 
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    # name: fields; parameter counts are printed by scripts/train.py and checked in tests
-    "tiny": dict(d_model=32, n_heads=2, n_layers=1, d_ff=64),
-    "small": dict(d_model=128, n_heads=4, n_layers=2, d_ff=256),  # ~0.3M
-    "base": dict(d_model=192, n_heads=4, n_layers=3, d_ff=512),  # ~1.3M
-    "large": dict(d_model=256, n_heads=8, n_layers=4, d_ff=1024),  # ~3.3M
+    # name: fields; parameter counts (factorised attention, the default; full has ~1/3 fewer) are
+    # printed by scripts/train.py and checked in tests/core/test_model.py
+    "tiny": dict(d_model=32, n_heads=2, n_layers=1, d_ff=64),  # ~16k, for tests
+    "small": dict(d_model=96, n_heads=4, n_layers=2, d_ff=384),  # ~0.31M
+    "base": dict(d_model=192, n_heads=4, n_layers=3, d_ff=384),  # ~1.36M
+    "large": dict(d_model=256, n_heads=8, n_layers=4, d_ff=512),  # ~3.19M
 }
 
 
@@ -75,7 +76,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.preset is not None:
-            _check(self.preset in MODEL_PRESETS, f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {self.preset!r}")
+            _check(self.preset in MODEL_PRESETS,
+                   f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {self.preset!r}")
         _check(self.d_model > 0 and self.n_heads > 0, "model.d_model and model.n_heads must be > 0")
         _check(self.d_model % self.n_heads == 0,
                f"model.n_heads ({self.n_heads}) must divide model.d_model ({self.d_model})")

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterator
 
 # Canonical parameter name -> (default value, "video" | "audio")
 PARAMS: dict[str, tuple[float, str]] = {

@@ -1,0 +1,46 @@
+"""Helpers shared by the thin entry points: import path, config flags, error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # runnable from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from core.config import _SECTIONS, Config, apply_overrides, config_from_dict, load_config  # noqa: E402
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """``--config FILE`` plus one ``--SECTION.KEY VALUE`` flag for every config field (YAML-parsed values)."""
+    p.add_argument("--config", metavar="FILE.yaml", help="config file; flags below override it")
+    g = p.add_argument_group("every hyperparameter (values are parsed as YAML: 64, 1e-3, true, [scale, pan])")
+    for section, cls in _SECTIONS.items():
+        for f in fields(cls):
+            g.add_argument(f"--{section}.{f.name}", dest=f"cfg__{section}__{f.name}", metavar="V", default=None,
+                           help=argparse.SUPPRESS if f.name.startswith("_") else None)
+
+
+def config_from_args(args: argparse.Namespace, extra: dict | None = None) -> Config:
+    cfg = load_config(args.config) if args.config else config_from_dict({})
+    overrides = dict(extra or {})
+    for k, v in vars(args).items():
+        if k.startswith("cfg__") and v is not None:
+            _, section, key = k.split("__")
+            overrides[f"{section}.{key}"] = yaml.safe_load(v)
+    return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def print_file_errors(errors, limit: int = 50, out=sys.stderr) -> None:
+    if not errors:
+        return
+    print(f"{len(errors)} file(s) could not be used (the rest were processed):", file=out)
+    for name, reason in list(errors)[:limit]:
+        print(f"  {name}: {reason}", file=out)
+    if len(errors) > limit:
+        print(f"  ... and {len(errors) - limit} more", file=out)
