@@ -7,6 +7,7 @@ huge trees. Every failure becomes a ``TimelineError`` naming the file and what i
 
 from __future__ import annotations
 
+import re
 import threading
 
 from lxml import etree
@@ -57,7 +58,8 @@ def safe_parse(data: bytes, name: str) -> etree._Element:
         # lxml honours a UTF-8/UTF-16 BOM and the declared encoding; CRLF is normalised by XML itself.
         tree = etree.ElementTree(etree.fromstring(bytes(data), _parser()))
     except etree.XMLSyntaxError as e:
-        raise TimelineError(name, f"not well-formed XML: line {e.lineno}: {e.msg}") from None
+        reason = re.sub(r",? line \d+, column \d+$", "", e.msg or "syntax error")
+        raise TimelineError(name, f"not well-formed XML: line {e.lineno}: {reason}") from None
     except (ValueError, LookupError) as e:  # e.g. an unknown encoding name in the declaration
         raise TimelineError(name, f"cannot decode XML: {e}") from None
     _check_doctype(tree, name)
