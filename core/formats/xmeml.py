@@ -122,7 +122,7 @@ class _Reader:
         except ValueError:
             raise self.error(where, f"{what} is not a number: {text.strip()[:40]!r}") from None
         if not math.isfinite(value) or abs(value) > MAX_VALUE:
-            raise self.error(where, f"{what} {text.strip()[:40]} is not a finite value")
+            raise self.error(where, f"{what} {text.strip()[:40]} is out of range")
         return value
 
     def rate(self, el: etree._Element, where: str) -> Fraction | None:
