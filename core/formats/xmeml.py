@@ -89,6 +89,7 @@ class _Reader:
         # Empty <file id="x"/> and <sequence id="x"/> refer to the first full definition with that
         # id, which can sit anywhere in the document (even inside another track).
         self.rates: dict[tuple, Fraction] = {}  # (timebase text, ntsc text) -> rate
+        self.file_kinds: dict[etree._Element, str] = {}
         self.ids: dict[tuple[str, str], etree._Element] = {}
         for el in root.iter("file", "sequence"):
             ident = el.get("id")
@@ -290,14 +291,14 @@ class _Reader:
             # never plays, so it is kept as a zero-length clip rather than failing the file.
             end = start
 
-        start_s, end_s = start / seq_rate, end / seq_rate
-        anchor_s = anchor / seq_rate
+        start_s, end_s = _secs(start, seq_rate), _secs(end, seq_rate)
+        anchor_s = _secs(anchor, seq_rate)
         src_in = src_in if src_in is not None else Fraction(0)
         transition_in = transition_out = Fraction(0)
         if prev_tr is not None and prev_tr.start <= start <= prev_tr.end:
-            transition_in = (prev_tr.end - prev_tr.start) / seq_rate
+            transition_in = _secs(prev_tr.end - prev_tr.start, seq_rate)
         if next_tr is not None and next_tr.start <= end <= next_tr.end:
-            transition_out = (next_tr.end - next_tr.start) / seq_rate
+            transition_out = _secs(next_tr.end - next_tr.start, seq_rate)
 
         curves = self.read_curves(el, clip_rate, anchor_s, src_in, start_s, where)
         media_kind, file_el = self.media_kind(item.tag, kids, track_kind)
@@ -308,7 +309,7 @@ class _Reader:
             name=name or clip_id,
             start=start_s,
             end=end_s,
-            source_in=src_in / clip_rate + (start_s - anchor_s),  # moved on by the part hidden in a transition
+            source_in=_secs(src_in, clip_rate) + (start_s - anchor_s),  # moved on by the part hidden in a transition
             media_kind=media_kind,
             enabled=_bool(_text(kids, "enabled"), True),
             transition_in=transition_in,
@@ -324,24 +325,31 @@ class _Reader:
         if "sequence" in kids:
             return "sequence", None
         file_el = self.deref(kids.get("file"))
-        if file_el is not None and (file_el.findtext("mediaSource") or "").strip().lower() in GENERATOR_SOURCES:
+        file_kind = None
+        if file_el is not None:
+            file_kind = self.file_kinds.get(file_el)  # files are referenced by many clipitems
+            if file_kind is None:
+                file_kind = self.file_kinds[file_el] = self.file_kind(file_el)
+        if file_kind == "generator":
             return "generator", file_el
         if track_kind == "audio":
             return "audio", file_el
-        if _bool(_text(kids, "stillframe"), False):
-            return "still", file_el
-        if file_el is not None and self.is_still_file(file_el):
+        if file_kind == "still" or _bool(_text(kids, "stillframe"), False):
             return "still", file_el
         return "video", file_el
 
-    def is_still_file(self, file_el: etree._Element) -> bool:
+    def file_kind(self, file_el: etree._Element) -> str:
+        """'generator' (Premiere slug/graphic), 'still' (image file) or '' for a <file>."""
+        kids = _kids(file_el)
+        if (_text(kids, "mediaSource") or "").strip().lower() in GENERATOR_SOURCES:
+            return "generator"
         if _bool(file_el.findtext("media/video/stillframe"), False):
-            return True
-        duration = file_el.findtext("duration")
+            return "still"
+        duration = _text(kids, "duration")
         if duration is not None and duration.strip() in ("0", "0.0"):
-            return True
-        path = (file_el.findtext("pathurl") or file_el.findtext("name") or "").strip()
-        return os.path.splitext(path.lower())[1] in STILL_EXTENSIONS
+            return "still"
+        path = (_text(kids, "pathurl") or _text(kids, "name") or "").strip()
+        return "still" if os.path.splitext(path.lower())[1] in STILL_EXTENSIONS else ""
 
     # ---- filters and keyframes -------------------------------------------------------------
 
@@ -403,7 +411,7 @@ class _Reader:
                     raise self.error(where, "keyframe without <when> or <value>")
                 has_handles = "inbez" in kf_kids or "outbez" in kf_kids
                 rows.append(
-                    (anchor_s + (when - src_in) / clip_rate, value_el, "smooth" if has_handles else base_interp)
+                    (anchor_s + _secs(when - src_in, clip_rate), value_el, "smooth" if has_handles else base_interp)
                 )
             for canon, component, convert in targets:
                 keys = []
@@ -452,6 +460,13 @@ def _first_text(el: etree._Element, tag: str) -> str | None:
 def _text(kids: dict[str, etree._Element], tag: str) -> str | None:
     child = kids.get(tag)
     return None if child is None else child.text
+
+
+def _secs(frames: int | Fraction, rate: Fraction) -> Fraction:
+    """Frames at ``rate`` to exact seconds; the integer case skips Fraction's operator dispatch."""
+    if type(frames) is int:
+        return Fraction(frames * rate.denominator, rate.numerator)
+    return frames / rate
 
 
 def _checked_int(value: int) -> int:
