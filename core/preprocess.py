@@ -48,7 +48,7 @@ ORACLE_DRAWS = 16  # style/noise draws averaged for the built-in corpus's noise 
 
 
 def split_of(name: str, val_fraction: float, seed: int) -> str:
-    """"train" or "val" from a stable hash of the file's base name (order- and machine-independent)."""
+    """Return "train" or "val" from a stable hash of the file's base name (order- and machine-independent)."""
     h = zlib.crc32(f"{seed}:{os.path.basename(name)}".encode())
     return "val" if h / 2**32 < val_fraction else "train"
 
