@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from fractions import Fraction
+from urllib.parse import quote
 
 from lxml import etree
 
@@ -37,7 +38,8 @@ from core.timeline import PARAMS, Clip, Curve, Timeline, Track, db_to_gain
 TICKS_PER_SECOND = 254_016_000_000  # Premiere's pproTicks clock
 BOM = b"\xef\xbb\xbf"
 
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".psd", ".tif", ".tiff")
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".psd", ".tif", ".tiff", ".bmp")
+_AV_EXTS = (".mov", ".mp4", ".mxf", ".avi")
 _STILL_DURATION_FRAMES = 1_080_000  # Premiere gives stills a 12 h (at 25 fps) media duration
 _GENERATOR_DURATION_FRAMES = 1_035_764  # what Premiere writes for synthetic media (slugs, mattes)
 
@@ -405,7 +407,7 @@ class _Writer:
             _sub(item, "in", x_in)
             _sub(item, "out", x_out)
             _rate(item, rate)
-            title = "title" in clip.name.lower() or "text" in clip.name.lower()
+            title = any(w in clip.name.lower() for w in ("title", "text", "lower third"))
             e = _sub(item, "effect")
             _sub(e, "name", "Text" if title else "Color")
             _sub(e, "effectid", "Text" if title else "Color")
@@ -450,8 +452,12 @@ class _Writer:
         _sub(_sub(item, "labels"), "label2", "Iris" if kind == "video" else "Caribbean")
 
     def _file_key(self, clip: Clip, kind: str) -> tuple[str, str]:
-        # Audio from a video file shares the video's <file>; the name is the media's identity.
-        return (clip.name, "audio" if kind == "audio" and not clip.name.lower().endswith((".mov", ".mp4")) else "av")
+        """A source's identity: its name and what it holds. Audio cut from a video file shares its <file>."""
+        if clip.media_kind == "still":
+            return (clip.name, "still")
+        if kind == "audio" and not clip.name.lower().endswith(_AV_EXTS):
+            return (clip.name, "audio")
+        return (clip.name, "av")
 
     def _file_key_index(self, clip: Clip, kind: str) -> int:
         key = self._file_key(clip, kind)
@@ -474,7 +480,7 @@ class _Writer:
         self.defined.add(fid)
         f = _sub(item, "file", id=fid)
         _sub(f, "name", clip.name)
-        _sub(f, "pathurl", "file://localhost/Volumes/Media/Project/" + clip.name.replace(" ", "%20"))
+        _sub(f, "pathurl", "file://localhost/Volumes/Media/Project/" + quote(_path_name(clip, key[1])))
         _rate(f, rate)
         if clip.media_kind != "still":
             _sub(f, "duration", media_frames)
@@ -515,6 +521,16 @@ class _Writer:
                 key = self._file_key(clip, track.kind)
                 out = _frames(clip.source_out, rate) + _frames(max(clip.transition_out, Fraction(0)), rate)
                 self.file_frames[key] = max(self.file_frames.get(key, 0), out + 1)
+
+
+def _path_name(clip: Clip, what: str) -> str:
+    """File name for <pathurl>: readers tell stills from movies by the extension, so make it say so."""
+    is_image = clip.name.lower().endswith(_IMAGE_EXTS)
+    if what == "still" and not is_image:
+        return clip.name + ".png"
+    if what != "still" and is_image:
+        return clip.name + (".wav" if what == "audio" else ".mov")
+    return clip.name
 
 
 def _transition_frames(a: Clip | None, b: Clip | None, rate: Fraction) -> int:

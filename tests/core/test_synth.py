@@ -56,6 +56,68 @@ def test_round_trip_style_draws(seed: int, draw: int) -> None:
     assert_same_timeline(tl, back)
 
 
+# --- arbitrary timelines of any size, not only what the generator draws -----------------------------
+
+RATES = [Fraction(25), Fraction(30000, 1001), Fraction(24000, 1001), Fraction(30), Fraction(50), Fraction(60000, 1001)]
+NAMES = st.sampled_from(["a.mov", "b.mov", "clip 1.mp4", "x&y <1>.mov", "pic.jpg", "still", "music.wav", "vo.wav"])
+VALUES = {
+    "scale": st.floats(0, 400), "rotation": st.floats(-720, 720), "opacity": st.floats(0, 100),
+    "level_db": st.one_of(st.just(-60.0), st.floats(-59.9, 12)), "pan": st.floats(-1, 1),
+    "center": st.floats(-2, 2),
+}
+
+
+@st.composite
+def curves_for(draw, kind: str, a: int, b: int, rate: Fraction) -> dict[str, Curve]:
+    """Curves whose keys sit on frames in [a, b]; centre x/y share their times (one xmeml point)."""
+    params = ["scale", "rotation", "opacity", "center"] if kind == "video" else ["level_db", "pan"]
+    out: dict[str, Curve] = {}
+    for p in draw(st.lists(st.sampled_from(params), unique=True, max_size=len(params))):
+        frames = draw(st.lists(st.integers(a, b), min_size=1, max_size=6, unique=True))
+        interp = "linear" if len(frames) == 1 else draw(st.sampled_from(["linear", "smooth"]))
+        names = ["center_x", "center_y"] if p == "center" else [p]
+        for name in names:
+            vals = [draw(VALUES[p]) for _ in frames]
+            out[name] = Curve([Key(Fraction(f) / rate, v, interp) for f, v in zip(sorted(frames), vals)])
+    return out
+
+
+@st.composite
+def timelines(draw) -> Timeline:
+    rate = draw(st.sampled_from(RATES))
+    tracks: list[Track] = []
+    end_all = 1
+    for kind, n in (("video", draw(st.integers(0, 3))), ("audio", draw(st.integers(0, 4)))):
+        for index in range(n):
+            clips: list[Clip] = []
+            t = draw(st.integers(0, 50))
+            for _ in range(draw(st.integers(0, 5))):
+                length = draw(st.integers(1, 200))
+                kinds = ["video", "still", "generator", "sequence"] if kind == "video" else ["audio"]
+                mk = draw(st.sampled_from(kinds))
+                name = draw(NAMES) if mk != "generator" else draw(st.sampled_from(["Title 1", "Color Matte"]))
+                clip = Clip(name, Fraction(t) / rate, Fraction(t + length) / rate,
+                            source_in=Fraction(draw(st.integers(0, 5000))) / rate, media_kind=mk,
+                            enabled=draw(st.booleans()), curves=draw(curves_for(kind, t, t + length - 1, rate)))
+                if clips and clips[-1].end == clip.start and draw(st.booleans()):
+                    n_tr = draw(st.integers(1, 2 * min(length, round(clips[-1].duration * rate), 30)))
+                    clip.source_in += Fraction(n_tr) / rate  # a handle for the transition
+                    clips[-1].transition_out = clip.transition_in = Fraction(n_tr) / rate
+                clips.append(clip)
+                t += length + draw(st.sampled_from([0, 0, 1, 17]))
+            end_all = max(end_all, t)
+            tracks.append(Track(kind, index, clips, enabled=draw(st.booleans())))
+    return Timeline("random timeline", rate, Fraction(end_all + draw(st.integers(0, 30))) / rate, tracks,
+                    width=draw(st.sampled_from([1920, 1280, 3840])), height=draw(st.sampled_from([1080, 720])))
+
+
+@settings(max_examples=30, deadline=None)
+@given(tl=timelines())
+def test_round_trip_any_timeline(tl: Timeline) -> None:
+    (back,) = read_bytes(write_xmeml(tl), "random.xml")
+    assert_same_timeline(tl, back)
+
+
 def test_round_trip_several_sequences_share_files() -> None:
     tls = [generate_timeline(s) for s in (1, 2, 3)]
     back = read_bytes(write_xmeml(tls), "project.xml")
