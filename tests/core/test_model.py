@@ -146,10 +146,11 @@ def test_padded_positions_do_not_influence_valid_outputs(attention: str) -> None
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 @pytest.mark.parametrize("attention", ATTENTIONS)
-def test_torchscript_matches_eager(attention: str) -> None:
+def test_torchscript_matches_eager(attention: str, tmp_path) -> None:
     torch.manual_seed(0)
     model = build_model(model_cfg(attention=attention), F).eval()
-    scripted = torch.jit.script(model)
+    torch.jit.script(model).save(str(tmp_path / "model.ts"))  # as persistence exports it
+    scripted = torch.jit.load(str(tmp_path / "model.ts"))
     for t in (7, 130):  # positional encoding is computed for any window length
         batch = make_batch(2, 3, t, seed=t)
         inputs = {k: batch[k] for k in ("features", "track_kind", "track_index", "track_mask", "step_mask",
