@@ -144,7 +144,7 @@ def test_padded_positions_do_not_influence_valid_outputs(attention: str) -> None
     assert not torch.allclose(a["scale"][0, 0, 1:][valid[0, 0, 1:]], c["scale"][0, 0, 1:][valid[0, 0, 1:]])
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+@pytest.mark.filterwarnings("ignore:`torch.jit.(script|load)` is deprecated")
 @pytest.mark.parametrize("attention", ATTENTIONS)
 def test_torchscript_matches_eager(attention: str, tmp_path) -> None:
     torch.manual_seed(0)
