@@ -32,7 +32,11 @@ def read_bytes(data: bytes, name: str) -> list[Timeline]:
         from core.formats.xmeml import read_xmeml
 
         return read_xmeml(root, name)
-    if dialect in ("fcpxml", "mlt"):
+    if dialect == "fcpxml":
+        from core.formats.fcpxml import read_fcpxml
+
+        return read_fcpxml(root, name)
+    if dialect == "mlt":
         raise TimelineError(name, f"{dialect} is not supported yet")
     raise TimelineError(name, f"unknown timeline format: root element <{root.tag}>")
 
