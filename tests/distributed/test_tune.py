@@ -1,0 +1,103 @@
+"""A small real search (Tune + OptunaSearch + ASHA on a local Ray): it completes, ASHA stops some trials, the best
+trial exports and the exported folder predicts the same numbers as the trial's checkpoint. Resume: interrupt a
+search, --resume, and no finished trial runs again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import apply_overrides, config_from_dict
+from distributed.tune import SearchError, SearchSettings, best_checkpoint, concurrency, export_best, run_search
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
+
+
+def _base(data_cfg):
+    return apply_overrides(config_from_dict({"data": data_cfg.__dict__}), TINY)
+
+
+def test_concurrency_from_resources():
+    assert concurrency({"CPU": 1}, {"CPU": 2}) == 2
+    assert concurrency({"CPU": 2, "GPU": 2, "trial_driver": 1}, {"CPU": 16, "GPU": 4, "trial_driver": 64}) == 2
+    assert concurrency({"CPU": 1, "GPU": 1}, {"CPU": 8}) == 0  # no GPU: refused, never waits forever
+
+
+@pytest.mark.ray
+def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp_path):
+    s = SearchSettings(trials=6, space="loss_weights", epochs=4, grace_period=1, reduction_factor=2,
+                       storage=str(tmp_path), name="small", seed=1, num_cpus=2)
+    logs: list[str] = []
+    res = run_search(_base(data_cfg), s, log=logs.append)
+    assert res.counts["errors"] == 0 and res.counts["finished"] == 6, "\n".join(logs)
+    assert res.counts["stopped_early"] >= 1  # ASHA stopped some trials before max_t
+    assert res.epochs < 6 * 4
+    assert "baseline" in logs[-1] and str(tmp_path / "small") in logs[-1]  # the final table
+    assert any("running" in line for line in logs)  # live progress lines
+
+    best = best_checkpoint(res.experiment_path)
+    assert best["metrics"]["val_objective"] == pytest.approx(res.best["val_objective"])
+    with pytest.raises(SearchError, match="--resume"):  # an existing experiment is never overwritten
+        run_search(_base(data_cfg), s, log=logs.append)
+
+    out = export_best(res.experiment_path, str(tmp_path / "model"), log=logs.append)
+    from core.persistence import load_checkpoint, load_exported
+    from core.predict import Predictor
+
+    exported = load_exported(out)
+    model, cfg, scalers = load_checkpoint(best["checkpoint"])
+    timeline = sorted(Path(data_cfg.data_dir).glob("synth_*.xml"))[0]
+    a = exported.predict_file(timeline)[0]
+    b = Predictor(model, cfg, scalers).predict_file(timeline)[0]
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(a.keyframe_prob, b.keyframe_prob, rtol=1e-6, atol=1e-6)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["baseline"]["val_objective"] == 1.0 and (out / "model.ts").is_file()
+
+
+def _finished_trials(exp: Path, max_t: int) -> dict[str, int]:
+    """trial folder -> reported epochs, for trials whose last report reached max_t."""
+    done = {}
+    for f in exp.glob("trial_*/result.json"):
+        epochs = [json.loads(line)["epoch"] for line in f.read_text().splitlines() if line.strip()]
+        if epochs and epochs[-1] >= max_t:
+            done[f.parent.name] = len(epochs)
+    return done
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
+    """SIGINT a real `scripts/tune.py` run after a trial finished; --resume completes it without re-running it."""
+    name, max_t = "resume", 3
+    args = [sys.executable, str(ROOT / "scripts" / "tune.py"), "--trials", "6", "--space", "loss_weights",
+            "--epochs", str(max_t), "--reduction-factor", "100",  # no early stop: every trial reaches max_t
+            "--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1",
+            "--data", data_cfg.data_dir, "--data.window", str(data_cfg.window), "--data.overlap", "0",
+            "--data.val_fraction", str(data_cfg.val_fraction), "--model.preset", "tiny"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "RAY_ADDRESS": ""})
+    exp = tmp_path / name
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(_finished_trials(exp, max_t)) < 1 and proc.poll() is None:
+        time.sleep(1)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: Tune saves its state and stops
+    out, _ = proc.communicate(timeout=120)
+    before = _finished_trials(exp, max_t)
+    assert before and len(before) < 6, out
+
+    s = SearchSettings(storage=str(tmp_path), name=name, resume=True)
+    res = run_search(config_from_dict({}), s, log=lambda line: None)  # settings and config come from the experiment
+    after = _finished_trials(exp, max_t)
+    assert len(after) == 6 and res.counts["finished"] == 6
+    for trial, n in before.items():
+        assert after[trial] == n  # a finished trial was not run again
