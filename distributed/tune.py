@@ -62,6 +62,8 @@ class SearchSettings:
     resource_wait_s: float = 600.0  # how long to wait for an autoscaling cluster to offer one trial's resources
     top: int = 5
     verbose: bool = False  # worker logs and per-epoch lines
+    searcher: str = "tpe"  # tpe | random (Optuna's RandomSampler: the benchmark's reference)
+    early_stopping: bool = True  # ASHA; False = every trial runs all epochs (FIFO)
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -72,6 +74,8 @@ class SearchSettings:
             raise SearchError("--workers-per-trial must be >= 0")
         if self.cpus_per_worker <= 0 and not self.gpus_per_worker:
             raise SearchError("--cpus-per-worker must be > 0 (or give --gpus-per-worker)")
+        if self.searcher not in ("tpe", "random"):
+            raise SearchError(f"searcher must be tpe or random, got {self.searcher!r}")
         if self.data_engine not in ("ray", "local", "auto"):
             raise SearchError(f"data engine must be ray, local or auto, got {self.data_engine!r}")
 
@@ -84,6 +88,7 @@ class SearchResult:
     train_s: float = 0.0  # summed epoch times of all trials
     epochs: int = 0  # summed epochs of all trials
     counts: dict[str, int] = field(default_factory=dict)
+    reports: list[dict[str, Any]] = field(default_factory=list)  # every epoch of every trial, in time order
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -339,8 +344,7 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
     """Run (or resume) a search; prints live progress and the table of the best trials."""
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     import search_spaces
     from distributed.data import prepare_cached
@@ -390,10 +394,11 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                     # metric/mode on both the searcher (define-by-run OptunaSearch ignores TuneConfig's) and
                     # TuneConfig (ASHA reads them there): ray-notes.md section 3
                     metric=OBJECTIVE, mode=MODE, num_samples=s.trials, max_concurrent_trials=max_conc,
-                    search_alg=OptunaSearch(space, metric=OBJECTIVE, mode=MODE, seed=s.seed),
+                    search_alg=_searcher(space, s),
                     # time_attr = the 1-based epoch: it survives a restore, Tune's iteration counter does not
                     scheduler=ASHAScheduler(time_attr="epoch", max_t=s.epochs, grace_period=s.grace_period,
-                                            reduction_factor=s.reduction_factor),
+                                            reduction_factor=s.reduction_factor) if s.early_stopping
+                    else FIFOScheduler(),
                     trial_dirname_creator=trial_dirname, reuse_actors=False),
                 run_config=tune.RunConfig(
                     name=name, storage_path=storage, verbose=0,
@@ -410,6 +415,15 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
     finally:
         if started:
             ray.shutdown()
+
+
+def _searcher(space, s: SearchSettings):
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    sampler = optuna.samplers.RandomSampler(seed=s.seed) if s.searcher == "random" else None
+    # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both
+    return OptunaSearch(space, metric=OBJECTIVE, mode=MODE, sampler=sampler, seed=None if sampler else s.seed)
 
 
 def _describe(params: dict[str, Any], width: int = 70) -> str:
@@ -440,14 +454,20 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
         res.train_s += float(df["epoch_time_s"].sum()) if "epoch_time_s" in df else 0.0
         res.epochs += int(len(df))
         best = df.loc[df[OBJECTIVE].idxmin()]
+        trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(r.path).name
+        for _, row in df.iterrows():
+            res.reports.append({"trial_id": trial_id, "epoch": int(row["epoch"]), OBJECTIVE: float(row[OBJECTIVE]),
+                                "timestamp": float(row.get("timestamp", 0)),
+                                "time_total_s": float(row.get("time_total_s", 0))})
         res.rows.append({
-            "trial_id": str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(r.path).name,
+            "trial_id": trial_id,
             "status": "error" if r.error is not None else ("stopped" if last_epoch < s.epochs else "done"),
             "epochs": last_epoch, "best_epoch": int(best["epoch"]), OBJECTIVE: float(best[OBJECTIVE]),
             "val_objective_ctx": float(best.get("val_objective_ctx", math.nan)),
             "noise_floor": float(best.get("noise_floor", math.nan)), "params": dict(r.config or {}),
         })
     res.rows.sort(key=lambda row: row[OBJECTIVE])
+    res.reports.sort(key=lambda row: row["timestamp"])
     res.counts = counts
     return res
 
