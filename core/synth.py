@@ -21,7 +21,7 @@ Patterns (what a model can learn from structure, some only across tracks):
   timeline, with per-clip exceptions), small centre drift, keys on the clip's first/last frames.
 - *Picture-in-picture* on V2: scale 25-45 % (per timeline) and a corner centre (corner per
   timeline) set once at the clip start; opacity fades 0 -> 100 -> 0 at the clip edges.
-- *Titles* (generators): opacity 0 -> 100 -> 0 with per-timeline fade lengths (0.3-1.0 s).
+- *Titles* (generators): opacity 0 -> 100 -> 0 with per-timeline fade lengths (0.4-1.0 s).
 - *Ducking*: the music level drops by a per-timeline depth (-8..-20 dB) while dialogue is active
   on another track, with ramps of 0.3-0.8 s before/after; close sentences share one duck.
 - *Music fade-out* to silence (-60 dB) over the last 2-6 s, sometimes a fade-in; the picture
@@ -53,7 +53,7 @@ import numpy as np
 
 from core.timeline import LEVEL_FLOOR_DB, Clip, Curve, Key, Timeline, Track
 
-GENERATOR_VERSION = 1  # bump when the output changes, so write_corpus rewrites stale files
+GENERATOR_VERSION = 2  # bump when the output changes, so write_corpus rewrites stale files
 RATES = (Fraction(25), Fraction(30000, 1001), Fraction(24000, 1001), Fraction(30))
 RATE_WEIGHTS = (0.4, 0.25, 0.2, 0.15)
 MANIFEST = "synth_manifest.json"
@@ -118,7 +118,7 @@ def _structure(seed: int) -> _Structure:
         return f(round(rng.uniform(2.0, max_s) * fps))
 
     # V1: contiguous cut of video clips and stills, some dissolves.
-    p_still = float(rng.choice([0.0, 0.1, 0.25, 0.5], p=[0.25, 0.3, 0.3, 0.15]))
+    p_still = float(rng.choice([0.0, 0.15, 0.3, 0.5], p=[0.15, 0.3, 0.35, 0.2]))
     p_dissolve = 0.0 if rng.random() < 0.45 else rng.uniform(0.1, 0.5)
     main: list[Clip] = []
     video_pool: list[str] = []
@@ -143,9 +143,9 @@ def _structure(seed: int) -> _Structure:
     roles = ["main"]
 
     # V2 overlay (PiP, plus titles when there is no V3) and V3 titles.
-    has_v2 = rng.random() < 0.65
+    has_v2 = rng.random() < 0.75
     has_v3 = has_v2 and rng.random() < 0.35
-    n_titles = int(rng.integers(1, 4)) + (1 if total > 90 * fps else 0)
+    n_titles = int(rng.integers(2, 5)) + round(total / fps / 60)
     title_names = ["Title", "Lower third", "Text", "Color Matte"]
 
     def titles(taken: list[tuple[int, int]]) -> list[Clip]:
@@ -155,7 +155,7 @@ def _structure(seed: int) -> _Structure:
 
     if has_v2:
         pip_pool: list[str] = []
-        n_pip = max(1, round(total / fps / 30 * rng.uniform(0.5, 1.5)))
+        n_pip = max(1, round(total / fps / 20 * rng.uniform(0.6, 1.4)))
         spans = _place(rng, n_pip, (3.0, 10.0), total, rate, [], round(fps))
         pip = [Clip(source("PIP_", ".mp4", pip_pool, 0.2), f(a), f(b), source_in=src_in(),
                     enabled=rng.random() > 0.02) for a, b in spans]
@@ -259,8 +259,8 @@ class _Style:
             smooth_motion=float(rng.choice([0.0, 0.5, 1.0], p=[0.5, 0.2, 0.3])),
             pip_scale=rng.uniform(25, 45),
             pip_corner=(corner[0] * off, corner[1] * off),
-            pip_fade_s=rng.uniform(0.2, 0.8),
-            title_fade_s=rng.uniform(0.3, 1.0),
+            pip_fade_s=rng.uniform(0.3, 0.8),
+            title_fade_s=rng.uniform(0.4, 1.0),
             ducks=rng.random() > 0.12,
             duck_db=rng.uniform(-20, -8),
             duck_ramp_s=rng.uniform(0.3, 0.8),

@@ -21,7 +21,11 @@ Encoding choices a reader has to match (all of them are what Premiere itself doe
 - centre is one point parameter: ``center_x`` and ``center_y`` are written together, at the
   union of their key times;
 - audio level is linear gain (``core.timeline.db_to_gain``); -60 dB and below is written as 0;
-- two adjacent audio tracks with identical clips are written as one exploded stereo pair.
+- two adjacent audio tracks with identical clips are written as one exploded stereo pair;
+- stills are clipitems whose ``<file>`` is an image (the ``<pathurl>`` extension says so; a still
+  whose name lacks one gets ``.png`` appended, a movie named like an image gets ``.mov``);
+- generators (titles, mattes) are ``<generatoritem>``s; nested sequences a clipitem holding a
+  minimal ``<sequence>``.
 """
 
 from __future__ import annotations
