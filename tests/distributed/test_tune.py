@@ -80,7 +80,7 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
     """SIGINT a real `scripts/tune.py` run after a trial finished; --resume completes it without re-running it."""
     name, max_t = "resume", 3
     args = [sys.executable, str(ROOT / "scripts" / "tune.py"), "--trials", "6", "--space", "loss_weights",
-            "--epochs", str(max_t), "--reduction-factor", "100",  # no early stop: every trial reaches max_t
+            "--epochs", str(max_t), "--grace-period", str(max_t),  # no early stop: every trial reaches max_t
             "--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1",
             "--data", data_cfg.data_dir, "--data.window", str(data_cfg.window), "--data.overlap", "0",
             "--data.val_fraction", str(data_cfg.val_fraction), "--model.preset", "tiny"]
