@@ -37,7 +37,9 @@ def read_bytes(data: bytes, name: str) -> list[Timeline]:
 
         return read_fcpxml(root, name)
     if dialect == "mlt":
-        raise TimelineError(name, f"{dialect} is not supported yet")
+        from core.formats.mlt import read_mlt
+
+        return read_mlt(root, name)
     raise TimelineError(name, f"unknown timeline format: root element <{root.tag}>")
 
 
