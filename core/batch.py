@@ -71,3 +71,17 @@ BATCH_KEYS = (
 )
 
 __all__ = ["FEATURES", "RAW_KEYS", "BATCH_KEYS", "REGRESSION_TARGETS", "CLASSIFICATION_TARGETS"]
+
+
+def trim_tracks(batch: dict) -> dict:
+    """Drop the track rows that are padding in every window of the batch (K -> the batch's widest).
+
+    Every batch key has K on axis 1; padded tracks never influence real tokens, so the outputs at
+    real positions are unchanged and a batch of 5-track timelines costs 5/8 of a padded one.
+    """
+    tm = batch["track_mask"]  # (B, K)
+    real = tm.any(0).nonzero()
+    k = int(real.max()) + 1 if len(real) else 1
+    if k == tm.shape[1]:
+        return batch
+    return {name: v[:, :k] for name, v in batch.items()}

@@ -35,7 +35,7 @@ class DataConfig:
     synth_seed: int = 0
     step_s: float = 0.1  # frame-table grid step (s)
     window: int = 100  # steps per window (T)
-    overlap: int = 50  # steps shared by consecutive windows of a timeline
+    overlap: int = 20  # steps shared by consecutive windows of a timeline
     max_tracks: int = 8  # tracks per window (K); more tracks -> more track groups
     val_fraction: float = 0.2
     split_seed: int = 0
@@ -65,10 +65,11 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 @dataclass
 class ModelConfig:
     preset: str | None = None  # fills d_model/n_heads/n_layers/d_ff; explicit fields win when given in YAML
-    d_model: int = 128
+    # defaults = the "small" preset (~0.3M parameters)
+    d_model: int = 96
     n_heads: int = 4
     n_layers: int = 2
-    d_ff: int = 256
+    d_ff: int = 384
     dropout: float = 0.1
     attention: str = "factorised"  # "full" over all (track, step) tokens | "factorised" time then tracks
     targets: list[str] = field(default_factory=lambda: list(REGRESSION_TARGETS))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.batch import trim_tracks
 from core.config import REGRESSION_TARGETS, ModelConfig
 
 EPS = 1e-12
@@ -135,7 +136,7 @@ def evaluate(model: torch.nn.Module, loader, loss_fn, baseline: dict, stds: torc
     acc = _Acc()
     stds = stds.to(device)
     for batch in loader:
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = {k: v.to(device, non_blocking=True) for k, v in trim_tracks(batch).items()}
         if autocast is not None:
             with autocast():
                 outputs = model(batch)

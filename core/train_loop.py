@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from core.batch import FEATURES
+from core.batch import FEATURES, trim_tracks
 from core.config import Config
 from core.evaluate import evaluate, gap_closed, noise_floor
 from core.persistence import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
@@ -261,7 +261,7 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
         tot, nb, tokens = 0.0, 0, 0
         bar = _progress(train_loader, f"epoch {epoch}/{t.epochs}", progress and is_main)
         for batch in bar:
-            batch = {k: v.to(device, non_blocking=pin) for k, v in batch.items()}
+            batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
             with (autocast() if autocast else contextlib.nullcontext()):
                 outputs = model(batch)
             loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
@@ -279,7 +279,7 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
                                     f"{t.explode_factor:g}x the running median; lower train.lr")
             grad_norms.append(norm)
             opt.step()
-            tot += float(loss)
+            tot += float(loss.detach())
             nb += 1
             tokens += int(batch["step_mask"].sum())
             if hasattr(bar, "set_postfix") and (t.log_every and nb % t.log_every == 0):
