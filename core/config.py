@@ -133,6 +133,7 @@ class TrainConfig:
     early_stopping: int = 10  # epochs without val_objective improvement; 0 = off
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
+    keyframe_threshold: float = 0.3  # calibrated key probability at which a local peak counts as a key
     seed: int = 0
     device: str = "auto"  # cpu | cuda | auto
     amp: str = "auto"  # auto (bf16 on cuda) | bf16 | off
@@ -154,6 +155,8 @@ class TrainConfig:
         _check(0 <= self.context_max < 1, f"train.context_max must be in [0, 1), got {self.context_max}")
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+        _check(0 < self.keyframe_threshold < 1,
+               f"train.keyframe_threshold must be in (0, 1), got {self.keyframe_threshold}")
 
 
 @dataclass

@@ -57,8 +57,16 @@ def _within_one(x: torch.Tensor) -> torch.Tensor:
     return (F.max_pool1d(xf, 3, stride=1, padding=1).squeeze(1) > 0).view_as(x)
 
 
+def keyframe_decisions(logits: torch.Tensor, mask: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(B, K, T, 2) calibrated logits -> (B, K, T) bool: a key where the probability reaches ``threshold``
+    and is the highest of its step and both neighbours (one key per bump, as an editor sets one)."""
+    p = torch.softmax(logits.float(), dim=-1)[..., 1].masked_fill(~mask, 0.0)  # (B, K, T)
+    peak = F.max_pool1d(p.flatten(0, 1).unsqueeze(1), 3, stride=1, padding=1).squeeze(1).view_as(p)
+    return (p >= threshold) & (p >= peak) & mask
+
+
 def accumulate(acc: _Acc, prefix: str, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
-               loss_fn, stds: torch.Tensor, cfg: ModelConfig) -> None:
+               loss_fn, stds: torch.Tensor, cfg: ModelConfig, threshold: float = 0.5) -> None:
     """Add one batch's loss sums, MAE sums and classification counts under ``prefix``."""
     for head, (s, n) in loss_fn.head_sums(outputs, batch).items():
         acc.add(f"{prefix}loss/{head}", s)
@@ -70,7 +78,7 @@ def accumulate(acc: _Acc, prefix: str, outputs: dict[str, torch.Tensor], batch: 
         acc.add(f"{prefix}mae/{name}", err[m])
     if "keyframe" in outputs:
         m = batch["keyframe_mask"]
-        pred = (outputs["keyframe"].float().argmax(-1) == 1) & m
+        pred = keyframe_decisions(outputs["keyframe"], m, threshold)
         true = (batch["keyframe"] == 1) & m
         acc.add(f"{prefix}kf/tp", (pred & true).sum())
         acc.add(f"{prefix}kf/pred", pred.sum())
@@ -123,7 +131,7 @@ def summarise(acc: _Acc, prefix: str, cfg: ModelConfig, base_prefix: str | None 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader, loss_fn, baseline: dict, stds: torch.Tensor, cfg: ModelConfig,
-             device: torch.device, autocast=None) -> tuple[dict[str, float], dict[str, float]]:
+             device: torch.device, autocast=None, threshold: float = 0.5) -> tuple[dict[str, float], dict[str, float]]:
     """Run the model and the constant baseline over ``loader``.
 
     Returns (model metrics incl. ``objective`` and ``ratio/<head>``, baseline metrics). Sums are
@@ -142,8 +150,8 @@ def evaluate(model: torch.nn.Module, loader, loss_fn, baseline: dict, stds: torc
                 outputs = model(batch)
         else:
             outputs = model(batch)
-        accumulate(acc, "m/", outputs, batch, loss_fn, stds, cfg)
-        accumulate(acc, "b/", baseline_outputs(batch, baseline), batch, loss_fn, stds, cfg)
+        accumulate(acc, "m/", loss_fn.calibrate(outputs), batch, loss_fn, stds, cfg, threshold)
+        accumulate(acc, "b/", baseline_outputs(batch, baseline), batch, loss_fn, stds, cfg, threshold)
     acc.all_reduce()
     model.train(was_training)
     return summarise(acc, "m/", cfg, base_prefix="b/"), summarise(acc, "b/", cfg, base_prefix="b/")

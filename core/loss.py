@@ -46,6 +46,20 @@ class MultiTrackLoss(nn.Module):
     def heads(self) -> list[str]:
         return self.targets + self.classify
 
+    def calibrate(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Outputs with calibrated keyframe logits, for evaluation and prediction.
+
+        Weighting the positive class by w during training makes the optimum's odds w times the true
+        odds; subtracting log w from the positive logit undoes exactly that, so the reported CE and
+        the probabilities a user sees are calibrated while training still counts the rare keys more.
+        """
+        if "keyframe" not in outputs or self.keyframe_pos_weight == 1.0:
+            return outputs
+        out = dict(outputs)
+        kf = outputs["keyframe"].float()  # (B, K, T, 2)
+        out["keyframe"] = torch.cat([kf[..., :1], kf[..., 1:] - math.log(self.keyframe_pos_weight)], dim=-1)
+        return out
+
     def _regression_terms(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
                           ) -> tuple[Tensor, Tensor]:
         """Per-position squared error (B, K, T) and its mask (B, K, T) bool."""

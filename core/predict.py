@@ -18,6 +18,7 @@ import torch
 from core.config import REGRESSION_TARGETS, Config
 from core.dataset import WindowDataset, collate
 from core.frames import timeline_to_frames
+from core.loss import MultiTrackLoss
 from core.timeline import INTERPOLATIONS, PARAMS, Curve, Key, Timeline
 from core.windows import make_windows, window_starts
 
@@ -60,9 +61,14 @@ class Predictor:
                  batch_size: int = 32) -> None:
         self.model, self.cfg, self.scalers = model.eval().to(device), cfg, scalers
         self.device, self.batch_size = torch.device(device), batch_size
+        # calibrates the keyframe logits the same way evaluation does
+        self.loss = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
 
     @torch.no_grad()
-    def predict_timeline(self, tl: Timeline, threshold: float = 0.5) -> TimelinePrediction:
+    def predict_timeline(self, tl: Timeline, threshold: float | None = None) -> TimelinePrediction:
+        """Predict every track of ``tl``; keys go where the calibrated key probability peaks above ``threshold``
+        (default: the config's train.keyframe_threshold)."""
+        threshold = self.cfg.train.keyframe_threshold if threshold is None else threshold
         d = self.cfg.data
         frames = timeline_to_frames(tl, d.step_s)
         n_tracks = len(tl.tracks)
@@ -83,7 +89,7 @@ class Predictor:
         for b0 in range(0, len(ds), self.batch_size):
             idx = list(range(b0, min(len(ds), b0 + self.batch_size)))
             batch = {k: v.to(self.device) for k, v in collate([ds[i] for i in idx]).items()}
-            out = self.model(batch)
+            out = self.loss.calibrate(self.model(batch))
             for j, i in enumerate(idx):
                 g, st = i // n_starts, int(raw["start_step"][i])
                 for k in range(d.max_tracks):
@@ -141,7 +147,7 @@ class Predictor:
                         for s, val in zip(keys_at, v)])
         return out
 
-    def predict_file(self, path: str | Path, threshold: float = 0.5) -> list[TimelinePrediction]:
+    def predict_file(self, path: str | Path, threshold: float | None = None) -> list[TimelinePrediction]:
         from core.formats import read_file
 
         return [self.predict_timeline(tl, threshold) for tl in read_file(path)]

@@ -40,6 +40,7 @@ class Hooks:
 
     rank: int = 0
     world_size: int = 1
+    device: torch.device | None = None  # a runner that assigns devices (Ray Train) sets it
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
         """Called once per epoch by every rank; ``checkpoint_dir`` (rank 0 only) is deleted afterwards."""
@@ -185,9 +186,10 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
         hooks = LocalHooks(out_dir) if out_dir else Hooks()
     rank, world = hooks.rank, hooks.world_size
     t = cfg.train
-    device = resolve_device(t.device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+    device = hooks.device or resolve_device(t.device)
+    if device.type == "cuda" and device.index is None:  # set_device needs an index: DDP's local rank
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
+                              if world > 1 else torch.cuda.current_device())
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _seed_all(t.seed)  # same init on every rank; DDP broadcasts rank 0's weights anyway
@@ -290,7 +292,8 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
                                    "lr": opt.param_groups[0]["lr"], "tokens_per_s": tokens * world / train_time}
         base_metrics = {}
         for prefix, loader in val_loaders.items():
-            m, b = evaluate(raw_model, loader, loss_fn, baseline, stds, cfg.model, device, autocast)
+            m, b = evaluate(raw_model, loader, loss_fn, baseline, stds, cfg.model, device, autocast,
+                            threshold=t.keyframe_threshold)
             if prefix == "":
                 base_metrics = b
             metrics[f"val_{prefix}objective" if prefix else "val_objective"] = m.pop("objective")
