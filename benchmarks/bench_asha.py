@@ -22,7 +22,7 @@ from core.config import apply_overrides, config_from_dict  # noqa: E402
 from distributed.tune import SearchSettings, init_ray, run_search  # noqa: E402
 
 # the same laptop search config as scripts/tune.py
-SEARCH = {"data.synth_count": 60, "data.window": 50, "data.overlap": 10, "model.preset": "tiny",
+SEARCH = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
           "train.early_stopping": 0, "train.warmup_epochs": 0}
 
 

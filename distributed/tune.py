@@ -350,6 +350,8 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
     from distributed.data import prepare_cached
 
     t0 = time.perf_counter()
+    # Tune's own tables and boxes off (with verbose=0, the old engine prints nothing): Progress prints instead.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     storage = resolve_storage(s.storage)
     name = s.name or (latest_experiment(storage) if s.resume else None)
     if s.resume and not name:
@@ -404,13 +406,18 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                     name=name, storage_path=storage, verbose=0,
                     callbacks=[_make_progress(s.trials, s.epochs, log)],
                     failure_config=tune.FailureConfig(max_failures=0),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=OBJECTIVE,
-                                                            checkpoint_score_order=MODE)),
+                    # keep every checkpoint of a 0-worker trial (at most `epochs`, small): with num_to_keep set,
+                    # Tune forces an experiment snapshot every few reports and warns that it is a bottleneck
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
             )
         grid = tuner.fit()
         result = summarize_grid(grid, exp_path, s)
         result.wall_s = time.perf_counter() - t0
         log(format_table(result, s.top))
+        unfinished = s.trials - result.counts["finished"] - result.counts["errors"]
+        if unfinished > 0:  # Ctrl-C: Tune saved its state and returned
+            log(f"interrupted with {unfinished} trial(s) unfinished: continue with  python scripts/tune.py --resume "
+                f"--name {name}" + ("" if "://" in storage else f" --storage {storage}"))
         return result
     finally:
         if started:
@@ -420,6 +427,8 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
 def _searcher(space, s: SearchSettings):
     import optuna
     from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
     sampler = optuna.samplers.RandomSampler(seed=s.seed) if s.searcher == "random" else None
     # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both

@@ -19,7 +19,7 @@ from _common import add_config_flags, config_from_args
 from core.config import ConfigError
 
 # The laptop default: a small corpus and model so 64 trials finish in minutes on 2 cores.
-SEARCH_DEFAULTS = {"data.synth_count": 60, "data.window": 50, "data.overlap": 10, "model.preset": "tiny",
+SEARCH_DEFAULTS = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
                    "train.early_stopping": 0, "train.device": "auto", "train.loader_workers": 0,
                    "train.warmup_epochs": 0}
 DEBUG = {"data.synth_count": 12, "data.window": 40, "data.overlap": 0, "model.preset": "tiny",
@@ -31,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--trials", type=int, default=64, help="trials to sample (default 64)")
     p.add_argument("--space", default="architecture",
                    help="architecture | loss_weights | full | PATH.py | PATH.yaml (default architecture)")
-    p.add_argument("--epochs", type=int, default=None, help="most epochs per trial, ASHA's max_t (default 8)")
+    p.add_argument("--epochs", type=int, default=None, help="most epochs per trial, ASHA's max_t (default 6)")
     p.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3)
     p.add_argument("--workers-per-trial", type=int, default=0,
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, extra)
     s = SearchSettings(
         trials=2 if args.debug and args.trials == 64 else args.trials, space=args.space,
-        epochs=args.epochs or (2 if args.debug else 8), grace_period=args.grace_period,
+        epochs=args.epochs or (2 if args.debug else 6), grace_period=args.grace_period,
         reduction_factor=args.reduction_factor, workers_per_trial=args.workers_per_trial,
         cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker, storage=args.storage,
         name=args.name, resume=args.resume, seed=args.seed, max_concurrent=args.max_concurrent,
