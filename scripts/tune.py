@@ -30,7 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=64, help="trials to sample (default 64)")
     p.add_argument("--space", default="architecture",
-                   help="architecture | loss_weights | full | PATH.py | PATH.yaml (default architecture)")
+                   help="architecture | architecture_large | loss_weights | full | PATH.py | PATH.yaml "
+                        "(default architecture)")
     p.add_argument("--epochs", type=int, default=None, help="most epochs per trial, ASHA's max_t (default 6)")
     p.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3)

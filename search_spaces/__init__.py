@@ -7,7 +7,8 @@ A space is an Optuna define-by-run function ``space(trial) -> dict | None``:
   auxiliary and only feed derived values;
 - the returned dict holds derived or constant overrides (``{"model.d_model": n_heads * head_dim}``).
 
-Named spaces: ``architecture``, ``loss_weights``, ``full`` (both). A user gives ``--space PATH`` with
+Named spaces: ``architecture`` (laptop sizes), ``architecture_large`` (GPU-cluster sizes),
+``loss_weights``, ``full`` (architecture + loss weights). A user gives ``--space PATH`` with
 
 - a Python file defining ``space(trial)`` as above, or
 - a YAML file mapping dotted keys to distributions, optionally on top of a named space::
@@ -33,7 +34,8 @@ import yaml
 
 from core.config import Config, apply_overrides
 
-NAMES = ("architecture", "loss_weights", "full")
+NAMES = ("architecture", "architecture_large", "loss_weights", "full")
+_FUNCTIONS = {"architecture_large": ("architecture", "space_large")}
 _NUM = {"low", "high", "log", "step"}
 _DIST_KEYS = {"float": _NUM, "int": _NUM, "categorical": {"choices"}}
 
@@ -51,7 +53,8 @@ class NamedSpace:
         self.name = name
 
     def __call__(self, trial) -> dict | None:
-        return importlib.import_module(f"search_spaces.{self.name}").space(trial)
+        module, fn = _FUNCTIONS.get(self.name, (self.name, "space"))
+        return getattr(importlib.import_module(f"search_spaces.{module}"), fn)(trial)
 
     def __repr__(self) -> str:
         return f"NamedSpace({self.name!r})"

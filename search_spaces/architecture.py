@@ -1,7 +1,7 @@
 """Architecture and optimisation space: width, heads, depth, feed-forward, dropout, attention, optimiser, schedule.
 
-Sizes are chosen so one epoch of the biggest sample stays short on a 2-core laptop's search corpus;
-widen them for a GPU cluster with a space file (see search_spaces/__init__.py).
+``space`` is sized for the laptop search (64 trials in minutes on 2 cores: width <= 64, <= 2 layers);
+``space_large`` (named ``architecture_large``) is the same space with GPU-cluster sizes.
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 import optuna
 
 
-def space(trial: optuna.Trial) -> dict:
-    """Sample one architecture; returns the derived values (width, feed-forward size)."""
+def _sample(trial: optuna.Trial, heads: list[int], head_dims: list[int], max_layers: int) -> dict:
     # Heads always divide the width: sample heads and per-head size, derive the width (no dynamic choices).
-    n_heads = trial.suggest_categorical("model.n_heads", [1, 2, 4])
-    head_dim = trial.suggest_categorical("head_dim", [8, 16, 32])
-    trial.suggest_int("model.n_layers", 1, 3)
+    n_heads = trial.suggest_categorical("model.n_heads", heads)
+    head_dim = trial.suggest_categorical("head_dim", head_dims)
+    trial.suggest_int("model.n_layers", 1, max_layers)
     ff_mult = trial.suggest_categorical("ff_mult", [1, 2, 4])
     trial.suggest_float("model.dropout", 0.0, 0.3)
     trial.suggest_categorical("model.attention", ["factorised", "full"])
@@ -29,3 +28,13 @@ def space(trial: optuna.Trial) -> dict:
         trial.suggest_int("train.step_size", 2, 6)
     d_model = n_heads * head_dim
     return {"model.d_model": d_model, "model.d_ff": d_model * ff_mult}
+
+
+def space(trial: optuna.Trial) -> dict:
+    """Laptop-sized: width 8..64, 1-2 layers. Returns the derived width and feed-forward size."""
+    return _sample(trial, heads=[1, 2, 4], head_dims=[8, 16], max_layers=2)
+
+
+def space_large(trial: optuna.Trial) -> dict:
+    """GPU-cluster sizes: width 32..512, 1-6 layers."""
+    return _sample(trial, heads=[2, 4, 8], head_dims=[16, 32, 64], max_layers=6)

@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 import search_spaces
+import search_spaces.loss_weights
 from core.config import Config, config_from_dict
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -35,7 +36,7 @@ def test_named_space_samples_valid_configs(name):
         if name != "loss_weights":
             assert cfg.model.d_model % cfg.model.n_heads == 0
             seen.add((cfg.model.attention, cfg.train.optimizer))
-        if name != "architecture":
+        if name in ("loss_weights", "full"):
             assert set(cfg.loss.weights) == set(search_spaces.loss_weights.HEADS)
     if name != "loss_weights":
         assert len(seen) >= 4  # the categorical choices are actually explored
@@ -87,5 +88,5 @@ def test_bad_yaml_space_names_the_key(tmp_path, text, message):
 
 
 def test_unknown_space_name():
-    with pytest.raises(search_spaces.SpaceError, match="use one of architecture, loss_weights, full"):
+    with pytest.raises(search_spaces.SpaceError, match="use one of architecture, architecture_large"):
         search_spaces.resolve("archi")
