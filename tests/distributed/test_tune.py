@@ -101,3 +101,17 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
     assert len(after) == 6 and res.counts["finished"] == 6
     for trial, n in before.items():
         assert after[trial] == n  # a finished trial was not run again
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_search_with_train_workers_exports_best(ray_session, data_cfg, tmp_path):
+    """workers_per_trial=1: each trial drives a TorchTrainer (TuneReportCallback), checkpoints live in train_runs/."""
+    s = SearchSettings(trials=2, space="loss_weights", epochs=2, grace_period=2, workers_per_trial=1,
+                       cpus_per_worker=1.0, storage=str(tmp_path), name="nested", num_cpus=2)
+    res = run_search(_base(data_cfg), s, log=lambda line: None)
+    assert res.counts["finished"] == 2 and res.counts["errors"] == 0
+    best = best_checkpoint(res.experiment_path)
+    assert "/train_runs/" in best["checkpoint"]
+    assert best["metrics"]["val_objective"] == pytest.approx(res.best["val_objective"])
+    assert (export_best(res.experiment_path, str(tmp_path / "m"), log=lambda line: None) / "model.ts").is_file()
