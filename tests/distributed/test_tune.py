@@ -32,6 +32,17 @@ def test_concurrency_from_resources():
     assert concurrency({"CPU": 1, "GPU": 1}, {"CPU": 8}) == 0  # no GPU: refused, never waits forever
 
 
+def test_storage_must_be_shared_on_a_multi_node_cluster(monkeypatch, tmp_path):
+    import distributed.tune as dt
+
+    monkeypatch.setattr(dt, "_alive_nodes", lambda: 3)
+    with pytest.raises(SearchError, match=r"folder on this node's disk, but the cluster has 3 nodes.*s3://"):
+        dt.check_storage(str(tmp_path), SearchSettings())
+    dt.check_storage("s3://bucket/xmlai", SearchSettings())  # a bucket is fine
+    dt.check_storage(str(tmp_path), SearchSettings(shared_storage=True))  # so is a declared shared file system
+    assert dt.resolve_storage("relative/dir") == str(Path("relative/dir").resolve())  # Ray needs absolute paths
+
+
 @pytest.mark.ray
 def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp_path):
     s = SearchSettings(trials=6, space="loss_weights", epochs=4, grace_period=1, reduction_factor=2,
