@@ -46,6 +46,9 @@ def main(argv=None) -> None:
     t_init = time.perf_counter() - t0
     try:
         # warm the data cache so the search measures trials, not preparation
+        from distributed.data import prepare_cached
+
+        prepare_cached(cfg.data, store, log=quiet)
         s = SearchSettings(trials=a.trials, space="architecture", epochs=a.epochs, storage=store, name="overhead",
                            early_stopping=False, num_cpus=a.num_cpus)
         res = run_search(cfg, s, log=quiet)
