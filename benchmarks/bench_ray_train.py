@@ -36,12 +36,6 @@ def plain(cfg, data, device: str) -> tuple[float, float, float]:
     from core.train_loop import Hooks, train
 
     cfg = apply_overrides(cfg, {"train.device": device})
-    if device == "cuda":
-        import core.train_loop as tl
-
-        # torch.cuda.set_device refuses an index-less "cuda" device on torch 2.11 (the GPU image): give it one
-        resolve = tl.resolve_device
-        tl.resolve_device = lambda name: torch.device("cuda", 0) if resolve(name).type == "cuda" else resolve(name)
     if device == "cpu":
         torch.set_num_threads(1)  # the same 1 CPU per process as a Ray worker
     t0 = time.perf_counter()

@@ -45,6 +45,11 @@ class RayTrainHooks(Hooks):
     def __init__(self) -> None:
         ctx = ray.train.get_context()
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+        from ray.train.torch import get_device
+
+        # Ray sets each GPU worker's CUDA_VISIBLE_DEVICES: its device, not LOCAL_RANK, is the one to use
+        device = get_device()
+        self.device = device if device.type == "cuda" else None
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
         ck = Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
