@@ -58,6 +58,24 @@ FEATURES = (
     "track_enabled",
 )
 
+# Durations in seconds span 0.1 s to hours, yet what editors do depends on the first and last
+# second of a clip (fades, ducking ramps, key placement). log1p keeps that resolution after
+# standardisation; without it a 0.3 s fade is a 0.05-sigma change of the input.
+LOG_FEATURES = ("elapsed_s", "remaining_s", "clip_duration_s", "transition_in_s", "transition_out_s",
+                "seq_remaining_s")
+LOG_FEATURE_INDEX = tuple(FEATURES.index(f) for f in LOG_FEATURES)
+
+
+def transform_features(x):
+    """(..., F) raw features -> model space (log1p of the second-valued ones); numpy, returns a copy."""
+    import numpy as np
+
+    y = np.array(x, dtype=np.float32, copy=True)
+    idx = list(LOG_FEATURE_INDEX)
+    y[..., idx] = np.log1p(np.maximum(y[..., idx], 0.0))
+    return y
+
+
 RAW_KEYS = (
     "features", "targets", "target_valid", "keyframe", "keyframe_valid", "interpolation",
     "interp_valid", "clip_id", "track_kind", "track_index", "track_mask", "step_mask",

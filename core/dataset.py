@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from core.batch import BATCH_KEYS
+from core.batch import BATCH_KEYS, transform_features
 from core.preprocess import Scalers
 
 
@@ -70,7 +70,7 @@ class WindowDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         r = self.raw
         step_mask = r["step_mask"][i]  # (K, T)
-        feats = (r["features"][i] - self._fmean) / self._fstd  # (K, T, F)
+        feats = (transform_features(r["features"][i]) - self._fmean) / self._fstd  # (K, T, F)
         feats = np.where(step_mask[..., None], feats, 0.0).astype(np.float32)
         tvalid = r["target_valid"][i] & step_mask[..., None]  # (K, T, R)
         targets = np.where(tvalid, (r["targets"][i] - self._tmean) / self._tstd, 0.0).astype(np.float32)

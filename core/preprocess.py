@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from core.batch import FEATURES
+from core.batch import FEATURES, transform_features
 from core.config import REGRESSION_TARGETS, DataConfig
 from core.frames import timeline_to_frames
 from core.timeline import INTERPOLATIONS, TRACK_KINDS, TimelineError
 from core.windows import concat_windows, make_windows
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-1"
+CODE_VERSION = "prepare-2"
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
 # almost everywhere) must not blow up its standardised errors.
@@ -88,7 +88,7 @@ class Scalers:
     def fit(cls, raw: dict[str, np.ndarray]) -> Scalers:
         """Fit on training windows: features over real steps, targets over their valid positions."""
         step_mask = raw["step_mask"]  # (N, K, T)
-        x = raw["features"][step_mask].astype(np.float64)  # (M, F)
+        x = transform_features(raw["features"][step_mask]).astype(np.float64)  # (M, F) model space
         if len(x):
             fmean, fstd = x.mean(axis=0), x.std(axis=0)
         else:
@@ -127,7 +127,7 @@ class Scalers:
         )
 
     def standardise_features(self, x):
-        """(..., F) raw features -> standardised (numpy or torch)."""
+        """(..., F) model-space features (core.batch.transform_features) -> standardised (numpy or torch)."""
         return (x - _like(self.feature_mean, x)) / _like(self.feature_std, x)
 
     def standardise_targets(self, y):
