@@ -80,13 +80,13 @@ def _load_config_scalers(d: Path):
 
 def load_checkpoint(d: str | Path):
     """Rebuild (model in eval mode, config, scalers) from a checkpoint folder."""
-    from core.batch import FEATURES
+    from core.batch import MODEL_FEATURES
     from core.model import build_model
 
     d = Path(d)
     cfg, scalers = _load_config_scalers(d)
     st = load_state(d / CHECKPOINT_FILE)
-    model = build_model(cfg.model, n_features=len(FEATURES))
+    model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
     model.load_state_dict(st["model"])
     model.eval()
     return model, cfg, scalers
@@ -95,7 +95,7 @@ def load_checkpoint(d: str | Path):
 def export_model(checkpoint_dir: str | Path, out_dir: str | Path, metrics: dict[str, Any] | None = None,
                  baseline: dict[str, Any] | None = None, source: str = "") -> Path:
     """Write a self-contained model folder from a checkpoint folder. Returns the folder."""
-    from core.batch import FEATURES
+    from core.batch import MODEL_FEATURES
 
     checkpoint_dir, out = Path(checkpoint_dir), Path(out_dir)
     model, cfg, scalers = load_checkpoint(checkpoint_dir)
@@ -109,7 +109,7 @@ def export_model(checkpoint_dir: str | Path, out_dir: str | Path, metrics: dict[
     shutil.copy(checkpoint_dir / "scalers.json", out / "scalers.json")
     (out / "metrics.json").write_text(json.dumps({"model": _json_safe(metrics), "baseline": _json_safe(baseline or {})},
                                                  indent=1))
-    (out / "xmlai.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "features": list(FEATURES),
+    (out / "xmlai.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "features": list(MODEL_FEATURES),
                                                 "source": source}, indent=1))
     (out / "MODEL_CARD.md").write_text(_model_card(cfg, metrics, source))
     return out
@@ -163,7 +163,7 @@ deep music ducks) is learnable only as an average unless some keyframes are give
 
 def load_exported(d: str | Path, torchscript: bool = False):
     """Load an exported model folder into a ``Predictor`` (eager weights, or the TorchScript file)."""
-    from core.batch import FEATURES
+    from core.batch import MODEL_FEATURES
     from core.model import build_model
     from core.predict import Predictor
 
@@ -179,7 +179,7 @@ def load_exported(d: str | Path, torchscript: bool = False):
         model = torch.jit.load(str(d / "model.ts"), map_location="cpu")
     else:
         st = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
-        model = build_model(cfg.model, n_features=len(FEATURES))
+        model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
         model.load_state_dict(st["model"])
     model.eval()
     return Predictor(model, cfg, scalers)

@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from core.batch import FEATURES, transform_features
+from core.batch import MODEL_FEATURES, transform_features
 from core.config import REGRESSION_TARGETS, DataConfig
 from core.frames import timeline_to_frames
 from core.timeline import INTERPOLATIONS, TRACK_KINDS, TimelineError
 from core.windows import concat_windows, make_windows
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-2"
+CODE_VERSION = "prepare-3"
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
 # almost everywhere) must not blow up its standardised errors.
@@ -74,9 +74,9 @@ class Scalers:
      "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold]}.
     """
 
-    feature_names: list[str] = field(default_factory=lambda: list(FEATURES))
-    feature_mean: list[float] = field(default_factory=lambda: [0.0] * len(FEATURES))
-    feature_std: list[float] = field(default_factory=lambda: [1.0] * len(FEATURES))
+    feature_names: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
+    feature_mean: list[float] = field(default_factory=lambda: [0.0] * len(MODEL_FEATURES))
+    feature_std: list[float] = field(default_factory=lambda: [1.0] * len(MODEL_FEATURES))
     target_names: list[str] = field(default_factory=lambda: list(REGRESSION_TARGETS))
     target_mean: list[float] = field(default_factory=lambda: [0.0] * len(REGRESSION_TARGETS))
     target_std: list[float] = field(default_factory=lambda: [1.0] * len(REGRESSION_TARGETS))
@@ -92,7 +92,7 @@ class Scalers:
         if len(x):
             fmean, fstd = x.mean(axis=0), x.std(axis=0)
         else:
-            fmean, fstd = np.zeros(len(FEATURES)), np.ones(len(FEATURES))
+            fmean, fstd = np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
         fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
 
         kind = np.broadcast_to(raw["track_kind"][:, :, None], step_mask.shape)  # (N, K, T)
@@ -154,7 +154,7 @@ class Scalers:
         if unknown:
             raise ValueError(f"scalers JSON has unknown fields {sorted(unknown)}")
         s = cls(**d)
-        if s.feature_names != list(FEATURES) or s.target_names != list(REGRESSION_TARGETS):
+        if s.feature_names != list(MODEL_FEATURES) or s.target_names != list(REGRESSION_TARGETS):
             raise ValueError("scalers JSON was fit on other features/targets than this code's core.batch.FEATURES "
                              f"/ REGRESSION_TARGETS: {s.feature_names} / {s.target_names}")
         return s

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from core.batch import FEATURES, trim_tracks
+from core.batch import MODEL_FEATURES, trim_tracks
 from core.config import Config
 from core.evaluate import evaluate, gap_closed, noise_floor
 from core.persistence import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
@@ -218,7 +218,7 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
     train_loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=sampler is None, sampler=sampler,
                               generator=loader_gen, num_workers=t.loader_workers, pin_memory=pin, drop_last=False)
 
-    model = build_model(cfg.model, n_features=len(FEATURES)).to(device)
+    model = build_model(cfg.model, n_features=len(MODEL_FEATURES)).to(device)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(device)
     opt = build_optimizer(cfg, model)
     sched = build_scheduler(cfg, opt)
