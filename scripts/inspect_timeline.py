@@ -47,7 +47,7 @@ def summary(tl: Timeline) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", help="xmeml file to read")
+    parser.add_argument("file", help="timeline export to read (xmeml, fcpxml, MLT .mlt/.kdenlive)")
     parser.add_argument("--json", action="store_true", help="print the timelines as JSON")
     args = parser.parse_args(argv)
     try:
