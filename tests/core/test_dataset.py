@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from core.batch import BATCH_KEYS, FEATURES
+from core.batch import BATCH_KEYS, MODEL_FEATURES
 from core.config import REGRESSION_TARGETS
 from core.dataset import WindowDataset, collate
 from core.frames import timeline_to_frames
@@ -52,7 +52,7 @@ def test_batch_contract(raw, scalers):
     ds = WindowDataset(raw, scalers, context=0.3)
     b = collate([ds[i] for i in range(4)])
     assert list(b) == list(BATCH_KEYS)
-    B, K, T, F, R = 4, 4, 50, len(FEATURES), len(REGRESSION_TARGETS)
+    B, K, T, F, R = 4, 4, 50, len(MODEL_FEATURES), len(REGRESSION_TARGETS)
     shapes = {"features": (B, K, T, F), "targets": (B, K, T, R), "target_mask": (B, K, T, R),
               "context_values": (B, K, T, R), "context_given": (B, K, T, R), "track_kind": (B, K),
               "track_index": (B, K), "track_mask": (B, K)}
