@@ -47,11 +47,11 @@ _CHECKPOINTS: dict[int, dict[str, torch.Tensor]] = {}
 def test_checkpoints_of_1_and_2_workers_load_into_the_same_model(prepared):
     if not {1, 2} <= set(_CHECKPOINTS):
         pytest.skip("needs the 1- and 2-worker runs of this module")
-    from core.batch import FEATURES
+    from core.batch import MODEL_FEATURES
     from core.model import build_model
 
     _, _, cfg = prepared
     for workers in (1, 2):
-        model = build_model(cfg.model, n_features=len(FEATURES))
+        model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
         model.load_state_dict(_CHECKPOINTS[workers])  # strict: same keys, same shapes
     assert _CHECKPOINTS[1].keys() == _CHECKPOINTS[2].keys()
