@@ -14,7 +14,6 @@ import json
 import sys
 
 from _common import ROOT  # noqa: F401  (puts the repo on sys.path)
-
 from core.timeline import TimelineError
 
 
