@@ -16,23 +16,25 @@ from core.timeline import TimelineError
 
 MAX_BYTES = 256 * 1024 * 1024  # larger than any real export by two orders of magnitude
 
-PARSER_OPTIONS = dict(
-    resolve_entities=False,  # never expand entities, internal or external
-    no_network=True,  # never fetch anything from the network
-    load_dtd=False,  # never read an external DTD (a file or URL named by the document)
-    dtd_validation=False,
-    huge_tree=False,  # keep libxml2's limits on depth (256) and text node size
-    remove_comments=True,
-    remove_pis=True,
-    recover=False,  # a malformed file is an error, not a guess
-)
-
 _local = threading.local()  # lxml parsers are not thread-safe: one per thread
 
 
 def make_parser() -> etree.XMLParser:
-    """A fresh parser with the secure options (also used by the benchmark for bare lxml)."""
-    return etree.XMLParser(**PARSER_OPTIONS)
+    """A fresh parser with the secure options (also used by the benchmark for bare lxml).
+
+    The options are spelled out at the call, not passed as a dict, so a reader (and the project's
+    static check) sees at the call site that entities, DTDs and the network are off.
+    """
+    return etree.XMLParser(
+        resolve_entities=False,  # never expand entities, internal or external
+        no_network=True,  # never fetch anything from the network
+        load_dtd=False,  # never read an external DTD (a file or URL named by the document)
+        dtd_validation=False,
+        huge_tree=False,  # keep libxml2's limits on depth (256) and text node size
+        remove_comments=True,
+        remove_pis=True,
+        recover=False,  # a malformed file is an error, not a guess
+    )
 
 
 def _parser() -> etree.XMLParser:
