@@ -163,6 +163,12 @@ class Timeline:
     dialect: str = "xmeml"
     source: str = ""  # path of the file it came from, for error messages
 
+    @staticmethod
+    def last_clip_end(tracks: list[Track]) -> Fraction:
+        """When the last clip of ``tracks`` ends (0 without clips). A declared duration can be stale,
+        so readers make a timeline last at least this long."""
+        return max((c.end for t in tracks for c in t.clips), default=Fraction(0))
+
     def iter_clips(self) -> Iterator[tuple[Track, Clip]]:
         for track in self.tracks:
             for clip in track.clips:

@@ -166,9 +166,7 @@ class _Reader:
         duration = self.time(seq.get("duration"), where, "duration", Fraction(0))
         if duration < 0:
             raise self.error(where, f"negative duration {seq.get('duration')}")
-        for track in tracks:
-            for clip in track.clips:
-                duration = max(duration, clip.end)
+        duration = max(duration, Timeline.last_clip_end(tracks))
         return Timeline(
             name=seq_name,
             rate=rate,

@@ -188,7 +188,7 @@ class _Reader:
             track.index = counts[track.kind]
             counts[track.kind] += 1
         # The last clip's end: a tractor's out includes Kdenlive's 20-minute black track.
-        duration = max((c.end for t in tracks for c in t.clips), default=Fraction(0))
+        duration = Timeline.last_clip_end(tracks)
         if not duration:
             out = self.frames(tractor.get("out"), where)
             duration = self.secs(out + 1) if out is not None else Fraction(0)

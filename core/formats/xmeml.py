@@ -203,9 +203,7 @@ class _Reader:
             raise self.error(where, f"negative duration {declared}")
         duration = declared / rate if declared is not None else Fraction(0)
         # The declared duration can be stale; a timeline lasts at least until its last clip ends.
-        for track in tracks:
-            for clip in track.clips:
-                duration = max(duration, clip.end)
+        duration = max(duration, Timeline.last_clip_end(tracks))
 
         width, height = self.frame_size(video, where)
         return Timeline(
