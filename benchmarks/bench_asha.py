@@ -18,16 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
-from core.config import apply_overrides, config_from_dict  # noqa: E402
-from distributed.tune import SearchSettings, init_ray, run_search  # noqa: E402
-
-# the same laptop search config as scripts/tune.py
-SEARCH = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
-          "train.early_stopping": 0, "train.warmup_epochs": 0}
-
-
-def base_config(**overrides):
-    return apply_overrides(config_from_dict({}), {**SEARCH, **overrides})
+from distributed.tune import SearchSettings, init_ray, laptop_config, run_search  # noqa: E402
 
 
 def epochs_to_reach(reports, target: float) -> int | float:
@@ -55,7 +46,7 @@ def main(argv=None) -> None:
         for label, searcher, stop in (("ASHA+TPE", "tpe", True), ("random, no early stopping", "random", False)):
             s = SearchSettings(trials=a.trials, space=a.space, epochs=a.epochs, storage=store,
                                name=label.split(",")[0].replace("+", "_"), searcher=searcher, early_stopping=stop)
-            runs[label] = run_search(base_config(), s, log=lambda s: None)
+            runs[label] = run_search(laptop_config(), s, log=lambda s: None)
         target = max(r.best["val_objective"] for r in runs.values())
         print(f"target val_objective {target:.4f} (the worse of the two bests; constant baseline 1.0)")
         for label, r in runs.items():

@@ -17,22 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
-from core.config import apply_overrides, config_from_dict  # noqa: E402
-
-# the same laptop search config as scripts/tune.py
-SEARCH = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
-          "train.early_stopping": 0, "train.warmup_epochs": 0}
-
-
-def base_config(**overrides):
-    return apply_overrides(config_from_dict({}), {**SEARCH, **overrides})
+from core.config import apply_overrides  # noqa: E402
+from distributed.tune import laptop_config  # noqa: E402
 
 
 def plain(cfg, data, device: str) -> tuple[float, float, float]:
     """core.train_loop.train in this process: (wall s, mean epoch s, tokens/s of the last epoch)."""
     import torch
 
-    from core.config import apply_overrides
     from core.train_loop import Hooks, train
 
     cfg = apply_overrides(cfg, {"train.device": device})
@@ -56,7 +48,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     from distributed.data import prepare_cached
 
-    cfg = base_config(**{"model.preset": a.preset, "train.epochs": a.epochs})
+    cfg = laptop_config(**{"model.preset": a.preset, "train.epochs": a.epochs})
     store = a.storage or tempfile.mkdtemp(prefix="bench-train-")
     data_path, data = prepare_cached(cfg.data, store, log=lambda s: None)
     results = {}

@@ -17,16 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
-from core.config import apply_overrides, config_from_dict  # noqa: E402
-from distributed.tune import SearchSettings, init_ray, run_search  # noqa: E402
-
-# the same laptop search config as scripts/tune.py
-SEARCH = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
-          "train.early_stopping": 0, "train.warmup_epochs": 0}
-
-
-def base_config(**overrides):
-    return apply_overrides(config_from_dict({}), {**SEARCH, **overrides})
+from distributed.tune import SearchSettings, init_ray, laptop_config, run_search  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -38,7 +29,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     import ray
 
-    cfg = base_config()
+    cfg = laptop_config()
     store = tempfile.mkdtemp(prefix="bench-tune-")
     quiet = lambda s: None  # noqa: E731
     t0 = time.perf_counter()

@@ -17,11 +17,10 @@ import sys
 
 from _common import add_config_flags, config_from_args
 from core.config import ConfigError
+from distributed.tune import LAPTOP_SEARCH
 
-# The laptop default: a small corpus and model so 64 trials finish in minutes on 2 cores.
-SEARCH_DEFAULTS = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
-                   "train.early_stopping": 0, "train.device": "auto", "train.loader_workers": 0,
-                   "train.warmup_epochs": 0}
+# The laptop default (distributed.tune.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
+SEARCH_DEFAULTS = {**LAPTOP_SEARCH, "train.device": "auto", "train.loader_workers": 0}
 DEBUG = {"data.synth_count": 12, "data.window": 40, "data.overlap": 0, "model.preset": "tiny",
          "train.early_stopping": 0, "train.batch_size": 16}
 
