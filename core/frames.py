@@ -69,8 +69,9 @@ def curve_values(curve: Curve, t: np.ndarray) -> np.ndarray:
     u = np.where(interp == _INTERP["smooth"], u * u * (3.0 - 2.0 * u), u)
     u = np.where(interp == _INTERP["hold"], 0.0, u)
     out = values[i] + (values[j] - values[i]) * u
-    out = np.where(t <= times[0], values[0], out)
-    return np.where(t >= times[-1], values[-1], out)
+    # before/at the first key wins over at/after the last, as in Curve.value_at (keys sharing one time)
+    out = np.where(t >= times[-1], values[-1], out)
+    return np.where(t <= times[0], values[0], out)
 
 
 def _owner(clips, n_steps: int, step: Fraction) -> np.ndarray:
