@@ -1,4 +1,4 @@
-"""Ray Train vs a plain PyTorch loop on the same model and data: core.train_loop.train in this process against
+"""Ray Train vs a plain PyTorch loop on the same model and data: core.learn.train_loop.train in this process against
 distributed.train.fit with 1 and 2 workers (Ray's anchor: within 2.5% of native DDP on GPUs).
 
     python benchmarks/bench_ray_train.py [--epochs 3] [--preset small] [--devices cpu cuda] [--plain-only]
@@ -22,10 +22,10 @@ from distributed.tune import laptop_config  # noqa: E402
 
 
 def plain(cfg, data, device: str) -> tuple[float, float, float]:
-    """core.train_loop.train in this process: (wall s, mean epoch s, tokens/s of the last epoch)."""
+    """core.learn.train_loop.train in this process: (wall s, mean epoch s, tokens/s of the last epoch)."""
     import torch
 
-    from core.train_loop import Hooks, train
+    from core.learn.train_loop import Hooks, train
 
     cfg = apply_overrides(cfg, {"train.device": device})
     if device == "cpu":
@@ -65,7 +65,7 @@ def main(argv=None) -> None:
         return
     import ray
 
-    from core.persistence import load_state
+    from core.serve.persistence import load_state
     from distributed.train import fit
     from distributed.tune import SearchSettings, init_ray
 

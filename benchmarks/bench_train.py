@@ -1,4 +1,4 @@
-"""Training throughput: tokens/s of the real training loop (core.train_loop.train, what scripts/train.py
+"""Training throughput: tokens/s of the real training loop (core.learn.train_loop.train, what scripts/train.py
 runs) on the default model, against its anchor: a bare PyTorch loop (forward, loss, backward, AdamW
 step) over the same batches, already collated in memory. The ratio is what data loading, masking,
 gradient checks and progress cost on top of the arithmetic.
@@ -18,13 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from core.batch import MODEL_FEATURES, trim_tracks  # noqa: E402
 from core.config import apply_overrides, config_from_dict  # noqa: E402
-from core.dataset import WindowDataset, collate  # noqa: E402
-from core.loss import MultiTrackLoss  # noqa: E402
-from core.model import build_model  # noqa: E402
-from core.preprocess import prepare  # noqa: E402
-from core.train_loop import Hooks, resolve_device, train  # noqa: E402
+from core.data.batch import MODEL_FEATURES, trim_tracks  # noqa: E402
+from core.data.dataset import WindowDataset, collate  # noqa: E402
+from core.data.preprocess import prepare  # noqa: E402
+from core.learn.loss import MultiTrackLoss  # noqa: E402
+from core.learn.model import build_model  # noqa: E402
+from core.learn.train_loop import Hooks, resolve_device, train  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     print(f"device: {name}; model {cfg.model.d_model}x{cfg.model.n_layers} ({cfg.model.attention}); {n} windows, "
           f"{tokens} real tokens per epoch")
     print(f"bare PyTorch loop (anchor): {bare:,.0f} tokens/s")
-    print(f"core.train_loop.train:      {loop:,.0f} tokens/s  (ratio {loop / bare:.2f} of the anchor)")
+    print(f"core.learn.train_loop.train:      {loop:,.0f} tokens/s  (ratio {loop / bare:.2f} of the anchor)")
     return 0
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import apply_overrides, config_from_dict  # noqa: E402
-from core.preprocess import prepare  # noqa: E402
-from core.train_loop import Hooks, train  # noqa: E402
+from core.data.preprocess import prepare  # noqa: E402
+from core.learn.train_loop import Hooks, train  # noqa: E402
 
 STYLE = {"loss.weights.rotation": 0.3, "loss.weights.center_x": 0.3, "loss.weights.center_y": 0.3,
          "loss.weights.pan": 0.3}

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from core.timeline import PARAMS
+from core.data.timeline import PARAMS
 
 REGRESSION_TARGETS = tuple(PARAMS)  # scale rotation center_x center_y opacity level_db pan
 CLASSIFICATION_TARGETS = {"keyframe": 2, "interpolation": 3}

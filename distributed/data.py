@@ -1,7 +1,7 @@
 """Data preparation on Ray Data, and the prepared-data cache trials load from.
 
-The pipeline only schedules ``core.preprocess.process_file`` (parse -> frames -> windows, one file per
-call) across the cluster; ``core.preprocess.assemble`` then splits, fits the scalers and sorts by
+The pipeline only schedules ``core.data.preprocess.process_file`` (parse -> frames -> windows, one file per
+call) across the cluster; ``core.data.preprocess.assemble`` then splits, fits the scalers and sorts by
 file name, so the result equals the local engine's whatever order Ray returns rows in (a test proves
 it). A file that fails becomes an error row, never a failed job.
 
@@ -30,14 +30,14 @@ CACHE_DIR = "_prepared"
 
 def input_files(cfg: DataConfig) -> list[Path]:
     """The files to prepare: the user's folder, or the built-in corpus (written once under the cache root)."""
-    from core.preprocess import input_paths
+    from core.data.preprocess import input_paths
 
     return input_paths(cfg)
 
 
 def cache_key(files: list[Path], cfg: DataConfig) -> str:
     """Content of the inputs + the data-config fields that shape the windows + the code version (core's key)."""
-    from core.preprocess import cache_key_of, file_name
+    from core.data.preprocess import cache_key_of, file_name
 
     names = [file_name(p, cfg) for p in files]
     return cache_key_of(names, [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in files], cfg)
@@ -65,7 +65,7 @@ def _unpack(blob: bytes) -> dict[str, np.ndarray] | None:
 def _process_row(row: dict[str, Any], cfg: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     """One file -> one row (FileResult fields, windows as npz bytes); any failure becomes an error row."""
     from core.config import DataConfig
-    from core.preprocess import FileResult, process_file
+    from core.data.preprocess import FileResult, process_file
 
     # read_binary_files may drop a scheme or normalise the path: fall back to the base name
     name = names.get(row["path"]) or names.get(os.path.basename(row["path"])) or os.path.basename(row["path"])
@@ -80,7 +80,7 @@ def _process_row(row: dict[str, Any], cfg: dict[str, Any], names: dict[str, str]
 
 
 def _row_to_result(row: dict[str, Any]):
-    from core.preprocess import FileResult
+    from core.data.preprocess import FileResult
 
     kw = {f.name: row.get(f.name) for f in dataclasses.fields(FileResult) if f.name != "windows"}
     for k, v in kw.items():
@@ -90,11 +90,11 @@ def _row_to_result(row: dict[str, Any]):
 
 
 def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None):
-    """Prepare ``files`` with Ray Data (one task per block of files); returns ``core.preprocess.Prepared``."""
+    """Prepare ``files`` with Ray Data (one task per block of files); returns ``core.data.preprocess.Prepared``."""
     import ray
     from ray.data import TaskPoolStrategy
 
-    from core.preprocess import assemble, file_name
+    from core.data.preprocess import assemble, file_name
 
     files = [Path(p) for p in files] if files is not None else input_files(cfg)
     ctx = ray.data.DataContext.get_current()
@@ -114,7 +114,7 @@ def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks:
 
 def prepare_local(cfg: DataConfig, files: list[Path]):
     """The in-process / process-pool engine of core (the reference the Ray engine must equal)."""
-    from core.preprocess import prepare
+    from core.data.preprocess import prepare
 
     return prepare(cfg, paths=[str(p) for p in files], engine="local", cache=False)
 
@@ -183,7 +183,7 @@ def _save(data, target: str) -> None:
 
 def load_cached(target: str):
     """Load prepared windows from the cache (downloaded once per node when it is on a cloud bucket)."""
-    from core.preprocess import Prepared
+    from core.data.preprocess import Prepared
 
     if _is_uri(target):
         import pyarrow.fs as pafs

@@ -1,4 +1,4 @@
-"""The Ray Train path around ``core.train_loop.train``: one per-worker function at 0, 1 or N workers.
+"""The Ray Train path around ``core.learn.train_loop.train``: one per-worker function at 0, 1 or N workers.
 
 - ``train_worker(config)`` is what every DDP worker runs (TorchTrainer has already initialised the
   gloo/NCCL process group, so the loop wraps DDP itself when the world size is > 1).
@@ -23,7 +23,7 @@ from ray import tune
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 
 from core.config import config_from_dict
-from core.train_loop import Hooks, train
+from core.learn.train_loop import Hooks, train
 
 OBJECTIVE = "val_objective"
 
@@ -119,7 +119,7 @@ class RunSummary:
 def fit(cfg_dict: dict[str, Any], data_path: str, *, num_workers: int, storage_path: str, name: str,
         use_gpu: bool = False, cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0,
         callbacks: list | None = None, max_failures: int = 1, verbose: bool = False) -> RunSummary:
-    """Run ``core.train_loop.train`` on ``num_workers`` workers; the run ``storage_path/name`` resumes if it exists.
+    """Run ``core.learn.train_loop.train`` on ``num_workers`` workers; the run ``storage_path/name`` resumes if it exists.
 
     0 runs the loop in this process (with ``LocalHooks``: Ray Train's own local mode keeps no checkpoint),
     1 is one Ray Train worker process, N > 1 is DDP over N workers (gloo on CPU, NCCL on GPU).
@@ -152,7 +152,7 @@ def fit(cfg_dict: dict[str, Any], data_path: str, *, num_workers: int, storage_p
 
 
 def _fit_in_process(cfg_dict: dict[str, Any], data_path: str, run_dir: Path, verbose: bool) -> RunSummary:
-    from core.train_loop import LocalHooks
+    from core.learn.train_loop import LocalHooks
 
     last = run_dir / "checkpoints" / "last"
     hooks = LocalHooks(run_dir, resume=last if (last / "state.pt").is_file() else None)

@@ -558,7 +558,7 @@ def best_checkpoint(exp_path: str) -> dict[str, Any]:
 
 def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
     """Export the best trial's best checkpoint as a self-contained model folder; returns it."""
-    from core.persistence import export_model
+    from core.serve.persistence import export_model
 
     best = best_checkpoint(exp_path)
     m = best["metrics"]
@@ -568,7 +568,7 @@ def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
     export_model(best["checkpoint"], out, metrics=m, baseline=baseline,
                  source=f"{exp_path} trial {best['trial_id']} epoch {m.get('epoch')}")
     log(f"best trial {best['trial_id']} (epoch {m.get('epoch')}, {OBJECTIVE} {m[OBJECTIVE]:.4f}; baseline "
-        f"{BASELINE:.1f}) exported to {out}\nload it with: core.persistence.load_exported({str(out)!r})")
+        f"{BASELINE:.1f}) exported to {out}\nload it with: core.serve.persistence.load_exported({str(out)!r})")
     return out
 
 
@@ -584,8 +584,8 @@ def debug_search(base: Config, s: SearchSettings, out_dir: str | None = None, lo
     import torch
 
     import search_spaces
-    from core.preprocess import prepare
-    from core.train_loop import LocalHooks, train
+    from core.data.preprocess import prepare
+    from core.learn.train_loop import LocalHooks, train
 
     t0 = time.perf_counter()
     # One thread per trial, as in the Ray path: on a busy 2-core machine torch's default threads made a

@@ -3,7 +3,7 @@
     python scripts/corpus_stats.py [-n 110] [--seed 0] [--real DIR]
 
 The real corpus defaults to ../shared/corpus/realworld/xmeml (or $XMLAI_REALWORLD/xmeml). Both
-sides go through the same reader (``core.formats.read_file``), so what is compared is what the
+sides go through the same reader (``core.data.formats.read_file``), so what is compared is what the
 frame table will see. Files the reader rejects are counted, not fatal.
 """
 
@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.formats import read_file  # noqa: E402
-from core.synth import write_corpus  # noqa: E402
-from core.timeline import PARAMS, Timeline, TimelineError  # noqa: E402
+from core.data.formats import read_file  # noqa: E402
+from core.data.synth import write_corpus  # noqa: E402
+from core.data.timeline import PARAMS, Timeline, TimelineError  # noqa: E402
 
 
 def default_real_dir() -> Path:

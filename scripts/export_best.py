@@ -5,7 +5,7 @@
 The folder holds weights, model.ts (TorchScript), config.yaml, scalers.json, metrics.json (best trial
 and constant baseline) and MODEL_CARD.md. Load it with one line:
 
-    from core.persistence import load_exported; predictor = load_exported("DIR")
+    from core.serve.persistence import load_exported; predictor = load_exported("DIR")
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.preprocess import prepare
-    from core.train_loop import LocalHooks, train
+    from core.data.preprocess import prepare
+    from core.learn.train_loop import LocalHooks, train
 
     extra = dict(DEBUG) if args.debug else {}
     if args.data:

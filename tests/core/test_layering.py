@@ -14,7 +14,7 @@ def test_core_never_imports_ray():
         ".".join(p.relative_to(ROOT).with_suffix("").parts)
         for p in (ROOT / "core").rglob("*.py") if p.name != "__init__.py"
     )
-    assert "core.train_loop" in modules and "core.formats.xmeml" in modules
+    assert "core.learn.train_loop" in modules and "core.data.formats.xmeml" in modules
     code = (
         "import sys, importlib\n"
         "class Block:\n"

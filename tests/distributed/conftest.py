@@ -26,7 +26,7 @@ def ray_session():
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory) -> Path:
     """12 built-in timelines plus one file that is not XML."""
-    from core.synth import write_corpus
+    from core.data.synth import write_corpus
 
     d = tmp_path_factory.mktemp("corpus")
     write_corpus(d, 12, 3)

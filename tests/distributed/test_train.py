@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.config import apply_overrides, config_from_dict
-from core.persistence import CHECKPOINT_FILE, load_checkpoint, load_state
+from core.serve.persistence import CHECKPOINT_FILE, load_checkpoint, load_state
 from distributed import data as ddata
 from distributed.train import fit
 
@@ -47,8 +47,8 @@ _CHECKPOINTS: dict[int, dict[str, torch.Tensor]] = {}
 def test_checkpoints_of_1_and_2_workers_load_into_the_same_model(prepared):
     if not {1, 2} <= set(_CHECKPOINTS):
         pytest.skip("needs the 1- and 2-worker runs of this module")
-    from core.batch import MODEL_FEATURES
-    from core.model import build_model
+    from core.data.batch import MODEL_FEATURES
+    from core.learn.model import build_model
 
     _, _, cfg = prepared
     for workers in (1, 2):

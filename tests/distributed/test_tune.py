@@ -61,8 +61,8 @@ def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp
         run_search(_base(data_cfg), s, log=logs.append)
 
     out = export_best(res.experiment_path, str(tmp_path / "model"), log=logs.append)
-    from core.persistence import load_checkpoint, load_exported
-    from core.predict import Predictor
+    from core.serve.persistence import load_checkpoint, load_exported
+    from core.serve.predict import Predictor
 
     exported = load_exported(out)
     model, cfg, scalers = load_checkpoint(best["checkpoint"])
