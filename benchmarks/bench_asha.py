@@ -44,14 +44,23 @@ def main(argv=None) -> None:
     try:
         runs = {}
         for label, searcher, stop in (("ASHA+TPE", "tpe", True), ("random, no early stopping", "random", False)):
-            s = SearchSettings(trials=a.trials, space=a.space, epochs=a.epochs, storage=store,
-                               name=label.split(",")[0].replace("+", "_"), searcher=searcher, early_stopping=stop)
+            s = SearchSettings(
+                trials=a.trials,
+                space=a.space,
+                epochs=a.epochs,
+                storage=store,
+                name=label.split(",")[0].replace("+", "_"),
+                searcher=searcher,
+                early_stopping=stop,
+            )
             runs[label] = run_search(laptop_config(), s, log=lambda s: None)
         target = max(r.best["val_objective"] for r in runs.values())
         print(f"target val_objective {target:.4f} (the worse of the two bests; constant baseline 1.0)")
         for label, r in runs.items():
-            print(f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, "
-                  f"{epochs_to_reach(r.reports, target)} epochs to reach the target, wall {r.wall_s:.0f}s")
+            print(
+                f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, "
+                f"{epochs_to_reach(r.reports, target)} epochs to reach the target, wall {r.wall_s:.0f}s"
+            )
         a_, b_ = (epochs_to_reach(r.reports, target) for r in runs.values())
         print(f"compute ratio (random / ASHA+TPE) to reach the target: {b_ / a_:.2f}x")
     finally:

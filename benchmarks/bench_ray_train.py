@@ -54,13 +54,17 @@ def main(argv=None) -> None:
     results = {}
     for device in a.devices:
         wall, pe, tps = results[device] = plain(cfg, data, device)
-        print(f"plain loop on {device} ({a.preset}): {wall:.1f}s for {a.epochs} epochs, {pe:.2f}s/epoch, "
-              f"{tps:.0f} tokens/s")
+        print(
+            f"plain loop on {device} ({a.preset}): {wall:.1f}s for {a.epochs} epochs, {pe:.2f}s/epoch, "
+            f"{tps:.0f} tokens/s"
+        )
     if "cpu" in results and "cuda" in results:
         import torch
 
-        print(f"GPU ({torch.cuda.get_device_name()}) vs 1 CPU thread: {results['cpu'][1] / results['cuda'][1]:.1f}x "
-              "faster per epoch")
+        print(
+            f"GPU ({torch.cuda.get_device_name()}) vs 1 CPU thread: {results['cpu'][1] / results['cuda'][1]:.1f}x "
+            "faster per epoch"
+        )
     if a.plain_only:
         return
     import ray
@@ -74,14 +78,22 @@ def main(argv=None) -> None:
     try:
         for n in a.workers:
             t0 = time.perf_counter()
-            run = fit(apply_overrides(cfg, {"train.device": "cpu"}).to_dict(), data_path, num_workers=n,
-                      storage_path=store, name=f"w{n}-{time.time():.0f}", cpus_per_worker=1.0)
+            run = fit(
+                apply_overrides(cfg, {"train.device": "cpu"}).to_dict(),
+                data_path,
+                num_workers=n,
+                storage_path=store,
+                name=f"w{n}-{time.time():.0f}",
+                cpus_per_worker=1.0,
+            )
             wall = time.perf_counter() - t0
             hist = load_state(os.path.join(run.checkpoint_dir, "state.pt"))["history"]
             pe = sum(h["epoch_time_s"] for h in hist) / len(hist)
-            print(f"Ray Train {n} worker(s) on CPU: {wall:.1f}s wall, {pe:.2f}s/epoch ({pe / per_epoch:.2f}x the "
-                  f"plain loop's epoch), {hist[-1]['tokens_per_s']:.0f} tokens/s, fixed cost "
-                  f"{wall - pe * len(hist):.1f}s per run")
+            print(
+                f"Ray Train {n} worker(s) on CPU: {wall:.1f}s wall, {pe:.2f}s/epoch ({pe / per_epoch:.2f}x the "
+                f"plain loop's epoch), {hist[-1]['tokens_per_s']:.0f} tokens/s, fixed cost "
+                f"{wall - pe * len(hist):.1f}s per run"
+            )
     finally:
         ray.shutdown()
 

@@ -46,8 +46,10 @@ def main(argv=None) -> int:
     # anchor: the bare loop over pre-collated batches
     torch.manual_seed(0)
     ds = WindowDataset(data.train, data.scalers, context=(0.0, 0.5))
-    batches = [trim_tracks(collate([ds[i] for i in range(s, min(n, s + cfg.train.batch_size))]))
-               for s in range(0, n, cfg.train.batch_size)]
+    batches = [
+        trim_tracks(collate([ds[i] for i in range(s, min(n, s + cfg.train.batch_size))]))
+        for s in range(0, n, cfg.train.batch_size)
+    ]
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
     model = build_model(cfg.model, len(MODEL_FEATURES)).to(device)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, data.scalers.keyframe_pos_weight).to(device)
@@ -71,8 +73,10 @@ def main(argv=None) -> int:
     res = train(cfg, data, Hooks(), progress=False, log=lambda s: None)
     loop = res.history[-1]["tokens_per_s"]
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; model {cfg.model.d_model}x{cfg.model.n_layers} ({cfg.model.attention}); {n} windows, "
-          f"{tokens} real tokens per epoch")
+    print(
+        f"device: {name}; model {cfg.model.d_model}x{cfg.model.n_layers} ({cfg.model.attention}); {n} windows, "
+        f"{tokens} real tokens per epoch"
+    )
     print(f"bare PyTorch loop (anchor): {bare:,.0f} tokens/s")
     print(f"core.learn.train_loop.train:      {loop:,.0f} tokens/s  (ratio {loop / bare:.2f} of the anchor)")
     return 0

@@ -72,8 +72,7 @@ def _process_row(row: dict[str, Any], cfg: dict[str, Any], names: dict[str, str]
     try:
         res = process_file(name, bytes(row["bytes"]), DataConfig(**cfg))
     except Exception as e:  # process_file should never raise; if it does, report instead of killing the job
-        res = FileResult(name=name, split="", windows=None, n_timelines=0, error=f"{type(e).__name__}: {e}",
-                         digest="")
+        res = FileResult(name=name, split="", windows=None, n_timelines=0, error=f"{type(e).__name__}: {e}", digest="")
     out = {f.name: getattr(res, f.name) for f in dataclasses.fields(res) if f.name != "windows"}
     out["windows"] = _pack(res.windows)
     return out
@@ -106,8 +105,11 @@ def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks:
     if len({p.name for p in files}) == len(files):
         names |= {p.name: file_name(p, cfg) for p in files}
     ds = ray.data.read_binary_files([str(p) for p in files], include_paths=True, override_num_blocks=blocks)
-    ds = ds.map(_process_row, fn_kwargs={"cfg": dataclasses.asdict(cfg), "names": names},
-                compute=TaskPoolStrategy(size=max(1, cpus)))
+    ds = ds.map(
+        _process_row,
+        fn_kwargs={"cfg": dataclasses.asdict(cfg), "names": names},
+        compute=TaskPoolStrategy(size=max(1, cpus)),
+    )
     results = [_row_to_result(r) for r in ds.take_all()]
     return assemble(results, cfg, cache_key=cache_key(files, cfg))
 
@@ -144,8 +146,10 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
         return target, load_cached(target)
     t0 = time.perf_counter()
     data = prepare_ray(cfg, files) if engine == "ray" else prepare_local(cfg, files)
-    log(f"data: {len(files)} files prepared with the {engine} engine in {time.perf_counter() - t0:.1f}s "
-        f"-> {len(data.train['features'])} train / {len(data.val['features'])} val windows; cache {target}")
+    log(
+        f"data: {len(files)} files prepared with the {engine} engine in {time.perf_counter() - t0:.1f}s "
+        f"-> {len(data.train['features'])} train / {len(data.val['features'])} val windows; cache {target}"
+    )
     _save(data, target)
     return target, data
 

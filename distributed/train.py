@@ -94,16 +94,26 @@ def train_worker(config: dict[str, Any]) -> None:
     _limit_threads(config.get("cpus_per_worker"))
     cfg = config_from_dict(config["cfg"])
     hooks = RayTrainHooks()
-    train(cfg, load_prepared(config["data_path"]), hooks, progress=False,
-          log=print if config.get("verbose") else (lambda s: None))
+    train(
+        cfg,
+        load_prepared(config["data_path"]),
+        hooks,
+        progress=False,
+        log=print if config.get("verbose") else (lambda s: None),
+    )
 
 
 def train_in_trial(config: dict[str, Any]) -> None:
     """The 0-worker path: the same loop in the Tune trial process."""
     _limit_threads(config.get("cpus_per_worker"))
     cfg = config_from_dict(config["cfg"])
-    train(cfg, load_prepared(config["data_path"]), TuneHooks(), progress=False,
-          log=print if config.get("verbose") else (lambda s: None))
+    train(
+        cfg,
+        load_prepared(config["data_path"]),
+        TuneHooks(),
+        progress=False,
+        log=print if config.get("verbose") else (lambda s: None),
+    )
 
 
 @dataclass
@@ -116,17 +126,29 @@ class RunSummary:
     error: BaseException | None = None
 
 
-def fit(cfg_dict: dict[str, Any], data_path: str, *, num_workers: int, storage_path: str, name: str,
-        use_gpu: bool = False, cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0,
-        callbacks: list | None = None, max_failures: int = 1, verbose: bool = False) -> RunSummary:
+def fit(
+    cfg_dict: dict[str, Any],
+    data_path: str,
+    *,
+    num_workers: int,
+    storage_path: str,
+    name: str,
+    use_gpu: bool = False,
+    cpus_per_worker: float = 1.0,
+    gpus_per_worker: float = 0.0,
+    callbacks: list | None = None,
+    max_failures: int = 1,
+    verbose: bool = False,
+) -> RunSummary:
     """Run ``core.learn.train_loop.train`` on ``num_workers`` workers; the run ``storage_path/name`` resumes if it exists.
 
     0 runs the loop in this process (with ``LocalHooks``: Ray Train's own local mode keeps no checkpoint),
     1 is one Ray Train worker process, N > 1 is DDP over N workers (gloo on CPU, NCCL on GPU).
     """
     if not os.path.isabs(storage_path) and "://" not in storage_path:
-        raise ValueError(f"storage_path must be absolute or a URI, got {storage_path!r} (Ray resolves it on "
-                         "every node)")
+        raise ValueError(
+            f"storage_path must be absolute or a URI, got {storage_path!r} (Ray resolves it on every node)"
+        )
     if num_workers == 0:
         return _fit_in_process(cfg_dict, data_path, Path(storage_path) / name, verbose)
     resources = {"CPU": cpus_per_worker}
@@ -136,16 +158,25 @@ def fit(cfg_dict: dict[str, Any], data_path: str, *, num_workers: int, storage_p
 
     trainer = TorchTrainer(
         train_worker,
-        train_loop_config={"cfg": cfg_dict, "data_path": str(data_path), "cpus_per_worker": cpus_per_worker,
-                           "verbose": verbose},
-        scaling_config=ScalingConfig(num_workers=num_workers, use_gpu="GPU" in resources,
-                                     resources_per_worker=resources),
+        train_loop_config={
+            "cfg": cfg_dict,
+            "data_path": str(data_path),
+            "cpus_per_worker": cpus_per_worker,
+            "verbose": verbose,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=num_workers, use_gpu="GPU" in resources, resources_per_worker=resources
+        ),
         run_config=RunConfig(
-            name=name, storage_path=storage_path, callbacks=callbacks or [],
+            name=name,
+            storage_path=storage_path,
+            callbacks=callbacks or [],
             failure_config=FailureConfig(max_failures=max_failures),
             # keep the best epoch (for export) and the latest (for resume; Train always keeps it)
-            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=OBJECTIVE,
-                                               checkpoint_score_order="min")),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute=OBJECTIVE, checkpoint_score_order="min"
+            ),
+        ),
     )
     res = trainer.fit()
     return RunSummary(res.path, res.checkpoint.path if res.checkpoint else None, dict(res.metrics or {}), res.error)
@@ -156,8 +187,13 @@ def _fit_in_process(cfg_dict: dict[str, Any], data_path: str, run_dir: Path, ver
 
     last = run_dir / "checkpoints" / "last"
     hooks = LocalHooks(run_dir, resume=last if (last / "state.pt").is_file() else None)
-    res = train(config_from_dict(cfg_dict), load_prepared(data_path), hooks, progress=False,
-                log=print if verbose else (lambda s: None))
+    res = train(
+        config_from_dict(cfg_dict),
+        load_prepared(data_path),
+        hooks,
+        progress=False,
+        log=print if verbose else (lambda s: None),
+    )
     return RunSummary(str(run_dir), str(last), res.history[-1] if res.history else {})
 
 

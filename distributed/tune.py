@@ -34,8 +34,14 @@ STATE_FILE = "xmlai_search.json"
 ROOT = Path(__file__).resolve().parents[1]
 # The laptop search: a small corpus and model so 64 trials finish in minutes on 2 cores. scripts/tune.py
 # and the benchmarks start from it, so a measured search is the search a user runs.
-LAPTOP_SEARCH = {"data.synth_count": 40, "data.window": 50, "data.overlap": 0, "model.preset": "tiny",
-                 "train.early_stopping": 0, "train.warmup_epochs": 0}
+LAPTOP_SEARCH = {
+    "data.synth_count": 40,
+    "data.window": 50,
+    "data.overlap": 0,
+    "model.preset": "tiny",
+    "train.early_stopping": 0,
+    "train.warmup_epochs": 0,
+}
 
 
 def laptop_config(**overrides: Any) -> Config:
@@ -143,8 +149,10 @@ def _plan_concurrency(s: SearchSettings, log) -> int:
             n = concurrency(need, ray.cluster_resources())
     if n == 0:
         have = {k: ray.cluster_resources().get(k, 0) for k in need}
-        raise SearchError(f"one trial needs {need} but the cluster has {have}: lower --workers-per-trial, "
-                          "--cpus-per-worker or --gpus-per-worker, or add nodes")
+        raise SearchError(
+            f"one trial needs {need} but the cluster has {have}: lower --workers-per-trial, "
+            "--cpus-per-worker or --gpus-per-worker, or add nodes"
+        )
     if s.max_concurrent:
         return max(1, min(s.max_concurrent, s.trials))  # an autoscaling cluster may grow past today's resources
     return max(1, min(n, s.trials))
@@ -167,8 +175,7 @@ def init_ray(s: SearchSettings, log=print) -> bool:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     runtime_env = {"env_vars": {"PYTHONPATH": path}}
     if _joined_cluster(s):
-        ray.init(address=s.address or os.environ["RAY_ADDRESS"], runtime_env=runtime_env,
-                 log_to_driver=s.verbose)
+        ray.init(address=s.address or os.environ["RAY_ADDRESS"], runtime_env=runtime_env, log_to_driver=s.verbose)
         return True
     # Local only (these reach the Train controller's env through the local raylet): the preemption
     # watcher is noise on one machine; a faster health check cuts ~4 s off every TorchTrainer run.
@@ -176,12 +183,20 @@ def init_ray(s: SearchSettings, log=print) -> bool:
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25")
     cpus = s.num_cpus or os.cpu_count() or 1
     try:
-        ray.init(num_cpus=cpus, resources={"trial_driver": max(64, cpus)}, runtime_env=runtime_env,
-                 log_to_driver=s.verbose, configure_logging=True, logging_level="WARNING")
+        ray.init(
+            num_cpus=cpus,
+            resources={"trial_driver": max(64, cpus)},
+            runtime_env=runtime_env,
+            log_to_driver=s.verbose,
+            configure_logging=True,
+            logging_level="WARNING",
+        )
     except ValueError as e:
         if "existing cluster" in str(e):
-            raise SearchError("a Ray cluster started with `ray start` runs on this machine (or left its "
-                              "ray_current_cluster file behind): pass --address auto to use it") from e
+            raise SearchError(
+                "a Ray cluster started with `ray start` runs on this machine (or left its "
+                "ray_current_cluster file behind): pass --address auto to use it"
+            ) from e
         raise
     log(f"started a local Ray with {cpus} CPUs")
     return True
@@ -214,7 +229,8 @@ def check_storage(storage: str, s: SearchSettings) -> None:
             f"--storage {storage} is a folder on this node's disk, but {why}: trials elsewhere would write "
             "their checkpoints to their own disks and the search could not resume or export them. Use a "
             "bucket (--storage s3://BUCKET/xmlai) or a shared file system mounted at the same path on every "
-            "node (then add --shared-storage).")
+            "node (then add --shared-storage)."
+        )
 
 
 # ---------------------------------------------------------------------------------------------- state
@@ -265,8 +281,7 @@ def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, stor
     """The Tune function trainable for these settings, wrapped with its resources."""
     from ray import tune
 
-    epochs, wpt, cpus, gpus, verbose = s.epochs, s.workers_per_trial, s.cpus_per_worker, s.gpus_per_worker, \
-        s.verbose
+    epochs, wpt, cpus, gpus, verbose = s.epochs, s.workers_per_trial, s.cpus_per_worker, s.gpus_per_worker, s.verbose
 
     def trial_config(params: dict[str, Any]) -> dict[str, Any]:
         import search_spaces
@@ -276,11 +291,13 @@ def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, stor
         return cfg.to_dict()
 
     if wpt == 0:
+
         def xmlai_trial(params: dict[str, Any]) -> None:
             from distributed.train import train_in_trial
 
-            train_in_trial({"cfg": trial_config(params), "data_path": data_path, "cpus_per_worker": cpus,
-                            "verbose": verbose})
+            train_in_trial(
+                {"cfg": trial_config(params), "data_path": data_path, "cpus_per_worker": cpus, "verbose": verbose}
+            )
 
         return tune.with_resources(xmlai_trial, {"CPU": cpus, "GPU": gpus} if gpus else {"CPU": cpus})
 
@@ -290,9 +307,18 @@ def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, stor
         from distributed.train import fit
 
         ctx = tune.get_context()
-        run = fit(trial_config(params), data_path, num_workers=wpt, storage_path=storage,
-                     name=f"{experiment}/train_runs/{ctx.get_trial_id()}", use_gpu=gpus > 0,
-                     cpus_per_worker=cpus, gpus_per_worker=gpus, callbacks=[TuneReportCallback()], verbose=verbose)
+        run = fit(
+            trial_config(params),
+            data_path,
+            num_workers=wpt,
+            storage_path=storage,
+            name=f"{experiment}/train_runs/{ctx.get_trial_id()}",
+            use_gpu=gpus > 0,
+            cpus_per_worker=cpus,
+            gpus_per_worker=gpus,
+            callbacks=[TuneReportCallback()],
+            verbose=verbose,
+        )
         if run.error:
             raise run.error
 
@@ -329,8 +355,10 @@ def _make_progress(total: int, max_t: int, log):
                 if v < best:
                     best, who = v, t.trial_id
             best_s = f"best {OBJECTIVE} {best:.4f} (trial {who}; baseline {BASELINE:.1f})" if who else "no result yet"
-            return (f"trials {len(done) + errors}/{total} done: {running} running, {len(done)} finished "
-                    f"({early} stopped early by ASHA), {errors} errors; {best_s}")
+            return (
+                f"trials {len(done) + errors}/{total} done: {running} running, {len(done)} finished "
+                f"({early} stopped early by ASHA), {errors} errors; {best_s}"
+            )
 
         def on_step_end(self, iteration, trials, **info):
             line = self._status(trials)
@@ -374,8 +402,10 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         if state_text is None or not tune.Tuner.can_restore(exp_path):
             raise SearchError(f"--resume: nothing to resume at {exp_path}")
         saved = json.loads(state_text)
-        keep = {k: getattr(s, k) for k in ("address", "num_cpus", "max_concurrent", "verbose", "shared_storage",
-                                           "resource_wait_s", "top")}
+        keep = {
+            k: getattr(s, k)
+            for k in ("address", "num_cpus", "max_concurrent", "verbose", "shared_storage", "resource_wait_s", "top")
+        }
         s = SearchSettings(**{**saved["settings"], **keep, "resume": True})
         base = config_from_dict(saved["base_config"])
     elif state_text is not None:
@@ -392,11 +422,15 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         del data  # trials load the cache themselves
         if not s.resume:
             settings = {k: v for k, v in dataclasses.asdict(s).items() if k != "resume"}
-            _write_text(f"{exp_path}/{STATE_FILE}", json.dumps(
-                {"settings": settings, "base_config": base.to_dict(), "data_path": data_path}, indent=1))
+            _write_text(
+                f"{exp_path}/{STATE_FILE}",
+                json.dumps({"settings": settings, "base_config": base.to_dict(), "data_path": data_path}, indent=1),
+            )
         max_conc = _plan_concurrency(s, log)
-        log(f"experiment {exp_path}: {s.trials} trials of space {s.space!r}, up to {s.epochs} epochs each, "
-            f"{max_conc} at a time; each trial reserves {trial_resources(s)}")
+        log(
+            f"experiment {exp_path}: {s.trials} trials of space {s.space!r}, up to {s.epochs} epochs each, "
+            f"{max_conc} at a time; each trial reserves {trial_resources(s)}"
+        )
         trainable = make_trainable(base.to_dict(), data_path, s, storage, name)
         if s.resume:
             tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
@@ -406,20 +440,33 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                 tune_config=tune.TuneConfig(
                     # metric/mode on both the searcher (define-by-run OptunaSearch ignores TuneConfig's) and
                     # TuneConfig (ASHA reads them there): ray-notes.md section 3
-                    metric=OBJECTIVE, mode=MODE, num_samples=s.trials, max_concurrent_trials=max_conc,
+                    metric=OBJECTIVE,
+                    mode=MODE,
+                    num_samples=s.trials,
+                    max_concurrent_trials=max_conc,
                     search_alg=_searcher(space, s),
                     # time_attr = the 1-based epoch: it survives a restore, Tune's iteration counter does not
-                    scheduler=ASHAScheduler(time_attr="epoch", max_t=s.epochs, grace_period=s.grace_period,
-                                            reduction_factor=s.reduction_factor) if s.early_stopping
+                    scheduler=ASHAScheduler(
+                        time_attr="epoch",
+                        max_t=s.epochs,
+                        grace_period=s.grace_period,
+                        reduction_factor=s.reduction_factor,
+                    )
+                    if s.early_stopping
                     else FIFOScheduler(),
-                    trial_dirname_creator=trial_dirname, reuse_actors=False),
+                    trial_dirname_creator=trial_dirname,
+                    reuse_actors=False,
+                ),
                 run_config=tune.RunConfig(
-                    name=name, storage_path=storage, verbose=0,
+                    name=name,
+                    storage_path=storage,
+                    verbose=0,
                     callbacks=[_make_progress(s.trials, s.epochs, log)],
                     failure_config=tune.FailureConfig(max_failures=0),
                     # keep every checkpoint of a 0-worker trial (at most `epochs`, small): with num_to_keep set,
                     # Tune forces an experiment snapshot every few reports and warns that it is a bottleneck
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+                ),
             )
         grid = tuner.fit()
         result = summarize_grid(grid, exp_path, s)
@@ -427,8 +474,10 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         log(format_table(result, s.top))
         unfinished = s.trials - result.counts["finished"] - result.counts["errors"]
         if unfinished > 0:  # Ctrl-C: Tune saved its state and returned
-            log(f"interrupted with {unfinished} trial(s) unfinished: continue with  python scripts/tune.py --resume "
-                f"--name {name}" + ("" if "://" in storage else f" --storage {storage}"))
+            log(
+                f"interrupted with {unfinished} trial(s) unfinished: continue with  python scripts/tune.py --resume "
+                f"--name {name}" + ("" if "://" in storage else f" --storage {storage}")
+            )
         return result
     finally:
         if started:
@@ -477,16 +526,27 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
         best = df.loc[df[OBJECTIVE].idxmin()]
         trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(r.path).name
         for _, row in df.iterrows():
-            res.reports.append({"trial_id": trial_id, "epoch": int(row["epoch"]), OBJECTIVE: float(row[OBJECTIVE]),
-                                "timestamp": float(row.get("timestamp", 0)),
-                                "time_total_s": float(row.get("time_total_s", 0))})
-        res.rows.append({
-            "trial_id": trial_id,
-            "status": "error" if r.error is not None else ("stopped" if last_epoch < s.epochs else "done"),
-            "epochs": last_epoch, "best_epoch": int(best["epoch"]), OBJECTIVE: float(best[OBJECTIVE]),
-            "val_objective_ctx": float(best.get("val_objective_ctx", math.nan)),
-            "noise_floor": float(best.get("noise_floor", math.nan)), "params": dict(r.config or {}),
-        })
+            res.reports.append(
+                {
+                    "trial_id": trial_id,
+                    "epoch": int(row["epoch"]),
+                    OBJECTIVE: float(row[OBJECTIVE]),
+                    "timestamp": float(row.get("timestamp", 0)),
+                    "time_total_s": float(row.get("time_total_s", 0)),
+                }
+            )
+        res.rows.append(
+            {
+                "trial_id": trial_id,
+                "status": "error" if r.error is not None else ("stopped" if last_epoch < s.epochs else "done"),
+                "epochs": last_epoch,
+                "best_epoch": int(best["epoch"]),
+                OBJECTIVE: float(best[OBJECTIVE]),
+                "val_objective_ctx": float(best.get("val_objective_ctx", math.nan)),
+                "noise_floor": float(best.get("noise_floor", math.nan)),
+                "params": dict(r.config or {}),
+            }
+        )
     res.rows.sort(key=lambda row: row[OBJECTIVE])
     res.reports.sort(key=lambda row: row["timestamp"])
     res.counts = counts
@@ -495,19 +555,24 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
 
 def format_table(res: SearchResult, top: int = 5) -> str:
     c = res.counts
-    lines = [f"\n{len(res.rows)} trials with results: {c.get('finished', 0)} finished "
-             f"({c.get('stopped_early', 0)} stopped early by ASHA), {c.get('errors', 0)} errors; "
-             f"{res.epochs} epochs trained in total",
-             f"{'rank':>4}  {'trial':<10} {OBJECTIVE:>13} {'w/ context':>10} {'epoch':>6} {'status':<8} params",
-             f"{'-':>4}  {'baseline':<10} {BASELINE:>13.4f} {BASELINE:>10.4f} {'-':>6} {'':<8} constant: train mean "
-             "per target, base rates"]
+    lines = [
+        f"\n{len(res.rows)} trials with results: {c.get('finished', 0)} finished "
+        f"({c.get('stopped_early', 0)} stopped early by ASHA), {c.get('errors', 0)} errors; "
+        f"{res.epochs} epochs trained in total",
+        f"{'rank':>4}  {'trial':<10} {OBJECTIVE:>13} {'w/ context':>10} {'epoch':>6} {'status':<8} params",
+        f"{'-':>4}  {'baseline':<10} {BASELINE:>13.4f} {BASELINE:>10.4f} {'-':>6} {'':<8} constant: train mean "
+        "per target, base rates",
+    ]
     floor = next((r["noise_floor"] for r in res.rows if math.isfinite(r["noise_floor"])), math.nan)
     if math.isfinite(floor):
-        lines.append(f"{'-':>4}  {'noise':<10} {floor:>13.4f} {'':>10} {'-':>6} {'':<8} best achievable (built-in "
-                     "corpus)")
+        lines.append(
+            f"{'-':>4}  {'noise':<10} {floor:>13.4f} {'':>10} {'-':>6} {'':<8} best achievable (built-in corpus)"
+        )
     for i, r in enumerate(res.rows[:top], 1):
-        lines.append(f"{i:>4}  {r['trial_id']:<10} {r[OBJECTIVE]:>13.4f} {r['val_objective_ctx']:>10.4f} "
-                     f"{r['best_epoch']:>3}/{r['epochs']:<2} {r['status']:<8} {_describe(r['params'])}")
+        lines.append(
+            f"{i:>4}  {r['trial_id']:<10} {r[OBJECTIVE]:>13.4f} {r['val_objective_ctx']:>10.4f} "
+            f"{r['best_epoch']:>3}/{r['epochs']:<2} {r['status']:<8} {_describe(r['params'])}"
+        )
     lines.append(f"experiment: {res.experiment_path}  ({res.wall_s:.0f}s wall, {res.train_s:.0f}s of training)")
     lines.append(f"export the best: python scripts/export_best.py {res.experiment_path}")
     return "\n".join(lines)
@@ -562,13 +627,20 @@ def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
 
     best = best_checkpoint(exp_path)
     m = best["metrics"]
-    baseline = {k[len("baseline/"):]: v for k, v in m.items() if k.startswith("baseline/")}
+    baseline = {k[len("baseline/") :]: v for k, v in m.items() if k.startswith("baseline/")}
     baseline[OBJECTIVE] = BASELINE
     out = Path(out_dir) if out_dir else Path(_local_experiment(exp_path)) / "best_model"
-    export_model(best["checkpoint"], out, metrics=m, baseline=baseline,
-                 source=f"{exp_path} trial {best['trial_id']} epoch {m.get('epoch')}")
-    log(f"best trial {best['trial_id']} (epoch {m.get('epoch')}, {OBJECTIVE} {m[OBJECTIVE]:.4f}; baseline "
-        f"{BASELINE:.1f}) exported to {out}\nload it with: core.serve.persistence.load_exported({str(out)!r})")
+    export_model(
+        best["checkpoint"],
+        out,
+        metrics=m,
+        baseline=baseline,
+        source=f"{exp_path} trial {best['trial_id']} epoch {m.get('epoch')}",
+    )
+    log(
+        f"best trial {best['trial_id']} (epoch {m.get('epoch')}, {OBJECTIVE} {m[OBJECTIVE]:.4f}; baseline "
+        f"{BASELINE:.1f}) exported to {out}\nload it with: core.serve.persistence.load_exported({str(out)!r})"
+    )
     return out
 
 
@@ -602,25 +674,45 @@ def debug_search(base: Config, s: SearchSettings, out_dir: str | None = None, lo
         params = {**trial.params, **derived}
         cfg = search_spaces.config_of(base, {**params, "train.epochs": s.epochs})
         log(f"debug trial {i}: {_describe(params, 200)}")
-        tr = train(cfg, data, LocalHooks(out / f"trial_{i:03d}"), progress=False, log=log if s.verbose else
-                   (lambda _: None))
+        tr = train(
+            cfg, data, LocalHooks(out / f"trial_{i:03d}"), progress=False, log=log if s.verbose else (lambda _: None)
+        )
         study.tell(trial, tr.best[OBJECTIVE])
         res.counts["finished"] += 1
         res.epochs += tr.epochs_run
         res.train_s += sum(h.get("epoch_time_s", 0.0) for h in tr.history)
-        res.rows.append({"trial_id": f"{i:03d}", "status": "done", "epochs": tr.epochs_run,
-                         "best_epoch": tr.best["epoch"], OBJECTIVE: tr.best[OBJECTIVE],
-                         "val_objective_ctx": tr.best.get("val_objective_ctx", math.nan),
-                         "noise_floor": (tr.noise_floor or {}).get("objective", math.nan), "params": params})
+        res.rows.append(
+            {
+                "trial_id": f"{i:03d}",
+                "status": "done",
+                "epochs": tr.epochs_run,
+                "best_epoch": tr.best["epoch"],
+                OBJECTIVE: tr.best[OBJECTIVE],
+                "val_objective_ctx": tr.best.get("val_objective_ctx", math.nan),
+                "noise_floor": (tr.noise_floor or {}).get("objective", math.nan),
+                "params": params,
+            }
+        )
     res.rows.sort(key=lambda row: row[OBJECTIVE])
     res.wall_s = time.perf_counter() - t0
-    log(format_table(res, s.top).replace("export the best: python scripts/export_best.py",
-                                         "checkpoints under"))
+    log(format_table(res, s.top).replace("export the best: python scripts/export_best.py", "checkpoints under"))
     return res
 
 
-__all__ = ["SearchSettings", "SearchResult", "SearchError", "run_search", "debug_search", "best_checkpoint",
-           "export_best", "checkpoints", "trial_resources", "concurrency", "resolve_storage", "init_ray"]
+__all__ = [
+    "SearchSettings",
+    "SearchResult",
+    "SearchError",
+    "run_search",
+    "debug_search",
+    "best_checkpoint",
+    "export_best",
+    "checkpoints",
+    "trial_resources",
+    "concurrency",
+    "resolve_storage",
+    "init_ray",
+]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("use scripts/tune.py")

@@ -63,16 +63,18 @@ FEATURES = (
 # second-valued features as log1p, plus decaying distances to the clip's and the timeline's edges
 # at a few time scales (1 at the edge, ~0 a few scales away): without them a 0.3 s fade is a
 # 0.05-sigma change of the input and neither an MLP nor the transformer learns it in minutes.
-LOG_FEATURES = ("elapsed_s", "remaining_s", "clip_duration_s", "transition_in_s", "transition_out_s",
-                "seq_remaining_s")
+LOG_FEATURES = ("elapsed_s", "remaining_s", "clip_duration_s", "transition_in_s", "transition_out_s", "seq_remaining_s")
 EDGE_SCALES_S = (0.3, 1.0, 3.0)
 SEQ_END_SCALES_S = (1.0, 5.0)
-MODEL_FEATURES = FEATURES + tuple(
-    f"{edge}_{tau:g}s" for edge in ("near_start", "near_end") for tau in EDGE_SCALES_S
-) + tuple(f"near_seq_end_{tau:g}s" for tau in SEQ_END_SCALES_S)
+MODEL_FEATURES = (
+    FEATURES
+    + tuple(f"{edge}_{tau:g}s" for edge in ("near_start", "near_end") for tau in EDGE_SCALES_S)
+    + tuple(f"near_seq_end_{tau:g}s" for tau in SEQ_END_SCALES_S)
+)
 _LOG_IDX = [FEATURES.index(f) for f in LOG_FEATURES]
-_ACTIVE, _ELAPSED, _REMAINING, _SEQ_REM = (FEATURES.index(f) for f in
-                                           ("active", "elapsed_s", "remaining_s", "seq_remaining_s"))
+_ACTIVE, _ELAPSED, _REMAINING, _SEQ_REM = (
+    FEATURES.index(f) for f in ("active", "elapsed_s", "remaining_s", "seq_remaining_s")
+)
 
 
 def transform_features(x):
@@ -80,35 +82,68 @@ def transform_features(x):
     import numpy as np
 
     x = np.asarray(x, dtype=np.float32)
-    active = x[..., _ACTIVE:_ACTIVE + 1]
-    elapsed = np.maximum(x[..., _ELAPSED:_ELAPSED + 1], 0.0)
-    remaining = np.maximum(x[..., _REMAINING:_REMAINING + 1], 0.0)
-    seq_rem = np.maximum(x[..., _SEQ_REM:_SEQ_REM + 1], 0.0)
+    active = x[..., _ACTIVE : _ACTIVE + 1]
+    elapsed = np.maximum(x[..., _ELAPSED : _ELAPSED + 1], 0.0)
+    remaining = np.maximum(x[..., _REMAINING : _REMAINING + 1], 0.0)
+    seq_rem = np.maximum(x[..., _SEQ_REM : _SEQ_REM + 1], 0.0)
     taus = np.asarray(EDGE_SCALES_S, np.float32)
     base = x.copy()
     base[..., _LOG_IDX] = np.log1p(np.maximum(base[..., _LOG_IDX], 0.0))
-    return np.concatenate([
-        base,
-        active * np.exp(-elapsed / taus),  # (..., 3) near the clip's start
-        active * np.exp(-remaining / taus),  # (..., 3) near the clip's end
-        np.exp(-seq_rem / np.asarray(SEQ_END_SCALES_S, np.float32)),  # (..., 2) near the timeline's end
-    ], axis=-1).astype(np.float32)
+    return np.concatenate(
+        [
+            base,
+            active * np.exp(-elapsed / taus),  # (..., 3) near the clip's start
+            active * np.exp(-remaining / taus),  # (..., 3) near the clip's end
+            np.exp(-seq_rem / np.asarray(SEQ_END_SCALES_S, np.float32)),  # (..., 2) near the timeline's end
+        ],
+        axis=-1,
+    ).astype(np.float32)
 
 
 RAW_KEYS = (
-    "features", "targets", "target_valid", "keyframe", "keyframe_valid", "interpolation",
-    "interp_valid", "clip_id", "track_kind", "track_index", "track_mask", "step_mask",
-    "timeline", "start_step",
+    "features",
+    "targets",
+    "target_valid",
+    "keyframe",
+    "keyframe_valid",
+    "interpolation",
+    "interp_valid",
+    "clip_id",
+    "track_kind",
+    "track_index",
+    "track_mask",
+    "step_mask",
+    "timeline",
+    "start_step",
 )
 
 BATCH_KEYS = (
-    "features", "track_kind", "track_index", "track_mask", "step_mask", "targets", "target_mask",
-    "keyframe", "keyframe_mask", "interpolation", "interpolation_mask", "context_values",
-    "context_given", "context_key",
+    "features",
+    "track_kind",
+    "track_index",
+    "track_mask",
+    "step_mask",
+    "targets",
+    "target_mask",
+    "keyframe",
+    "keyframe_mask",
+    "interpolation",
+    "interpolation_mask",
+    "context_values",
+    "context_given",
+    "context_key",
 )
 
-__all__ = ["FEATURES", "MODEL_FEATURES", "transform_features", "trim_tracks", "RAW_KEYS", "BATCH_KEYS",
-           "REGRESSION_TARGETS", "CLASSIFICATION_TARGETS"]
+__all__ = [
+    "FEATURES",
+    "MODEL_FEATURES",
+    "transform_features",
+    "trim_tracks",
+    "RAW_KEYS",
+    "BATCH_KEYS",
+    "REGRESSION_TARGETS",
+    "CLASSIFICATION_TARGETS",
+]
 
 
 def trim_tracks(batch: dict) -> dict:

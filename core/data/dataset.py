@@ -21,8 +21,9 @@ from core.data.preprocess import Scalers
 class WindowDataset(Dataset):
     """Per-window dicts of tensors with exactly core.data.batch.BATCH_KEYS (shapes without the batch axis)."""
 
-    def __init__(self, raw: dict[str, np.ndarray], scalers: Scalers,
-                 context: float | tuple[float, float] = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self, raw: dict[str, np.ndarray], scalers: Scalers, context: float | tuple[float, float] = 0.0, seed: int = 0
+    ) -> None:
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):

@@ -36,8 +36,15 @@ CODE_VERSION = "prepare-3"
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
 # almost everywhere) must not blow up its standardised errors.
-STD_FLOOR = {"scale": 1.0, "rotation": 1.0, "center_x": 0.01, "center_y": 0.01, "opacity": 1.0,
-             "level_db": 1.0, "pan": 0.1}
+STD_FLOOR = {
+    "scale": 1.0,
+    "rotation": 1.0,
+    "center_x": 0.01,
+    "center_y": 0.01,
+    "opacity": 1.0,
+    "level_db": 1.0,
+    "pan": 0.1,
+}
 FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without nests) keeps std 1
 # DataConfig fields that change the windows; workers and cache_dir do not.
 WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed")
@@ -119,11 +126,18 @@ class Scalers:
         counts = np.bincount(raw["interpolation"][raw["interp_valid"]], minlength=len(INTERPOLATIONS))
         interp = (counts / counts.sum()).tolist() if counts.sum() else [1.0 / len(INTERPOLATIONS)] * len(INTERPOLATIONS)
         return cls(
-            feature_mean=fmean.tolist(), feature_std=fstd.tolist(), target_mean=tmean, target_std=tstd,
+            feature_mean=fmean.tolist(),
+            feature_std=fstd.tolist(),
+            target_mean=tmean,
+            target_std=tstd,
             baseline={"regression": reg, "keyframe": rates, "interpolation": interp},
             keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
-            counts={"steps": int(step_mask.sum()), "keyframe_valid": int(kv.sum()), "keys": pos,
-                    **{f"valid_{n}": int(raw["target_valid"][..., i].sum()) for i, n in enumerate(REGRESSION_TARGETS)}},
+            counts={
+                "steps": int(step_mask.sum()),
+                "keyframe_valid": int(kv.sum()),
+                "keys": pos,
+                **{f"valid_{n}": int(raw["target_valid"][..., i].sum()) for i, n in enumerate(REGRESSION_TARGETS)},
+            },
         )
 
     def standardise_features(self, x):
@@ -155,8 +169,10 @@ class Scalers:
             raise ValueError(f"scalers JSON has unknown fields {sorted(unknown)}")
         s = cls(**d)
         if s.feature_names != list(MODEL_FEATURES) or s.target_names != list(REGRESSION_TARGETS):
-            raise ValueError("scalers JSON was fit on other features/targets than this code's core.data.batch.FEATURES "
-                             f"/ REGRESSION_TARGETS: {s.feature_names} / {s.target_names}")
+            raise ValueError(
+                "scalers JSON was fit on other features/targets than this code's core.data.batch.FEATURES "
+                f"/ REGRESSION_TARGETS: {s.feature_names} / {s.target_names}"
+            )
         return s
 
     def save(self, path: str | Path) -> None:
@@ -200,8 +216,10 @@ def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
 
 
 def _windows_of(timelines, cfg: DataConfig) -> dict[str, np.ndarray]:
-    parts = [make_windows(timeline_to_frames(tl, cfg.step_s), cfg.window, cfg.overlap, cfg.max_tracks, timeline=i)
-             for i, tl in enumerate(timelines)]
+    parts = [
+        make_windows(timeline_to_frames(tl, cfg.step_s), cfg.window, cfg.overlap, cfg.max_tracks, timeline=i)
+        for i, tl in enumerate(timelines)
+    ]
     return concat_windows(parts, cfg.window, cfg.max_tracks)
 
 
@@ -226,8 +244,9 @@ def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
         return FileResult(name, split, None, 0, f"{type(e).__name__}: {msg}", digest)
 
 
-def builtin_oracle(name: str, data: bytes, cfg: DataConfig, windows: dict[str, np.ndarray],
-                   draws: int = ORACLE_DRAWS) -> dict[str, np.ndarray] | None:
+def builtin_oracle(
+    name: str, data: bytes, cfg: DataConfig, windows: dict[str, np.ndarray], draws: int = ORACLE_DRAWS
+) -> dict[str, np.ndarray] | None:
     """Noise floor of a built-in corpus file: targets (N, K, T, R) and keyframe probability (N, K, T)
     averaged over ``draws`` other style/noise draws of the same structure, aligned with ``windows``.
 
@@ -249,8 +268,10 @@ def builtin_oracle(name: str, data: bytes, cfg: DataConfig, windows: dict[str, n
     acc_k = np.zeros(windows["keyframe"].shape, np.float64)  # (N, K, T)
     for k in range(draws):
         w = _windows_of(read_bytes(write_xmeml(synth.generate_timeline(seed, style_draw=k)), name), cfg)
-        if any(w[key].shape != windows[key].shape or not np.array_equal(w[key], windows[key])
-               for key in ("step_mask", "clip_id", "target_valid", "keyframe_valid")):
+        if any(
+            w[key].shape != windows[key].shape or not np.array_equal(w[key], windows[key])
+            for key in ("step_mask", "clip_id", "target_valid", "keyframe_valid")
+        ):
             return None  # not the same structure: no honest floor for this file
         acc_t += w["targets"]
         acc_k += w["keyframe"]
@@ -279,8 +300,9 @@ class Prepared:
         np.savez(d / "train.npz", **self.train)
         np.savez(d / "val.npz", **self.val)
         self.scalers.save(d / "scalers.json")
-        (d / "prepared.json").write_text(json.dumps(
-            {"errors": [list(e) for e in self.errors], "files": self.files, "meta": self.meta}, indent=1))
+        (d / "prepared.json").write_text(
+            json.dumps({"errors": [list(e) for e in self.errors], "files": self.files, "meta": self.meta}, indent=1)
+        )
 
     @classmethod
     def load(cls, d: str | Path) -> Prepared:
@@ -290,8 +312,14 @@ class Prepared:
             with np.load(d / f"{split}.npz", allow_pickle=False) as z:
                 arrays[split] = {k: z[k] for k in z.files}
         info = json.loads((d / "prepared.json").read_text())
-        return cls(arrays["train"], arrays["val"], Scalers.load(d / "scalers.json"),
-                   [tuple(e) for e in info["errors"]], list(info["files"]), dict(info["meta"]))
+        return cls(
+            arrays["train"],
+            arrays["val"],
+            Scalers.load(d / "scalers.json"),
+            [tuple(e) for e in info["errors"]],
+            list(info["files"]),
+            dict(info["meta"]),
+        )
 
 
 def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np.ndarray]:
@@ -326,11 +354,19 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
         parts[r.split].append(w)
     train, val = _concat(parts["train"], cfg), _concat(parts["val"], cfg)
     meta = {
-        "data": dataclasses.asdict(cfg), "cache_key": cache_key, "code_version": CODE_VERSION,
-        "n_files": len(results), "n_errors": len(errors), "n_timelines": n_timelines,
-        "n_train_windows": int(len(train["timeline"])), "n_val_windows": int(len(val["timeline"])),
-        "n_train_files": len(parts["train"]), "n_val_files": len(parts["val"]),
-        "splits": splits, "digests": {r.name: r.digest for r in results}, "noise_floor": "oracle_targets" in val,
+        "data": dataclasses.asdict(cfg),
+        "cache_key": cache_key,
+        "code_version": CODE_VERSION,
+        "n_files": len(results),
+        "n_errors": len(errors),
+        "n_timelines": n_timelines,
+        "n_train_windows": int(len(train["timeline"])),
+        "n_val_windows": int(len(val["timeline"])),
+        "n_train_files": len(parts["train"]),
+        "n_val_files": len(parts["val"]),
+        "splits": splits,
+        "digests": {r.name: r.digest for r in results},
+        "noise_floor": "oracle_targets" in val,
     }
     return Prepared(train, val, Scalers.fit(train), errors, names, meta)
 
@@ -357,8 +393,10 @@ def input_paths(cfg: DataConfig, paths: list[str | os.PathLike] | None = None) -
         return found
     from core.data.synth import write_corpus
 
-    return [Path(p) for p in write_corpus(cache_root(cfg) / "synth" / f"seed_{cfg.synth_seed}",
-                                          cfg.synth_count, cfg.synth_seed)]
+    return [
+        Path(p)
+        for p in write_corpus(cache_root(cfg) / "synth" / f"seed_{cfg.synth_seed}", cfg.synth_count, cfg.synth_seed)
+    ]
 
 
 def cache_key_of(names: list[str], digests: list[str], cfg: DataConfig) -> str:
@@ -382,8 +420,10 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
     pool of ``cfg.workers`` (same result). The Ray engine lives in distributed/data.py and calls
     ``process_file`` + ``assemble`` itself."""
     if engine != "local":
-        raise ValueError(f"core.data.preprocess.prepare runs the local engine only, got engine={engine!r} "
-                         "(the Ray engine is distributed.data.prepare_ray)")
+        raise ValueError(
+            f"core.data.preprocess.prepare runs the local engine only, got engine={engine!r} "
+            "(the Ray engine is distributed.data.prepare_ray)"
+        )
     files = input_paths(cfg, paths)
     names = [file_name(p, cfg) for p in files]
     order = sorted(range(len(files)), key=lambda i: names[i])

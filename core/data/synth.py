@@ -73,14 +73,22 @@ class _Structure:
     dialogue_runs: list[tuple[int, int]] = field(default_factory=list)  # frame spans of dialogue
 
 
-def _lognormal_frames(rng: np.random.Generator, median_s: float, sigma: float, lo_s: float, hi_s: float,
-                      rate: Fraction) -> int:
+def _lognormal_frames(
+    rng: np.random.Generator, median_s: float, sigma: float, lo_s: float, hi_s: float, rate: Fraction
+) -> int:
     s = float(np.clip(median_s * math.exp(sigma * rng.standard_normal()), lo_s, hi_s))
     return max(1, round(s * float(rate)))
 
 
-def _place(rng: np.random.Generator, n: int, length_s: tuple[float, float], total: int, rate: Fraction,
-           taken: list[tuple[int, int]], min_gap: int) -> list[tuple[int, int]]:
+def _place(
+    rng: np.random.Generator,
+    n: int,
+    length_s: tuple[float, float],
+    total: int,
+    rate: Fraction,
+    taken: list[tuple[int, int]],
+    min_gap: int,
+) -> list[tuple[int, int]]:
     """Up to ``n`` non-overlapping spans (frames) on one track, avoiding ``taken``."""
     spans: list[tuple[int, int]] = []
     for _ in range(n * 6):
@@ -150,15 +158,25 @@ def _structure(seed: int) -> _Structure:
 
     def titles(taken: list[tuple[int, int]]) -> list[Clip]:
         spans = _place(rng, n_titles, (2.0, 6.0), total, rate, taken, round(fps))
-        return [Clip(f"{title_names[int(rng.choice(4, p=[0.4, 0.35, 0.15, 0.1]))]} {i + 1}", f(a), f(b),
-                     source_in=f(86313), media_kind="generator") for i, (a, b) in enumerate(spans)]
+        return [
+            Clip(
+                f"{title_names[int(rng.choice(4, p=[0.4, 0.35, 0.15, 0.1]))]} {i + 1}",
+                f(a),
+                f(b),
+                source_in=f(86313),
+                media_kind="generator",
+            )
+            for i, (a, b) in enumerate(spans)
+        ]
 
     if has_v2:
         pip_pool: list[str] = []
         n_pip = max(1, round(total / fps / 20 * rng.uniform(0.6, 1.4)))
         spans = _place(rng, n_pip, (3.0, 10.0), total, rate, [], round(fps))
-        pip = [Clip(source("PIP_", ".mp4", pip_pool, 0.2), f(a), f(b), source_in=src_in(),
-                    enabled=rng.random() > 0.02) for a, b in spans]
+        pip = [
+            Clip(source("PIP_", ".mp4", pip_pool, 0.2), f(a), f(b), source_in=src_in(), enabled=rng.random() > 0.02)
+            for a, b in spans
+        ]
         if not has_v3:
             pip += titles([(_fr(c.start, rate), _fr(c.end, rate)) for c in pip])
         tracks.append(Track("video", 1, sorted(pip, key=lambda c: c.start)))
@@ -183,8 +201,16 @@ def _structure(seed: int) -> _Structure:
                 n = min(_lognormal_frames(rng, 4.5, 0.5, 1.5, 15.0, rate), total - t)
                 if n < fps:
                     break
-                dia.append(Clip(source("INT_", ".wav", dpool, 0.6), f(t), f(t + n), source_in=src_in(300),
-                                media_kind="audio", enabled=rng.random() > 0.01))
+                dia.append(
+                    Clip(
+                        source("INT_", ".wav", dpool, 0.6),
+                        f(t),
+                        f(t + n),
+                        source_in=src_in(300),
+                        media_kind="audio",
+                        enabled=rng.random() > 0.01,
+                    )
+                )
                 t += n + round(rng.uniform(0.1, 1.0) * fps)  # pause between sentences
             t += round(rng.uniform(3.0, 15.0) * fps)  # b-roll stretch with music up
         audio.append(("dialogue", dia))
@@ -195,17 +221,33 @@ def _structure(seed: int) -> _Structure:
         cuts = [m0, m1]
         if rng.random() < 0.25 and m1 - m0 > 40 * fps:
             cuts.insert(1, m0 + round(rng.uniform(0.35, 0.65) * (m1 - m0)))
-        music = [Clip(f"Music_{seed % 97:02d}_{i + 1}.wav", f(a), f(b), source_in=f(round(rng.uniform(0, 20) * fps)),
-                      media_kind="audio") for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+        music = [
+            Clip(
+                f"Music_{seed % 97:02d}_{i + 1}.wav",
+                f(a),
+                f(b),
+                source_in=f(round(rng.uniform(0, 20) * fps)),
+                media_kind="audio",
+            )
+            for i, (a, b) in enumerate(zip(cuts, cuts[1:]))
+        ]
         audio.append(("music", music))
         if rng.random() < 0.5:  # Premiere's exploded stereo: the same clips on two tracks
-            audio.append(("music", [Clip(c.name, c.start, c.end, source_in=c.source_in, media_kind="audio")
-                                    for c in music]))
+            audio.append(
+                ("music", [Clip(c.name, c.start, c.end, source_in=c.source_in, media_kind="audio") for c in music])
+            )
     if len(audio) < 4 and rng.random() < 0.45:
         spool: list[str] = []
         spans = _place(rng, max(1, round(total / fps / 20)), (0.5, 3.0), total, rate, [], 1)
-        audio.append(("sfx", [Clip(source("SFX_", ".wav", spool, 0.3), f(a), f(b), source_in=src_in(10),
-                                   media_kind="audio") for a, b in spans]))
+        audio.append(
+            (
+                "sfx",
+                [
+                    Clip(source("SFX_", ".wav", spool, 0.3), f(a), f(b), source_in=src_in(10), media_kind="audio")
+                    for a, b in spans
+                ],
+            )
+        )
     if rng.random() < 0.3 and audio[0][0] == "dialogue" and len(audio) > 1:
         audio = audio[1:] + audio[:1]  # some editors keep music on A1
     while len(audio) < 2:
@@ -300,8 +342,9 @@ class _Animator:
     def jitter(self, frame: int) -> int:
         return frame + (int(self.rng.integers(-3, 4)) if self.rng.random() < 0.5 else 0)
 
-    def curve(self, clip: Clip, points: list[tuple[int, float]], interp: str, digits: int,
-              extra: bool = True) -> Curve | None:
+    def curve(
+        self, clip: Clip, points: list[tuple[int, float]], interp: str, digits: int, extra: bool = True
+    ) -> Curve | None:
         """Keys at frames clamped into the clip, one per frame, values rounded as Premiere's UI does."""
         a, b = self.span(clip)
         seen: dict[int, float] = {}
@@ -405,8 +448,9 @@ class _Animator:
             clip.curves["level_db"] = self.curve(clip, [(a, rng.uniform(-4, 4))], "linear", 1)
         elif rng.random() < 0.08:  # soften a hard audio cut
             n = self.sec(rng.uniform(0.1, 0.4))
-            clip.curves["level_db"] = self.curve(clip, [(a, -20.0), (a + n, 0.0), (b - n, 0.0), (b, -20.0)],
-                                                 "linear", 1)
+            clip.curves["level_db"] = self.curve(
+                clip, [(a, -20.0), (a + n, 0.0), (b - n, 0.0), (b, -20.0)], "linear", 1
+            )
         if s.dialogue_pan is not None:
             clip.curves["pan"] = self.curve(clip, [(a, s.dialogue_pan + rng.normal(0, 0.03))], "linear", 2)
 
@@ -446,8 +490,12 @@ class _Animator:
                 if d0 - ramp <= lo + 1 or d1 + ramp >= hi - 1 or rng.random() < 0.08:
                     continue  # inside a fade, or the editor let this one go
                 depth = base + s.duck_db + rng.normal(0, 1.5)
-                pts = [(self.jitter(d0 - ramp), base), (self.jitter(d0), depth),
-                       (self.jitter(d1), depth), (self.jitter(d1 + ramp), base)]
+                pts = [
+                    (self.jitter(d0 - ramp), base),
+                    (self.jitter(d0), depth),
+                    (self.jitter(d1), depth),
+                    (self.jitter(d1 + ramp), base),
+                ]
                 if rng.random() < 0.05:
                     pts.pop(int(rng.choice([0, 3])))  # a ramp without its outer key
                 env += pts
@@ -461,6 +509,7 @@ class _Animator:
 
 def _envelope_keys(env: list[tuple[int, float]], a: int, b: int, base: float) -> list[tuple[int, float]]:
     """Keys of a track-wide envelope that fall in frames [a, b], plus edge keys where a clip cuts it."""
+
     def at(fr: int) -> float:
         if not env or fr <= env[0][0]:
             return env[0][1] if env else base
@@ -490,8 +539,16 @@ def generate_timeline(seed: int, style_draw: int | None = None) -> Timeline:
     st = _structure(seed)
     stream = [seed, 0x57E1] if style_draw is None else [seed, 0xD4A3, style_draw]
     _Animator(st, np.random.default_rng(stream)).run()
-    return Timeline(name=f"synth_{seed:05d}", rate=st.rate, duration=Fraction(st.frames) / st.rate,
-                    tracks=st.tracks, width=1920, height=1080, dialect="xmeml", source=f"synth:{seed}")
+    return Timeline(
+        name=f"synth_{seed:05d}",
+        rate=st.rate,
+        duration=Fraction(st.frames) / st.rate,
+        tracks=st.tracks,
+        width=1920,
+        height=1080,
+        dialect="xmeml",
+        source=f"synth:{seed}",
+    )
 
 
 def corpus_seed(index: int, seed: int = 0) -> int:

@@ -52,8 +52,9 @@ def empty_windows(window: int, max_tracks: int) -> dict[str, np.ndarray]:
     }
 
 
-def make_windows(frames: pd.DataFrame, window: int, overlap: int, max_tracks: int,
-                 timeline: int = 0) -> dict[str, np.ndarray]:
+def make_windows(
+    frames: pd.DataFrame, window: int, overlap: int, max_tracks: int, timeline: int = 0
+) -> dict[str, np.ndarray]:
     """Cut one timeline's frame table into windows: dict of RAW_KEYS arrays with leading axis N."""
     if not 0 <= overlap < window:
         raise ValueError(f"overlap must be in [0, window), got overlap={overlap} window={window}")
@@ -115,8 +116,9 @@ def make_windows(frames: pd.DataFrame, window: int, overlap: int, max_tracks: in
     }
 
 
-def concat_windows(parts: list[dict[str, np.ndarray]], window: int | None = None,
-                   max_tracks: int | None = None) -> dict[str, np.ndarray]:
+def concat_windows(
+    parts: list[dict[str, np.ndarray]], window: int | None = None, max_tracks: int | None = None
+) -> dict[str, np.ndarray]:
     """Concatenate window dicts along N. An empty list needs ``window`` and ``max_tracks`` for the shapes."""
     parts = [p for p in parts if p is not None]
     if not parts:

@@ -72,8 +72,16 @@ def keyframe_decisions(logits: torch.Tensor, mask: torch.Tensor, threshold: floa
     return (p >= threshold) & (p >= peak) & mask
 
 
-def accumulate(acc: _Acc, prefix: str, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
-               loss_fn, stds: torch.Tensor, cfg: ModelConfig, threshold: float = 0.5) -> None:
+def accumulate(
+    acc: _Acc,
+    prefix: str,
+    outputs: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    loss_fn,
+    stds: torch.Tensor,
+    cfg: ModelConfig,
+    threshold: float = 0.5,
+) -> None:
     """Add one batch's loss sums, MAE sums and classification counts under ``prefix``."""
     for head, (s, n) in loss_fn.head_sums(outputs, batch).items():
         acc.add(f"{prefix}loss/{head}", s)
@@ -138,8 +146,17 @@ def summarise(acc: _Acc, prefix: str, cfg: ModelConfig, base_prefix: str | None 
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader, loss_fn, baseline: dict, stds: torch.Tensor, cfg: ModelConfig,
-             device: torch.device, autocast=None, threshold: float = 0.5) -> tuple[dict[str, float], dict[str, float]]:
+def evaluate(
+    model: torch.nn.Module,
+    loader,
+    loss_fn,
+    baseline: dict,
+    stds: torch.Tensor,
+    cfg: ModelConfig,
+    device: torch.device,
+    autocast=None,
+    threshold: float = 0.5,
+) -> tuple[dict[str, float], dict[str, float]]:
     """Run the model and the constant baseline over ``loader``.
 
     Returns (model metrics incl. ``objective`` and ``ratio/<head>``, baseline metrics). Sums are

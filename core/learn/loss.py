@@ -60,8 +60,9 @@ class MultiTrackLoss(nn.Module):
         out["keyframe"] = torch.cat([kf[..., :1], kf[..., 1:] - math.log(self.keyframe_pos_weight)], dim=-1)
         return out
 
-    def _regression_terms(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
-                          ) -> tuple[Tensor, Tensor]:
+    def _regression_terms(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
+    ) -> tuple[Tensor, Tensor]:
         """Per-position squared error (B, K, T) and its mask (B, K, T) bool."""
         idx = self.target_index[name]
         pred = outputs[name].float()  # (B, K, T)
@@ -70,8 +71,9 @@ class MultiTrackLoss(nn.Module):
         err = torch.where(mask, pred - target, torch.zeros_like(pred))  # garbage at masked positions never leaks
         return err.square(), mask
 
-    def _class_terms(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
-                     ) -> tuple[Tensor, Tensor, Tensor]:
+    def _class_terms(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Per-position plain CE (B, K, T), mask (B, K, T) bool, labels (B, K, T) (0 where masked)."""
         mask = batch[f"{name}_mask"].bool()  # (B, K, T)
         labels = torch.where(mask, batch[name].long(), torch.zeros_like(batch[name], dtype=torch.long))  # (B, K, T)
@@ -89,8 +91,10 @@ class MultiTrackLoss(nn.Module):
             ce, mask, labels = self._class_terms(outputs, batch, name)
             weights = self.keyframe_class_weight.to(ce.device)[labels] if name == "keyframe" else None
             per_head[name] = _masked_mean(ce, mask, weights)  # weighted mean, as F.cross_entropy(weight=...)
-        total = sum((self.loss_cfg.weight(h) * v for h, v in per_head.items()),
-                    torch.zeros((), device=next(iter(per_head.values())).device))
+        total = sum(
+            (self.loss_cfg.weight(h) * v for h, v in per_head.items()),
+            torch.zeros((), device=next(iter(per_head.values())).device),
+        )
         return total, per_head
 
     @torch.no_grad()
@@ -117,8 +121,12 @@ class MultiTrackLoss(nn.Module):
         return baseline_outputs(batch, baseline, self.targets, self.classify)
 
 
-def baseline_outputs(batch: dict[str, Tensor], baseline: dict[str, Any], targets: Sequence[str] | None = None,
-                     classify: Sequence[str] | None = None) -> dict[str, Tensor]:
+def baseline_outputs(
+    batch: dict[str, Tensor],
+    baseline: dict[str, Any],
+    targets: Sequence[str] | None = None,
+    classify: Sequence[str] | None = None,
+) -> dict[str, Tensor]:
     """Constant baseline outputs (see ``MultiTrackLoss.baseline_outputs``).
 
     ``targets`` / ``classify`` default to every head that ``baseline`` describes.
@@ -142,13 +150,19 @@ def baseline_outputs(batch: dict[str, Tensor], baseline: dict[str, Any], targets
         out[name] = per_kind(means["video"], means["audio"])
     if "keyframe" in classify:
         p = {kind: min(max(float(baseline["keyframe"][kind]), _EPS), 1 - _EPS) for kind in ("video", "audio")}
-        out["keyframe"] = torch.stack([per_kind(math.log(1 - p["video"]), math.log(1 - p["audio"])),
-                                       per_kind(math.log(p["video"]), math.log(p["audio"]))], dim=-1)  # (B, K, T, 2)
+        out["keyframe"] = torch.stack(
+            [
+                per_kind(math.log(1 - p["video"]), math.log(1 - p["audio"])),
+                per_kind(math.log(p["video"]), math.log(p["audio"])),
+            ],
+            dim=-1,
+        )  # (B, K, T, 2)
     if "interpolation" in classify:
         probs = [max(float(q), _EPS) for q in baseline["interpolation"]]
         if len(probs) != CLASSIFICATION_TARGETS["interpolation"]:
-            raise ValueError(f"baseline interpolation needs {CLASSIFICATION_TARGETS['interpolation']} rates, "
-                             f"got {len(probs)}")
+            raise ValueError(
+                f"baseline interpolation needs {CLASSIFICATION_TARGETS['interpolation']} rates, got {len(probs)}"
+            )
         logp = torch.log(torch.tensor(probs, device=device) / sum(probs))  # (3,)
         out["interpolation"] = logp.expand(*step_mask.shape, len(probs)).clone()  # (B, K, T, 3)
     return out

@@ -122,7 +122,8 @@ class MultiTrackTransformer(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 1) for name in cfg.targets})
         self.classification = nn.ModuleDict(
-            {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify})
+            {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify}
+        )
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
@@ -136,9 +137,15 @@ class MultiTrackTransformer(nn.Module):
         track_mask = batch["track_mask"].to(torch.bool)  # (B, K)
         step_mask = step_mask & track_mask[:, :, None]
         b, k, t, _ = features.shape
-        inputs = torch.cat([features, batch["context_values"].to(features.dtype),
-                            batch["context_given"].to(features.dtype),
-                            batch["context_key"].to(features.dtype)[..., None]], dim=-1)  # (B, K, T, F+2R+1)
+        inputs = torch.cat(
+            [
+                features,
+                batch["context_values"].to(features.dtype),
+                batch["context_given"].to(features.dtype),
+                batch["context_key"].to(features.dtype)[..., None],
+            ],
+            dim=-1,
+        )  # (B, K, T, F+2R+1)
         x = self.input(inputs)  # (B, K, T, D)
         track_index = batch["track_index"].long().clamp(0, self.track_emb.num_embeddings - 1)  # (B, K)
         track_kind = batch["track_kind"].long().clamp(0, self.kind_emb.num_embeddings - 1)  # (B, K)

@@ -175,8 +175,15 @@ def _autocast_factory(cfg: Config, device: torch.device) -> Callable | None:
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path | None = None,
-          progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
+def train(
+    cfg: Config,
+    data,
+    hooks: Hooks | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
     """Train ``cfg`` on prepared ``data`` (core.data.preprocess.Prepared); report every epoch via ``hooks``."""
     from core.data.dataset import WindowDataset
     from core.learn.loss import MultiTrackLoss
@@ -188,8 +195,12 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
     t = cfg.train
     device = hooks.device or resolve_device(t.device)
     if device.type == "cuda" and device.index is None:  # set_device needs an index: DDP's local rank
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
-                              if world > 1 else torch.cuda.current_device())
+        device = torch.device(
+            "cuda",
+            int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
+            if world > 1
+            else torch.cuda.current_device(),
+        )
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _seed_all(t.seed)  # same init on every rank; DDP broadcasts rank 0's weights anyway
@@ -202,21 +213,33 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
     if t.eval_context > 0:
         val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1)
     if len(train_ds) == 0 or len(val_sets[""]) == 0:
-        raise TrainingError(f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
-                            "add timelines or lower data.val_fraction")
+        raise TrainingError(
+            f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
+            "add timelines or lower data.val_fraction"
+        )
     pin = device.type == "cuda"
-    sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed) \
-        if world > 1 else None
+    sampler = (
+        DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed) if world > 1 else None
+    )
     loader_gen = torch.Generator()
 
     def make_val_loader(ds):
         s = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
-        return DataLoader(ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers,
-                          pin_memory=pin)
+        return DataLoader(
+            ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers, pin_memory=pin
+        )
 
     val_loaders = {k: make_val_loader(ds) for k, ds in val_sets.items()}
-    train_loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=sampler is None, sampler=sampler,
-                              generator=loader_gen, num_workers=t.loader_workers, pin_memory=pin, drop_last=False)
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=t.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=loader_gen,
+        num_workers=t.loader_workers,
+        pin_memory=pin,
+        drop_last=False,
+    )
 
     model = build_model(cfg.model, n_features=len(MODEL_FEATURES)).to(device)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(device)
@@ -241,15 +264,18 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
     raw_model = model
     if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
         model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     if t.compile and device.type == "cuda":
         model = torch.compile(model)
 
     floor = noise_floor(data.val, scalers, cfg.model, baseline) if is_main else None
     if is_main and start_epoch == 1:
         n_params = count_parameters(raw_model)
-        say(f"model: {n_params / 1e6:.2f}M parameters, attention {cfg.model.attention}, device {device}, "
-            f"world size {world}; {len(train_ds)} train / {len(val_sets[''])} val windows")
+        say(
+            f"model: {n_params / 1e6:.2f}M parameters, attention {cfg.model.attention}, device {device}, "
+            f"world size {world}; {len(train_ds)} train / {len(val_sets[''])} val windows"
+        )
 
     result = TrainResult(history=list(history), best=dict(best), noise_floor=floor)
     grad_norms: list[float] = []
@@ -264,21 +290,26 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
         bar = _progress(train_loader, f"epoch {epoch}/{t.epochs}", progress and is_main)
         for batch in bar:
             batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
-            with (autocast() if autocast else contextlib.nullcontext()):
+            with autocast() if autocast else contextlib.nullcontext():
                 outputs = model(batch)
             loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
             if not torch.isfinite(loss):
-                raise TrainingError(f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
-                                    f"lower train.lr (now {t.lr}) or raise train.grad_clip")
+                raise TrainingError(
+                    f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
+                    f"lower train.lr (now {t.lr}) or raise train.grad_clip"
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            norm = float(torch.nn.utils.clip_grad_norm_(
-                model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf")))
+            norm = float(
+                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf"))
+            )
             if not math.isfinite(norm):
                 raise TrainingError(f"non-finite gradient norm at epoch {epoch}, batch {nb}")
             if len(grad_norms) >= 20 and norm > t.explode_factor * statistics.median(grad_norms[-200:]):
-                raise TrainingError(f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
-                                    f"{t.explode_factor:g}x the running median; lower train.lr")
+                raise TrainingError(
+                    f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
+                    f"{t.explode_factor:g}x the running median; lower train.lr"
+                )
             grad_norms.append(norm)
             opt.step()
             tot += float(loss.detach())
@@ -288,12 +319,17 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
                 bar.set_postfix(loss=f"{tot / nb:.4f}")
         train_time = time.perf_counter() - t0
 
-        metrics: dict[str, Any] = {"epoch": epoch, "train_loss": tot / max(nb, 1),
-                                   "lr": opt.param_groups[0]["lr"], "tokens_per_s": tokens * world / train_time}
+        metrics: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": tot / max(nb, 1),
+            "lr": opt.param_groups[0]["lr"],
+            "tokens_per_s": tokens * world / train_time,
+        }
         base_metrics = {}
         for prefix, loader in val_loaders.items():
-            m, b = evaluate(raw_model, loader, loss_fn, baseline, stds, cfg.model, device, autocast,
-                            threshold=t.keyframe_threshold)
+            m, b = evaluate(
+                raw_model, loader, loss_fn, baseline, stds, cfg.model, device, autocast, threshold=t.keyframe_threshold
+            )
             if prefix == "":
                 base_metrics = b
             metrics[f"val_{prefix}objective" if prefix else "val_objective"] = m.pop("objective")
@@ -322,8 +358,7 @@ def train(cfg: Config, data, hooks: Hooks | None = None, *, out_dir: str | Path 
         metrics["best_val_objective"] = best["val_objective"]
         metrics["epoch_time_s"] = time.perf_counter() - t0
         history.append({k: v for k, v in metrics.items() if isinstance(v, (int, float, bool))})
-        result.history, result.best, result.epochs_run, result.baseline = list(history), dict(best), epoch, \
-            base_metrics
+        result.history, result.best, result.epochs_run, result.baseline = list(history), dict(best), epoch, base_metrics
         if is_main:
             say(format_epoch(metrics))
             with tempfile.TemporaryDirectory(prefix="xmlai-ck-") as d:
@@ -365,14 +400,16 @@ def format_epoch(m: dict[str, Any]) -> str:
     floor = f", noise floor {m['noise_floor']:.3f}" if "noise_floor" in m else ""
     gap = f"  gap closed {100 * m['gap_closed']:.0f}%" if "gap_closed" in m else ""
     best = "  *best" if m.get("is_best") else ""
-    return "\n".join([
-        f"epoch {m['epoch']:3d}  train_loss {m['train_loss']:.4f}  val_objective {m['val_objective']:.4f}"
-        f" (baseline 1.0{floor})  with context {m.get('val_objective_ctx', nan):.4f}{gap}"
-        f"  {m['epoch_time_s']:.1f}s{best}",
-        f"    ratios   {ratios}",
-        f"    MAE      {maes}",
-        f"    baseline {bmaes}",
-        f"    keyframe F1 {m.get('keyframe_f1', nan):.3f} (within 1 step {m.get('keyframe_f1_within1', nan):.3f};"
-        f" baseline {m.get('baseline/keyframe_f1', 0.0):.3f})  interpolation acc {m.get('interp_acc', nan):.3f}"
-        f" (baseline {m.get('baseline/interp_acc', nan):.3f})",
-    ])
+    return "\n".join(
+        [
+            f"epoch {m['epoch']:3d}  train_loss {m['train_loss']:.4f}  val_objective {m['val_objective']:.4f}"
+            f" (baseline 1.0{floor})  with context {m.get('val_objective_ctx', nan):.4f}{gap}"
+            f"  {m['epoch_time_s']:.1f}s{best}",
+            f"    ratios   {ratios}",
+            f"    MAE      {maes}",
+            f"    baseline {bmaes}",
+            f"    keyframe F1 {m.get('keyframe_f1', nan):.3f} (within 1 step {m.get('keyframe_f1_within1', nan):.3f};"
+            f" baseline {m.get('baseline/keyframe_f1', 0.0):.3f})  interpolation acc {m.get('interp_acc', nan):.3f}"
+            f" (baseline {m.get('baseline/interp_acc', nan):.3f})",
+        ]
+    )

@@ -92,8 +92,13 @@ def load_checkpoint(d: str | Path):
     return model, cfg, scalers
 
 
-def export_model(checkpoint_dir: str | Path, out_dir: str | Path, metrics: dict[str, Any] | None = None,
-                 baseline: dict[str, Any] | None = None, source: str = "") -> Path:
+def export_model(
+    checkpoint_dir: str | Path,
+    out_dir: str | Path,
+    metrics: dict[str, Any] | None = None,
+    baseline: dict[str, Any] | None = None,
+    source: str = "",
+) -> Path:
     """Write a self-contained model folder from a checkpoint folder. Returns the folder."""
     from core.data.batch import MODEL_FEATURES
 
@@ -107,10 +112,12 @@ def export_model(checkpoint_dir: str | Path, out_dir: str | Path, metrics: dict[
     torch.jit.script(model).save(str(out / "model.ts"))
     shutil.copy(checkpoint_dir / "config.yaml", out / "config.yaml")
     shutil.copy(checkpoint_dir / "scalers.json", out / "scalers.json")
-    (out / "metrics.json").write_text(json.dumps({"model": _json_safe(metrics), "baseline": _json_safe(baseline or {})},
-                                                 indent=1))
-    (out / "xmlai.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "features": list(MODEL_FEATURES),
-                                                "source": source}, indent=1))
+    (out / "metrics.json").write_text(
+        json.dumps({"model": _json_safe(metrics), "baseline": _json_safe(baseline or {})}, indent=1)
+    )
+    (out / "xmlai.json").write_text(
+        json.dumps({"format_version": FORMAT_VERSION, "features": list(MODEL_FEATURES), "source": source}, indent=1)
+    )
     (out / "MODEL_CARD.md").write_text(_model_card(cfg, metrics, source))
     return out
 
@@ -127,19 +134,19 @@ def _model_card(cfg, metrics: dict[str, Any], source: str) -> str:
 Predicts how an editor animates a timeline (scale, rotation, centre, opacity, audio level and pan,
 keyframe placement and interpolation) from the edit's structure and any keyframes already set.
 
-- Source: {source or 'n/a'}
+- Source: {source or "n/a"}
 - Architecture: d_model {cfg.model.d_model}, {cfg.model.n_layers} layers, {cfg.model.n_heads} heads,
   feed-forward {cfg.model.d_ff}, attention {cfg.model.attention}
 - Data: step {cfg.data.step_s} s, windows of {cfg.data.window} steps, up to {cfg.data.max_tracks} tracks
-- Epoch of these weights: {f('epoch')}
+- Epoch of these weights: {f("epoch")}
 
 ## Validation
 `val_objective` = mean over heads of model loss / constant-baseline loss (the baseline scores 1.0).
 
-- val_objective (structure only): {f('val_objective')}
-- val_objective (half the clips given as context): {f('val_objective_ctx')}
-- keyframe F1: {f('keyframe_f1')} (within one step: {f('keyframe_f1_within1')})
-- interpolation accuracy: {f('interp_acc')}
+- val_objective (structure only): {f("val_objective")}
+- val_objective (half the clips given as context): {f("val_objective_ctx")}
+- keyframe F1: {f("keyframe_f1")} (within one step: {f("keyframe_f1_within1")})
+- interpolation accuracy: {f("interp_acc")}
 
 | head | loss / baseline |
 |---|---|

@@ -57,8 +57,7 @@ class TimelinePrediction:
 class Predictor:
     """A trained model with its config and scalers. ``load_exported(dir)`` builds one."""
 
-    def __init__(self, model: torch.nn.Module, cfg: Config, scalers, device: str = "cpu",
-                 batch_size: int = 32) -> None:
+    def __init__(self, model: torch.nn.Module, cfg: Config, scalers, device: str = "cpu", batch_size: int = 32) -> None:
         self.model, self.cfg, self.scalers = model.eval().to(device), cfg, scalers
         self.device, self.batch_size = torch.device(device), batch_size
         # calibrates the keyframe logits the same way evaluation does
@@ -114,8 +113,9 @@ class Predictor:
                     values[k, :, r] = np.nan
         kprob = ksum / c
         interp = (isum / c[..., None]).argmax(-1)
-        return TimelinePrediction(values, kprob, interp, self._annotate(tl, frames, values, kprob, interp,
-                                                                       has_curves, threshold))
+        return TimelinePrediction(
+            values, kprob, interp, self._annotate(tl, frames, values, kprob, interp, has_curves, threshold)
+        )
 
     def _annotate(self, tl, frames, values, kprob, interp, has_curves, threshold) -> Timeline:
         """Copy of ``tl`` where every clip without curves gets predicted curves (keys at predicted steps)."""
@@ -141,10 +141,16 @@ class Predictor:
                     default = PARAMS[name][0]
                     if np.abs(v - default).max() < 0.5 * self.scalers.target_std[r] * 0.05:
                         continue  # the model says: leave this parameter alone
-                    clip.curves[name] = Curve([
-                        Key(time=min(max(s * step, clip.start), clip.end), value=float(val),
-                            interp=INTERPOLATIONS[int(interp[k, s])])
-                        for s, val in zip(keys_at, v)])
+                    clip.curves[name] = Curve(
+                        [
+                            Key(
+                                time=min(max(s * step, clip.start), clip.end),
+                                value=float(val),
+                                interp=INTERPOLATIONS[int(interp[k, s])],
+                            )
+                            for s, val in zip(keys_at, v)
+                        ]
+                    )
         return out
 
     def predict_file(self, path: str | Path, threshold: float | None = None) -> list[TimelinePrediction]:

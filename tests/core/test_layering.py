@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_core_never_imports_ray():
     modules = sorted(
         ".".join(p.relative_to(ROOT).with_suffix("").parts)
-        for p in (ROOT / "core").rglob("*.py") if p.name != "__init__.py"
+        for p in (ROOT / "core").rglob("*.py")
+        if p.name != "__init__.py"
     )
     assert "core.learn.train_loop" in modules and "core.data.formats.xmeml" in modules
     code = (

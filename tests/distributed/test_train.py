@@ -13,8 +13,16 @@ from core.serve.persistence import CHECKPOINT_FILE, load_checkpoint, load_state
 from distributed import data as ddata
 from distributed.train import fit
 
-TINY = {"model.preset": "tiny", "model.dropout": 0.0, "train.epochs": 3, "train.batch_size": 8, "train.lr": 3e-3,
-        "train.early_stopping": 0, "train.warmup_epochs": 0, "train.schedule": "none"}
+TINY = {
+    "model.preset": "tiny",
+    "model.dropout": 0.0,
+    "train.epochs": 3,
+    "train.batch_size": 8,
+    "train.lr": 3e-3,
+    "train.early_stopping": 0,
+    "train.warmup_epochs": 0,
+    "train.schedule": "none",
+}
 
 
 @pytest.fixture(scope="module")

@@ -45,8 +45,17 @@ def test_storage_must_be_shared_on_a_multi_node_cluster(monkeypatch, tmp_path):
 
 @pytest.mark.ray
 def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp_path):
-    s = SearchSettings(trials=6, space="loss_weights", epochs=4, grace_period=1, reduction_factor=2,
-                       storage=str(tmp_path), name="small", seed=1, num_cpus=2)
+    s = SearchSettings(
+        trials=6,
+        space="loss_weights",
+        epochs=4,
+        grace_period=1,
+        reduction_factor=2,
+        storage=str(tmp_path),
+        name="small",
+        seed=1,
+        num_cpus=2,
+    )
     logs: list[str] = []
     res = run_search(_base(data_cfg), s, log=logs.append)
     assert res.counts["errors"] == 0 and res.counts["finished"] == 6, "\n".join(logs)
@@ -90,13 +99,44 @@ def _finished_trials(exp: Path, max_t: int) -> dict[str, int]:
 def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
     """SIGINT a real `scripts/tune.py` run after a trial finished; --resume completes it without re-running it."""
     name, max_t = "resume", 3
-    args = [sys.executable, str(ROOT / "scripts" / "tune.py"), "--trials", "6", "--space", "loss_weights",
-            "--epochs", str(max_t), "--grace-period", str(max_t),  # no early stop: every trial reaches max_t
-            "--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1",
-            "--data", data_cfg.data_dir, "--data.window", str(data_cfg.window), "--data.overlap", "0",
-            "--data.val_fraction", str(data_cfg.val_fraction), "--model.preset", "tiny"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "RAY_ADDRESS": ""})
+    args = [
+        sys.executable,
+        str(ROOT / "scripts" / "tune.py"),
+        "--trials",
+        "6",
+        "--space",
+        "loss_weights",
+        "--epochs",
+        str(max_t),
+        "--grace-period",
+        str(max_t),  # no early stop: every trial reaches max_t
+        "--storage",
+        str(tmp_path),
+        "--name",
+        name,
+        "--num-cpus",
+        "2",
+        "--max-concurrent",
+        "1",
+        "--data",
+        data_cfg.data_dir,
+        "--data.window",
+        str(data_cfg.window),
+        "--data.overlap",
+        "0",
+        "--data.val_fraction",
+        str(data_cfg.val_fraction),
+        "--model.preset",
+        "tiny",
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
+    )
     exp = tmp_path / name
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(_finished_trials(exp, max_t)) < 1 and proc.poll() is None:
@@ -118,8 +158,17 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
 @pytest.mark.slow
 def test_search_with_train_workers_exports_best(ray_session, data_cfg, tmp_path):
     """workers_per_trial=1: each trial drives a TorchTrainer (TuneReportCallback), checkpoints live in train_runs/."""
-    s = SearchSettings(trials=2, space="loss_weights", epochs=2, grace_period=2, workers_per_trial=1,
-                       cpus_per_worker=1.0, storage=str(tmp_path), name="nested", num_cpus=2)
+    s = SearchSettings(
+        trials=2,
+        space="loss_weights",
+        epochs=2,
+        grace_period=2,
+        workers_per_trial=1,
+        cpus_per_worker=1.0,
+        storage=str(tmp_path),
+        name="nested",
+        num_cpus=2,
+    )
     res = run_search(_base(data_cfg), s, log=lambda line: None)
     assert res.counts["finished"] == 2 and res.counts["errors"] == 0
     best = best_checkpoint(res.experiment_path)

@@ -52,11 +52,27 @@ def test_train_reports_bad_files_and_goes_on(tmp_path):
     for i in range(8):
         (data / f"good_{i}.xml").write_bytes(write_xmeml(generate_timeline(100 + i)))
     (data / "broken.xml").write_bytes(b"<xmeml><sequence>")
-    (data / "evil.xml").write_bytes(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                                    b"<xmeml>&e;</xmeml>")
-    r = run("scripts/train.py", "--data", str(data), "--no-progress", "--out", str(tmp_path / "run"),
-            "--model.preset", "tiny", "--train.epochs", "1", "--data.window", "50", "--data.val_fraction", "0.3",
-            "--data.cache_dir", str(tmp_path / "cache"))
+    (data / "evil.xml").write_bytes(
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xmeml>&e;</xmeml>'
+    )
+    r = run(
+        "scripts/train.py",
+        "--data",
+        str(data),
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+        "--model.preset",
+        "tiny",
+        "--train.epochs",
+        "1",
+        "--data.window",
+        "50",
+        "--data.val_fraction",
+        "0.3",
+        "--data.cache_dir",
+        str(tmp_path / "cache"),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 file(s) could not be used" in r.stderr
     assert "broken.xml: " in r.stderr and "evil.xml: " in r.stderr

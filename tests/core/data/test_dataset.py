@@ -29,8 +29,15 @@ def corpus(n: int = 12) -> dict[str, np.ndarray]:
             clips, t = [], Fr(0)
             while t < 20:
                 d = Fr(int(rng.integers(5, 30)), 10)
-                clips.append(Clip("c", t, t + d, media_kind="audio" if kind == "audio" else "video",
-                                  curves={param: Curve([Key(t, float(rng.normal())), Key(t + d / 2, 5.0)])}))
+                clips.append(
+                    Clip(
+                        "c",
+                        t,
+                        t + d,
+                        media_kind="audio" if kind == "audio" else "video",
+                        curves={param: Curve([Key(t, float(rng.normal())), Key(t + d / 2, 5.0)])},
+                    )
+                )
                 t += d + Fr(int(rng.integers(0, 5)), 10)
             tracks.append(Track(kind, idx, clips))
         tl = Timeline(f"t{i}", Fr(25), Fr(20), tracks)
@@ -53,9 +60,16 @@ def test_batch_contract(raw, scalers):
     b = collate([ds[i] for i in range(4)])
     assert list(b) == list(BATCH_KEYS)
     B, K, T, F, R = 4, 4, 50, len(MODEL_FEATURES), len(REGRESSION_TARGETS)
-    shapes = {"features": (B, K, T, F), "targets": (B, K, T, R), "target_mask": (B, K, T, R),
-              "context_values": (B, K, T, R), "context_given": (B, K, T, R), "track_kind": (B, K),
-              "track_index": (B, K), "track_mask": (B, K)}
+    shapes = {
+        "features": (B, K, T, F),
+        "targets": (B, K, T, R),
+        "target_mask": (B, K, T, R),
+        "context_values": (B, K, T, R),
+        "context_given": (B, K, T, R),
+        "track_kind": (B, K),
+        "track_index": (B, K),
+        "track_mask": (B, K),
+    }
     for k, v in b.items():
         assert tuple(v.shape) == shapes.get(k, (B, K, T)), k
     for k in ("features", "targets", "context_values", "context_given", "context_key"):

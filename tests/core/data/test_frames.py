@@ -18,16 +18,36 @@ from core.data.timeline import INTERPOLATIONS, PARAMS, Clip, Curve, Key, Timelin
 def simple_timeline() -> Timeline:
     """V1: still [0, 2) with a scale ramp, video [2, 4) with a fade-out; V2: title [1.04, 1.5) with an
     opacity key on its first frame; A1: music [0, 4) with level keys partly outside the clip."""
-    still = Clip("still", Fr(0), Fr(2), media_kind="still",
-                 curves={"scale": Curve([Key(Fr(0), 100.0), Key(Fr(2), 200.0)])})
-    video = Clip("video", Fr(2), Fr(4), transition_in=Fr(1, 2),
-                 curves={"opacity": Curve([Key(Fr(35, 10), 100.0, "smooth"), Key(Fr(4), 0.0)])})
-    title = Clip("title", Fr(26, 25), Fr(3, 2), media_kind="generator",
-                 curves={"opacity": Curve([Key(Fr(26, 25), 0.0, "hold"), Key(Fr(5, 4), 100.0)])})
-    music = Clip("music", Fr(0), Fr(4), media_kind="audio",
-                 curves={"level_db": Curve([Key(Fr(-2), 0.0), Key(Fr(2), -20.0), Key(Fr(6), -20.0)])})
-    return Timeline("simple", Fr(25), Fr(4), [
-        Track("video", 0, [still, video]), Track("video", 1, [title]), Track("audio", 0, [music])])
+    still = Clip(
+        "still", Fr(0), Fr(2), media_kind="still", curves={"scale": Curve([Key(Fr(0), 100.0), Key(Fr(2), 200.0)])}
+    )
+    video = Clip(
+        "video",
+        Fr(2),
+        Fr(4),
+        transition_in=Fr(1, 2),
+        curves={"opacity": Curve([Key(Fr(35, 10), 100.0, "smooth"), Key(Fr(4), 0.0)])},
+    )
+    title = Clip(
+        "title",
+        Fr(26, 25),
+        Fr(3, 2),
+        media_kind="generator",
+        curves={"opacity": Curve([Key(Fr(26, 25), 0.0, "hold"), Key(Fr(5, 4), 100.0)])},
+    )
+    music = Clip(
+        "music",
+        Fr(0),
+        Fr(4),
+        media_kind="audio",
+        curves={"level_db": Curve([Key(Fr(-2), 0.0), Key(Fr(2), -20.0), Key(Fr(6), -20.0)])},
+    )
+    return Timeline(
+        "simple",
+        Fr(25),
+        Fr(4),
+        [Track("video", 0, [still, video]), Track("video", 1, [title]), Track("audio", 0, [music])],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +60,21 @@ def rows(df, track):
 
 
 def test_columns_and_grid(frames):
-    for col in ("track", "track_kind", "track_enabled", "step", "t", "clip_id", "keyframe", "keyframe_valid",
-                "interpolation", "interp_valid", *FEATURES, *REGRESSION_TARGETS,
-                *("valid_" + r for r in REGRESSION_TARGETS)):
+    for col in (
+        "track",
+        "track_kind",
+        "track_enabled",
+        "step",
+        "t",
+        "clip_id",
+        "keyframe",
+        "keyframe_valid",
+        "interpolation",
+        "interp_valid",
+        *FEATURES,
+        *REGRESSION_TARGETS,
+        *("valid_" + r for r in REGRESSION_TARGETS),
+    ):
         assert col in frames.columns, col
     assert len(frames) == 3 * 40
     assert frames.groupby("track").step.apply(list).map(lambda s: s == list(range(40))).all()
@@ -133,8 +165,12 @@ def test_features_never_come_from_keyframes():
 def test_overlap_later_start_wins_and_disabled_clips():
     a = Clip("a", Fr(0), Fr(3), curves={"scale": Curve([Key(Fr(1, 2), 50.0)])})
     b = Clip("b", Fr(1), Fr(2), enabled=False, curves={"scale": Curve([Key(Fr(3, 2), 70.0)])})
-    tl = Timeline("o", Fr(30), Fr(3), [Track("video", 0, [b, a]), Track("video", 1, enabled=False, clips=[
-        Clip("c", Fr(0), Fr(1))])])
+    tl = Timeline(
+        "o",
+        Fr(30),
+        Fr(3),
+        [Track("video", 0, [b, a]), Track("video", 1, enabled=False, clips=[Clip("c", Fr(0), Fr(1))])],
+    )
     df = timeline_to_frames(tl)
     v1, v2 = rows(df, 0), rows(df, 1)
     # b starts later and wins over 1 .. 2 s; a resumes after
@@ -155,8 +191,11 @@ def test_empty_timeline_and_empty_tracks():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(-50, 150), st.floats(-100, 100), st.sampled_from(INTERPOLATIONS)),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.integers(-50, 150), st.floats(-100, 100), st.sampled_from(INTERPOLATIONS)), min_size=1, max_size=6
+    )
+)
 def test_curve_values_matches_value_at(keys):
     curve = Curve([Key(Fr(t, 10), v, i) for t, v, i in keys])
     t = np.linspace(-6, 16, 97)

@@ -30,8 +30,9 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 
 def cfg_for(root: Path, tmp: Path, **kw) -> DataConfig:
-    return DataConfig(data_dir=str(root), cache_dir=str(tmp / "cache"), window=40, overlap=10, max_tracks=4,
-                      val_fraction=0.4, **kw)
+    return DataConfig(
+        data_dir=str(root), cache_dir=str(tmp / "cache"), window=40, overlap=10, max_tracks=4, val_fraction=0.4, **kw
+    )
 
 
 def assert_same(a: dict, b: dict) -> None:

@@ -29,7 +29,13 @@ def assert_same_timeline(a: Timeline, b: Timeline) -> None:
         for ca, cb in zip(ta.clips, tb.clips):
             where = f"{ta.kind} track {ta.index}, clip {ca.name!r} at {float(ca.start):.3f}s"
             assert (ca.name, ca.start, ca.end, ca.source_in, ca.media_kind, ca.enabled) == (
-                cb.name, cb.start, cb.end, cb.source_in, cb.media_kind, cb.enabled), where
+                cb.name,
+                cb.start,
+                cb.end,
+                cb.source_in,
+                cb.media_kind,
+                cb.enabled,
+            ), where
             assert (ca.transition_in, ca.transition_out) == (cb.transition_in, cb.transition_out), where
             assert sorted(ca.curves) == sorted(cb.curves), where
             for p, cva in ca.curves.items():
@@ -61,8 +67,11 @@ def test_round_trip_style_draws(seed: int, draw: int) -> None:
 RATES = [Fraction(25), Fraction(30000, 1001), Fraction(24000, 1001), Fraction(30), Fraction(50), Fraction(60000, 1001)]
 NAMES = st.sampled_from(["a.mov", "b.mov", "clip 1.mp4", "x&y <1>.mov", "pic.jpg", "still", "music.wav", "vo.wav"])
 VALUES = {
-    "scale": st.floats(0, 400), "rotation": st.floats(-720, 720), "opacity": st.floats(0, 100),
-    "level_db": st.one_of(st.just(-60.0), st.floats(-59.9, 12)), "pan": st.floats(-1, 1),
+    "scale": st.floats(0, 400),
+    "rotation": st.floats(-720, 720),
+    "opacity": st.floats(0, 100),
+    "level_db": st.one_of(st.just(-60.0), st.floats(-59.9, 12)),
+    "pan": st.floats(-1, 1),
     "center": st.floats(-2, 2),
 }
 
@@ -96,9 +105,15 @@ def timelines(draw) -> Timeline:
                 kinds = ["video", "still", "generator", "sequence"] if kind == "video" else ["audio"]
                 mk = draw(st.sampled_from(kinds))
                 name = draw(NAMES) if mk != "generator" else draw(st.sampled_from(["Title 1", "Color Matte"]))
-                clip = Clip(name, Fraction(t) / rate, Fraction(t + length) / rate,
-                            source_in=Fraction(draw(st.integers(0, 5000))) / rate, media_kind=mk,
-                            enabled=draw(st.booleans()), curves=draw(curves_for(kind, t, t + length - 1, rate)))
+                clip = Clip(
+                    name,
+                    Fraction(t) / rate,
+                    Fraction(t + length) / rate,
+                    source_in=Fraction(draw(st.integers(0, 5000))) / rate,
+                    media_kind=mk,
+                    enabled=draw(st.booleans()),
+                    curves=draw(curves_for(kind, t, t + length - 1, rate)),
+                )
                 if clips and clips[-1].end == clip.start and draw(st.booleans()):
                     n_tr = draw(st.integers(1, 2 * min(length, round(clips[-1].duration * rate), 30)))
                     clip.source_in += Fraction(n_tr) / rate  # a handle for the transition
@@ -107,8 +122,14 @@ def timelines(draw) -> Timeline:
                 t += length + draw(st.sampled_from([0, 0, 1, 17]))
             end_all = max(end_all, t)
             tracks.append(Track(kind, index, clips, enabled=draw(st.booleans())))
-    return Timeline("random timeline", rate, Fraction(end_all + draw(st.integers(0, 30))) / rate, tracks,
-                    width=draw(st.sampled_from([1920, 1280, 3840])), height=draw(st.sampled_from([1080, 720])))
+    return Timeline(
+        "random timeline",
+        rate,
+        Fraction(end_all + draw(st.integers(0, 30))) / rate,
+        tracks,
+        width=draw(st.sampled_from([1920, 1280, 3840])),
+        height=draw(st.sampled_from([1080, 720])),
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -145,8 +166,14 @@ def test_transitions_write_minus_one_edges() -> None:
 
 def test_when_is_in_source_frames() -> None:
     rate = Fraction(25)
-    clip = Clip("a.mov", Fraction(10), Fraction(14), source_in=Fraction(100), media_kind="video",
-                curves={"opacity": Curve([Key(Fraction(10), 0.0), Key(Fraction(11), 100.0)])})
+    clip = Clip(
+        "a.mov",
+        Fraction(10),
+        Fraction(14),
+        source_in=Fraction(100),
+        media_kind="video",
+        curves={"opacity": Curve([Key(Fraction(10), 0.0), Key(Fraction(11), 100.0)])},
+    )
     tl = Timeline("t", rate, Fraction(14), [Track("video", 0, [clip]), Track("audio", 0, [])])
     text = write_xmeml(tl).decode("utf-8-sig")
     assert "<in>2500</in>" in text and "<when>2500</when>" in text and "<when>2525</when>" in text
@@ -172,8 +199,17 @@ def test_deterministic_bytes() -> None:
 
 
 def _structure(tl: Timeline) -> list:
-    return [(t.kind, t.enabled, [(c.name, c.start, c.end, c.source_in, c.media_kind, c.enabled,
-                                  c.transition_in, c.transition_out) for c in t.clips]) for t in tl.tracks]
+    return [
+        (
+            t.kind,
+            t.enabled,
+            [
+                (c.name, c.start, c.end, c.source_in, c.media_kind, c.enabled, c.transition_in, c.transition_out)
+                for c in t.clips
+            ],
+        )
+        for t in tl.tracks
+    ]
 
 
 def _curves(tl: Timeline) -> list:

@@ -17,10 +17,22 @@ from core.data.timeline import Clip, Timeline, Track
 from core.data.windows import concat_windows, make_windows, window_starts
 
 F, R = len(FEATURES), len(REGRESSION_TARGETS)
-DTYPES = {"features": np.float32, "targets": np.float32, "target_valid": np.bool_, "keyframe": np.int64,
-          "keyframe_valid": np.bool_, "interpolation": np.int64, "interp_valid": np.bool_, "clip_id": np.int32,
-          "track_kind": np.int64, "track_index": np.int64, "track_mask": np.bool_, "step_mask": np.bool_,
-          "timeline": np.int64, "start_step": np.int64}
+DTYPES = {
+    "features": np.float32,
+    "targets": np.float32,
+    "target_valid": np.bool_,
+    "keyframe": np.int64,
+    "keyframe_valid": np.bool_,
+    "interpolation": np.int64,
+    "interp_valid": np.bool_,
+    "clip_id": np.int32,
+    "track_kind": np.int64,
+    "track_index": np.int64,
+    "track_mask": np.bool_,
+    "step_mask": np.bool_,
+    "timeline": np.int64,
+    "start_step": np.int64,
+}
 
 
 def random_frames(rng: np.random.Generator, n_tracks: int, n_steps: int) -> pd.DataFrame:
@@ -50,16 +62,30 @@ def random_frames(rng: np.random.Generator, n_tracks: int, n_steps: int) -> pd.D
 def check_contract(w: dict, K: int, T: int) -> None:
     assert set(w) == set(RAW_KEYS)
     N = len(w["timeline"])
-    shapes = {"features": (N, K, T, F), "targets": (N, K, T, R), "target_valid": (N, K, T, R),
-              "track_kind": (N, K), "track_index": (N, K), "track_mask": (N, K), "timeline": (N,), "start_step": (N,)}
+    shapes = {
+        "features": (N, K, T, F),
+        "targets": (N, K, T, R),
+        "target_valid": (N, K, T, R),
+        "track_kind": (N, K),
+        "track_index": (N, K),
+        "track_mask": (N, K),
+        "timeline": (N,),
+        "start_step": (N,),
+    }
     for k, v in w.items():
         assert v.dtype == DTYPES[k], k
         assert v.shape == shapes.get(k, (N, K, T)), k
 
 
 @settings(max_examples=40, deadline=None)
-@given(n_tracks=st.integers(1, 11), n_steps=st.integers(1, 130), window=st.integers(2, 40),
-       overlap_frac=st.floats(0, 0.95), max_tracks=st.integers(1, 5), seed=st.integers(0, 2**16))
+@given(
+    n_tracks=st.integers(1, 11),
+    n_steps=st.integers(1, 130),
+    window=st.integers(2, 40),
+    overlap_frac=st.floats(0, 0.95),
+    max_tracks=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
 def test_no_real_step_lost_and_padding_masked(n_tracks, n_steps, window, overlap_frac, max_tracks, seed):
     rng = np.random.default_rng(seed)
     overlap = min(int(overlap_frac * window), window - 1)
@@ -100,16 +126,25 @@ def test_no_real_step_lost_and_padding_masked(n_tracks, n_steps, window, overlap
     assert sm.any(axis=(1, 2)).all()  # no window without a real step
 
 
-@pytest.mark.parametrize("n,window,overlap,expected", [
-    (10, 20, 5, [0]), (20, 20, 5, [0]), (21, 20, 5, [0, 1]), (50, 20, 10, [0, 10, 20, 30]),
-    (55, 20, 10, [0, 10, 20, 30, 35]), (0, 20, 5, [])])
+@pytest.mark.parametrize(
+    "n,window,overlap,expected",
+    [
+        (10, 20, 5, [0]),
+        (20, 20, 5, [0]),
+        (21, 20, 5, [0, 1]),
+        (50, 20, 10, [0, 10, 20, 30]),
+        (55, 20, 10, [0, 10, 20, 30, 35]),
+        (0, 20, 5, []),
+    ],
+)
 def test_window_starts(n, window, overlap, expected):
     assert window_starts(n, window, overlap).tolist() == expected
 
 
 def test_short_timeline_padded_and_more_tracks_than_max():
-    tracks = [Track("video", i, [Clip("v", Fr(0), Fr(1))]) for i in range(3)] + \
-             [Track("audio", i, [Clip("a", Fr(0), Fr(1, 2), media_kind="audio")]) for i in range(2)]
+    tracks = [Track("video", i, [Clip("v", Fr(0), Fr(1))]) for i in range(3)] + [
+        Track("audio", i, [Clip("a", Fr(0), Fr(1, 2), media_kind="audio")]) for i in range(2)
+    ]
     tl = Timeline("t", Fr(25), Fr(1), tracks)
     w = make_windows(timeline_to_frames(tl), window=16, overlap=4, max_tracks=2)
     check_contract(w, 2, 16)

@@ -211,16 +211,21 @@ def test_baseline_at_the_mean_scores_the_variance() -> None:
     for r, name in enumerate(REGRESSION_TARGETS):
         m = batch["target_mask"][..., r]
         y = batch["targets"][..., r]
-        means[name] = {kind: float(y[m & (kinds == i)].mean()) if (m & (kinds == i)).any() else 0.0
-                       for i, kind in enumerate(("video", "audio"))}
+        means[name] = {
+            kind: float(y[m & (kinds == i)].mean()) if (m & (kinds == i)).any() else 0.0
+            for i, kind in enumerate(("video", "audio"))
+        }
     baseline = {"regression": means, "keyframe": {"video": 0.1, "audio": 0.1}, "interpolation": [1 / 3] * 3}
     loss_fn = MultiTrackLoss(LossConfig(), ModelConfig())
     sums = loss_fn.head_sums(baseline_outputs(batch, baseline), batch)
     for r, name in enumerate(REGRESSION_TARGETS):
         m = batch["target_mask"][..., r]
         y = batch["targets"][..., r]
-        var = sum(((y[m & (kinds == i)] - y[m & (kinds == i)].mean()) ** 2).sum().item()
-                  for i in (0, 1) if (m & (kinds == i)).any())
+        var = sum(
+            ((y[m & (kinds == i)] - y[m & (kinds == i)].mean()) ** 2).sum().item()
+            for i in (0, 1)
+            if (m & (kinds == i)).any()
+        )
         assert sums[name][0].item() == pytest.approx(var, rel=1e-4), name
     assert sums["interpolation"][0].item() == pytest.approx(math.log(3) * sums["interpolation"][1].item(), rel=1e-5)
 
@@ -231,8 +236,10 @@ def test_head_sums_add_up_across_batches() -> None:
     out = random_outputs(batch, seed=11)
     loss_fn = MultiTrackLoss(LossConfig(), ModelConfig())
     whole = loss_fn.head_sums(out, batch)
-    halves = [loss_fn.head_sums({k: v[sl] for k, v in out.items()}, {k: v[sl] for k, v in batch.items()})
-              for sl in (slice(0, 1), slice(1, 4))]
+    halves = [
+        loss_fn.head_sums({k: v[sl] for k, v in out.items()}, {k: v[sl] for k, v in batch.items()})
+        for sl in (slice(0, 1), slice(1, 4))
+    ]
     for head in HEADS:
         assert sum(h[head][0].item() for h in halves) == pytest.approx(whole[head][0].item(), rel=1e-5)
         assert sum(h[head][1].item() for h in halves) == whole[head][1].item()

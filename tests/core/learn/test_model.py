@@ -153,8 +153,19 @@ def test_torchscript_matches_eager(attention: str, tmp_path) -> None:
     scripted = torch.jit.load(str(tmp_path / "model.ts"))
     for t in (7, 130):  # positional encoding is computed for any window length
         batch = make_batch(2, 3, t, seed=t)
-        inputs = {k: batch[k] for k in ("features", "track_kind", "track_index", "track_mask", "step_mask",
-                                        "context_values", "context_given", "context_key")}
+        inputs = {
+            k: batch[k]
+            for k in (
+                "features",
+                "track_kind",
+                "track_index",
+                "track_mask",
+                "step_mask",
+                "context_values",
+                "context_given",
+                "context_key",
+            )
+        }
         with torch.no_grad():
             eager, script = model(inputs), scripted(inputs)
         assert eager.keys() == script.keys()

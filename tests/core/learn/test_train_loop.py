@@ -20,8 +20,12 @@ from core.serve.persistence import CHECKPOINT_FILE, export_model, load_checkpoin
 
 TINY = {
     "data": {"synth_count": 24, "window": 40, "overlap": 0, "max_tracks": 8},
-    "model": {"preset": "tiny", "dropout": 0.0, "targets": ["scale", "opacity", "level_db"],
-              "classify": ["keyframe", "interpolation"]},
+    "model": {
+        "preset": "tiny",
+        "dropout": 0.0,
+        "targets": ["scale", "opacity", "level_db"],
+        "classify": ["keyframe", "interpolation"],
+    },
     "train": {"epochs": 4, "batch_size": 16, "lr": 3e-3, "early_stopping": 0, "seed": 1},
 }
 
@@ -49,8 +53,14 @@ def test_training_beats_constant_baseline(trained):
     assert losses[-1] < losses[0]
     assert res.best["val_objective"] < 1.0, res.best
     assert res.history[-1]["ratio/scale"] < 1.0
-    for key in ("val_objective_ctx", "mae/scale", "keyframe_f1", "keyframe_f1_within1", "interp_acc",
-                "baseline/mae/scale"):
+    for key in (
+        "val_objective_ctx",
+        "mae/scale",
+        "keyframe_f1",
+        "keyframe_f1_within1",
+        "interp_acc",
+        "baseline/mae/scale",
+    ):
         assert key in res.history[-1]
     # reports carry the per-head ratios whose mean is the objective
     last = res.history[-1]
