@@ -3,7 +3,9 @@
 The pipeline only schedules ``core.data.preprocess.process_file`` (parse -> frames -> windows, one file per
 call) across the cluster; ``core.data.preprocess.assemble`` then splits, fits the scalers and sorts by
 file name, so the result equals the local engine's whatever order Ray returns rows in (a test proves
-it). A file that fails becomes an error row, never a failed job.
+it). A file that fails becomes an error row, never a failed job. The driver reads the files and ships
+their bytes through the object store (``ship_files``): workers on other nodes never need the paths, so
+exports on the head node's disk alone are enough.
 
 The cache key is the content of every input file plus the data-config fields that change the
 windows; the cache lives on the experiment storage (a local absolute path or a cloud URI), so every
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import ray
 from ray.data import TaskPoolStrategy
 
@@ -37,7 +40,8 @@ from core.data.preprocess import (
     prepare,
     process_file,
 )
-from distributed.storage import download_dir, exists, is_uri, upload_dir
+from core.data.publish import DONE, dir_lock, is_complete, publish_dir
+from distributed.storage import download_dir, exists, is_uri, upload_dir, write_text
 
 CACHE_DIR = "_prepared"
 
@@ -72,10 +76,9 @@ def _unpack(blob: bytes) -> dict[str, np.ndarray] | None:
         return {k: z[k] for k in z.files}
 
 
-def _process_row(row: dict[str, Any], cfg: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+def _process_row(row: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     """One file -> one row (FileResult fields, windows as npz bytes); any failure becomes an error row."""
-    # read_binary_files may drop a scheme or normalise the path: fall back to the base name
-    name = names.get(row["path"]) or names.get(os.path.basename(row["path"])) or os.path.basename(row["path"])
+    name = row["name"]
     try:
         res = process_file(name, bytes(row["bytes"]), DataConfig(**cfg))
     except Exception as e:  # process_file should never raise; if it does, report instead of killing the job
@@ -93,25 +96,43 @@ def _row_to_result(row: dict[str, Any]):
     return FileResult(windows=_unpack(row["windows"]), **kw)
 
 
-def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None):
-    """Prepare ``files`` with Ray Data (one task per block of files); returns ``core.data.preprocess.Prepared``."""
-    files = [Path(p) for p in files] if files is not None else input_files(cfg)
+def ship_files(files: list[Path], cfg: DataConfig, blocks: int) -> tuple[list, str]:
+    """Read ``files`` on this (the driver's) node into ``blocks`` Arrow tables of (name, bytes) in the object
+    store; returns (their refs, the cache key).
+
+    Workers on other nodes get the bytes, never the paths: the exports (and the built-in corpus) often
+    sit on the head node's disk only. The driver already reads every byte for the cache key, so this
+    costs no second pass; it holds one block at a time, and the object store spills to disk if needed.
+    """
+    names = [file_name(p, cfg) for p in files]
+    per_block = max(1, -(-len(files) // max(1, blocks)))
+    refs, digests = [], []
+    for i in range(0, len(files), per_block):
+        chunk = [Path(p).read_bytes() for p in files[i : i + per_block]]
+        digests += [hashlib.sha256(b).hexdigest() for b in chunk]
+        table = pa.table({"name": names[i : i + per_block], "bytes": pa.array(chunk, type=pa.large_binary())})
+        refs.append(ray.put(table))
+    return refs, cache_key_of(names, digests, cfg)
+
+
+def prepare_shipped(refs: list, cfg: DataConfig, key: str):
+    """Process shipped (name, bytes) blocks with Ray Data (one task per block) -> ``Prepared``."""
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # one line per stage would drown the search's own progress
-    cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
-    # Few blocks: the default splits 3,000 small files into 130 read tasks and is twice as slow.
-    blocks = num_blocks or max(1, min(len(files), 2 * cpus))
-    names = {str(p): file_name(p, cfg) for p in files}
-    if len({p.name for p in files}) == len(files):
-        names |= {p.name: file_name(p, cfg) for p in files}
-    ds = ray.data.read_binary_files([str(p) for p in files], include_paths=True, override_num_blocks=blocks)
-    ds = ds.map(
-        _process_row,
-        fn_kwargs={"cfg": dataclasses.asdict(cfg), "names": names},
-        compute=TaskPoolStrategy(size=max(1, cpus)),
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    ds = ray.data.from_arrow_refs(refs).map(
+        _process_row, fn_kwargs={"cfg": dataclasses.asdict(cfg)}, compute=TaskPoolStrategy(size=cpus)
     )
-    results = [_row_to_result(r) for r in ds.take_all()]
-    return assemble(results, cfg, cache_key=cache_key(files, cfg))
+    return assemble([_row_to_result(r) for r in ds.take_all()], cfg, cache_key=key)
+
+
+def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None):
+    """Prepare ``files`` with Ray Data on whatever nodes have CPUs; returns ``core.data.preprocess.Prepared``."""
+    files = [Path(p) for p in files] if files is not None else input_files(cfg)
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    # Few blocks: the default splits 3,000 small files into 130 read tasks and is twice as slow.
+    refs, key = ship_files(files, cfg, num_blocks or max(1, min(len(files), 2 * cpus)))
+    return prepare_shipped(refs, cfg, key)
 
 
 def prepare_local(cfg: DataConfig, files: list[Path]):
@@ -133,7 +154,7 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
     """
     files = input_files(cfg)
     target = f"{storage.rstrip('/')}/{CACHE_DIR}/{cache_key(files, cfg)[:24]}"
-    if exists(f"{target}/DONE"):
+    if exists(f"{target}/{DONE}"):
         log(f"data: prepared windows found in the cache {target}")
         return target, load_cached(target)
     t0 = time.perf_counter()
@@ -147,34 +168,46 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
 
 
 def _save(data, target: str) -> None:
-    # Written to a sibling temp folder and renamed (or uploaded) with a DONE marker last, so a trial
-    # never reads a half-written cache.
+    """Publish the cache so that no reader ever sees a half-written one and no completed one is deleted.
+
+    A folder: core.data.publish (sibling temp folder, lock, atomic rename, DONE inside). A bucket has no
+    rename: the data files go up first and the DONE marker after them, so a reader that finds DONE finds
+    every file; two drivers writing the same key write the same content and never delete anything.
+    """
+    if not is_uri(target):
+        dst = Path(target)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+        try:
+            data.save(tmp)
+            publish_dir(tmp, dst)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     with tempfile.TemporaryDirectory(prefix="xmlai-prep-") as tmp:
         data.save(tmp)
-        Path(tmp, "DONE").write_text("ok\n")
-        if not is_uri(target):
-            dst = Path(target)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            part = dst.parent / f".{dst.name}.{os.getpid()}"
-            shutil.rmtree(part, ignore_errors=True)
-            shutil.copytree(tmp, part)
-            if dst.exists():  # another driver won the race: keep theirs
-                shutil.rmtree(part, ignore_errors=True)
-            else:
-                os.replace(part, dst)
-            return
         upload_dir(tmp, target)
+    write_text(f"{target}/{DONE}", "ok\n")
 
 
 def load_cached(target: str):
-    """Load prepared windows from the cache (downloaded once per node when it is on a cloud bucket)."""
+    """Load prepared windows from the cache (downloaded once per node when it is on a cloud bucket).
+
+    Processes on one node share one local copy: the first takes the lock and downloads, the others wait
+    for it and then read its copy.
+    """
     if is_uri(target):
         local = _local_cache_root() / target.rstrip("/").rsplit("/", 1)[-1]
-        if not (local / "DONE").is_file():
-            part = Path(tempfile.mkdtemp(prefix="xmlai-dl-", dir=local.parent if local.parent.is_dir() else None))
-            download_dir(target, part)
-            local.parent.mkdir(parents=True, exist_ok=True)
-            if not local.exists():
-                os.replace(part, local)
+        if not is_complete(local):
+            with dir_lock(local):
+                if not is_complete(local):
+                    if not exists(f"{target}/{DONE}"):
+                        raise FileNotFoundError(f"{target}: no complete prepared-data cache (no {DONE} marker)")
+                    tmp = Path(tempfile.mkdtemp(prefix=f".{local.name}.", dir=local.parent))
+                    try:
+                        download_dir(target, tmp)
+                        publish_dir(tmp, local, locked=True)
+                    finally:
+                        shutil.rmtree(tmp, ignore_errors=True)
         target = str(local)
     return Prepared.load(target)

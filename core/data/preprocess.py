@@ -28,6 +28,7 @@ import numpy as np
 from core.config import DataConfig
 from core.data.formats import read_bytes
 from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
+from core.data.publish import is_complete, publish_dir
 from core.data.scalers import Scalers
 from core.data.synth import write_corpus
 from core.data.timeline import TimelineError
@@ -248,7 +249,7 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
     digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in files]
     key = cache_key_of(names, digests, cfg)
     target = cache_root(cfg) / "prepared" / key
-    if cache and (target / "DONE").is_file():
+    if cache and is_complete(target):
         return Prepared.load(target)
 
     items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per task
@@ -264,19 +265,12 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
 
 
 def _save_atomic(data: Prepared, target: Path) -> None:
-    """Write into a sibling temp folder, mark it DONE, rename: readers never see a half-written cache."""
+    """Write into a sibling temp folder and publish it (core.data.publish): readers never see a half-written
+    cache, and a cache another process has just completed is kept, never deleted."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         data.save(tmp)
-        (tmp / "DONE").write_text("ok\n")
-        if (target / "DONE").is_file():
-            return  # another process finished the same data first: keep theirs
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)  # an interrupted earlier attempt (no DONE)
-        os.replace(tmp, target)
-    except OSError:
-        if not (target / "DONE").is_file():
-            raise
+        publish_dir(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,64 @@
+"""Publishing a finished folder (a prepared-data cache) where other processes may read or write the same one.
+
+One implementation for every writer: the local cache of ``core.data.preprocess.prepare``, the experiment
+cache of ``distributed.data`` on a local or shared folder, and each node's copy of a cache downloaded from a
+bucket. The rules:
+
+- a folder appears at ``target`` only by an atomic rename of a complete folder holding ``DONE``, so a
+  reader that sees ``DONE`` sees every file;
+- publishers of one ``target`` take a lock (``flock`` on a sibling file, released by the kernel if the
+  process dies) and check again under it, so a folder another process has just completed is never
+  deleted or replaced; the first complete copy wins and the others are dropped;
+- only a folder without ``DONE`` (left by an interrupted writer of an older version) is ever removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+DONE = "DONE"
+
+
+def is_complete(target: str | os.PathLike) -> bool:
+    """True when ``target`` holds a complete published folder."""
+    return (Path(target) / DONE).is_file()
+
+
+@contextlib.contextmanager
+def dir_lock(target: str | os.PathLike) -> Iterator[None]:
+    """Exclusive lock for creating ``target`` (a ``.<name>.lock`` file next to it)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def publish_dir(tmp: str | os.PathLike, target: str | os.PathLike, *, locked: bool = False) -> bool:
+    """Move the complete folder ``tmp`` to ``target`` (writing its ``DONE`` marker last).
+
+    Returns False when a complete ``target`` already exists: theirs is kept and ``tmp`` is removed.
+    ``locked=True`` when the caller already holds ``dir_lock(target)``.
+    """
+    tmp, target = Path(tmp), Path(target)
+    if not locked:
+        with dir_lock(target):
+            return publish_dir(tmp, target, locked=True)
+    if is_complete(target):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+    (tmp / DONE).write_text("ok\n")
+    if target.exists():  # incomplete (no DONE) and, under the lock, nobody is writing it now
+        aside = target.with_name(f".{target.name}.stale.{os.getpid()}")
+        os.rename(target, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    os.rename(tmp, target)
+    return True
