@@ -2,7 +2,8 @@
 
 ``val_objective`` = mean over heads of (model's masked validation loss on the head / the constant
 baseline's loss on the same positions), each a global masked mean over the whole validation set
-(sums and counts are accumulated, then all-reduced across DDP ranks, then divided). The constant
+(sums and counts are accumulated, then all-reduced across DDP ranks, then divided; each rank evaluates
+its own shard and every window sits in exactly one, so 1 and N workers give the same numbers). The constant
 baseline therefore scores exactly 1.0 whatever the units, and so does every report.
 """
 
@@ -49,8 +50,12 @@ class _Acc:
             return
         backend = torch.distributed.get_backend()
         device = "cuda" if backend == "nccl" else "cpu"
-        names = sorted(self.names)  # every rank sees the same heads, so sorted names line up
-        t = torch.tensor([self.values[n] for n in names], dtype=torch.float64, device=device)
+        # The union of every rank's names: a rank whose shard of the validation set is empty (or lacks a
+        # head's positions) has fewer sums, and its zeros must still line up with the others'.
+        gathered: list[list[str] | None] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, self.names)
+        names = sorted({n for rank_names in gathered for n in rank_names or []})
+        t = torch.tensor([self.values.get(n, 0.0) for n in names], dtype=torch.float64, device=device)
         torch.distributed.all_reduce(t)
         self.values = dict(zip(names, t.cpu().tolist()))
 

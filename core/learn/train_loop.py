@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from core.config import Config
@@ -31,6 +31,7 @@ from core.data.batch import MODEL_FEATURES, trim_tracks
 from core.data.dataset import WindowDataset
 from core.learn.checkpoint import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
 from core.learn.evaluate import evaluate, gap_closed, noise_floor
+from core.learn.faults import Fault
 from core.learn.loss import MultiTrackLoss
 from core.learn.model import build_model, count_parameters
 
@@ -45,6 +46,7 @@ class Hooks:
     rank: int = 0
     world_size: int = 1
     device: torch.device | None = None  # a runner that assigns devices (Ray Train) sets it
+    fault: Fault | None = None  # an injected failure (core.learn.faults), for drills and tests
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
         """Called once per epoch by every rank; ``checkpoint_dir`` (rank 0 only) is deleted afterwards."""
@@ -179,6 +181,24 @@ def _autocast_factory(cfg: Config, device: torch.device) -> Callable | None:
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+class ShardSampler(Sampler[int]):
+    """Every ``world``-th index from ``rank``: each validation window is evaluated on exactly one rank.
+
+    DistributedSampler pads the last round by repeating windows, so the summed metrics (and
+    val_objective) would change with the number of workers; here the shards add up to the set exactly
+    (a rank may get none, which ``evaluate`` allows).
+    """
+
+    def __init__(self, n: int, rank: int, world: int) -> None:
+        self.indices = list(range(rank, n, world))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 @dataclass
 class _Loaders:
     train_ds: WindowDataset
@@ -206,7 +226,7 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> _Loade
     gen = torch.Generator()
 
     def val_loader(ds):
-        s = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
+        s = ShardSampler(len(ds), rank, world) if world > 1 else None
         return DataLoader(
             ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers, pin_memory=pin
         )
@@ -239,43 +259,68 @@ def _pick_device(hooks: Hooks, cfg: Config) -> torch.device:
 
 
 def train_epoch(
-    model, loader, loss_fn, opt, cfg: Config, device, autocast, epoch: int, grad_norms: list[float], show_progress: bool
+    model,
+    loader,
+    loss_fn,
+    opt,
+    cfg: Config,
+    device,
+    autocast,
+    epoch: int,
+    grad_norms: list[float],
+    show_progress: bool,
+    fault: Fault | None = None,
 ) -> tuple[float, int]:
-    """One pass over ``loader``; returns (mean training loss, real tokens seen). Raises on NaN or explosion."""
+    """One pass over ``loader``; returns (mean training loss, real tokens seen).
+
+    Raises TrainingError on a NaN loss, exploding gradients or running out of memory (``fault``, when
+    given, strikes at the first batch).
+    """
     t = cfg.train
     pin = device.type == "cuda"
     model.train()
     tot, nb, tokens = 0.0, 0, 0
     bar = _progress(loader, f"epoch {epoch}/{t.epochs}", show_progress)
-    for batch in bar:
-        batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
-        with autocast() if autocast else contextlib.nullcontext():
-            outputs = model(batch)
-        loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
-                f"lower train.lr (now {t.lr}) or raise train.grad_clip"
+    try:
+        for batch in bar:
+            batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
+            with autocast() if autocast else contextlib.nullcontext():
+                outputs = model(batch)
+            loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
+            if fault is not None and nb == 0:
+                loss = fault.strike(loss, f"epoch {epoch}, batch {nb}")
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
+                    f"lower train.lr (now {t.lr}) or raise train.grad_clip"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = float(
+                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf"))
             )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = float(
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf"))
-        )
-        if not math.isfinite(norm):
-            raise TrainingError(f"non-finite gradient norm at epoch {epoch}, batch {nb}")
-        if len(grad_norms) >= 20 and norm > t.explode_factor * statistics.median(grad_norms[-200:]):
-            raise TrainingError(
-                f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
-                f"{t.explode_factor:g}x the running median; lower train.lr"
-            )
-        grad_norms.append(norm)
-        opt.step()
-        tot += float(loss.detach())
-        nb += 1
-        tokens += int(batch["step_mask"].sum())
-        if hasattr(bar, "set_postfix") and (t.log_every and nb % t.log_every == 0):
-            bar.set_postfix(loss=f"{tot / nb:.4f}")
+            if not math.isfinite(norm):
+                raise TrainingError(
+                    f"non-finite gradient norm (exploding gradients) at epoch {epoch}, batch {nb}: "
+                    f"lower train.lr (now {t.lr}) or raise train.grad_clip"
+                )
+            if len(grad_norms) >= 20 and norm > t.explode_factor * statistics.median(grad_norms[-200:]):
+                raise TrainingError(
+                    f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
+                    f"{t.explode_factor:g}x the running median; lower train.lr"
+                )
+            grad_norms.append(norm)
+            opt.step()
+            tot += float(loss.detach())
+            nb += 1
+            tokens += int(batch["step_mask"].sum())
+            if hasattr(bar, "set_postfix") and (t.log_every and nb % t.log_every == 0):
+                bar.set_postfix(loss=f"{tot / nb:.4f}")
+    except (torch.OutOfMemoryError, MemoryError) as e:
+        raise TrainingError(
+            f"out of memory at epoch {epoch}, batch {nb} ({type(e).__name__}: {str(e)[:200]}): lower "
+            f"train.batch_size (now {t.batch_size}), the model size or data.window"
+        ) from e
     return tot / max(nb, 1), tokens
 
 
@@ -383,8 +428,9 @@ def train(
         loaders.generator.manual_seed(t.seed * 100003 + epoch)
         if loaders.sampler is not None:
             loaders.sampler.set_epoch(epoch)
+        fault = hooks.fault if hooks.fault is not None and hooks.fault.due(epoch) else None
         train_loss, tokens = train_epoch(
-            model, loaders.train, loss_fn, opt, cfg, device, autocast, epoch, grad_norms, progress and is_main
+            model, loaders.train, loss_fn, opt, cfg, device, autocast, epoch, grad_norms, progress and is_main, fault
         )
         train_time = time.perf_counter() - t0
         metrics: dict[str, Any] = {
