@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,24 @@ def describe(params: dict[str, Any], width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def error_reason(err: BaseException | None, width: int = 160) -> str:
+    """One line saying why a trial failed: the innermost ``SomeError: message`` of Ray's wrapped traceback."""
+    if err is None:
+        return ""
+    err = getattr(err, "cause", None) or err  # RayTaskError: the trial's own exception
+    text = f"{type(err).__name__}: {err}"
+    found = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception|Exit)): (.+)$", text, flags=re.MULTILINE)
+    if found:
+        kind, msg = found[-1]
+        line = f"{kind}: {msg.strip()}"
+    else:
+        line = next((x.strip() for x in text.splitlines() if x.strip()), type(err).__name__)
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
-    """One row per trial (best epoch's metrics), best first; counts and summed training time."""
+    """One row per trial (best epoch's metrics), best first, errors (with their reason) last; counts and
+    summed training time."""
     res = SearchResult(experiment_path=exp_path)
     counts = {"finished": 0, "stopped_early": 0, "errors": 0}
     for r in grid:
@@ -80,6 +97,20 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
         if r.error is not None:
             counts["errors"] += 1
         if df is None or OBJECTIVE not in df or df[OBJECTIVE].isna().all():
+            if r.error is not None:  # failed before its first epoch: still a row, with the reason
+                res.rows.append(
+                    {
+                        "trial_id": Path(r.path).name.removeprefix("trial_"),
+                        "status": "error",
+                        "epochs": 0,
+                        "best_epoch": 0,
+                        OBJECTIVE: math.nan,
+                        "val_objective_ctx": math.nan,
+                        "noise_floor": math.nan,
+                        "params": dict(r.config or {}),
+                        "error": error_reason(r.error),
+                    }
+                )
             continue
         last_epoch = int(df["epoch"].max())
         if r.error is None:
@@ -109,9 +140,10 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
                 "val_objective_ctx": float(best.get("val_objective_ctx", math.nan)),
                 "noise_floor": float(best.get("noise_floor", math.nan)),
                 "params": dict(r.config or {}),
+                "error": error_reason(r.error),
             }
         )
-    res.rows.sort(key=lambda row: row[OBJECTIVE])
+    res.rows.sort(key=lambda row: (not math.isfinite(row[OBJECTIVE]), row[OBJECTIVE]))
     res.reports.sort(key=lambda row: row["timestamp"])
     res.counts = counts
     return res
@@ -138,6 +170,10 @@ def format_table(res: SearchResult, top: int = 5) -> str:
             f"{i:>4}  {r['trial_id']:<10} {r[OBJECTIVE]:>13.4f} {r['val_objective_ctx']:>10.4f} "
             f"{r['best_epoch']:>3}/{r['epochs']:<2} {r['status']:<8} {describe(r['params'])}"
         )
+    failed = [r for r in res.rows if r.get("error")]
+    if failed:
+        lines.append(f"{len(failed)} trial(s) ended as an error (the search went on):")
+        lines += [f"  trial {r['trial_id']} after {r['epochs']} epoch(s): {r['error']}" for r in failed]
     lines.append(f"experiment: {res.experiment_path}  ({res.wall_s:.0f}s wall, {res.train_s:.0f}s of training)")
     lines.append(f"export the best: python scripts/export_best.py {res.experiment_path}")
     return "\n".join(lines)

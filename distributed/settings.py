@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,18 @@ LAPTOP_SEARCH = {
     "train.early_stopping": 0,
     "train.warmup_epochs": 0,
 }
+
+
+def trial_name(trial) -> str:
+    """Tune's display name of a trial, ``xmlai_<index>_<id>``: the 0-based order in which the search created it
+    (Tune's own ids are random) is what a fault (core.learn.faults) and a person refer to."""
+    return f"xmlai_{int(trial.experiment_tag.split('_', 1)[0]) - 1}_{trial.trial_id}"
+
+
+def trial_index(name: str | None) -> int | None:
+    """The index in a name made by ``trial_name`` (None for another name)."""
+    m = re.match(r"xmlai_(\d+)_", name or "")
+    return int(m.group(1)) if m else None
 
 
 def laptop_config(**overrides: Any) -> Config:
@@ -59,6 +72,10 @@ class SearchSettings:
     verbose: bool = False  # worker logs and per-epoch lines
     searcher: str = "tpe"  # tpe | random (Optuna's RandomSampler: the benchmark's reference)
     early_stopping: bool = True  # ASHA; False = every trial runs all epochs (FIFO)
+    # Retries of a failed trial (a lost node, a killed worker), each from its last checkpoint; Ray Train
+    # restarts a trial's worker group as often. A trial that still fails ends as an error; the search goes on.
+    max_failures: int = 2
+    fault: str = ""  # injected failures for drills and tests (core.learn.faults); default $XMLAI_FAULT
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -71,6 +88,8 @@ class SearchSettings:
             raise SearchError("--cpus-per-worker must be > 0 (or give --gpus-per-worker)")
         if self.searcher not in ("tpe", "random"):
             raise SearchError(f"searcher must be tpe or random, got {self.searcher!r}")
+        if self.max_failures < 0:
+            raise SearchError(f"--max-failures must be >= 0, got {self.max_failures}")
         if self.data_engine not in ("ray", "local", "auto"):
             raise SearchError(f"data engine must be ray, local or auto, got {self.data_engine!r}")
 

@@ -3,6 +3,7 @@ place that tells them apart. Used by the search (state, export) and by the prepa
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -50,6 +51,16 @@ def exists(uri: str) -> bool:
         return Path(uri).exists()
     fs, path = pafs.FileSystem.from_uri(uri)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def remove_tree(uri: str) -> None:
+    """Delete a folder (or a bucket prefix) and everything under it; nothing happens where it does not exist."""
+    if not is_uri(uri):
+        shutil.rmtree(uri, ignore_errors=True)
+        return
+    fs, path = pafs.FileSystem.from_uri(uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)
 
 
 def upload_dir(local: str | Path, uri: str) -> None:

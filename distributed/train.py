@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 
 from core.config import config_from_dict
 from core.learn.checkpoint import json_safe
+from core.learn.faults import fault_for
 from core.learn.train_loop import Hooks, train
+from distributed.settings import trial_index
 
 OBJECTIVE = "val_objective"
 
@@ -33,12 +36,33 @@ def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | int | bool]:
     return {k: v for k, v in json_safe(metrics).items() if isinstance(v, (bool, int, float))}
 
 
+WHERE_FILE = "where.json"
+
+
+def _where(trial_index: int | None, metrics: dict[str, Any], checkpoint_dir: str | None) -> dict[str, Any]:
+    """Which trial (its creation index, as XMLAI_FAULT names it), Ray node and process ran the epoch.
+
+    Added to every report, and written into the checkpoint as ``where.json``: a checkpoint reaches storage
+    before the report returns (Tune's result files follow with its next snapshot), so this is how a lost
+    node's trials are followed to their retry while the search runs.
+    """
+    where: dict[str, Any] = {"node_id": ray.get_runtime_context().get_node_id()}
+    if trial_index is not None:
+        where["trial_index"] = trial_index
+    if checkpoint_dir:
+        info = {**where, "epoch": metrics.get("epoch"), "pid": os.getpid()}
+        Path(checkpoint_dir, WHERE_FILE).write_text(json.dumps(info))
+    return where
+
+
 class RayTrainHooks(Hooks):
     """Hooks for one Ray Train worker: every rank reports (it is a barrier), rank 0 with the checkpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, fault: str = "", trial_id: str | None = None, trial_index: int | None = None) -> None:
         ctx = ray.train.get_context()
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+        self.fault = fault_for(fault, trial_id, trial_index, self.rank)
+        self.trial_index = trial_index
         from ray.train.torch import get_device
 
         # Ray sets each GPU worker's CUDA_VISIBLE_DEVICES: its device, not LOCAL_RANK, is the one to use
@@ -46,8 +70,10 @@ class RayTrainHooks(Hooks):
         self.device = device if device.type == "cuda" else None
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
+        where = _where(self.trial_index, metrics, checkpoint_dir)
         ck = Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
-        ray.train.report(clean_metrics(metrics), checkpoint=ck)  # copies the folder to storage before returning
+        # copies the folder to storage before returning
+        ray.train.report({**clean_metrics(metrics), **where}, checkpoint=ck)
 
     def resume_from(self) -> str | None:
         ck = ray.train.get_checkpoint()  # set when a run of the same name already has one
@@ -58,9 +84,15 @@ class RayTrainHooks(Hooks):
 class TuneHooks(Hooks):
     """Hooks for a 0-worker trial: the loop runs in the Tune trial process and reports to Tune."""
 
+    def __init__(self, fault: str = "") -> None:
+        ctx = tune.get_context()
+        self.trial_index = trial_index(ctx.get_trial_name())
+        self.fault = fault_for(fault, ctx.get_trial_id(), self.trial_index, 0)
+
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
+        where = _where(self.trial_index, metrics, checkpoint_dir)
         ck = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
-        tune.report(clean_metrics(metrics), checkpoint=ck)
+        tune.report({**clean_metrics(metrics), **where}, checkpoint=ck)
 
     def resume_from(self) -> str | None:
         ck = tune.get_checkpoint()  # set when a restored experiment resumes this trial
@@ -84,10 +116,11 @@ def _limit_threads(cpus: float | None) -> None:
 
 
 def train_worker(config: dict[str, Any]) -> None:
-    """Per-worker training function for TorchTrainer: ``config = {"cfg": dict, "data_path": abs path}``."""
+    """Per-worker training function for TorchTrainer: ``config = {"cfg": dict, "data_path": abs path}``
+    (optional: ``fault``, ``trial_id``: core.learn.faults)."""
     _limit_threads(config.get("cpus_per_worker"))
     cfg = config_from_dict(config["cfg"])
-    hooks = RayTrainHooks()
+    hooks = RayTrainHooks(config.get("fault", ""), config.get("trial_id"), config.get("trial_index"))
     train(
         cfg,
         load_prepared(config["data_path"]),
@@ -104,7 +137,7 @@ def train_in_trial(config: dict[str, Any]) -> None:
     train(
         cfg,
         load_prepared(config["data_path"]),
-        TuneHooks(),
+        TuneHooks(config.get("fault", "")),
         progress=False,
         log=print if config.get("verbose") else (lambda s: None),
     )
@@ -133,6 +166,9 @@ def fit(
     callbacks: list | None = None,
     max_failures: int = 1,
     verbose: bool = False,
+    fault: str = "",
+    trial_id: str | None = None,
+    trial_index: int | None = None,
 ) -> RunSummary:
     """Run ``core.learn.train_loop.train`` on ``num_workers`` workers; an existing ``storage_path/name`` resumes.
 
@@ -157,6 +193,9 @@ def fit(
             "data_path": str(data_path),
             "cpus_per_worker": cpus_per_worker,
             "verbose": verbose,
+            "fault": fault,
+            "trial_id": trial_id,
+            "trial_index": trial_index,
         },
         scaling_config=ScalingConfig(
             num_workers=num_workers, use_gpu="GPU" in resources, resources_per_worker=resources

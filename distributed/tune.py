@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pyarrow.fs as pafs
 import ray
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -35,12 +36,25 @@ from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
 from core.config import Config, config_from_dict
+from core.learn.faults import ENV as FAULT_ENV
+from core.learn.faults import FaultSpecError, parse_faults
 from distributed.cluster import alive_nodes, check_storage, init_ray, plan_concurrency, trial_resources
 from distributed.data import prepare_cached
 from distributed.results import format_table, make_progress, summarize_grid
-from distributed.settings import MODE, OBJECTIVE, STATE_FILE, SearchError, SearchResult, SearchSettings
-from distributed.storage import is_uri, latest_experiment, read_text, resolve_storage, write_text
+from distributed.settings import (
+    MODE,
+    OBJECTIVE,
+    STATE_FILE,
+    SearchError,
+    SearchResult,
+    SearchSettings,
+    trial_index,
+    trial_name,
+)
+from distributed.storage import exists, is_uri, latest_experiment, read_text, remove_tree, resolve_storage, write_text
 from distributed.train import fit, train_in_trial
+
+DONE_MARKER = "xmlai_done.json"
 
 
 def trial_dirname(trial) -> str:
@@ -48,9 +62,60 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
+class TrialLedger(tune.Callback):
+    """Driver-side bookkeeping that makes a resume after a killed driver exact.
+
+    Tune snapshots its experiment state at most every ~10 s, so a driver that dies leaves a snapshot a
+    little behind the trials. Two gaps are closed here (paths come from Tune's own trial storage, so a
+    moved or downloaded experiment is handled like the original):
+
+    - a trial Tune completes gets ``DONE_MARKER`` in its folder at once; a resumed trial that finds it
+      returns without training (no finished trial runs again, even one the snapshot still shows running);
+    - on the first step with trials, trial folders the snapshot does not know (trials created after it)
+      are removed: the restored searcher proposes their configurations again, and export never picks a
+      trial that is not in the results.
+    """
+
+    def __init__(self, log=print) -> None:
+        self.log, self.swept = log, False
+
+    def __getstate__(self):  # pickled into the experiment; a restored search sweeps again
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
+
+    def on_step_begin(self, iteration, trials, **info):
+        if self.swept or not trials:
+            return
+        self.swept = True
+        fs, exp = trials[0].storage.storage_filesystem, trials[0].storage.experiment_fs_path
+        known = {Path(t.path).name for t in trials} | {t.trial_id for t in trials}
+        for folder, prefix in ((exp, "trial_"), (f"{exp}/train_runs", "")):
+            for item in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+                if item.type == pafs.FileType.Directory and item.base_name.startswith(prefix):
+                    if item.base_name not in known:
+                        self.log(f"removing {item.path}: a trial started after Tune's last snapshot (sampled again)")
+                        fs.delete_dir(item.path)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        fs = trial.storage.storage_filesystem
+        try:
+            fs.create_dir(trial.path, recursive=True)
+            with fs.open_output_stream(f"{trial.path}/{DONE_MARKER}") as f:
+                f.write(json.dumps({"trial_id": trial.trial_id}).encode())
+        except OSError as e:  # the search goes on; a resume would only run this trial's last epochs again
+            self.log(f"could not mark trial {trial.trial_id} finished: {e}")
+
+
 def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, storage: str, experiment: str):
     """The Tune function trainable for these settings, wrapped with its resources."""
     epochs, wpt, cpus, gpus, verbose = s.epochs, s.workers_per_trial, s.cpus_per_worker, s.gpus_per_worker, s.verbose
+    fault, max_failures = s.fault, s.max_failures
+
+    def finished_before(trial_id: str) -> bool:
+        # Completed before a driver died (TrialLedger): nothing left to run.
+        return exists(f"{storage}/{experiment}/trial_{trial_id}/{DONE_MARKER}")
 
     def trial_config(params: dict[str, Any]) -> dict[str, Any]:
         # The search budget wins over the config's epochs; ASHA stops at the same max_t.
@@ -60,14 +125,24 @@ def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, stor
     if wpt == 0:
 
         def xmlai_trial(params: dict[str, Any]) -> None:
+            if finished_before(tune.get_context().get_trial_id()):
+                return
             train_in_trial(
-                {"cfg": trial_config(params), "data_path": data_path, "cpus_per_worker": cpus, "verbose": verbose}
+                {
+                    "cfg": trial_config(params),
+                    "data_path": data_path,
+                    "cpus_per_worker": cpus,
+                    "verbose": verbose,
+                    "fault": fault,
+                }
             )
 
         return tune.with_resources(xmlai_trial, {"CPU": cpus, "GPU": gpus} if gpus else {"CPU": cpus})
 
     def xmlai_trial(params: dict[str, Any]) -> None:  # noqa: F811 (one of the two is returned)
         ctx = tune.get_context()
+        if finished_before(ctx.get_trial_id()):
+            return
         run = fit(
             trial_config(params),
             data_path,
@@ -78,7 +153,11 @@ def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, stor
             cpus_per_worker=cpus,
             gpus_per_worker=gpus,
             callbacks=[TuneReportCallback()],
+            max_failures=max_failures,
             verbose=verbose,
+            fault=fault,
+            trial_id=ctx.get_trial_id(),
+            trial_index=trial_index(ctx.get_trial_name()),
         )
         if run.error:
             raise run.error
@@ -99,18 +178,38 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
     name = name or f"xmlai-{Path(s.space).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     exp_path = f"{storage}/{name}"
     state_text = read_text(f"{exp_path}/{STATE_FILE}")
+    # Our state file is written before Tune's first snapshot; a driver that died in between left no trial
+    # state: such an experiment is started again (with its saved settings on --resume), never a dead name.
+    snapshot = state_text is not None and tune.Tuner.can_restore(exp_path)
     if s.resume:
-        if state_text is None or not tune.Tuner.can_restore(exp_path):
+        if state_text is None:
             raise SearchError(f"--resume: nothing to resume at {exp_path}")
         saved = json.loads(state_text)
         keep = {
             k: getattr(s, k)
-            for k in ("address", "num_cpus", "max_concurrent", "verbose", "shared_storage", "resource_wait_s", "top")
+            for k in (
+                "address",
+                "num_cpus",
+                "max_concurrent",
+                "verbose",
+                "shared_storage",
+                "resource_wait_s",
+                "top",
+                "fault",
+            )
         }
-        s = SearchSettings(**{**saved["settings"], **keep, "resume": True})
+        s = SearchSettings(**{**saved["settings"], **keep, "resume": snapshot})
         base = config_from_dict(saved["base_config"])
-    elif state_text is not None:
+    elif snapshot:
         raise SearchError(f"experiment {exp_path} exists: add --resume to continue it, or give another --name")
+    if state_text is not None and not snapshot:
+        log(f"experiment {exp_path} stopped before Tune's first snapshot (no trial to keep): starting it again")
+        remove_tree(exp_path)
+    s = dataclasses.replace(s, fault=s.fault or os.environ.get(FAULT_ENV, ""))
+    try:
+        parse_faults(s.fault)  # a typo in a drill fails here, not in every trial
+    except FaultSpecError as e:
+        raise SearchError(str(e)) from e
     space = search_spaces.resolve(s.space)  # fail on a bad space before starting Ray
 
     started = init_ray(s, log)
@@ -134,7 +233,9 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         )
         trainable = make_trainable(base.to_dict(), data_path, s, storage, name)
         if s.resume:
-            tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
+            # Finished trials stay finished; errored ones (their retries spent) stay errors with their reason;
+            # unfinished ones continue from their last checkpoint. The searcher's state comes back with them.
+            tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False)
         else:
             tuner = tune.Tuner(
                 trainable,
@@ -156,14 +257,16 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                     if s.early_stopping
                     else FIFOScheduler(),
                     trial_dirname_creator=trial_dirname,
+                    trial_name_creator=trial_name,
                     reuse_actors=False,
                 ),
                 run_config=tune.RunConfig(
                     name=name,
                     storage_path=storage,
                     verbose=0,
-                    callbacks=[make_progress(s.trials, s.epochs, log)],
-                    failure_config=tune.FailureConfig(max_failures=0),
+                    callbacks=[make_progress(s.trials, s.epochs, log), TrialLedger(log)],
+                    # a lost node or a killed trial process: retried from the trial's last checkpoint
+                    failure_config=tune.FailureConfig(max_failures=s.max_failures),
                     # keep every checkpoint of a 0-worker trial (at most `epochs`, small): with num_to_keep set,
                     # Tune forces an experiment snapshot every few reports and warns that it is a bottleneck
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=None),

@@ -68,6 +68,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="auto",
         help="preparation engine (auto: Ray Data on a multi-node cluster, else local)",
     )
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        default=SearchSettings.max_failures,
+        help="retries of a failed trial (lost node, killed worker), each from its last checkpoint "
+        f"(default {SearchSettings.max_failures}); drills: XMLAI_FAULT, see core/learn/faults.py",
+    )
     p.add_argument("--seed", type=int, default=0, help="Optuna TPE seed")
     p.add_argument("--top", type=int, default=5, help="rows of the final table")
     p.add_argument("--verbose", action="store_true", help="trial logs and per-epoch lines")
@@ -129,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         num_cpus=args.num_cpus,
         data_engine=args.data_engine,
         shared_storage=args.shared_storage,
+        max_failures=args.max_failures,
         top=args.top,
         verbose=args.verbose or args.debug,
     )

@@ -20,7 +20,7 @@ def ray_session():
 
     started = init_ray(SearchSettings(num_cpus=2), log=lambda s: None)
     yield ray
-    if started:
+    if started and ray.is_initialized():
         ray.shutdown()  # only what this session started
 
 
@@ -38,3 +38,43 @@ def corpus_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def data_cfg(corpus_dir) -> DataConfig:
     return DataConfig(data_dir=str(corpus_dir), **SMALL)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible HTTP server (moto) on 127.0.0.1 for this session, with one empty bucket; yields the
+    environment that points pyarrow (and every Ray worker started with it) at the server."""
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is in the test extra: pip install -e .[test]")
+    import socket
+
+    import boto3
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket="xmlai-test")
+    yield env
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch, request):
+    """``s3://xmlai-test/<test name>`` with the server's environment set in this process too."""
+    for k, v in s3_server.items():
+        monkeypatch.setenv(k, v)
+    return f"s3://xmlai-test/{request.node.name.replace('[', '-').replace(']', '')}", s3_server

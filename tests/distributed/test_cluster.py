@@ -1,0 +1,142 @@
+"""A real multi-node Ray cluster on one machine (ray.cluster_utils.Cluster): a head with no CPU and two worker nodes of
+one CPU each, each with its own custom resource.
+
+- Ray Data preparation gets the exports' bytes from the driver: the export folder is deleted before the workers run,
+  and the windows still equal the local engine's.
+- A node-local storage path is refused on this cluster (3 nodes), a bucket or a declared shared folder is not.
+- ``scripts/tune.py --address`` spreads its trials over both worker nodes (``--data-engine auto`` picks Ray Data);
+  one worker node is then killed while its trial runs: the trial restarts from its last checkpoint on the surviving
+  node and the search completes with every trial finished.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from core.config import DataConfig
+from core.data.synth import write_corpus
+from distributed import data as ddata
+from distributed.cluster import check_storage, init_ray
+from distributed.settings import SearchError, SearchSettings
+from tests.distributed.conftest import SMALL
+from tests.distributed.drivers import checkpoints_written, start_tune, trial_reports, tune_args
+from tests.distributed.test_data import _same
+
+pytestmark = pytest.mark.ray
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import ray
+    from ray.cluster_utils import Cluster
+
+    had_local = ray.is_initialized()
+    if had_local:
+        ray.shutdown()  # the session's local Ray: a process joins one cluster at a time; restarted below
+    temp = tempfile.mkdtemp(prefix="xc", dir="/tmp")  # short: Ray's socket paths must stay under 108 bytes
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            # Ray writes a started cluster's address to <temp>/ray/ray_current_cluster, and from then on a plain
+            # ray.init() anywhere on this machine joins that cluster: keep the file out of the shared /tmp/ray.
+            mp.setenv("RAY_TMPDIR", temp)
+            c = Cluster(
+                initialize_head=True,
+                head_node_args={"num_cpus": 0, "resources": {"trial_driver": 8}, "dashboard_port": _free_port()},
+            )
+            try:
+                a = c.add_node(num_cpus=1, resources={"node_a": 1})
+                b = c.add_node(num_cpus=1, resources={"node_b": 1})
+                c.wait_for_nodes()
+                init_ray(SearchSettings(address=c.address), log=lambda s: None)
+                yield SimpleNamespace(cluster=c, address=c.address, a=a, b=b, head=c.head_node)
+            finally:
+                ray.shutdown()
+                c.shutdown()  # only the nodes this fixture started
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        if had_local:
+            init_ray(SearchSettings(num_cpus=2), log=lambda s: None)
+
+
+def test_node_local_storage_is_refused_on_a_real_multi_node_cluster(cluster, tmp_path):
+    with pytest.raises(SearchError, match=r"folder on this node's disk, but the cluster has 3 nodes.*s3://"):
+        check_storage(str(tmp_path), SearchSettings())
+    check_storage("s3://bucket/xmlai", SearchSettings())  # a bucket is fine
+    check_storage(str(tmp_path), SearchSettings(shared_storage=True))  # so is a declared shared file system
+
+
+def test_ray_data_ships_bytes_to_worker_nodes_and_equals_the_local_engine(cluster, tmp_path):
+    import ray
+
+    exports = tmp_path / "exports"
+    write_corpus(exports, 8, 5)
+    (exports / "broken.xml").write_bytes(b"<xmeml><sequence>not closed")
+    cfg = DataConfig(data_dir=str(exports), **SMALL)
+    files = ddata.input_files(cfg)
+    local = ddata.prepare_local(cfg, files)
+
+    refs, key = ddata.ship_files(files, cfg, blocks=3)
+    shutil.rmtree(exports)  # gone from every node's disk: the workers can only use the bytes the driver shipped
+    shipped = ddata.prepare_shipped(refs, cfg, key)
+
+    _same(local, shipped)
+    assert [name for name, _ in shipped.errors] == ["broken.xml"]
+    assert key == local.meta["cache_key"]
+    # the head has no CPU: every parse task ran on a worker node
+    cpus = {n["NodeID"]: n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]}
+    assert cpus == {cluster.head.node_id: 0, cluster.a.node_id: 1, cluster.b.node_id: 1}
+
+
+def test_search_spreads_over_both_worker_nodes_and_survives_losing_one(cluster, data_cfg, tmp_path):
+    a, b = cluster.a.node_id, cluster.b.node_id
+    epochs = 4
+    args = tune_args(
+        data_cfg,
+        *("--address", cluster.address, "--trials", "3", "--epochs", str(epochs), "--grace-period", str(epochs)),
+        *("--storage", str(tmp_path), "--shared-storage", "--name", "spread", "--max-failures", "2", "--seed", "0"),
+    )
+    log = tmp_path / "driver.log"
+    proc = start_tune(args, log)
+    exp = tmp_path / "spread"
+    victim, deadline = None, time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = checkpoints_written(exp)
+            nodes = {c["node_id"] for cks in seen.values() for c in cks}
+            on_a = [t for t, cks in seen.items() if cks[-1]["node_id"] == a and cks[-1]["epoch"] <= epochs - 2]
+            if {a, b} <= nodes and on_a:  # trials ran on both nodes, and one is mid-way on node A
+                victim = on_a[0]
+                cluster.cluster.remove_node(cluster.a, allow_graceful=False)  # SIGKILL every process of node A
+                break
+            time.sleep(0.5)
+        assert victim, f"no trial ran on both nodes in time:\n{log.read_text()[-3000:]}"
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert proc.returncode == 0, out[-3000:]
+    assert "prepared with the ray engine" in out  # --data-engine auto on a multi-node cluster
+    assert "3 trials with results: 3 finished" in out and " 0 errors" in out, out[-3000:]
+
+    after = trial_reports(exp)  # complete once the search has ended
+    assert len(after) == 3 and all(lines[-1]["epoch"] == epochs for lines in after.values())  # every trial finished
+    lines = after[f"trial_{victim}"]
+    on_a = [r for r in lines if r["node_id"] == a]
+    rest = lines[len(on_a) :]
+    assert on_a and lines[: len(on_a)] == on_a
+    # restarted on the surviving node from its last checkpoint: the next epoch, not epoch 1
+    assert rest and {r["node_id"] for r in rest} == {b}
+    assert [r["epoch"] for r in rest] == list(range(on_a[-1]["epoch"] + 1, epochs + 1))

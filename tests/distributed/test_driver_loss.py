@@ -1,0 +1,165 @@
+"""A driver that dies: ``scripts/tune.py`` runs in its own process group and the whole group is SIGKILLed mid-search,
+as when its machine dies (its local Ray goes with it). ``scripts/tune.py --resume`` then completes the search:
+
+- no finished trial runs again (no new checkpoint, no new process);
+- unfinished trials continue from their last checkpoint in Tune's snapshot, not from epoch 1;
+- Optuna's state is restored: every trial's configuration is the one the seeded searcher proposes for its place in
+  the sequence (a searcher that restarted would propose the first configurations again);
+- the final best, the table's first row and export_best agree, and are the best over all trials' checkpoints.
+
+The small form runs by default on a local folder and on a bucket (a local S3-compatible server); the long form
+(more trials, Ray Train workers) is ``slow``. A driver killed before Tune's first snapshot leaves a name that both
+``--resume`` and a fresh start accept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import search_spaces
+from core.config import apply_overrides, config_from_dict
+from distributed.export import export_best
+from distributed.settings import STATE_FILE, SearchSettings
+from distributed.storage import write_text
+from distributed.tune import _searcher, run_search
+from tests.distributed.drivers import (
+    checkpoint_objectives,
+    checkpoints_written,
+    finished_trials,
+    kill_driver,
+    snapshot_time,
+    start_tune,
+    trial_params,
+    tune_args,
+)
+
+pytestmark = pytest.mark.ray
+SEED = 3
+
+
+def _expected_configs(n: int) -> list[dict]:
+    """What the seeded searcher proposes for trials 0..n-1 when nothing interrupts it (fewer trials than TPE's
+    random start-up, so the sequence does not depend on results)."""
+    searcher = _searcher(search_spaces.resolve("loss_weights"), SearchSettings(seed=SEED))
+    return [json.loads(json.dumps(searcher.suggest(f"t{i}"))) for i in range(n)]
+
+
+def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: int, epochs: int, *extra: str):
+    name = "killed"
+    exp = f"{storage}/{name}"
+    common = ("--storage", storage, "--name", name, "--num-cpus", "2")
+    args = tune_args(
+        data_cfg,
+        *("--trials", str(trials), "--epochs", str(epochs), "--grace-period", str(epochs), "--seed", str(SEED)),
+        *common,
+        *extra,
+    )
+    proc = start_tune(args, tmp_path / "first.log", env)
+    killed, deadline = False, time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen, done, snap = checkpoints_written(exp), finished_trials(exp), snapshot_time(exp)
+            # a trial finished, and another is mid-way with a checkpoint Tune's last snapshot has recorded
+            midway = [
+                t
+                for t, cks in seen.items()
+                if t not in done and cks[-1]["epoch"] < epochs and snap and snap >= cks[0]["mtime"] + 2
+            ]
+            if done and midway:
+                kill_driver(proc)
+                killed = True
+                break
+            time.sleep(0.3)
+    finally:
+        if proc.poll() is None:
+            kill_driver(proc)
+    first = (tmp_path / "first.log").read_text()
+    assert killed, f"the search never reached the state to kill it in:\n{first[-3000:]}"
+    at_kill, done_at_kill, snap = checkpoints_written(exp), finished_trials(exp), snapshot_time(exp)
+    assert len(done_at_kill) < trials
+
+    resume = start_tune(tune_args(data_cfg, "--resume", *common), tmp_path / "resume.log", env)
+    resume.wait(timeout=900)
+    out = (tmp_path / "resume.log").read_text()
+    assert resume.returncode == 0, out[-4000:]
+    assert f"{trials} trials with results: {trials} finished" in out and " 0 errors" in out, out[-4000:]
+
+    after = checkpoints_written(exp)
+    assert len(after) == trials and set(finished_trials(exp)) == set(after)  # every trial accounted for, once
+    assert all(cks[-1]["epoch"] == epochs for cks in after.values())
+    for t in done_at_kill:  # no finished trial ran again
+        assert [(c["epoch"], c["pid"]) for c in after[t]] == [(c["epoch"], c["pid"]) for c in at_kill[t]], t
+    for t, cks in at_kill.items():
+        if t in done_at_kill:
+            continue
+        old_pids = {c["pid"] for c in cks}
+        resumed = [c["epoch"] for c in after[t] if c["pid"] not in old_pids]
+        assert resumed and resumed == list(range(resumed[0], epochs + 1)), (t, after[t])
+        if cks[0]["mtime"] + 2 <= snap:  # its first checkpoint was in Tune's snapshot: it continued from there
+            assert 1 < resumed[0] <= cks[-1]["epoch"] + 1, (t, cks, after[t])
+
+    # Optuna's state came back: trial i has the i-th configuration of the seeded sequence
+    params = trial_params(exp)
+    index = {t: cks[0]["trial_index"] for t, cks in after.items()}
+    assert sorted(index.values()) == list(range(trials))
+    expected = _expected_configs(trials)
+    for t, i in index.items():
+        assert params[t] == expected[i], (t, i)
+
+    # the best is the best over every trial's checkpoints, and the table, the export and the search agree on it
+    objectives = checkpoint_objectives(exp)
+    best_path = min(objectives, key=objectives.get)
+    best_trial = re.search(r"(?:trial_|train_runs/)(\w+)/checkpoint_", best_path).group(1)
+    row = re.search(r"^\s+1\s+(\w+)\s+([\d.]+)", out, flags=re.MULTILINE)
+    assert row.group(1) == best_trial and float(row.group(2)) == pytest.approx(objectives[best_path], abs=1e-4)
+    model = export_best(exp, str(tmp_path / "best"), log=lambda s: None)
+    exported = json.loads((model / "metrics.json").read_text())
+    assert exported["model"]["val_objective"] == pytest.approx(objectives[best_path], rel=1e-9)
+    return first, out
+
+
+def test_killed_driver_resumes_exactly_on_a_local_folder(data_cfg, tmp_path):
+    _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {"XMLAI_CACHE": str(tmp_path / "cache")}, 4, 3)
+
+
+def test_killed_driver_resumes_exactly_on_a_bucket(data_cfg, tmp_path, s3):
+    """The same on ``s3://`` (a local S3-compatible server): state, checkpoints and the data cache go through it."""
+    bucket, env = s3
+    first, _ = _kill_and_resume(data_cfg, tmp_path, bucket, {**env, "XMLAI_CACHE": str(tmp_path / "cache")}, 4, 3)
+    assert f"cache {bucket}/_prepared/" in first
+    # each node's copy of the bucket's cache was downloaded once and published complete
+    copies = list((tmp_path / "cache" / "prepared").iterdir())
+    assert [c.name for c in copies if not c.name.startswith(".")] and all(
+        (c / "DONE").is_file() for c in copies if c.is_dir() and not c.name.startswith(".")
+    )
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_exactly_with_ray_train_workers(data_cfg, tmp_path):
+    """The long form: 6 trials of 4 epochs, each a TorchTrainer with one worker (Train's own checkpoints)."""
+    extra = ("--workers-per-trial", "1", "--cpus-per-worker", "1")
+    _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {}, 6, 4, *extra)
+
+
+def test_a_driver_killed_before_tunes_first_snapshot_leaves_a_usable_name(ray_session, data_cfg, tmp_path):
+    """What such a driver leaves is the state file alone: --resume starts the search with its saved settings, and a
+    fresh start with the same name is allowed."""
+    base = apply_overrides(config_from_dict({"data": data_cfg.__dict__}), {"model.preset": "tiny"})
+    s = SearchSettings(trials=1, space="loss_weights", epochs=1, storage=str(tmp_path), name="early", num_cpus=2)
+    for name in ("early", "again"):
+        settings = {k: v for k, v in {**s.__dict__, "name": name}.items() if k != "resume"}
+        state = {"settings": settings, "base_config": base.to_dict(), "data_path": ""}
+        write_text(str(tmp_path / name / STATE_FILE), json.dumps(state))
+        (tmp_path / name / "trial_deadbeef").mkdir()  # a trial folder Tune never recorded
+    logs: list[str] = []
+    resume = SearchSettings(storage=str(tmp_path), name="early", resume=True)
+    resumed = run_search(config_from_dict({}), resume, log=logs.append)
+    assert resumed.counts["finished"] == 1 and any("before Tune's first snapshot" in line for line in logs)
+    fresh = run_search(base, SearchSettings(**{**s.__dict__, "name": "again"}), log=logs.append)
+    assert fresh.counts["finished"] == 1
+    assert not (tmp_path / "early" / "trial_deadbeef").exists() and not (tmp_path / "again" / "trial_deadbeef").exists()
