@@ -140,3 +140,46 @@ def test_search_spreads_over_both_worker_nodes_and_survives_losing_one(cluster, 
     # restarted on the surviving node from its last checkpoint: the next epoch, not epoch 1
     assert rest and {r["node_id"] for r in rest} == {b}
     assert [r["epoch"] for r in rest] == list(range(on_a[-1]["epoch"] + 1, epochs + 1))
+
+
+@pytest.mark.slow
+def test_ray_train_trial_survives_losing_the_node_of_its_worker(cluster, data_cfg, tmp_path):
+    """The same with TorchTrainer trials (one DDP worker each, the Train controller on the head): the node running
+    a trial's worker is killed, Ray Train restarts the worker group on the other node from its last checkpoint."""
+    workers = [n for n in cluster.cluster.worker_nodes if n.any_processes_alive()]
+    while len(workers) < 2:  # an earlier test removed one
+        workers.append(cluster.cluster.add_node(num_cpus=1, resources={f"node_{len(workers)}x": 1}))
+    cluster.cluster.wait_for_nodes()
+    by_id = {n.node_id: n for n in workers}
+    epochs = 4
+    args = tune_args(
+        data_cfg,
+        *("--address", cluster.address, "--trials", "2", "--epochs", str(epochs), "--grace-period", str(epochs)),
+        *("--storage", str(tmp_path), "--shared-storage", "--name", "train", "--max-concurrent", "1"),
+        *("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-failures", "2"),
+    )
+    log = tmp_path / "driver.log"
+    proc = start_tune(args, log)
+    exp = tmp_path / "train"
+    victim, deadline = None, time.monotonic() + 900
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            midway = [(t, cks[-1]) for t, cks in checkpoints_written(exp).items() if cks[-1]["epoch"] <= epochs - 2]
+            if midway:
+                victim, last = midway[0]
+                lost = last["node_id"]
+                cluster.cluster.remove_node(by_id[lost], allow_graceful=False)
+                break
+            time.sleep(0.5)
+        assert victim, f"no trial got mid-way in time:\n{log.read_text()[-3000:]}"
+        proc.wait(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert proc.returncode == 0, out[-3000:]
+    assert "2 trials with results: 2 finished" in out and " 0 errors" in out, out[-3000:]
+    cks = checkpoints_written(exp)[victim]
+    on_lost = [c["epoch"] for c in cks if c["node_id"] == lost]
+    rest = [c for c in cks if c["node_id"] != lost]
+    assert on_lost and [c["epoch"] for c in rest] == list(range(on_lost[-1] + 1, epochs + 1))

@@ -1,6 +1,10 @@
-"""Ray Data preparation equals the local engine on the same files; a bad file is reported, the rest processed."""
+"""Ray Data preparation equals the local engine on the same files; a bad file is reported, the rest processed; the
+prepared-data cache on a bucket is published marker-last and shared by the processes of one node."""
 
 from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
 
 import numpy as np
 import pytest
@@ -39,3 +43,39 @@ def test_cache_is_keyed_by_content_and_reused(ray_session, data_cfg, tmp_path):
     _same(prepared, ddata.load_cached(path1))
     other = type(data_cfg)(**{**data_cfg.__dict__, "window": 30})
     assert ddata.cache_key(ddata.input_files(other), other) != ddata.cache_key(ddata.input_files(data_cfg), data_cfg)
+
+
+def _load_in_process(target: str, barrier, out) -> None:
+    barrier.wait()  # every "worker on the node" asks for the cache at the same moment
+    data = ddata.load_cached(target)
+    out.put(hashlib.sha256(data.train["features"].tobytes()).hexdigest())
+
+
+def test_bucket_cache_marker_goes_last_and_one_node_downloads_it_once(s3, data_cfg, tmp_path, monkeypatch):
+    """On a real S3 server: the DONE marker is the last object of the cache written, and several processes of one
+    node loading it at once all get the same windows from one complete local copy."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket, _ = s3
+    target, data = ddata.prepare_cached(data_cfg, bucket, engine="local", log=lambda s: None)
+    prefix = target.split("://", 1)[1].split("/", 1)[1] + "/"
+    objects = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets["xmlai-test"].keys
+    written = [k for k in objects if k.startswith(prefix)]  # in the order the server stored them
+    assert len(written) >= 5 and written[-1] == prefix + "DONE", written
+
+    monkeypatch.setenv("XMLAI_CACHE", str(tmp_path / "node"))
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_load_in_process, args=(target, barrier, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+        assert p.exitcode == 0
+    digests = {out.get(timeout=5) for _ in procs}
+    assert digests == {hashlib.sha256(data.train["features"].tobytes()).hexdigest()}
+    local = tmp_path / "node" / "prepared"
+    key = target.rsplit("/", 1)[-1]
+    assert sorted(p.name for p in local.iterdir()) == [f".{key}.lock", key]  # one copy, no half-written leftovers
+    assert (local / key / "DONE").is_file()
