@@ -179,7 +179,7 @@ def test_ray_train_trial_survives_losing_the_node_of_its_worker(cluster, data_cf
     out = log.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "2 trials with results: 2 finished" in out and " 0 errors" in out, out[-3000:]
-    cks = checkpoints_written(exp)[victim]
-    on_lost = [c["epoch"] for c in cks if c["node_id"] == lost]
-    rest = [c for c in cks if c["node_id"] != lost]
-    assert on_lost and [c["epoch"] for c in rest] == list(range(on_lost[-1] + 1, epochs + 1))
+    lines = trial_reports(exp)[f"trial_{victim}"]  # complete once the search has ended (Train prunes checkpoints)
+    on_lost = [r["epoch"] for r in lines if r["node_id"] == lost]
+    rest = [r["epoch"] for r in lines if r["node_id"] != lost]
+    assert on_lost and rest == list(range(on_lost[-1] + 1, epochs + 1)), lines

@@ -99,7 +99,9 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
             continue
         old_pids = {c["pid"] for c in cks}
         resumed = [c["epoch"] for c in after[t] if c["pid"] not in old_pids]
-        assert resumed and resumed == list(range(resumed[0], epochs + 1)), (t, after[t])
+        assert resumed and resumed[-1] == epochs, (t, after[t])
+        if "--workers-per-trial" not in extra:  # Tune keeps every checkpoint (Ray Train keeps the best and the last)
+            assert resumed == list(range(resumed[0], epochs + 1)), (t, after[t])
         if cks[0]["mtime"] + 2 <= snap:  # its first checkpoint was in Tune's snapshot: it continued from there
             assert 1 < resumed[0] <= cks[-1]["epoch"] + 1, (t, cks, after[t])
 
