@@ -54,7 +54,7 @@ from fractions import Fraction
 
 from lxml import etree
 
-from core.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, Timeline, TimelineError, Track
+from core.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track
 
 MAX_SECONDS = 10**9  # about 30 years: anything larger is corrupt
 MAX_VALUE = 1e12
@@ -83,6 +83,7 @@ class _Reader:
     def __init__(self, root: etree._Element, name: str) -> None:
         self.root = root
         self.name = name
+        self.getpath = root.getroottree().getpath  # the write-back locator (Clip.xml_path, ParamRef)
         self.ids: dict[str, etree._Element] = {}
         for res in root.iter("resources"):
             for el in res:
@@ -176,6 +177,7 @@ class _Reader:
             height=height,
             dialect="fcpxml",
             source=self.name,
+            xml_path=self.getpath(seq),
         )
 
     def size(self, fmt: etree._Element, where: str) -> tuple[int, int]:
@@ -259,6 +261,7 @@ class _Reader:
                     media_kind=media_kind,
                     enabled=enabled,
                     clip_id=el.get("ref") or "",
+                    xml_path=self.getpath(el),
                 )
                 clip.curves = self.curves(owners, VIDEO_PARAMS, clip, where)
                 clips.add("video", lane, clip)
@@ -275,6 +278,7 @@ class _Reader:
                     media_kind="audio" if media_kind in ("video", "still") else media_kind,
                     enabled=enabled,
                     clip_id=el.get("ref") or "",
+                    xml_path=self.getpath(el),
                 )
                 clip.curves = self.curves(owners, AUDIO_PARAMS, clip, where)
                 clips.add("audio", lane, clip)
@@ -367,20 +371,24 @@ class _Reader:
         curves: dict[str, Curve] = {}
         for owner, shift in owners:
             found: dict[str, list[Key]] = {}
+            refs: dict[str, ParamRef] = {}
             for adj in owner:
                 tag = adj.tag
                 if tag == "adjust-transform" and "scale" in params:
-                    self.transform(adj, shift, clip, found, where)
+                    self.transform(adj, shift, clip, found, refs, where)
                 elif tag == "adjust-blend" and "opacity" in params:
-                    self.scalar(adj, "amount", "opacity", lambda v: v * 100.0, Fraction(0), shift, clip, found, where)
+                    self.scalar(adj, "amount", "opacity", lambda v: v * 100.0, 0.0, shift, clip, found, refs, where)
                 elif tag == "adjust-volume" and "level_db" in params:
-                    self.scalar(adj, "amount", "level_db", _db, LEVEL_FLOOR_DB, shift, clip, found, where)
+                    self.scalar(adj, "amount", "level_db", _db, LEVEL_FLOOR_DB, shift, clip, found, refs, where)
+            for canon, ref in refs.items():
+                if canon not in clip.param_refs or (found.get(canon) and canon not in curves):
+                    clip.param_refs[canon] = ref  # the first owner that has it, or the one whose curve wins
             for canon, keys in found.items():
                 if keys and canon not in curves:
                     curves[canon] = Curve(keys)
         return curves
 
-    def transform(self, adj, shift, clip, found, where) -> None:
+    def transform(self, adj, shift, clip, found, refs, where) -> None:
         width, height = self.frame_size
 
         def scale(vals):
@@ -394,18 +402,68 @@ class _Reader:
         def rotation(vals):
             return [("rotation", vals[0])] if vals else []
 
-        for pname, convert in (("scale", scale), ("position", position), ("rotation", rotation)):
-            self.param(adj, pname, convert, None, shift, clip, found, f"{where}, adjust-transform/{pname}")
+        for pname, convert, canons in (
+            ("scale", scale, {"scale": None}),
+            ("position", position, {"center_x": "0", "center_y": "1"}),
+            ("rotation", rotation, {"rotation": None}),
+        ):
+            self.param(
+                adj,
+                pname,
+                convert,
+                None,
+                shift,
+                clip,
+                found,
+                where=f"{where}, adjust-transform/{pname}",
+                refs=refs,
+                canons=canons,
+            )
 
-    def scalar(self, adj, pname, canon, convert, faded, shift, clip, found, where) -> None:
+    def scalar(self, adj, pname, canon, convert, faded, shift, clip, found, refs, where) -> None:
         def conv(vals):
             return [(canon, convert(vals[0]))] if vals else []
 
-        self.param(adj, pname, conv, (canon, faded), shift, clip, found, f"{where}, {adj.tag}/{pname}")
+        self.param(
+            adj,
+            pname,
+            conv,
+            (canon, faded),
+            shift,
+            clip,
+            found,
+            where=f"{where}, {adj.tag}/{pname}",
+            refs=refs,
+            canons={canon: None},
+        )
 
-    def param(self, adj, pname, convert, fade, shift, clip: Clip, found: dict, where: str) -> None:
-        """Keys of one parameter: ``<param>`` keyframes, 1.2 key lists, fades, or the static attribute."""
+    def param(
+        self,
+        adj,
+        pname,
+        convert,
+        fade,
+        shift,
+        clip: Clip,
+        found: dict,
+        *,
+        where: str,
+        refs: dict,
+        canons: dict[str, str | None],
+    ) -> None:
+        """Keys of one parameter: ``<param>`` keyframes, 1.2 key lists, fades, or the static attribute.
+        ``refs`` gets where the parameter lives for each of ``canons`` (canonical name -> component)."""
         param = next((p for p in adj.iterchildren("param") if p.get("name") == pname), None)
+        if param is not None:
+            animated = param.find("keyframeAnimation") is not None or param.get("keyTimes") is not None
+            path, attr = self.getpath(param), None if animated or param.get("value") is None else "value"
+        elif adj.get(pname) is not None:
+            path, attr = self.getpath(adj), pname
+        else:
+            path = None
+        if path is not None:
+            for canon, component in canons.items():
+                refs.setdefault(canon, ParamRef(path, attr, component, self.getpath(adj)))
         rows: list[tuple[Fraction, list[tuple[str, float]], str]] = []
         if param is not None:
             anim = param.find("keyframeAnimation")

@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from lxml import etree
 
-from core.timeline import PARAMS, Clip, Curve, Key, Timeline, TimelineError, Track, gain_to_db
+from core.timeline import PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track, gain_to_db
 
 MAX_FRAMES = 10**12  # about 1000 years at 30 fps: anything larger is corrupt, not a long film
 MAX_TIMEBASE = 10**6  # audio timebases (48000) occur; a million is far beyond any real rate
@@ -86,6 +86,7 @@ class _Reader:
     def __init__(self, root: etree._Element, name: str) -> None:
         self.name = name
         self.root = root
+        self.getpath = root.getroottree().getpath  # the write-back locator (Clip.xml_path, ParamRef)
         # Empty <file id="x"/> and <sequence id="x"/> refer to the first full definition with that
         # id, which can sit anywhere in the document (even inside another track).
         self.rates: dict[tuple, Fraction] = {}  # (timebase text, ntsc text) -> rate
@@ -215,6 +216,7 @@ class _Reader:
             height=height,
             dialect="xmeml",
             source=self.name,
+            xml_path=self.getpath(seq),
         )
 
     def frame_size(self, video: etree._Element | None, where: str) -> tuple[int, int]:
@@ -253,7 +255,7 @@ class _Reader:
             if item.tag != "transitionitem":
                 clips.append(self.read_clip(items, i, kind, seq_rate, where))
         enabled = _bool(_text(_kids(track_el), "enabled"), True)
-        return Track(kind=kind, index=index, clips=clips, enabled=enabled)
+        return Track(kind=kind, index=index, clips=clips, enabled=enabled, xml_path=self.getpath(track_el))
 
     def read_clip(self, items: list[_Item], i: int, track_kind: str, seq_rate: Fraction, where: str) -> Clip:
         item = items[i]
@@ -298,7 +300,8 @@ class _Reader:
         if next_tr is not None and next_tr.start <= end <= next_tr.end:
             transition_out = _secs(next_tr.end - next_tr.start, seq_rate)
 
-        curves = self.read_curves(el, clip_rate, anchor_s, src_in, start_s, where)
+        refs: dict[str, ParamRef] = {}
+        curves = self.read_curves(el, clip_rate, anchor_s, src_in, start_s, where, refs)
         media_kind, file_el = self.media_kind(item.tag, kids, track_kind)
         name = (_text(kids, "name") or "").strip()
         if not name and file_el is not None:
@@ -314,6 +317,8 @@ class _Reader:
             transition_out=transition_out,
             curves=curves,
             clip_id=clip_id,
+            xml_path=self.getpath(el),
+            param_refs=refs,
         )
 
     def media_kind(self, tag: str, kids: dict, track_kind: str) -> tuple[str, etree._Element | None]:
@@ -359,8 +364,10 @@ class _Reader:
         src_in: Fraction,
         start_s: Fraction,
         where: str,
+        refs: dict[str, ParamRef],
     ) -> dict[str, Curve]:
-        """Canonical curves of the clip's enabled filters, keys in timeline seconds."""
+        """Canonical curves of the clip's enabled filters, keys in timeline seconds; ``refs`` gets
+        where each mapped parameter lives (the first enabled one, as for the curves)."""
         curves: dict[str, Curve] = {}
         for filter_el in el.iterchildren("filter"):
             filter_kids = _kids(filter_el)
@@ -383,12 +390,17 @@ class _Reader:
                 targets = PARAM_MAP.get((effect_id, param_id.lower()))
                 if not targets or all(t[0] in curves for t in targets):
                     continue
+                path, filter_path = self.getpath(param), self.getpath(filter_el)
+                components = {canon: component for canon, component, _ in targets}
+                for canon, component in components.items():
+                    refs.setdefault(canon, ParamRef(path, None, component, filter_path))
                 pwhere = f"{where}, {effect_id}/{param_id}"
                 for canon, keys in self.read_parameter(
                     param, param_kids, targets, clip_rate, anchor_s, src_in, start_s, pwhere
                 ):
                     if keys and canon not in curves:
                         curves[canon] = Curve(keys)
+                        refs[canon] = ParamRef(path, None, components[canon], filter_path)  # the curve's element
         return curves
 
     def read_parameter(self, param, param_kids, targets, clip_rate, anchor_s, src_in, start_s, where):
