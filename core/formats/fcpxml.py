@@ -43,6 +43,10 @@ type -> linear, the ease types -> smooth.
 Static values (attributes, params without keys) give a one-key curve at the clip start only when
 they differ from the canonical default. Retiming (``timeMap``, ``conform-rate``) is not an effect
 and is ignored. Keys outside the clip are kept (the curve holds its end values).
+
+Hostile numbers: every number is checked for length and magnitude before any exact arithmetic
+(``core.formats._numbers``): ``1e999999999`` or a 10,000-digit value is a TimelineError at once,
+never a hang; exact denominators stay below 10**12.
 """
 
 from __future__ import annotations
@@ -54,9 +58,11 @@ from fractions import Fraction
 
 from lxml import etree
 
+from core.formats._numbers import NumberError, check_length, exact
 from core.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track
 
 MAX_SECONDS = 10**9  # about 30 years: anything larger is corrupt
+MAX_LANES = 10**4
 MAX_VALUE = 1e12
 MAX_PIXELS = 1 << 16
 DEFAULT_RATE = Fraction(25)  # a sequence format without frameDuration (never seen in real files)
@@ -66,7 +72,7 @@ STORY = frozenset(("asset-clip", "clip", "ref-clip", "mc-clip", "sync-clip", "ga
 LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
 VIDEO_PARAMS = ("scale", "rotation", "center_x", "center_y", "opacity")
 AUDIO_PARAMS = ("level_db", "pan")
-_TIME = re.compile(r"\s*([+-]?\d+)(?:/(\d+))?s?\s*$")
+_TIME = re.compile(r"([+-]?\d+)(?:/(\d+))?s?$")
 
 
 @dataclass
@@ -97,20 +103,22 @@ class _Reader:
     # ---- typed attributes --------------------------------------------------------------------
 
     def time(self, text: str | None, where: str, what: str, default: Fraction | None = None) -> Fraction | None:
-        """A rational time ``N/Ds`` or ``Ns`` (also ``N`` without the s) as exact seconds."""
+        """A rational time ``N/Ds`` or ``Ns`` (also ``N`` without the s, or decimal ``1.5s``) as
+        exact seconds; length and magnitude are checked before any exact arithmetic."""
         if text is None or not text.strip():
             return default
-        m = _TIME.match(text)
-        if m is None:
-            try:  # decimal seconds ("1.5s") are legal too
-                value = Fraction(text.strip().rstrip("s"))
-            except (ValueError, ZeroDivisionError):
-                raise self.error(where, f"{what} is not a time: {text.strip()[:40]!r}") from None
-        else:
-            den = int(m.group(2)) if m.group(2) else 1
-            if den == 0:
-                raise self.error(where, f"{what} has a zero denominator: {text.strip()[:40]!r}")
-            value = Fraction(int(m.group(1)), den)
+        try:
+            s = check_length(text)
+            m = _TIME.match(s)
+            if m is not None and len(m.group(1)) <= 18 and len(m.group(2) or "") <= 12:
+                den = int(m.group(2)) if m.group(2) else 1
+                if den == 0:
+                    raise NumberError(f"{s!r} has a zero denominator")
+                value = Fraction(int(m.group(1)), den)
+            else:  # decimal seconds ("1.5s") are legal too; odd ratios take the checked path
+                value = exact(s[:-1] if s.endswith("s") else s, MAX_SECONDS)
+        except NumberError as e:
+            raise self.error(where, f"{what} {e}") from None
         if abs(value) > MAX_SECONDS:
             raise self.error(where, f"{what} {text.strip()[:40]} is absurd")
         return value
@@ -121,11 +129,12 @@ class _Reader:
             return []
         out = []
         for part in text.replace(",", " ").split():
-            part = part.strip()
             if part.lower().endswith("db"):
                 part = part[:-2]
             try:
-                value = float(part)
+                value = float(check_length(part))
+            except NumberError as e:
+                raise self.error(where, f"{what} {e}") from None
             except ValueError:
                 break  # "0 0 0 0 (Use Rotation)": stop at the first word
             if not math.isfinite(value) or abs(value) > MAX_VALUE:
@@ -288,9 +297,11 @@ class _Reader:
                 continue
             cwhere = f"{where}, {child.tag} {child.get('name') or ''}".rstrip()
             try:
-                child_lane = lane + int(child.get("lane"))
+                child_lane = lane + int(check_length(child.get("lane")))
             except ValueError:
-                raise self.error(cwhere, f"lane {child.get('lane')!r} is not an integer") from None
+                raise self.error(cwhere, f"lane {child.get('lane')[:40]!r} is not an integer") from None
+            if abs(child_lane) > MAX_LANES:
+                raise self.error(cwhere, f"lane {child.get('lane')!r} is absurd")
             offset = self.time(child.get("offset"), cwhere, "offset", Fraction(0))
             if child.tag == "spine":  # secondary storyline
                 child_start = self.time(child.get("start"), cwhere, "start", Fraction(0))

@@ -44,6 +44,10 @@ Units (canonical, see ``core.timeline``):
 
 Static values (one key) give a one-key curve only when they differ from the canonical default.
 Transitions (compositions, same-track mixes) are not read as curves.
+
+Hostile numbers: every number is checked for length and magnitude before any exact arithmetic
+(``core.formats._numbers``): ``1e999999999`` or a 10,000-digit value is a TimelineError at once,
+never a hang; exact denominators stay below 10**12.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from fractions import Fraction
 
 from lxml import etree
 
+from core.formats._numbers import NumberError, check_length
 from core.timeline import PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track, gain_to_db
 
 MAX_FRAMES = 10**12
@@ -105,9 +110,12 @@ class _Reader:
         if text is None or not text.strip():
             return None
         try:
-            return int(text)
+            value = int(check_length(text))
         except ValueError:
             raise self.error(el.tag, f"{what} is not an integer: {text.strip()[:40]!r}") from None
+        if abs(value) > MAX_FRAMES:
+            raise self.error(el.tag, f"{what} {text.strip()[:40]} is absurd")
+        return value
 
     # ---- time --------------------------------------------------------------------------------
 
@@ -117,10 +125,13 @@ class _Reader:
             return default
         s = text.strip()
         try:
+            check_length(s)
             if ":" not in s and ";" not in s:
                 value = int(s) if s.lstrip("+-").isdigit() else int(float(s.replace(",", ".")))
             else:
                 value = self.clock(s)
+        except NumberError as e:
+            raise self.error(where, f"time {e}") from None
         except (ValueError, OverflowError):
             raise self.error(where, f"not a time: {s[:40]!r}") from None
         if abs(value) > MAX_FRAMES:
@@ -454,7 +465,7 @@ class _Reader:
         for i, part in enumerate(parts[:5]):
             pct = part.endswith("%")
             try:
-                v = float(part.rstrip("%"))
+                v = float(check_length(part.rstrip("%")))
             except ValueError:
                 raise self.error(where, f"rect value is not a number: {text.strip()[:40]!r}") from None
             if not math.isfinite(v) or abs(v) > MAX_VALUE:
@@ -502,7 +513,9 @@ def _numbers(text: str, where: str, reader: _Reader) -> list[float]:
         if part.lower().endswith("db"):
             part = part[:-2]
         try:
-            value = float(part)
+            value = float(check_length(part))
+        except NumberError as e:
+            raise reader.error(where, f"value {e}") from None
         except ValueError:
             break
         if not math.isfinite(value) or abs(value) > MAX_VALUE:
