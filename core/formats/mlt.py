@@ -367,10 +367,10 @@ class _Reader:
                     if param not in clip.curves:
                         clip.param_refs[param] = refs[param]
                         if param in static:
-                            clip.static.setdefault(param, static[param])
-                    else:
-                        clip.static.pop(param, None)  # the clip's own curve and the track's combine
+                            clip.static[param] = static[param]  # the clip's own is at most a default
                     _merge(clip.curves, param, list(curve.keys))
+                    if len(clip.curves[param]) > 1:
+                        clip.static.pop(param, None)  # animated now (the track's keys, or both joined)
                 for param, value in static.items():
                     if param not in curves and param not in clip.curves:
                         clip.static.setdefault(param, value)
