@@ -45,6 +45,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 # Canonical parameter name -> (default value, "video" | "audio")
 PARAMS: dict[str, tuple[float, str]] = {
@@ -130,8 +131,7 @@ class Curve:
         return a.value + (b.value - a.value) * u
 
 
-@dataclass(frozen=True)
-class ParamRef:
+class ParamRef(NamedTuple):
     """Where a canonical parameter of a clip lives in the document it was read from.
 
     ``path``: lxml ``getpath`` of the element holding the value or the keyframes (xmeml
@@ -142,6 +142,7 @@ class ParamRef:
     (xmeml ``horiz``/``vert``; fcpxml ``0``/``1`` of ``"x y"``; MLT ``rect`` for the values derived
     from ``x y w h [opacity]``), None for a scalar. ``filter_path``: the effect element that owns
     the parameter (xmeml/MLT ``<filter>``, fcpxml ``adjust-*``), to enable or extend it.
+    A NamedTuple: readers make thousands, and it is immutable and cheap to build.
     """
 
     path: str
