@@ -40,8 +40,9 @@ from the clipitem's dereferenced ``<file>``: ``media/video/samplecharacteristics
 height, ``pixelaspectratio`` by FCP7's table: square 1, PAL-601 16/15 or 64/45 anamorphic,
 NTSC-601 0.9 or 1.2, HD 1440x1080 and 960x720 4/3, 1280x1080 1.5) and rate, the channel counts
 of its ``<audio>`` elements (one each without a count; 0 when ``<media>`` lists no audio);
-``source_channel`` is the audio ``sourcetrack/trackindex``; ``link_group`` is the smallest id of
-the clip's ``<link>`` group. A clipitem holding a sequence takes that sequence's frame size and
+``source_channel`` is the audio ``sourcetrack/trackindex``; ``link_group`` is the first
+``linkclipref`` of the clip's ``<link>`` list (every member lists the same links in the same
+order), None for a clip linked only to itself. A clipitem holding a sequence takes that sequence's frame size and
 rate. Track names are Premiere's ``MZ.TrackName``. The application: Premiere (``MZ.``/``TL.``
 attributes or ``pproTicks``), DaVinci Resolve ("(Resolve)" in the sequence name), Final Cut Pro
 (``<updatebehavior>``), else None; ``dialect_version`` is ``<xmeml version>``.
