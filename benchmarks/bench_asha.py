@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
-from distributed.tune import SearchSettings, init_ray, laptop_config, run_search  # noqa: E402
+from distributed.cluster import init_ray  # noqa: E402
+from distributed.settings import SearchSettings, laptop_config  # noqa: E402
+from distributed.tune import run_search  # noqa: E402
 
 
 def epochs_to_reach(reports, target: float) -> int | float:
@@ -44,14 +46,23 @@ def main(argv=None) -> None:
     try:
         runs = {}
         for label, searcher, stop in (("ASHA+TPE", "tpe", True), ("random, no early stopping", "random", False)):
-            s = SearchSettings(trials=a.trials, space=a.space, epochs=a.epochs, storage=store,
-                               name=label.split(",")[0].replace("+", "_"), searcher=searcher, early_stopping=stop)
+            s = SearchSettings(
+                trials=a.trials,
+                space=a.space,
+                epochs=a.epochs,
+                storage=store,
+                name=label.split(",")[0].replace("+", "_"),
+                searcher=searcher,
+                early_stopping=stop,
+            )
             runs[label] = run_search(laptop_config(), s, log=lambda s: None)
         target = max(r.best["val_objective"] for r in runs.values())
         print(f"target val_objective {target:.4f} (the worse of the two bests; constant baseline 1.0)")
         for label, r in runs.items():
-            print(f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, "
-                  f"{epochs_to_reach(r.reports, target)} epochs to reach the target, wall {r.wall_s:.0f}s")
+            print(
+                f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, "
+                f"{epochs_to_reach(r.reports, target)} epochs to reach the target, wall {r.wall_s:.0f}s"
+            )
         a_, b_ = (epochs_to_reach(r.reports, target) for r in runs.values())
         print(f"compute ratio (random / ASHA+TPE) to reach the target: {b_ / a_:.2f}x")
     finally:

@@ -1,4 +1,4 @@
-"""Parse throughput: ``core.formats.read_file`` against bare ``lxml`` with the same secure parser.
+"""Parse throughput: ``core.data.formats.read_file`` against bare ``lxml`` with the same secure parser.
 
     python benchmarks/bench_parse.py [--dir DIR ...] [--repeat N]
 
@@ -23,8 +23,8 @@ if str(ROOT) not in sys.path:
 
 from lxml import etree  # noqa: E402
 
-from core.formats import read_bytes  # noqa: E402
-from core.formats._xml import make_parser  # noqa: E402
+from core.data.formats import read_bytes  # noqa: E402
+from core.data.formats._xml import make_parser  # noqa: E402
 
 REALWORLD = Path(os.environ.get("XMLAI_REALWORLD", ROOT.parent / "shared" / "corpus" / "realworld"))
 

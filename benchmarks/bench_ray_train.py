@@ -1,4 +1,4 @@
-"""Ray Train vs a plain PyTorch loop on the same model and data: core.train_loop.train in this process against
+"""Ray Train vs a plain PyTorch loop on the same model and data: core.learn.train_loop.train in this process against
 distributed.train.fit with 1 and 2 workers (Ray's anchor: within 2.5% of native DDP on GPUs).
 
     python benchmarks/bench_ray_train.py [--epochs 3] [--preset small] [--devices cpu cuda] [--plain-only]
@@ -18,14 +18,14 @@ if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
 from core.config import apply_overrides  # noqa: E402
-from distributed.tune import laptop_config  # noqa: E402
+from distributed.settings import laptop_config  # noqa: E402
 
 
 def plain(cfg, data, device: str) -> tuple[float, float, float]:
-    """core.train_loop.train in this process: (wall s, mean epoch s, tokens/s of the last epoch)."""
+    """core.learn.train_loop.train in this process: (wall s, mean epoch s, tokens/s of the last epoch)."""
     import torch
 
-    from core.train_loop import Hooks, train
+    from core.learn.train_loop import Hooks, train
 
     cfg = apply_overrides(cfg, {"train.device": device})
     if device == "cpu":
@@ -54,34 +54,47 @@ def main(argv=None) -> None:
     results = {}
     for device in a.devices:
         wall, pe, tps = results[device] = plain(cfg, data, device)
-        print(f"plain loop on {device} ({a.preset}): {wall:.1f}s for {a.epochs} epochs, {pe:.2f}s/epoch, "
-              f"{tps:.0f} tokens/s")
+        print(
+            f"plain loop on {device} ({a.preset}): {wall:.1f}s for {a.epochs} epochs, {pe:.2f}s/epoch, "
+            f"{tps:.0f} tokens/s"
+        )
     if "cpu" in results and "cuda" in results:
         import torch
 
-        print(f"GPU ({torch.cuda.get_device_name()}) vs 1 CPU thread: {results['cpu'][1] / results['cuda'][1]:.1f}x "
-              "faster per epoch")
+        print(
+            f"GPU ({torch.cuda.get_device_name()}) vs 1 CPU thread: {results['cpu'][1] / results['cuda'][1]:.1f}x "
+            "faster per epoch"
+        )
     if a.plain_only:
         return
     import ray
 
-    from core.persistence import load_state
+    from core.learn.checkpoint import load_state
+    from distributed.cluster import init_ray
+    from distributed.settings import SearchSettings
     from distributed.train import fit
-    from distributed.tune import SearchSettings, init_ray
 
     _, per_epoch, _ = results.get("cpu") or plain(cfg, data, "cpu")
     init_ray(SearchSettings(num_cpus=os.cpu_count()), log=lambda s: None)
     try:
         for n in a.workers:
             t0 = time.perf_counter()
-            run = fit(apply_overrides(cfg, {"train.device": "cpu"}).to_dict(), data_path, num_workers=n,
-                      storage_path=store, name=f"w{n}-{time.time():.0f}", cpus_per_worker=1.0)
+            run = fit(
+                apply_overrides(cfg, {"train.device": "cpu"}).to_dict(),
+                data_path,
+                num_workers=n,
+                storage_path=store,
+                name=f"w{n}-{time.time():.0f}",
+                cpus_per_worker=1.0,
+            )
             wall = time.perf_counter() - t0
             hist = load_state(os.path.join(run.checkpoint_dir, "state.pt"))["history"]
             pe = sum(h["epoch_time_s"] for h in hist) / len(hist)
-            print(f"Ray Train {n} worker(s) on CPU: {wall:.1f}s wall, {pe:.2f}s/epoch ({pe / per_epoch:.2f}x the "
-                  f"plain loop's epoch), {hist[-1]['tokens_per_s']:.0f} tokens/s, fixed cost "
-                  f"{wall - pe * len(hist):.1f}s per run")
+            print(
+                f"Ray Train {n} worker(s) on CPU: {wall:.1f}s wall, {pe:.2f}s/epoch ({pe / per_epoch:.2f}x the "
+                f"plain loop's epoch), {hist[-1]['tokens_per_s']:.0f} tokens/s, fixed cost "
+                f"{wall - pe * len(hist):.1f}s per run"
+            )
     finally:
         ray.shutdown()
 

@@ -1,4 +1,4 @@
-"""Training throughput: tokens/s of the real training loop (core.train_loop.train, what scripts/train.py
+"""Training throughput: tokens/s of the real training loop (core.learn.train_loop.train, what scripts/train.py
 runs) on the default model, against its anchor: a bare PyTorch loop (forward, loss, backward, AdamW
 step) over the same batches, already collated in memory. The ratio is what data loading, masking,
 gradient checks and progress cost on top of the arithmetic.
@@ -18,13 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from core.batch import MODEL_FEATURES, trim_tracks  # noqa: E402
 from core.config import apply_overrides, config_from_dict  # noqa: E402
-from core.dataset import WindowDataset, collate  # noqa: E402
-from core.loss import MultiTrackLoss  # noqa: E402
-from core.model import build_model  # noqa: E402
-from core.preprocess import prepare  # noqa: E402
-from core.train_loop import Hooks, resolve_device, train  # noqa: E402
+from core.data.batch import MODEL_FEATURES, trim_tracks  # noqa: E402
+from core.data.dataset import WindowDataset, collate  # noqa: E402
+from core.data.preprocess import prepare  # noqa: E402
+from core.learn.loss import MultiTrackLoss  # noqa: E402
+from core.learn.model import build_model  # noqa: E402
+from core.learn.train_loop import Hooks, resolve_device, train  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -46,8 +46,10 @@ def main(argv=None) -> int:
     # anchor: the bare loop over pre-collated batches
     torch.manual_seed(0)
     ds = WindowDataset(data.train, data.scalers, context=(0.0, 0.5))
-    batches = [trim_tracks(collate([ds[i] for i in range(s, min(n, s + cfg.train.batch_size))]))
-               for s in range(0, n, cfg.train.batch_size)]
+    batches = [
+        trim_tracks(collate([ds[i] for i in range(s, min(n, s + cfg.train.batch_size))]))
+        for s in range(0, n, cfg.train.batch_size)
+    ]
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
     model = build_model(cfg.model, len(MODEL_FEATURES)).to(device)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, data.scalers.keyframe_pos_weight).to(device)
@@ -71,10 +73,12 @@ def main(argv=None) -> int:
     res = train(cfg, data, Hooks(), progress=False, log=lambda s: None)
     loop = res.history[-1]["tokens_per_s"]
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; model {cfg.model.d_model}x{cfg.model.n_layers} ({cfg.model.attention}); {n} windows, "
-          f"{tokens} real tokens per epoch")
+    print(
+        f"device: {name}; model {cfg.model.d_model}x{cfg.model.n_layers} ({cfg.model.attention}); {n} windows, "
+        f"{tokens} real tokens per epoch"
+    )
     print(f"bare PyTorch loop (anchor): {bare:,.0f} tokens/s")
-    print(f"core.train_loop.train:      {loop:,.0f} tokens/s  (ratio {loop / bare:.2f} of the anchor)")
+    print(f"core.learn.train_loop.train:      {loop:,.0f} tokens/s  (ratio {loop / bare:.2f} of the anchor)")
     return 0
 
 

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
-from distributed.tune import SearchSettings, init_ray, laptop_config, run_search  # noqa: E402
+from distributed.cluster import init_ray  # noqa: E402
+from distributed.settings import SearchSettings, laptop_config  # noqa: E402
+from distributed.tune import run_search  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -40,22 +42,40 @@ def main(argv=None) -> None:
         from distributed.data import prepare_cached
 
         prepare_cached(cfg.data, store, log=quiet)
-        s = SearchSettings(trials=a.trials, space="architecture", epochs=a.epochs, storage=store, name="overhead",
-                           early_stopping=False, num_cpus=a.num_cpus)
+        s = SearchSettings(
+            trials=a.trials,
+            space="architecture",
+            epochs=a.epochs,
+            storage=store,
+            name="overhead",
+            early_stopping=False,
+            num_cpus=a.num_cpus,
+        )
         res = run_search(cfg, s, log=quiet)
         conc = min(a.num_cpus, a.trials)
         ideal = res.train_s / conc
         print(f"ray.init: {t_init:.1f}s")
-        print(f"search of {a.trials} trials x {a.epochs} epochs (no early stopping), {conc} at a time: "
-              f"wall {res.wall_s:.1f}s, summed training {res.train_s:.1f}s -> ideal wall {ideal:.1f}s; "
-              f"overhead {100 * (res.wall_s / ideal - 1):+.0f}% ({(res.wall_s - ideal) / a.trials:.2f}s per trial)")
+        print(
+            f"search of {a.trials} trials x {a.epochs} epochs (no early stopping), {conc} at a time: "
+            f"wall {res.wall_s:.1f}s, summed training {res.train_s:.1f}s -> ideal wall {ideal:.1f}s; "
+            f"overhead {100 * (res.wall_s / ideal - 1):+.0f}% ({(res.wall_s - ideal) / a.trials:.2f}s per trial)"
+        )
         for workers in (0, a.workers):
-            s1 = SearchSettings(trials=1, space="loss_weights", epochs=1, storage=store, name=f"startup{workers}",
-                                workers_per_trial=workers, cpus_per_worker=1 if workers == 0 else
-                                min(1.0, a.num_cpus / workers), num_cpus=a.num_cpus)
+            s1 = SearchSettings(
+                trials=1,
+                space="loss_weights",
+                epochs=1,
+                storage=store,
+                name=f"startup{workers}",
+                workers_per_trial=workers,
+                cpus_per_worker=1 if workers == 0 else min(1.0, a.num_cpus / workers),
+                num_cpus=a.num_cpus,
+            )
             r1 = run_search(cfg, s1, log=quiet)
-            print(f"1-epoch trial at {workers} workers: wall {r1.wall_s:.1f}s, epoch {r1.train_s:.1f}s -> startup "
-                  f"and teardown {r1.wall_s - r1.train_s:.1f}s")
+            print(
+                f"1-epoch trial at {workers} workers: wall {r1.wall_s:.1f}s, epoch {r1.train_s:.1f}s -> startup "
+                f"and teardown {r1.wall_s - r1.train_s:.1f}s"
+            )
     finally:
         ray.shutdown()
 

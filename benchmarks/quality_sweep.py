@@ -19,11 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import apply_overrides, config_from_dict  # noqa: E402
-from core.preprocess import prepare  # noqa: E402
-from core.train_loop import Hooks, train  # noqa: E402
+from core.data.preprocess import prepare  # noqa: E402
+from core.learn.train_loop import Hooks, train  # noqa: E402
 
-STYLE = {"loss.weights.rotation": 0.3, "loss.weights.center_x": 0.3, "loss.weights.center_y": 0.3,
-         "loss.weights.pan": 0.3}
+STYLE = {
+    "loss.weights.rotation": 0.3,
+    "loss.weights.center_x": 0.3,
+    "loss.weights.center_y": 0.3,
+    "loss.weights.pan": 0.3,
+}
 VARIANTS: dict[str, dict] = {
     "default": {},
     "lr2e-3": {"train.lr": 2e-3},
@@ -47,12 +51,23 @@ def main(argv=None) -> int:
     import yaml
 
     extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
-    base = apply_overrides(config_from_dict({}), {"data.synth_count": args.synth_count, "train.epochs": args.epochs,
-                                                  "train.device": args.device, "train.early_stopping": 0, **extra})
+    base = apply_overrides(
+        config_from_dict({}),
+        {
+            "data.synth_count": args.synth_count,
+            "train.epochs": args.epochs,
+            "train.device": args.device,
+            "train.early_stopping": 0,
+            **extra,
+        },
+    )
     t0 = time.perf_counter()
     data = prepare(base.data)
-    print(f"data: {args.synth_count} timelines, {len(data.train['features'])} train / {len(data.val['features'])} "
-          f"val windows, {time.perf_counter() - t0:.1f}s", flush=True)
+    print(
+        f"data: {args.synth_count} timelines, {len(data.train['features'])} train / {len(data.val['features'])} "
+        f"val windows, {time.perf_counter() - t0:.1f}s",
+        flush=True,
+    )
     names = args.only.split(",") if args.only else list(VARIANTS)
     rows = []
     for name in names:
@@ -63,13 +78,16 @@ def main(argv=None) -> int:
         b = res.best
         curve = " ".join(f"{h['val_objective']:.2f}" for h in res.history)
         rows.append(name)
-        print(f"{name:10s} best {b['val_objective']:.3f} @ep{b['epoch']:2d} ctx {b.get('val_objective_ctx', 0):.3f} "
-              f"| scale {b.get('ratio/scale', 0):.3f} opac {b.get('ratio/opacity', 0):.3f} "
-              f"level {b.get('ratio/level_db', 0):.3f} kf {b.get('ratio/keyframe', 0):.3f} "
-              f"interp {b.get('ratio/interpolation', 0):.3f} | rot {b.get('ratio/rotation', 0):.2f} "
-              f"cx {b.get('ratio/center_x', 0):.2f} cy {b.get('ratio/center_y', 0):.2f} "
-              f"pan {b.get('ratio/pan', 0):.2f} | F1w1 {b.get('keyframe_f1_within1', 0):.3f} "
-              f"F1 {b.get('keyframe_f1', 0):.3f} | {dt:.1f}s/epoch", flush=True)
+        print(
+            f"{name:10s} best {b['val_objective']:.3f} @ep{b['epoch']:2d} ctx {b.get('val_objective_ctx', 0):.3f} "
+            f"| scale {b.get('ratio/scale', 0):.3f} opac {b.get('ratio/opacity', 0):.3f} "
+            f"level {b.get('ratio/level_db', 0):.3f} kf {b.get('ratio/keyframe', 0):.3f} "
+            f"interp {b.get('ratio/interpolation', 0):.3f} | rot {b.get('ratio/rotation', 0):.2f} "
+            f"cx {b.get('ratio/center_x', 0):.2f} cy {b.get('ratio/center_y', 0):.2f} "
+            f"pan {b.get('ratio/pan', 0):.2f} | F1w1 {b.get('keyframe_f1_within1', 0):.3f} "
+            f"F1 {b.get('keyframe_f1', 0):.3f} | {dt:.1f}s/epoch",
+            flush=True,
+        )
         print(f"{'':10s} curve {curve}", flush=True)
     return 0
 

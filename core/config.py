@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from core.timeline import PARAMS
+from core.data.timeline import PARAMS
 
 REGRESSION_TARGETS = tuple(PARAMS)  # scale rotation center_x center_y opacity level_db pan
 CLASSIFICATION_TARGETS = {"keyframe": 2, "interpolation": 3}
@@ -80,21 +80,29 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.preset is not None:
-            _check(self.preset in MODEL_PRESETS,
-                   f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {self.preset!r}")
+            _check(
+                self.preset in MODEL_PRESETS,
+                f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {self.preset!r}",
+            )
         _check(self.d_model > 0 and self.n_heads > 0, "model.d_model and model.n_heads must be > 0")
-        _check(self.d_model % self.n_heads == 0,
-               f"model.n_heads ({self.n_heads}) must divide model.d_model ({self.d_model})")
+        _check(
+            self.d_model % self.n_heads == 0,
+            f"model.n_heads ({self.n_heads}) must divide model.d_model ({self.d_model})",
+        )
         _check(self.n_layers >= 1, f"model.n_layers must be >= 1, got {self.n_layers}")
         _check(self.d_ff >= 1, f"model.d_ff must be >= 1, got {self.d_ff}")
         _check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), got {self.dropout}")
-        _check(self.attention in ("full", "factorised"),
-               f"model.attention must be 'full' or 'factorised', got {self.attention!r}")
+        _check(
+            self.attention in ("full", "factorised"),
+            f"model.attention must be 'full' or 'factorised', got {self.attention!r}",
+        )
         for t in self.targets:
             _check(t in REGRESSION_TARGETS, f"model.targets: unknown target {t!r} (known: {list(REGRESSION_TARGETS)})")
         for t in self.classify:
-            _check(t in CLASSIFICATION_TARGETS,
-                   f"model.classify: unknown head {t!r} (known: {list(CLASSIFICATION_TARGETS)})")
+            _check(
+                t in CLASSIFICATION_TARGETS,
+                f"model.classify: unknown head {t!r} (known: {list(CLASSIFICATION_TARGETS)})",
+            )
         _check(len(self.targets) + len(self.classify) > 0, "model needs at least one head")
 
     @property
@@ -151,17 +159,23 @@ class TrainConfig:
         _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
-        _check(self.optimizer in ("adam", "adamw", "sgd"),
-               f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
-        _check(self.schedule in ("cosine", "step", "plateau", "none"),
-               f"train.schedule must be cosine, step, plateau or none, got {self.schedule!r}")
+        _check(
+            self.optimizer in ("adam", "adamw", "sgd"),
+            f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}",
+        )
+        _check(
+            self.schedule in ("cosine", "step", "plateau", "none"),
+            f"train.schedule must be cosine, step, plateau or none, got {self.schedule!r}",
+        )
         _check(self.device in ("cpu", "cuda", "auto"), f"train.device must be cpu, cuda or auto, got {self.device!r}")
         _check(self.amp in ("auto", "bf16", "off"), f"train.amp must be auto, bf16 or off, got {self.amp!r}")
         _check(0 <= self.context_max < 1, f"train.context_max must be in [0, 1), got {self.context_max}")
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
-        _check(0 < self.keyframe_threshold < 1,
-               f"train.keyframe_threshold must be in (0, 1), got {self.keyframe_threshold}")
+        _check(
+            0 < self.keyframe_threshold < 1,
+            f"train.keyframe_threshold must be in (0, 1), got {self.keyframe_threshold}",
+        )
 
 
 @dataclass
@@ -184,6 +198,13 @@ class Config:
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
 
 
+def preset_fields(name: str) -> dict[str, Any]:
+    """The architecture fields a named preset fills (explicit fields given beside it win)."""
+    if name not in MODEL_PRESETS:
+        raise ConfigError(f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {name!r}")
+    return MODEL_PRESETS[name]
+
+
 def _build(cls, section: str, values: dict[str, Any]):
     if not isinstance(values, dict):
         raise ConfigError(f"{section}: expected a mapping, got {type(values).__name__}")
@@ -193,10 +214,7 @@ def _build(cls, section: str, values: dict[str, Any]):
             raise ConfigError(f"unknown config key {section}.{k} (known: {sorted(names)})")
     values = dict(values)
     if cls is ModelConfig and values.get("preset"):
-        preset = MODEL_PRESETS.get(values["preset"])
-        if preset is None:
-            raise ConfigError(f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {values['preset']!r}")
-        values = {**preset, **values}
+        values = {**preset_fields(values["preset"]), **values}
     try:
         return cls(**values)
     except TypeError as e:
@@ -239,8 +257,8 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     if any(k.startswith("model.") and k != "model.preset" for k in overrides) and "model.preset" not in overrides:
         d["model"]["preset"] = None  # explicit architecture fields win over a preset
     elif "model.preset" in overrides and overrides["model.preset"]:
-        d["model"].update({**MODEL_PRESETS[overrides["model.preset"]],
-                           **{k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")}})
+        explicit = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")}
+        d["model"].update({**preset_fields(overrides["model.preset"]), **explicit})
     return config_from_dict(d)
 
 

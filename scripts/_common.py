@@ -22,8 +22,13 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("every hyperparameter (values are parsed as YAML: 64, 1e-3, true, [scale, pan])")
     for section, cls in _SECTIONS.items():
         for f in fields(cls):
-            g.add_argument(f"--{section}.{f.name}", dest=f"cfg__{section}__{f.name}", metavar="V", default=None,
-                           help=argparse.SUPPRESS if f.name.startswith("_") else None)
+            g.add_argument(
+                f"--{section}.{f.name}",
+                dest=f"cfg__{section}__{f.name}",
+                metavar="V",
+                default=None,
+                help=argparse.SUPPRESS if f.name.startswith("_") else None,
+            )
 
 
 def config_from_args(args: argparse.Namespace, extra: dict | None = None) -> Config:

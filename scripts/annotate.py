@@ -14,7 +14,7 @@ import json
 import sys
 
 from _common import ROOT  # noqa: F401  (puts the repo on sys.path)
-from core.timeline import TimelineError
+from core.data.timeline import TimelineError
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, help="key probability threshold (default: the model's)")
     p.add_argument("--torchscript", action="store_true", help="run the TorchScript file instead of the weights")
     args = p.parse_args(argv)
-    from core.persistence import PersistenceError, load_exported
+    from core.learn.checkpoint import PersistenceError
+    from core.serve.export import load_exported
 
     try:
         predictor = load_exported(args.model, torchscript=args.torchscript)
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
         return 1
     annotated = [pr.annotated for pr in preds]
     if args.out:
-        from core.formats.xmeml_writer import write_xmeml
+        from core.data.formats.xmeml_writer import write_xmeml
 
         with open(args.out, "wb") as f:
             f.write(write_xmeml(annotated))

@@ -3,7 +3,7 @@
     python scripts/corpus_stats.py [-n 110] [--seed 0] [--real DIR]
 
 The real corpus defaults to ../shared/corpus/realworld/xmeml (or $XMLAI_REALWORLD/xmeml). Both
-sides go through the same reader (``core.formats.read_file``), so what is compared is what the
+sides go through the same reader (``core.data.formats.read_file``), so what is compared is what the
 frame table will see. Files the reader rejects are counted, not fatal.
 """
 
@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.formats import read_file  # noqa: E402
-from core.synth import write_corpus  # noqa: E402
-from core.timeline import PARAMS, Timeline, TimelineError  # noqa: E402
+from core.data.formats import read_file  # noqa: E402
+from core.data.synth import write_corpus  # noqa: E402
+from core.data.timeline import PARAMS, Timeline, TimelineError  # noqa: E402
 
 
 def default_real_dir() -> Path:
@@ -56,14 +56,18 @@ def stats(timelines: list[Timeline], n_files: int, failed: int) -> dict[str, str
         "duration s median [min, max]": (
             f"{np.median([float(t.duration) for t in timelines]):.0f} "
             f"[{min(float(t.duration) for t in timelines):.0f}, {max(float(t.duration) for t in timelines):.0f}]"
-        ) if timelines else "-",
+        )
+        if timelines
+        else "-",
         "video tracks mean [min, max]": _mmm([len(t.video_tracks) for t in timelines]),
         "audio tracks mean [min, max]": _mmm([len(t.audio_tracks) for t in timelines]),
         "clips per timeline median": f"{np.median([sum(len(t.clips) for t in tl.tracks) for tl in timelines]):.0f}"
-        if timelines else "-",
+        if timelines
+        else "-",
         "clip length s median (p10, p90)": f"{pct(lengths, 50):.1f} ({pct(lengths, 10):.1f}, {pct(lengths, 90):.1f})",
-        "media kinds": ", ".join(f"{k} {v / max(1, len(clips)):.0%}" for k, v in
-                                 Counter(c.media_kind for c in clips).most_common()),
+        "media kinds": ", ".join(
+            f"{k} {v / max(1, len(clips)):.0%}" for k, v in Counter(c.media_kind for c in clips).most_common()
+        ),
         "clips with keys": f"{len(keyed) / max(1, len(clips)):.1%}",
         "keys per keyed clip median (p90)": f"{pct(keyed, 50):.0f} ({pct(keyed, 90):.0f})" if len(keyed) else "-",
         "fps": ", ".join(f"{r:.3f}x{n}" for r, n in sorted(Counter(float(t.rate) for t in timelines).items())),

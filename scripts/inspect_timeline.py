@@ -16,8 +16,8 @@ try:
 except ImportError:  # run as a plain script from a checkout: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.formats import read_file  # noqa: E402
-from core.timeline import Timeline, TimelineError  # noqa: E402
+from core.data.formats import read_file  # noqa: E402
+from core.data.timeline import Timeline, TimelineError  # noqa: E402
 
 
 def summary(tl: Timeline) -> str:

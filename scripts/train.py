@@ -1,10 +1,10 @@
 """Single-node training: parse -> frames -> windows -> MultiTrackTransformer, no Ray in the way.
 
-    python scripts/train.py                      # built-in corpus, default config
-    python scripts/train.py --data DIR           # a folder of your own exports
-    python scripts/train.py --config my.yaml --train.lr 3e-4 --model.preset large
-    python scripts/train.py --resume runs/NAME   # continue where it stopped
-    python scripts/train.py --debug              # tiny data, model and epochs; full tracebacks
+python scripts/train.py                      # built-in corpus, default config
+python scripts/train.py --data DIR           # a folder of your own exports
+python scripts/train.py --config my.yaml --train.lr 3e-4 --model.preset large
+python scripts/train.py --resume runs/NAME   # continue where it stopped
+python scripts/train.py --debug              # tiny data, model and epochs; full tracebacks
 """
 
 from __future__ import annotations
@@ -16,10 +16,21 @@ from pathlib import Path
 
 from _common import ROOT, add_config_flags, config_from_args, print_file_errors
 from core.config import ConfigError
+from core.data.preprocess import prepare
+from core.learn.train_loop import LocalHooks, train
 
-DEBUG = {"data.synth_count": 16, "data.window": 50, "data.overlap": 10, "model.preset": "tiny",
-         "model.dropout": 0.0, "train.epochs": 2, "train.batch_size": 16, "data.workers": 0,
-         "train.loader_workers": 0, "train.early_stopping": 0}
+DEBUG = {
+    "data.synth_count": 16,
+    "data.window": 50,
+    "data.overlap": 10,
+    "model.preset": "tiny",
+    "model.dropout": 0.0,
+    "train.epochs": 2,
+    "train.batch_size": 16,
+    "data.workers": 0,
+    "train.loader_workers": 0,
+    "train.early_stopping": 0,
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,9 +64,6 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.preprocess import prepare
-    from core.train_loop import LocalHooks, train
-
     extra = dict(DEBUG) if args.debug else {}
     if args.data:
         extra["data.data_dir"] = str(Path(args.data).resolve())
@@ -69,25 +77,36 @@ def run(args: argparse.Namespace) -> int:
     if resume and not args.config and (resume / "config.yaml").is_file():
         args.config = str(resume / "config.yaml")  # continue with the run's own resolved config
     cfg = config_from_args(args, extra)
-    out = Path(args.out) if args.out else (resume if resume and resume.is_dir() and (resume / "checkpoints").is_dir()
-                                           else ROOT / "runs" / time.strftime("%Y%m%d-%H%M%S"))
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            resume
+            if resume and resume.is_dir() and (resume / "checkpoints").is_dir()
+            else ROOT / "runs" / time.strftime("%Y%m%d-%H%M%S")
+        )
+    )
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
     print(f"run folder: {out}\nresolved config:\n" + "".join(f"  {line}\n" for line in cfg.to_yaml().splitlines()))
 
     t0 = time.perf_counter()
     data = prepare(cfg.data)
-    print(f"data: {len(data.files)} files, {data.meta.get('n_timelines', '?')} timelines -> "
-          f"{len(data.train['features'])} train / {len(data.val['features'])} val windows "
-          f"in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"data: {len(data.files)} files, {data.meta.get('n_timelines', '?')} timelines -> "
+        f"{len(data.train['features'])} train / {len(data.val['features'])} val windows "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
     print_file_errors(data.errors)
     hooks = LocalHooks(out, resume=resume)
     res = train(cfg, data, hooks, progress=not args.no_progress)
     b = res.best
-    print(f"\nbest epoch {b.get('epoch')}: val_objective {b.get('val_objective', float('nan')):.4f} "
-          f"(constant baseline 1.0"
-          + (f", noise floor {res.noise_floor['objective']:.3f}" if res.noise_floor else "")
-          + f"), with half the clips as context {b.get('val_objective_ctx', float('nan')):.4f}")
+    print(
+        f"\nbest epoch {b.get('epoch')}: val_objective {b.get('val_objective', float('nan')):.4f} "
+        f"(constant baseline 1.0"
+        + (f", noise floor {res.noise_floor['objective']:.3f}" if res.noise_floor else "")
+        + f"), with half the clips as context {b.get('val_objective_ctx', float('nan')):.4f}"
+    )
     print(f"checkpoints: {out / 'checkpoints' / 'best'} and {out / 'checkpoints' / 'last'}")
     return 0
 

@@ -14,47 +14,70 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from _common import add_config_flags, config_from_args
 from core.config import ConfigError
-from distributed.tune import LAPTOP_SEARCH
+from distributed.debug import debug_search
+from distributed.settings import LAPTOP_SEARCH, SearchSettings
 
-# The laptop default (distributed.tune.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
+# The laptop default (distributed.settings.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
 SEARCH_DEFAULTS = {**LAPTOP_SEARCH, "train.device": "auto", "train.loader_workers": 0}
-DEBUG = {"data.synth_count": 12, "data.window": 40, "data.overlap": 0, "model.preset": "tiny",
-         "train.early_stopping": 0, "train.batch_size": 16}
+DEBUG = {
+    "data.synth_count": 12,
+    "data.window": 40,
+    "data.overlap": 0,
+    "model.preset": "tiny",
+    "train.early_stopping": 0,
+    "train.batch_size": 16,
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=64, help="trials to sample (default 64)")
-    p.add_argument("--space", default="architecture",
-                   help="architecture | architecture_large | loss_weights | full | PATH.py | PATH.yaml "
-                        "(default architecture)")
+    p.add_argument(
+        "--space",
+        default="architecture",
+        help="architecture | architecture_large | loss_weights | full | PATH.py | PATH.yaml (default architecture)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="most epochs per trial, ASHA's max_t (default 6)")
     p.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3)
-    p.add_argument("--workers-per-trial", type=int, default=0,
-                   help="0: train in the trial process (fast on CPUs); N: Ray Train with N DDP workers")
+    p.add_argument(
+        "--workers-per-trial",
+        type=int,
+        default=0,
+        help="0: train in the trial process (fast on CPUs); N: Ray Train with N DDP workers",
+    )
     p.add_argument("--cpus-per-worker", type=float, default=1.0)
     p.add_argument("--gpus-per-worker", type=float, default=0.0)
     p.add_argument("--max-concurrent", type=int, help="default: what the cluster holds / what a trial needs")
-    p.add_argument("--storage", help="absolute path or URI (s3://...) for results and the data cache "
-                                     "(default ~/ray_results)")
-    p.add_argument("--shared-storage", action="store_true",
-                   help="the --storage path is a shared file system mounted on every node")
+    p.add_argument(
+        "--storage", help="absolute path or URI (s3://...) for results and the data cache (default ~/ray_results)"
+    )
+    p.add_argument(
+        "--shared-storage", action="store_true", help="the --storage path is a shared file system mounted on every node"
+    )
     p.add_argument("--name", help="experiment name (default xmlai-<space>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the experiment --name (default: the latest)")
     p.add_argument("--address", help="Ray cluster to join (auto); default $RAY_ADDRESS, else a local Ray")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     p.add_argument("--data", metavar="DIR", help="folder of exports; default the built-in corpus")
-    p.add_argument("--data-engine", choices=["auto", "ray", "local"], default="auto",
-                   help="preparation engine (auto: Ray Data on a multi-node cluster, else local)")
+    p.add_argument(
+        "--data-engine",
+        choices=["auto", "ray", "local"],
+        default="auto",
+        help="preparation engine (auto: Ray Data on a multi-node cluster, else local)",
+    )
     p.add_argument("--seed", type=int, default=0, help="Optuna TPE seed")
     p.add_argument("--top", type=int, default=5, help="rows of the final table")
     p.add_argument("--verbose", action="store_true", help="trial logs and per-epoch lines")
-    p.add_argument("--debug", action="store_true",
-                   help="2 trials of 2 epochs in this process (no Ray) on a tiny corpus; full stack traces")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="2 trials of 2 epochs in this process (no Ray) on a tiny corpus; full stack traces",
+    )
     add_config_flags(p)
     return p.parse_args(argv)
 
@@ -69,33 +92,47 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: continue with  python scripts/tune.py --resume"
-              + (f" --name {args.name}" if args.name else ""), file=sys.stderr)
+        print(
+            "\ninterrupted: continue with  python scripts/tune.py --resume"
+            + (f" --name {args.name}" if args.name else ""),
+            file=sys.stderr,
+        )
         return 130
 
 
 def run(args: argparse.Namespace) -> int:
-    from distributed.tune import SearchSettings, debug_search, run_search
-
     extra = dict(DEBUG if args.debug else SEARCH_DEFAULTS)
     if args.data:
-        from pathlib import Path
-
         extra["data.data_dir"] = str(Path(args.data).resolve())
     if args.config:  # the user's file decides; only the debug shrink still applies
         extra = {k: v for k, v in extra.items() if args.debug}
     cfg = config_from_args(args, extra)
     s = SearchSettings(
-        trials=2 if args.debug and args.trials == 64 else args.trials, space=args.space,
-        epochs=args.epochs or (2 if args.debug else 6), grace_period=args.grace_period,
-        reduction_factor=args.reduction_factor, workers_per_trial=args.workers_per_trial,
-        cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker, storage=args.storage,
-        name=args.name, resume=args.resume, seed=args.seed, max_concurrent=args.max_concurrent,
-        address=args.address, num_cpus=args.num_cpus, data_engine=args.data_engine,
-        shared_storage=args.shared_storage, top=args.top, verbose=args.verbose or args.debug)
+        trials=2 if args.debug and args.trials == 64 else args.trials,
+        space=args.space,
+        epochs=args.epochs or (2 if args.debug else 6),
+        grace_period=args.grace_period,
+        reduction_factor=args.reduction_factor,
+        workers_per_trial=args.workers_per_trial,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        storage=args.storage,
+        name=args.name,
+        resume=args.resume,
+        seed=args.seed,
+        max_concurrent=args.max_concurrent,
+        address=args.address,
+        num_cpus=args.num_cpus,
+        data_engine=args.data_engine,
+        shared_storage=args.shared_storage,
+        top=args.top,
+        verbose=args.verbose or args.debug,
+    )
     if args.debug:
         debug_search(cfg, s)
     else:
+        from distributed.tune import run_search  # here: importing Ray takes seconds, and --debug runs without it
+
         run_search(cfg, s)
     return 0
 

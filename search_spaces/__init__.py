@@ -119,10 +119,12 @@ class YamlSpace:
             return trial.suggest_categorical(key, list(dist["choices"]))
         if kind == "float":
             step = float(dist["step"]) if dist.get("step") is not None else None
-            return trial.suggest_float(key, float(dist["low"]), float(dist["high"]), log=bool(dist.get("log")),
-                                       step=step)
-        return trial.suggest_int(key, int(dist["low"]), int(dist["high"]), log=bool(dist.get("log")),
-                                 step=int(dist.get("step") or 1))
+            return trial.suggest_float(
+                key, float(dist["low"]), float(dist["high"]), log=bool(dist.get("log")), step=step
+            )
+        return trial.suggest_int(
+            key, int(dist["low"]), int(dist["high"]), log=bool(dist.get("log")), step=int(dist.get("step") or 1)
+        )
 
     def __call__(self, trial) -> dict | None:
         # The base space sees the YAML's distributions for the keys the YAML redefines (Optuna forbids
@@ -170,8 +172,10 @@ def resolve(name_or_path: str):
         return FileSpace(path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return YamlSpace(yaml.safe_load(path.read_text()), source=str(path))
-    raise SpaceError(f"unknown search space {name_or_path!r}: use one of {', '.join(NAMES)} "
-                     "or the path of an existing .py (defining space(trial)) or .yaml file")
+    raise SpaceError(
+        f"unknown search space {name_or_path!r}: use one of {', '.join(NAMES)} "
+        "or the path of an existing .py (defining space(trial)) or .yaml file"
+    )
 
 
 def overrides_of(params: dict[str, Any]) -> dict[str, Any]:

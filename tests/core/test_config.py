@@ -18,19 +18,22 @@ def test_defaults_are_valid_and_round_trip_through_yaml(tmp_path):
     assert load_config(tmp_path / "c.yaml") == cfg
 
 
-@pytest.mark.parametrize("raw, needle", [
-    ({"model": {"d_modle": 64}}, "model.d_modle"),
-    ({"trian": {}}, "trian"),
-    ({"model": {"d_model": 30, "n_heads": 4}}, "n_heads (4) must divide model.d_model (30)"),
-    ({"model": {"attention": "sparse"}}, "model.attention"),
-    ({"model": {"targets": ["scale", "crop"]}}, "crop"),
-    ({"model": {"preset": "huge"}}, "model.preset"),
-    ({"train": {"optimizer": "lamb"}}, "train.optimizer"),
-    ({"train": {"lr": -1}}, "train.lr"),
-    ({"data": {"overlap": 100, "window": 100}}, "data.overlap"),
-    ({"loss": {"weights": {"scael": 1.0}}}, "scael"),
-    ({"loss": {"weights": {"scale": -1.0}}}, "loss.weights.scale"),
-])
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        ({"model": {"d_modle": 64}}, "model.d_modle"),
+        ({"trian": {}}, "trian"),
+        ({"model": {"d_model": 30, "n_heads": 4}}, "n_heads (4) must divide model.d_model (30)"),
+        ({"model": {"attention": "sparse"}}, "model.attention"),
+        ({"model": {"targets": ["scale", "crop"]}}, "crop"),
+        ({"model": {"preset": "huge"}}, "model.preset"),
+        ({"train": {"optimizer": "lamb"}}, "train.optimizer"),
+        ({"train": {"lr": -1}}, "train.lr"),
+        ({"data": {"overlap": 100, "window": 100}}, "data.overlap"),
+        ({"loss": {"weights": {"scael": 1.0}}}, "scael"),
+        ({"loss": {"weights": {"scale": -1.0}}}, "loss.weights.scale"),
+    ],
+)
 def test_bad_values_name_the_key(raw, needle):
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         config_from_dict(raw)

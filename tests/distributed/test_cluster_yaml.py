@@ -48,12 +48,15 @@ def _broken_max_workers(c):
     c["available_node_types"]["gpu_worker"]["max_workers"] = 9
 
 
-@pytest.mark.parametrize("breaker, exc, message", [
-    (_broken_unknown_field, jsonschema.ValidationError, "'bogus_field' was unexpected"),
-    (_broken_type, jsonschema.ValidationError, "'two' is not of type 'integer'"),
-    (_broken_head, ValueError, "`head_node_type` must be one of `available_node_types`"),
-    (_broken_max_workers, ValueError, "smaller than the sum of `min_workers`"),
-])
+@pytest.mark.parametrize(
+    "breaker, exc, message",
+    [
+        (_broken_unknown_field, jsonschema.ValidationError, "'bogus_field' was unexpected"),
+        (_broken_type, jsonschema.ValidationError, "'two' is not of type 'integer'"),
+        (_broken_head, ValueError, "`head_node_type` must be one of `available_node_types`"),
+        (_broken_max_workers, ValueError, "smaller than the sum of `min_workers`"),
+    ],
+)
 def test_broken_copy_fails_with_rays_message(tmp_path, breaker, exc, message):
     raw = _load()
     breaker(raw)

@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from core.config import apply_overrides, config_from_dict
-from distributed.tune import SearchError, SearchSettings, best_checkpoint, concurrency, export_best, run_search
+from distributed.cluster import check_storage, concurrency
+from distributed.export import best_checkpoint, export_best
+from distributed.settings import SearchError, SearchSettings
+from distributed.storage import resolve_storage
+from distributed.tune import run_search
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
@@ -33,20 +37,29 @@ def test_concurrency_from_resources():
 
 
 def test_storage_must_be_shared_on_a_multi_node_cluster(monkeypatch, tmp_path):
-    import distributed.tune as dt
+    import distributed.cluster as dc
 
-    monkeypatch.setattr(dt, "_alive_nodes", lambda: 3)
+    monkeypatch.setattr(dc, "alive_nodes", lambda: 3)
     with pytest.raises(SearchError, match=r"folder on this node's disk, but the cluster has 3 nodes.*s3://"):
-        dt.check_storage(str(tmp_path), SearchSettings())
-    dt.check_storage("s3://bucket/xmlai", SearchSettings())  # a bucket is fine
-    dt.check_storage(str(tmp_path), SearchSettings(shared_storage=True))  # so is a declared shared file system
-    assert dt.resolve_storage("relative/dir") == str(Path("relative/dir").resolve())  # Ray needs absolute paths
+        check_storage(str(tmp_path), SearchSettings())
+    check_storage("s3://bucket/xmlai", SearchSettings())  # a bucket is fine
+    check_storage(str(tmp_path), SearchSettings(shared_storage=True))  # so is a declared shared file system
+    assert resolve_storage("relative/dir") == str(Path("relative/dir").resolve())  # Ray needs absolute paths
 
 
 @pytest.mark.ray
 def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp_path):
-    s = SearchSettings(trials=6, space="loss_weights", epochs=4, grace_period=1, reduction_factor=2,
-                       storage=str(tmp_path), name="small", seed=1, num_cpus=2)
+    s = SearchSettings(
+        trials=6,
+        space="loss_weights",
+        epochs=4,
+        grace_period=1,
+        reduction_factor=2,
+        storage=str(tmp_path),
+        name="small",
+        seed=1,
+        num_cpus=2,
+    )
     logs: list[str] = []
     res = run_search(_base(data_cfg), s, log=logs.append)
     assert res.counts["errors"] == 0 and res.counts["finished"] == 6, "\n".join(logs)
@@ -61,8 +74,9 @@ def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp
         run_search(_base(data_cfg), s, log=logs.append)
 
     out = export_best(res.experiment_path, str(tmp_path / "model"), log=logs.append)
-    from core.persistence import load_checkpoint, load_exported
-    from core.predict import Predictor
+    from core.learn.checkpoint import load_checkpoint
+    from core.serve.export import load_exported
+    from core.serve.predict import Predictor
 
     exported = load_exported(out)
     model, cfg, scalers = load_checkpoint(best["checkpoint"])
@@ -90,13 +104,44 @@ def _finished_trials(exp: Path, max_t: int) -> dict[str, int]:
 def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
     """SIGINT a real `scripts/tune.py` run after a trial finished; --resume completes it without re-running it."""
     name, max_t = "resume", 3
-    args = [sys.executable, str(ROOT / "scripts" / "tune.py"), "--trials", "6", "--space", "loss_weights",
-            "--epochs", str(max_t), "--grace-period", str(max_t),  # no early stop: every trial reaches max_t
-            "--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1",
-            "--data", data_cfg.data_dir, "--data.window", str(data_cfg.window), "--data.overlap", "0",
-            "--data.val_fraction", str(data_cfg.val_fraction), "--model.preset", "tiny"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "RAY_ADDRESS": ""})
+    args = [
+        sys.executable,
+        str(ROOT / "scripts" / "tune.py"),
+        "--trials",
+        "6",
+        "--space",
+        "loss_weights",
+        "--epochs",
+        str(max_t),
+        "--grace-period",
+        str(max_t),  # no early stop: every trial reaches max_t
+        "--storage",
+        str(tmp_path),
+        "--name",
+        name,
+        "--num-cpus",
+        "2",
+        "--max-concurrent",
+        "1",
+        "--data",
+        data_cfg.data_dir,
+        "--data.window",
+        str(data_cfg.window),
+        "--data.overlap",
+        "0",
+        "--data.val_fraction",
+        str(data_cfg.val_fraction),
+        "--model.preset",
+        "tiny",
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
+    )
     exp = tmp_path / name
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(_finished_trials(exp, max_t)) < 1 and proc.poll() is None:
@@ -118,8 +163,17 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
 @pytest.mark.slow
 def test_search_with_train_workers_exports_best(ray_session, data_cfg, tmp_path):
     """workers_per_trial=1: each trial drives a TorchTrainer (TuneReportCallback), checkpoints live in train_runs/."""
-    s = SearchSettings(trials=2, space="loss_weights", epochs=2, grace_period=2, workers_per_trial=1,
-                       cpus_per_worker=1.0, storage=str(tmp_path), name="nested", num_cpus=2)
+    s = SearchSettings(
+        trials=2,
+        space="loss_weights",
+        epochs=2,
+        grace_period=2,
+        workers_per_trial=1,
+        cpus_per_worker=1.0,
+        storage=str(tmp_path),
+        name="nested",
+        num_cpus=2,
+    )
     res = run_search(_base(data_cfg), s, log=lambda line: None)
     assert res.counts["finished"] == 2 and res.counts["errors"] == 0
     best = best_checkpoint(res.experiment_path)

@@ -1,0 +1,160 @@
+"""The contract between windows, dataset, model, loss and evaluation: array names and shapes.
+
+Raw windows (``core.data.windows.make_windows``) are dicts of numpy arrays with a leading window axis N.
+K = max_tracks, T = window steps, F = len(FEATURES), R = len(REGRESSION_TARGETS) (always all 7;
+a model picks its own targets by name).
+
+raw window arrays (N = windows)                       dtype    shape
+  features        structural features, raw units      float32  (N, K, T, F)
+  targets         regression targets, native units    float32  (N, K, T, R)
+  target_valid    target defined here (active clip     bool     (N, K, T, R)
+                  of the matching track kind)
+  keyframe        1 if a key of any parameter is here  int64    (N, K, T)
+  keyframe_valid  active clip step                     bool     (N, K, T)
+  interpolation   0 linear / 1 smooth / 2 hold         int64    (N, K, T)
+  interp_valid    a key is here                        bool     (N, K, T)
+  clip_id         clip identity within the window,     int32    (N, K, T)
+                  -1 where no clip is active
+  track_kind      0 video / 1 audio (0 on padding)     int64    (N, K)
+  track_index     position of the track in its group   int64    (N, K)
+  track_mask      real track                           bool     (N, K)
+  step_mask       real step of a real track            bool     (N, K, T)
+  timeline        timeline number in the prepared set  int64    (N,)
+  start_step      first step of the window             int64    (N,)
+
+A batch (``core.data.dataset``; collate adds B in front of each per-window shape) holds:
+  features (B,K,T,F) standardised; track_kind, track_index, track_mask, step_mask as above;
+  targets (B,K,T,R) standardised; target_mask (B,K,T,R) = target_valid and not given;
+  keyframe, keyframe_mask (B,K,T) = keyframe_valid and not given;
+  interpolation, interpolation_mask (B,K,T) = interp_valid and not given;
+  context_values (B,K,T,R) standardised true values where given, else 0;
+  context_given (B,K,T,R) float 1.0 where given; context_key (B,K,T) float 1.0 where a given
+  clip has a key at this step.
+
+Model outputs: {regression target: (B,K,T) standardised prediction,
+                "keyframe": (B,K,T,2) logits, "interpolation": (B,K,T,3) logits}.
+"""
+
+import numpy as np
+
+from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS
+
+FEATURES = (
+    "active",  # a clip covers this step
+    "progress",  # 0..1 through the clip
+    "elapsed_s",  # seconds since the clip's start
+    "remaining_s",  # seconds to the clip's end
+    "clip_duration_s",
+    "kind_video",  # media kind one-hot (core.data.timeline.MEDIA_KINDS order)
+    "kind_still",
+    "kind_audio",
+    "kind_generator",
+    "kind_sequence",
+    "transition_in_s",
+    "transition_out_s",
+    "n_video_active",  # enabled video clips active at this moment, all tracks
+    "n_audio_active",
+    "seq_position",  # t / timeline duration
+    "seq_remaining_s",  # seconds to the timeline's end
+    "clip_enabled",
+    "track_enabled",
+)
+
+# Durations in seconds span 0.1 s to hours, yet what editors do depends on the first and last
+# second of a clip (fades, ducking ramps, key placement). The model therefore sees the
+# second-valued features as log1p, plus decaying distances to the clip's and the timeline's edges
+# at a few time scales (1 at the edge, ~0 a few scales away): without them a 0.3 s fade is a
+# 0.05-sigma change of the input and neither an MLP nor the transformer learns it in minutes.
+LOG_FEATURES = ("elapsed_s", "remaining_s", "clip_duration_s", "transition_in_s", "transition_out_s", "seq_remaining_s")
+EDGE_SCALES_S = (0.3, 1.0, 3.0)
+SEQ_END_SCALES_S = (1.0, 5.0)
+MODEL_FEATURES = (
+    FEATURES
+    + tuple(f"{edge}_{tau:g}s" for edge in ("near_start", "near_end") for tau in EDGE_SCALES_S)
+    + tuple(f"near_seq_end_{tau:g}s" for tau in SEQ_END_SCALES_S)
+)
+_LOG_IDX = [FEATURES.index(f) for f in LOG_FEATURES]
+_ACTIVE, _ELAPSED, _REMAINING, _SEQ_REM = (
+    FEATURES.index(f) for f in ("active", "elapsed_s", "remaining_s", "seq_remaining_s")
+)
+
+
+def transform_features(x):
+    """(..., F) raw features (frame-table units) -> (..., len(MODEL_FEATURES)) model-space features."""
+    x = np.asarray(x, dtype=np.float32)
+    active = x[..., _ACTIVE : _ACTIVE + 1]
+    elapsed = np.maximum(x[..., _ELAPSED : _ELAPSED + 1], 0.0)
+    remaining = np.maximum(x[..., _REMAINING : _REMAINING + 1], 0.0)
+    seq_rem = np.maximum(x[..., _SEQ_REM : _SEQ_REM + 1], 0.0)
+    taus = np.asarray(EDGE_SCALES_S, np.float32)
+    base = x.copy()
+    base[..., _LOG_IDX] = np.log1p(np.maximum(base[..., _LOG_IDX], 0.0))
+    return np.concatenate(
+        [
+            base,
+            active * np.exp(-elapsed / taus),  # (..., 3) near the clip's start
+            active * np.exp(-remaining / taus),  # (..., 3) near the clip's end
+            np.exp(-seq_rem / np.asarray(SEQ_END_SCALES_S, np.float32)),  # (..., 2) near the timeline's end
+        ],
+        axis=-1,
+    ).astype(np.float32)
+
+
+RAW_KEYS = (
+    "features",
+    "targets",
+    "target_valid",
+    "keyframe",
+    "keyframe_valid",
+    "interpolation",
+    "interp_valid",
+    "clip_id",
+    "track_kind",
+    "track_index",
+    "track_mask",
+    "step_mask",
+    "timeline",
+    "start_step",
+)
+
+BATCH_KEYS = (
+    "features",
+    "track_kind",
+    "track_index",
+    "track_mask",
+    "step_mask",
+    "targets",
+    "target_mask",
+    "keyframe",
+    "keyframe_mask",
+    "interpolation",
+    "interpolation_mask",
+    "context_values",
+    "context_given",
+    "context_key",
+)
+
+__all__ = [
+    "FEATURES",
+    "MODEL_FEATURES",
+    "transform_features",
+    "trim_tracks",
+    "RAW_KEYS",
+    "BATCH_KEYS",
+    "REGRESSION_TARGETS",
+    "CLASSIFICATION_TARGETS",
+]
+
+
+def trim_tracks(batch: dict) -> dict:
+    """Drop the track rows that are padding in every window of the batch (K -> the batch's widest).
+
+    Every batch key has K on axis 1; padded tracks never influence real tokens, so the outputs at
+    real positions are unchanged and a batch of 5-track timelines costs 5/8 of a padded one.
+    """
+    tm = batch["track_mask"]  # (B, K)
+    real = tm.any(0).nonzero()
+    k = int(real.max()) + 1 if len(real) else 1
+    if k == tm.shape[1]:
+        return batch
+    return {name: v[:, :k] for name, v in batch.items()}

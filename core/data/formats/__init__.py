@@ -1,0 +1,57 @@
+"""Timeline readers: bytes or a path in, canonical ``Timeline`` objects out.
+
+``read_bytes`` sniffs the dialect from the root element, so callers never need to know which
+application wrote a file. Every failure is a ``TimelineError(name, reason)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lxml import etree
+
+from core.data.formats._xml import MAX_BYTES, safe_parse
+from core.data.timeline import Timeline, TimelineError
+
+__all__ = ["read_bytes", "read_file", "detect_dialect", "DIALECTS"]
+
+DIALECTS = {"xmeml": "xmeml", "fcpxml": "fcpxml", "mlt": "mlt"}  # root tag -> dialect
+
+
+def detect_dialect(root: etree._Element) -> str | None:
+    """The dialect of a parsed document from its root tag, or None if it is none of ours."""
+    tag = root.tag if isinstance(root.tag, str) else ""
+    return DIALECTS.get(etree.QName(tag).localname if tag else "")
+
+
+def read_bytes(data: bytes, name: str) -> list[Timeline]:
+    """Parse ``data`` (the content of file ``name``) into one Timeline per top-level sequence."""
+    root = safe_parse(data, name)
+    dialect = detect_dialect(root)
+    if dialect == "xmeml":
+        from core.data.formats.xmeml import read_xmeml
+
+        return read_xmeml(root, name)
+    if dialect == "fcpxml":
+        from core.data.formats.fcpxml import read_fcpxml
+
+        return read_fcpxml(root, name)
+    if dialect == "mlt":
+        from core.data.formats.mlt import read_mlt
+
+        return read_mlt(root, name)
+    raise TimelineError(name, f"unknown timeline format: root element <{root.tag}>")
+
+
+def read_file(path: str | os.PathLike) -> list[Timeline]:
+    """Read a timeline file; the size is checked before the file is loaded into memory."""
+    name = os.fspath(path)
+    try:
+        size = os.path.getsize(name)
+        if size > MAX_BYTES:
+            raise TimelineError(name, f"file too large: {size} bytes (limit {MAX_BYTES})")
+        with open(name, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise TimelineError(name, f"cannot read file: {e.strerror or e}") from None
+    return read_bytes(data, name)

@@ -1,0 +1,797 @@
+"""MLT XML reader (Kdenlive ``.kdenlive`` and Shotcut ``.mlt``).
+
+One ``Timeline`` per top-level tractor (one no track or entry refers to). Kdenlive's project
+tractor plays the active sequence through a single track: that sequence is the timeline. The
+traps handled are those of ``xml-dialects.md`` section 3.
+
+Time. Rate = ``profile frame_rate_num/den``. Every position is an integer frame: clock strings
+``HH:MM:SS.mmm`` are converted as ``mlt_property.c`` does, in doubles:
+``floor(fps*h*3600) + floor(fps*m*60) + lrint(fps*s)`` (so 29.97 rounds like MLT, not exactly);
+SMPTE ``HH:MM:SS:FF`` gives ``lrint(fps*seconds) + FF``; plain numbers are frames. Entry ``out``
+is inclusive. Seconds are exact ``Fraction(frames) / rate``.
+
+Tracks. The main tractor's tracks, in order; the background (Kdenlive's black track, a bare
+producer; Shotcut's ``background`` playlist) is skipped. A Kdenlive track is a tractor of two
+playlists (the second holds same-track mixes): both are read into one track. Audio when
+``kdenlive:audio_track`` is 1, ``shotcut:audio`` is 1, or every track element hides video.
+Shotcut transitions are small tractors placed as playlist entries: they give no clip; the two
+neighbours meet at the transition's middle and get its length as transition_out/transition_in.
+
+Media kinds: color/colour, kdenlivetitle, qtext, count, noise -> generator; qimage/pixbuf or an
+image extension -> still; a tractor (Kdenlive sequence, ``kdenlive:producer_type`` 17) or an
+``xml`` producer -> sequence; else video or audio by the track.
+
+Keyframes. An animation is ``key;key`` with ``key = TIME[marker]=VALUE``; no marker = linear,
+``|``/``!`` = hold, every other marker (``~ $ -`` and the easing letters) = smooth. MLT measures
+TIME from the filter's own ``in`` (0 if absent), in the domain of what the filter is attached to:
+source frames for an entry, producer or chain filter (Kdenlive clip effects: the same domain as
+the entry's ``in``), track frames for a playlist or track-tractor filter. A negative TIME counts
+back from the filter's length (``out - in + 1``; without ``out``, the length of what it is
+attached to, as MLT does: the producer's for source filters; a track's ``out - in + 1`` or else
+its longest playlist for track filters; the tractor's ``out - in + 1`` or else its longest track,
+the black/background track included, for timeline filters). Track and timeline filters apply to
+every clip of the track; a clip's own filter wins over the track's for the same parameter.
+
+Units (canonical, see ``core.data.timeline``):
+
+* volume ``level`` (dB) -> level_db; volume ``gain`` (linear, or with a ``dB`` suffix).
+* panner ``start`` 0..1 (0.5 = centre) -> pan = 2*start - 1.
+* rects ``x y w h [opacity]`` (affine ``transition.rect``/``rect``, qtblend ``rect``, in pixels
+  or ``%``): scale = w / W * 100, center_x = (x + w/2)/W - 0.5, center_y = (y + h/2)/H - 0.5
+  (frame-normalised, 0 = centre, y down), opacity = the fifth value * 100 (or its percent).
+* qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees).
+* brightness ``alpha`` 0..1 -> opacity percent; brightness ``level`` only for fades (Shotcut
+  ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``): a plain brightness
+  effect goes above 1 (2.03 in kdenlive_example_v191180) and is not an opacity.
+
+Static values (one key) give a one-key curve only when they differ from the canonical default;
+they are ``Clip.static`` either way (defaults included). Transitions (compositions, same-track
+mixes) are not read as curves.
+
+Source and role come from the producer's ``meta.media.*`` properties (what MLT probed):
+``width``/``height``, ``sample_aspect_num/den`` (else ``aspect_ratio``), ``frame_rate_num/den``,
+and the channels of the ``audio_index`` stream (0 when ``audio_index`` is -1); ``file_ext`` from
+``resource``; ``source_id`` is Kdenlive's bin id (``kdenlive:id``) or the resource. A
+``timewarp`` producer gives ``speed`` (``warp_speed``, negative = reversed), a chain with a
+``timeremap`` link ``time_remap``; otherwise the speed is 1.0. ``effects`` lists the enabled
+filters (``kdenlive_id``, ``shotcut:filter`` or ``mlt_service``; Kdenlive's ``audiolevel``
+meter is left out) of the entry, its producer, its track and the timeline. Kdenlive's AVSplit
+groups (``kdenlive:sequenceproperties.groups`` or ``docproperties.groups``: JSON leaves
+``TRACK:FRAME`` with TRACK counted among the real tracks) give ``link_group``. Track names are
+``kdenlive:track_name`` or ``shotcut:name``. The application is Shotcut (root ``title``
+"Shotcut version X") or Kdenlive (``kdenlive:docproperties.kdenliveversion``);
+``dialect_version`` is the root's MLT ``version``; the profile gives ``pixel_aspect``.
+
+Hostile numbers: every number is checked for length and magnitude before any exact arithmetic
+(``core.data.formats._numbers``): ``1e999999999`` or a 10,000-digit value is a TimelineError at once,
+never a hang; exact denominators stay below 10**12.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from lxml import etree
+
+from core.data.formats._numbers import NumberError, check_length
+from core.data.timeline import PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track, gain_to_db
+
+MAX_FRAMES = 10**12
+MAX_VALUE = 1e12
+MAX_PIXELS = 1 << 16
+DEFAULT_SIZE = (1920, 1080)
+STILL_EXTENSIONS = frozenset((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".svg"))
+GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
+STILL_SERVICES = frozenset(("qimage", "pixbuf"))
+FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
+HOLD_MARKERS = frozenset("|!")
+METERS = frozenset(("audiolevel",))
+RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
+_KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
+
+
+class _Reader:
+    def __init__(self, root: etree._Element, name: str) -> None:
+        self.root = root
+        self.name = name
+        self.getpath = root.getroottree().getpath  # the write-back locator (Clip.xml_path, ParamRef)
+        self.ids: dict[str, etree._Element] = {}
+        for el in root.iter("producer", "chain", "playlist", "tractor"):
+            ident = el.get("id")
+            if ident and ident not in self.ids:
+                self.ids[ident] = el
+        profile = root.find("profile")
+        if profile is None:
+            raise self.error("", "no <profile>")
+        num = self.int_attr(profile, "frame_rate_num")
+        den = self.int_attr(profile, "frame_rate_den")
+        if not num or not den or num <= 0 or den <= 0 or num / den > 10**6:
+            raise self.error("profile", f"frame rate {num}/{den} is not usable")
+        self.rate = Fraction(num, den)
+        self.fps = num / den  # MLT converts clock strings in doubles
+        size = []
+        for what, default in zip(("width", "height"), DEFAULT_SIZE):
+            value = self.int_attr(profile, what) or default
+            if not 0 < value <= MAX_PIXELS:
+                raise self.error("profile", f"frame {what} {value} is out of range")
+            size.append(value)
+        self.width, self.height = size
+        self.size_known = bool(self.int_attr(profile, "width") and self.int_attr(profile, "height"))
+        self.pixel_aspect = _ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
+        self.sources: dict[etree._Element, _Source] = {}
+
+    def error(self, where: str, reason: str) -> TimelineError:
+        return TimelineError(self.name, f"{where}: {reason}" if where else reason)
+
+    def int_attr(self, el: etree._Element, what: str) -> int | None:
+        text = el.get(what)
+        if text is None or not text.strip():
+            return None
+        try:
+            value = int(check_length(text))
+        except ValueError:
+            raise self.error(el.tag, f"{what} is not an integer: {text.strip()[:40]!r}") from None
+        if abs(value) > MAX_FRAMES:
+            raise self.error(el.tag, f"{what} {text.strip()[:40]} is absurd")
+        return value
+
+    # ---- time --------------------------------------------------------------------------------
+
+    def frames(self, text: str | None, where: str, default: int | None = None) -> int | None:
+        """A position as MLT parses it: frames, clock ``HH:MM:SS.mmm`` or SMPTE ``HH:MM:SS:FF``."""
+        if text is None or not text.strip():
+            return default
+        s = text.strip()
+        try:
+            check_length(s)
+            if ":" not in s and ";" not in s:
+                value = int(s) if s.lstrip("+-").isdigit() else int(float(s.replace(",", ".")))
+            else:
+                value = self.clock(s)
+        except NumberError as e:
+            raise self.error(where, f"time {e}") from None
+        except (ValueError, OverflowError):
+            raise self.error(where, f"not a time: {s[:40]!r}") from None
+        if abs(value) > MAX_FRAMES:
+            raise self.error(where, f"time {s[:40]} is absurd")
+        return value
+
+    def clock(self, s: str) -> int:
+        sign = -1 if s.startswith("-") else 1
+        parts = s.lstrip("+-").replace(";", ":").split(":")
+        if len(parts) == 4 or (len(parts) == 3 and "." not in parts[-1] and "," not in parts[-1] and ";" in s):
+            h, m, sec, ff = (["0"] * (4 - len(parts)) + parts)[-4:]
+            return sign * (round(self.fps * (int(h) * 3600 + int(m) * 60 + int(sec))) + int(ff))
+        if len(parts) > 3:
+            raise ValueError(s)
+        h, m, sec = (["0"] * (3 - len(parts)) + parts)[-3:]
+        seconds = float(sec.replace(",", "."))  # older files may use a decimal comma
+        # round() on a float is round-half-even, as C's lrint in the default rounding mode
+        return sign * (
+            math.floor(self.fps * int(h) * 3600) + math.floor(self.fps * int(m) * 60) + round(self.fps * seconds)
+        )
+
+    def secs(self, frames: int) -> Fraction:
+        return Fraction(frames) / self.rate
+
+    # ---- document ----------------------------------------------------------------------------
+
+    def read(self) -> list[Timeline]:
+        if self.root.tag != "mlt":
+            raise self.error("", f"root element is <{self.root.tag}>, not <mlt>")
+        referenced = {el.get("producer") for el in self.root.iter("track", "entry")}
+        tops = [t for t in self.root.iter("tractor") if t.get("id") not in referenced]
+        if not tops:
+            raise self.error("", "no top-level <tractor> found")
+        return [self.read_tractor(t, i) for i, t in enumerate(tops)]
+
+    def read_tractor(self, tractor: etree._Element, number: int) -> Timeline:
+        # Kdenlive >= 23.04: the project tractor plays the active sequence through one track.
+        seen = set()
+        while id(tractor) not in seen:
+            seen.add(id(tractor))
+            tracks = list(tractor.iterchildren("track"))
+            inner = self.ids.get(tracks[0].get("producer") or "") if len(tracks) == 1 else None
+            if inner is None or inner.tag != "tractor":
+                break
+            tractor = inner
+        name = (
+            _prop(tractor, "kdenlive:clipname") or tractor.get("title") or tractor.get("id") or f"tractor {number + 1}"
+        )
+        where = f"tractor {name!r}"
+        tracks: list[Track] = []
+        counts = {"video": 0, "audio": 0}
+        by_position: dict[int, Track] = {}  # index among the real tracks -> track (as Kdenlive's groups count)
+        longest = 0
+        for i, track_el in enumerate(tractor.iterchildren("track")):
+            el = self.ids.get(track_el.get("producer") or "")
+            if el is None:
+                raise self.error(where, f"track {i + 1} refers to unknown producer {track_el.get('producer')!r}")
+            if el.tag in ("producer", "chain") or el.get("id") == "background":
+                # Kdenlive's black track, Shotcut's background: no clips, but part of the length
+                longest = max(longest, self.producer_length(el, where))
+                continue
+            track, length = self.read_track(el, track_el, where)
+            longest = max(longest, length)
+            by_position[len(tracks)] = track
+            tracks.append(track)
+        # Timeline filters (Kdenlive sequence effects, possibly zoned) reach every track. Their
+        # length, which negative key times count back from, is the tractor's (as in MLT).
+        filters = list(tractor.iterchildren("filter"))
+        length = self.span(tractor, where, longest)
+        for track in tracks:
+            self.apply_filters(filters, track.clips, track.kind, length, where)
+        self.link_groups(tractor, by_position, where)
+        # video first, then audio, each in the exporter's order (MLT lists tracks bottom-up)
+        tracks.sort(key=lambda t: t.kind != "video")
+        for track in tracks:
+            track.index = counts[track.kind]
+            counts[track.kind] += 1
+        # The last clip's end: a tractor's out includes Kdenlive's 20-minute black track.
+        duration = Timeline.last_clip_end(tracks)
+        if not duration:
+            out = self.frames(tractor.get("out"), where)
+            duration = self.secs(out + 1) if out is not None else Fraction(0)
+        app, version = self.app()
+        return Timeline(
+            name=name,
+            rate=self.rate,
+            duration=duration,
+            tracks=tracks,
+            width=self.width,
+            height=self.height,
+            dialect="mlt",
+            source=self.name,
+            size_known=self.size_known,
+            pixel_aspect=self.pixel_aspect,
+            app=app,
+            app_version=version,
+            dialect_version=(self.root.get("version") or "").strip() or None,
+            xml_path=self.getpath(tractor),
+        )
+
+    def app(self) -> tuple[str | None, str | None]:
+        """Shotcut writes ``title="Shotcut version X"``; Kdenlive its version in the main bin."""
+        title = (self.root.get("title") or "").strip()
+        if title.lower().startswith("shotcut"):
+            return "Shotcut", title.split("version", 1)[1].strip() or None if "version" in title else None
+        bin_ = self.ids.get("main_bin")
+        version = _prop(bin_, "kdenlive:docproperties.kdenliveversion") if bin_ is not None else None
+        if version is not None or (bin_ is not None and _prop(bin_, "kdenlive:docproperties.version") is not None):
+            return "Kdenlive", (version or "").strip() or None
+        return None, None
+
+    def span(self, el: etree._Element, where: str, default: int) -> int:
+        """Frames a tractor or track plays: ``out - in + 1`` when it says, else ``default``."""
+        out = self.frames(el.get("out"), where)
+        if out is None:
+            return default
+        return max(0, out - self.frames(el.get("in"), where, 0) + 1)
+
+    def producer_length(self, el: etree._Element, where: str) -> int:
+        if el.tag == "playlist":
+            return self.playlist_length(el, where)
+        return self.span(el, where, 0)
+
+    def link_groups(self, tractor: etree._Element, by_position: dict[int, Track], where: str) -> None:
+        """Kdenlive's AVSplit groups (JSON ``track:frame`` leaves) link a clip's picture and sound."""
+        text = _prop(tractor, "kdenlive:sequenceproperties.groups")
+        if text is None:
+            bin_ = self.ids.get("main_bin")
+            text = _prop(bin_, "kdenlive:docproperties.groups") if bin_ is not None else None
+        if not text or not text.strip() or len(text) > 10**7:
+            return
+        try:
+            groups = json.loads(text)
+        except ValueError:
+            return  # a damaged group list only loses the links
+        starts = {
+            (pos, round(clip.start * self.rate)): clip for pos, track in by_position.items() for clip in track.clips
+        }
+        stack = list(groups) if isinstance(groups, list) else []
+        while stack:
+            node = stack.pop()
+            if not isinstance(node, dict):
+                continue
+            children = node.get("children") if isinstance(node.get("children"), list) else []
+            if node.get("type") != "AVSplit":
+                stack.extend(children)
+                continue
+            leaves = []
+            for leaf in children:
+                data = leaf.get("data") if isinstance(leaf, dict) else None
+                track, _, frame = (data or "").partition(":")
+                if track.isdigit() and frame.lstrip("-").isdigit() and len(track) + len(frame) < 20:
+                    clip = starts.get((int(track), int(frame)))
+                    if clip is not None:
+                        leaves.append((data, clip))
+            if len(leaves) > 1:
+                group = min(data for data, _ in leaves)
+                for _, clip in leaves:
+                    clip.link_group = group
+
+    def read_track(self, el: etree._Element, track_el: etree._Element, where: str) -> tuple[Track, int]:
+        """One timeline track and its length in frames."""
+        where = f"{where}, track {el.get('id')}"
+        if el.tag == "tractor":  # Kdenlive: a tractor of two playlists
+            playlists = [self.ids.get(t.get("producer") or "") for t in el.iterchildren("track")]
+            playlists = [p for p in playlists if p is not None and p.tag == "playlist"]
+            hides = [t.get("hide") for t in el.iterchildren("track")]
+            audio = _prop(el, "kdenlive:audio_track") == "1" or (bool(hides) and all(h == "video" for h in hides))
+            name = _prop(el, "kdenlive:track_name")
+        else:
+            playlists = [el]
+            audio = _prop(el, "shotcut:audio") == "1" or track_el.get("hide") == "video"
+            name = _prop(el, "shotcut:name")
+        kind = "audio" if audio else "video"
+        clips: list[Clip] = []
+        track_end = 0
+        for playlist in playlists:
+            clips += self.read_playlist(playlist, kind, where)
+            track_end = max(track_end, self.playlist_length(playlist, where))
+        # Track filters (Shotcut playlist filters, Kdenlive track-tractor filters): track time.
+        track_filters = list((el if el.tag == "tractor" else playlists[0]).iterchildren("filter"))
+        track_len = self.span(el, where, track_end) if el.tag == "tractor" else track_end
+        self.apply_filters(track_filters, clips, kind, track_len, where)
+        clips.sort(key=lambda c: c.start)
+        track = Track(
+            kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.getpath(el)
+        )
+        return track, track_len
+
+    def apply_filters(self, filters, clips: list[Clip], kind: str, length: int, where: str) -> None:
+        """Apply track or timeline filters (keys in track time) to the clips they cover.
+
+        A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
+        clips that overlap its zone. A clip's own curve for a parameter wins.
+        """
+        for f in filters:
+            refs: dict[str, ParamRef] = {}
+            static: dict[str, float] = {}
+            curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
+            name = _effect_name(f)
+            zone_in = self.secs(self.frames(f.get("in"), where, 0))
+            out = self.frames(f.get("out"), where)
+            zone_out = self.secs(out + 1) if out is not None else None
+            for clip in clips:
+                if clip.end <= zone_in or (zone_out is not None and clip.start >= zone_out):
+                    continue
+                if name is not None:
+                    clip.effects.append(name)
+                for param, curve in curves.items():
+                    if param not in clip.curves:
+                        clip.param_refs[param] = refs[param]
+                        if param in static:
+                            clip.static[param] = static[param]  # the clip's own is at most a default
+                    _merge(clip.curves, param, list(curve.keys))
+                    if len(clip.curves[param]) > 1:
+                        clip.static.pop(param, None)  # animated now (the track's keys, or both joined)
+                for param, value in static.items():
+                    if param not in curves and param not in clip.curves:
+                        clip.static.setdefault(param, value)
+                        clip.param_refs.setdefault(param, refs[param])
+
+    def playlist_length(self, playlist: etree._Element, where: str) -> int:
+        pos = 0
+        for item in playlist:
+            if item.tag == "blank":
+                pos += self.frames(item.get("length"), where, 0)
+            elif item.tag == "entry":
+                pos += self.entry_length(item, where)
+        return pos
+
+    def entry_length(self, entry: etree._Element, where: str) -> int:
+        producer = self.ids.get(entry.get("producer") or "")
+        p_in = self.frames(producer.get("in"), where, 0) if producer is not None else 0
+        p_out = self.frames(producer.get("out"), where, 0) if producer is not None else 0
+        e_in = self.frames(entry.get("in"), where, p_in)
+        e_out = self.frames(entry.get("out"), where, p_out)
+        return max(0, e_out - e_in + 1)  # out is inclusive
+
+    def read_playlist(self, playlist: etree._Element, kind: str, where: str) -> list[Clip]:
+        where = f"{where}, playlist {playlist.get('id')}"
+        clips: list[Clip] = []
+        pos = 0
+        pending: int | None = None  # length of a Shotcut transition tractor just passed
+        for item in playlist:
+            if item.tag == "blank":
+                length = self.frames(item.get("length"), where, 0)
+                if length < 0:
+                    raise self.error(where, f"negative blank length {item.get('length')}")
+                pos += length
+                pending = None
+                continue
+            if item.tag != "entry":
+                continue
+            ewhere = f"{where}, entry {len(clips) + 1}"
+            producer = self.ids.get(item.get("producer") or "")
+            if producer is None:
+                raise self.error(ewhere, f"unknown producer {item.get('producer')!r}")
+            length = self.entry_length(item, ewhere)
+            e_in = self.frames(item.get("in"), ewhere, self.frames(producer.get("in"), ewhere, 0))
+            if producer.tag == "tractor" and _prop(producer, "shotcut:transition"):
+                # The transition overlaps both neighbours: they meet at its middle.
+                if clips and clips[-1].end == self.secs(pos):
+                    clips[-1].end += Fraction(length, 2) / self.rate
+                    clips[-1].transition_out = self.secs(length)
+                pending = length
+                pos += length
+                continue
+            start = pos
+            source = self.source(producer, ewhere)
+            clip = Clip(
+                name=self.clip_name(producer, item),
+                start=self.secs(start),
+                end=self.secs(start + length),
+                source_in=self.secs(e_in),
+                media_kind=self.media_kind(producer, kind),
+                clip_id=item.get("producer") or "",
+                source_width=source.width,
+                source_height=source.height,
+                source_pixel_aspect=source.pixel_aspect,
+                source_rate=source.rate,
+                audio_channels=source.channels,
+                file_ext=source.ext,
+                source_id=source.ident,
+                speed=source.speed,
+                time_remap=source.remap,
+                xml_path=self.getpath(item),
+            )
+            if pending is not None:
+                clip.start -= Fraction(pending, 2) / self.rate
+                clip.transition_in = self.secs(pending)
+            pending = None
+            # Source-domain filters: the entry's own (Kdenlive clip effects), then the producer's.
+            filters = list(item.iterchildren("filter")) + list(producer.iterchildren("filter"))
+            if filters:
+                p_len = self.frames(producer.get("out"), ewhere, e_in + length - 1) + 1
+                p_len -= self.frames(producer.get("in"), ewhere, 0)
+                clip.curves = self.curves(
+                    filters,
+                    0,
+                    p_len,
+                    lambda f, s=start, i=e_in: self.secs(s + f - i),
+                    kind,
+                    ewhere,
+                    clip.param_refs,
+                    clip.static,
+                )
+                clip.effects = [n for n in map(_effect_name, filters) if n is not None]
+            clips.append(clip)
+            pos += length
+        return clips
+
+    def source(self, producer: etree._Element, where: str) -> _Source:
+        """What a producer's ``meta.media.*`` properties (written by MLT when it probed the file)
+        say about its media; producers are shared by many entries."""
+        found = self.sources.get(producer)
+        if found is not None:
+            return found
+        props = {p.get("name"): (p.text or "").strip() for p in producer.iterchildren("property")}
+        service = props.get("mlt_service", "").lower()
+        speed, remap = 1.0, False
+        if service == "timewarp":  # Shotcut/Kdenlive speed change: resource "SPEED:path"
+            speed = _number(props.get("warp_speed")) or _number(props.get("resource", "").partition(":")[0]) or 1.0
+        if producer.tag == "chain" and any(
+            _prop(link, "mlt_service") == "timeremap" for link in producer.iterchildren("link")
+        ):
+            remap = True
+        width, height = _count(props.get("meta.media.width")), _count(props.get("meta.media.height"))
+        if width is not None and not 0 < width <= MAX_PIXELS or height is not None and not 0 < height <= MAX_PIXELS:
+            raise self.error(where, f"source frame size {width}x{height} is out of range")
+        aspect = _ratio(props.get("meta.media.sample_aspect_num"), props.get("meta.media.sample_aspect_den"))
+        if aspect is None and width is not None:
+            aspect = _ratio(props.get("aspect_ratio"), "1")
+        rate = None
+        num, den = _count(props.get("meta.media.frame_rate_num")), _count(props.get("meta.media.frame_rate_den"))
+        if num and den and num / den <= 10**6:
+            rate = Fraction(num, den)
+        channels = None
+        index = props.get("audio_index")
+        if index is not None and index.lstrip("-").isdigit() and int(index) < 0:
+            channels = 0  # audio switched off
+        elif index is not None and index.isdigit():
+            channels = _count(props.get(f"meta.media.{index}.codec.channels"))
+        resource = props.get("warp_resource") or props.get("resource", "")
+        if service == "timewarp" and ":" in resource and not props.get("warp_resource"):
+            resource = resource.partition(":")[2]
+        ext = _extension(resource) if service not in GENERATOR_SERVICES else None
+        ident = props.get("kdenlive:id") or resource or producer.get("id")
+        found = self.sources[producer] = _Source(width, height, aspect, rate, channels, ext, ident, speed, remap)
+        return found
+
+    def clip_name(self, producer: etree._Element, entry: etree._Element) -> str:
+        for prop in ("kdenlive:clipname", "shotcut:caption", "resource"):
+            value = _prop(producer, prop)
+            if value:
+                return os.path.basename(value) if prop == "resource" else value
+        return entry.get("producer") or ""
+
+    def media_kind(self, producer: etree._Element, track_kind: str) -> str:
+        if producer.tag == "tractor" or _prop(producer, "kdenlive:producer_type") == "17":
+            return "sequence"
+        service = (_prop(producer, "mlt_service") or "").lower()
+        if service in ("xml", "tractor", "consumer") or service.startswith("xml"):
+            return "sequence"
+        if service in GENERATOR_SERVICES:
+            return "generator"
+        resource = (_prop(producer, "resource") or "").lower()
+        if service in STILL_SERVICES or os.path.splitext(resource)[1] in STILL_EXTENSIONS:
+            return "still"
+        return "audio" if track_kind == "audio" else "video"
+
+    # ---- filters -----------------------------------------------------------------------------
+
+    def curves(
+        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
+    ) -> dict[str, Curve]:
+        """Canonical curves of ``filters``; ``to_time`` maps a frame of the attachment domain to
+        timeline seconds. The first filter that gives a parameter wins. ``refs`` gets where each
+        mapped parameter lives (the curve's property, else the first filter that has it), ``static``
+        the parameters with one value (a plain value or one key, defaults included)."""
+        curves: dict[str, Curve] = {}
+        for f in filters:
+            prop_els = {p.get("name"): p for p in f.iterchildren("property")}
+            props = {name: p.text or "" for name, p in prop_els.items()}
+            if props.get("disable", "0").strip() == "1":
+                continue
+            fwhere = f"{where}, filter {f.get('id') or props.get('mlt_service')}"
+            f_in = self.frames(f.get("in"), fwhere, 0)
+            f_out = self.frames(f.get("out"), fwhere)
+            length = f_out - f_in + 1 if f_out is not None else default_len
+            for canon, keys, prop, value in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
+                ref = ParamRef(
+                    self.getpath(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.getpath(f)
+                )
+                if keys and canon not in curves:
+                    refs[canon] = ref
+                    if value is None:
+                        static.pop(canon, None)
+                    else:
+                        static[canon] = value
+                else:
+                    refs.setdefault(canon, ref)
+                    if canon not in curves and value is not None:
+                        static.setdefault(canon, value)
+                    elif keys and canon in curves:
+                        static.pop(canon, None)  # a second filter's keys join the curve (fades)
+                if not keys:
+                    continue
+                _merge(curves, canon, keys)
+        return curves
+
+    def filter_keys(self, props: dict, f_in: int, length: int, to_time, kind: str, where: str):
+        """Yield (canonical parameter, keys) for one filter's mapped properties."""
+        service = (props.get("mlt_service") or "").lower()
+        ident = (props.get("kdenlive_id") or props.get("shotcut:filter") or "").lower()
+        mapped: list[tuple[str, str, object]] = []  # (property, canonical or "rect", converter)
+        if kind == "audio" or service in ("volume", "panner"):
+            if service == "volume":
+                if "level" in props:
+                    mapped.append(("level", "level_db", lambda v: max(-60.0, v[0])))
+                elif "gain" in props:
+                    mapped.append(("gain", "level_db", None))
+            elif service == "panner":
+                mapped.append(("start", "pan", lambda v: 2.0 * v[0] - 1.0))
+        if kind == "video":
+            if service in ("affine", "qtblend", "composite", "frei0r.affine"):
+                for prop in RECT_PROPS:
+                    if prop in props:
+                        mapped.append((prop, "rect", None))
+                        break
+                for prop in ("rotation", "transition.rotate_z", "transition.rotation"):
+                    if prop in props:
+                        mapped.append((prop, "rotation", lambda v: v[0]))
+                        break
+            elif service == "brightness":
+                if "alpha" in props and _animated(props["alpha"]):
+                    mapped.append(("alpha", "opacity", lambda v: v[0] * 100.0))
+                elif ident in FADE_IDS and "level" in props:
+                    mapped.append(("level", "opacity", lambda v: v[0] * 100.0))
+        for prop, canon, convert in mapped:
+            rows = self.animation(props[prop], f_in, length, to_time, where)
+            if "end" in props and "=" not in props[prop] and prop in ("gain", "level"):
+                # Old Kdenlive fades: a static start value ramps to ``end`` over the filter.
+                rows = rows + [(to_time(f_in + length), props["end"], "linear")]
+            if canon == "rect":
+                out: dict[str, list[Key]] = {}
+                for t, text, interp in rows:
+                    for c, value in self.rect(text, where):
+                        out.setdefault(c, []).append(Key(t, value, interp))
+                for c, keys in _drop_defaults(out):
+                    yield c, keys, prop, _one_value(out[c])
+                continue
+            keys = []
+            for t, text, interp in rows:
+                if prop == "gain":
+                    value = _gain(text, where, self)
+                else:
+                    nums = _numbers(text, where, self)
+                    if not nums:
+                        continue
+                    value = convert(nums)
+                keys.append(Key(t, value, interp))
+            for c, kept in _drop_defaults({canon: keys}):
+                yield c, kept, prop, _one_value(keys)
+
+    def animation(self, text: str, f_in: int, length: int, to_time, where: str):
+        """(timeline seconds, value text, interpolation) per key of an animation string."""
+        if "=" not in text:
+            return [(to_time(f_in), text, "linear")]  # a plain static value
+        rows = []
+        for part in text.split(";") if not re.search(r"\d\d:\d\d:\d\d;\d", text) else _split_smpte(text):
+            if not part.strip():
+                continue
+            m = _KEY.match(part)
+            if m is None:
+                raise self.error(where, f"not an animation key: {part.strip()[:40]!r}")
+            frame = self.frames(m.group(1), where)
+            if frame < 0:
+                frame += length  # counts back from the end
+            marker = m.group(2) or ""
+            interp = "linear" if not marker else "hold" if marker in HOLD_MARKERS else "smooth"
+            rows.append((to_time(f_in + frame), m.group(3), interp))
+        return rows
+
+    def rect(self, text: str, where: str) -> list[tuple[str, float]]:
+        parts = text.split()
+        if len(parts) < 4:
+            return []
+        vals = []
+        for i, part in enumerate(parts[:5]):
+            pct = part.endswith("%")
+            try:
+                v = float(check_length(part.rstrip("%")))
+            except ValueError:
+                raise self.error(where, f"rect value is not a number: {text.strip()[:40]!r}") from None
+            if not math.isfinite(v) or abs(v) > MAX_VALUE:
+                raise self.error(where, f"rect value {text.strip()[:40]} is out of range")
+            if pct and i < 4:
+                v = v / 100.0 * (self.width if i % 2 == 0 else self.height)
+            elif i == 4:
+                v = v if pct else v * 100.0  # opacity percent
+            vals.append(v)
+        x, y, w, h = vals[:4]
+        out = [
+            ("scale", w / self.width * 100.0),
+            ("center_x", (x + w / 2.0) / self.width - 0.5),
+            ("center_y", (y + h / 2.0) / self.height - 0.5),
+        ]
+        if len(vals) > 4:
+            out.append(("opacity", vals[4]))
+        return out
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What a producer says about a clip's media and speed; None = not said."""
+
+    width: int | None
+    height: int | None
+    pixel_aspect: float | None
+    rate: Fraction | None
+    channels: int | None
+    ext: str | None
+    ident: str | None
+    speed: float
+    remap: bool
+
+
+def _count(text: str | None) -> int | None:
+    """A non-negative integer property of sane length, else None."""
+    if text is None or not text.strip().isdigit() or len(text.strip()) > 12:
+        return None
+    return int(text)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(check_length(text))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value != 0 and abs(value) < MAX_VALUE else None
+
+
+def _extension(path: str) -> str | None:
+    """Lower-case extension (with the dot) of a resource, None without one."""
+    ext = os.path.splitext(path.replace("\\", "/").rsplit("/", 1)[-1])[1].lower()
+    return ext if 1 < len(ext) <= 6 and ext[1:].isalnum() else None
+
+
+def _one_value(keys: list[Key]) -> float | None:
+    """The value of a parameter set to one value (one key), else None."""
+    return keys[0].value if len(keys) == 1 else None
+
+
+def _effect_name(f: etree._Element) -> str | None:
+    """Kdenlive's effect id, Shotcut's filter name or the MLT service of an enabled filter (None
+    for a disabled one and for Kdenlive's level meter, which changes nothing)."""
+    props = {p.get("name"): (p.text or "").strip() for p in f.iterchildren("property")}
+    if props.get("disable") == "1" or props.get("mlt_service") in METERS:
+        return None
+    return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
+
+
+def _ratio(num: str | None, den: str | None) -> float | None:
+    """num/den of two short positive numbers, None when either is missing or unusable."""
+    if num is None or den is None:
+        return None
+    try:
+        n, d = float(check_length(num)), float(check_length(den))
+    except ValueError:
+        return None
+    return n / d if n > 0 and d > 0 and math.isfinite(n / d) else None
+
+
+def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:
+    """Add keys for ``canon``: the first curve wins, but keys wholly before or after it (a fade in
+    and a fade out as two filters) join it."""
+    old = curves.get(canon)
+    if old is None:
+        curves[canon] = Curve(keys)
+    elif min(k.time for k in keys) > old.keys[-1].time or max(k.time for k in keys) < old.keys[0].time:
+        curves[canon] = Curve(old.keys + keys)
+
+
+def _split_smpte(text: str) -> list[str]:
+    """Split keys on ``;`` when SMPTE times may use ``;`` as a separator too: a key ends before
+    the next ``TIME=`` starts."""
+    return re.split(r";(?=\s*-?[0-9:.;]+[^0-9:.;\s=]?=)", text)
+
+
+def _animated(text: str) -> bool:
+    return ";" in text
+
+
+def _numbers(text: str, where: str, reader: _Reader) -> list[float]:
+    out = []
+    for part in text.split():
+        part = part.rstrip("%")
+        if part.lower().endswith("db"):
+            part = part[:-2]
+        try:
+            value = float(check_length(part))
+        except NumberError as e:
+            raise reader.error(where, f"value {e}") from None
+        except ValueError:
+            break
+        if not math.isfinite(value) or abs(value) > MAX_VALUE:
+            raise reader.error(where, f"value {text.strip()[:40]} is out of range")
+        out.append(value)
+    return out
+
+
+def _gain(text: str, where: str, reader: _Reader) -> float:
+    nums = _numbers(text, where, reader)
+    if not nums:
+        return 0.0
+    return max(-60.0, nums[0]) if text.strip().lower().endswith("db") else gain_to_db(nums[0])
+
+
+def _drop_defaults(found: dict[str, list[Key]]):
+    """Keys all at the default value are no curve (untouched parameters, e.g. a full-frame rect):
+    they come out with no keys, so the parameter's place is still known."""
+    for canon, keys in found.items():
+        if all(abs(k.value - PARAMS[canon][0]) < 1e-9 for k in keys):
+            yield canon, []
+            continue
+        yield canon, keys
+
+
+def _prop(el: etree._Element, name: str) -> str | None:
+    for p in el.iterchildren("property"):
+        if p.get("name") == name:
+            return p.text
+    return None
+
+
+def read_mlt(root: etree._Element, name: str) -> list[Timeline]:
+    """Read the top-level tractors of an MLT document (``root`` from ``safe_parse``)."""
+    return _Reader(root, name).read()

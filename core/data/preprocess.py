@@ -1,0 +1,282 @@
+"""File-level processing and assembly of the prepared data set, shared by every engine.
+
+``process_file`` (bytes -> windows of all timelines of one file, never raises) is what an engine
+runs per file: in-process, in a multiprocessing pool, or in a Ray Data ``map`` (distributed/data.py).
+``assemble`` turns the per-file results, in whatever order they came, into the same ``Prepared``:
+sorted by name, timelines numbered globally, train/val split by a hash of the file name, scalers fit
+on the training windows only. ``prepare`` adds file discovery, the built-in corpus and a content
+keyed cache (DESIGN.md "Ray": data is prepared once per experiment; trials never re-parse XML).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.config import DataConfig
+from core.data.formats import read_bytes
+from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
+from core.data.scalers import Scalers
+from core.data.synth import write_corpus
+from core.data.timeline import TimelineError
+from core.data.windows import concat_windows, windows_of
+
+# Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
+CODE_VERSION = "prepare-3"
+EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
+# DataConfig fields that change the windows; workers and cache_dir do not.
+WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed")
+
+
+# ----------------------------------------------------------------------------- split
+
+
+def split_of(name: str, val_fraction: float, seed: int) -> str:
+    """Return "train" or "val" from a stable hash of the file's base name (order- and machine-independent)."""
+    h = zlib.crc32(f"{seed}:{os.path.basename(name)}".encode())
+    return "val" if h / 2**32 < val_fraction else "train"
+
+
+# ----------------------------------------------------------------------------- one file
+
+
+@dataclass
+class FileResult:
+    """What an engine returns per file. ``windows`` holds the raw arrays of all timelines of the file
+    (``timeline`` = index within the file; ``assemble`` renumbers) and, for validation files of the
+    built-in corpus, ``oracle_targets`` / ``oracle_keyframe``."""
+
+    name: str
+    split: str
+    windows: dict[str, np.ndarray] | None
+    n_timelines: int
+    error: str = ""
+    digest: str = ""
+
+
+def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
+    """The name a file is split, sorted and reported by: its path relative to ``cfg.data_dir`` when it
+    lies under it (so equal base names in two sub-folders stay distinct), else its base name."""
+    p = Path(path)
+    if cfg.data_dir:
+        try:
+            return p.resolve().relative_to(Path(cfg.data_dir).resolve()).as_posix()
+        except ValueError:
+            pass
+    return p.name
+
+
+def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
+    """Parse one file and window all its timelines. Never raises: a failure is ``error`` naming the file."""
+    digest = hashlib.sha256(data).hexdigest()
+    split = split_of(name, cfg.val_fraction, cfg.split_seed)
+    try:
+        timelines = read_bytes(data, name)
+        if not timelines:
+            raise TimelineError(name, "no timeline (sequence) in the file")
+        windows = windows_of(timelines, cfg)
+        if split == "val":
+            oracle = builtin_oracle(name, data, cfg, windows)
+            if oracle is not None:
+                windows.update(oracle)
+        return FileResult(name, split, windows, len(timelines), "", digest)
+    except Exception as e:  # one bad file (or a reader bug) must never stop the others
+        msg = str(e) if name in str(e) else f"{name}: {e}"
+        return FileResult(name, split, None, 0, f"{type(e).__name__}: {msg}", digest)
+
+
+# ----------------------------------------------------------------------------- assembly
+
+
+@dataclass
+class Prepared:
+    """Windows ready for training: raw arrays (core.data.batch.RAW_KEYS) per split, the train scalers,
+    per-file errors [(name, reason)], all input file names (sorted) and ``meta`` (config, cache key, counts)."""
+
+    train: dict[str, np.ndarray]
+    val: dict[str, np.ndarray]
+    scalers: Scalers
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, d: str | Path) -> None:
+        """Arrays as .npz (no pickle), the rest as JSON."""
+        d = Path(d)
+        d.mkdir(parents=True, exist_ok=True)
+        np.savez(d / "train.npz", **self.train)
+        np.savez(d / "val.npz", **self.val)
+        self.scalers.save(d / "scalers.json")
+        (d / "prepared.json").write_text(
+            json.dumps({"errors": [list(e) for e in self.errors], "files": self.files, "meta": self.meta}, indent=1)
+        )
+
+    @classmethod
+    def load(cls, d: str | Path) -> Prepared:
+        d = Path(d)
+        arrays = {}
+        for split in ("train", "val"):
+            with np.load(d / f"{split}.npz", allow_pickle=False) as z:
+                arrays[split] = {k: z[k] for k in z.files}
+        info = json.loads((d / "prepared.json").read_text())
+        return cls(
+            arrays["train"],
+            arrays["val"],
+            Scalers.load(d / "scalers.json"),
+            [tuple(e) for e in info["errors"]],
+            list(info["files"]),
+            dict(info["meta"]),
+        )
+
+
+def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np.ndarray]:
+    out = concat_windows(parts, cfg.window, cfg.max_tracks)
+    # the oracle only where every file of the split has one, else its windows would not align
+    if parts and all(all(k in p for k in ORACLE_KEYS) for p in parts):
+        for k in ORACLE_KEYS:
+            out[k] = np.concatenate([p[k] for p in parts], axis=0)
+    return out
+
+
+def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = "") -> Prepared:
+    """Per-file results (any order) -> Prepared: sorted by name, timelines numbered globally,
+    train/val concatenated, scalers fit on train only, failures collected as errors."""
+    results = sorted(results, key=lambda r: r.name)
+    names = [r.name for r in results]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"two input files share a name (the split is by name): {dup[:5]}")
+    parts: dict[str, list] = {"train": [], "val": []}
+    errors: list[tuple[str, str]] = []
+    splits: dict[str, str] = {}
+    n_timelines = 0
+    for r in results:
+        if r.error or r.windows is None:
+            errors.append((r.name, r.error or "no windows"))
+            continue
+        w = dict(r.windows)
+        w["timeline"] = w["timeline"] + n_timelines
+        n_timelines += r.n_timelines
+        splits[r.name] = r.split
+        parts[r.split].append(w)
+    train, val = _concat(parts["train"], cfg), _concat(parts["val"], cfg)
+    meta = {
+        "data": dataclasses.asdict(cfg),
+        "cache_key": cache_key,
+        "code_version": CODE_VERSION,
+        "n_files": len(results),
+        "n_errors": len(errors),
+        "n_timelines": n_timelines,
+        "n_train_windows": int(len(train["timeline"])),
+        "n_val_windows": int(len(val["timeline"])),
+        "n_train_files": len(parts["train"]),
+        "n_val_files": len(parts["val"]),
+        "splits": splits,
+        "digests": {r.name: r.digest for r in results},
+        "noise_floor": "oracle_targets" in val,
+    }
+    return Prepared(train, val, Scalers.fit(train), errors, names, meta)
+
+
+# ----------------------------------------------------------------------------- prepare
+
+
+def cache_root(cfg: DataConfig) -> Path:
+    return Path(cfg.cache_dir).expanduser() if cfg.cache_dir else Path.home() / ".cache" / "xmlai"
+
+
+def input_paths(cfg: DataConfig, paths: list[str | os.PathLike] | None = None) -> list[Path]:
+    """Explicit ``paths``; else every timeline file under ``cfg.data_dir`` (recursive, sorted); else the
+    built-in corpus, written once under the cache root."""
+    if paths is not None:
+        return [Path(p) for p in paths]
+    if cfg.data_dir:
+        root = Path(cfg.data_dir)
+        if not root.is_dir():
+            raise FileNotFoundError(f"data.data_dir {root} is not a folder")
+        found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+        if not found:
+            raise FileNotFoundError(f"no timeline files ({', '.join(EXTENSIONS)}) under {root}")
+        return found
+    return [
+        Path(p)
+        for p in write_corpus(cache_root(cfg) / "synth" / f"seed_{cfg.synth_seed}", cfg.synth_count, cfg.synth_seed)
+    ]
+
+
+def cache_key_of(names: list[str], digests: list[str], cfg: DataConfig) -> str:
+    """sha256 of the sorted (name, content digest) pairs, the window-shaping config fields and CODE_VERSION."""
+    payload = {
+        "code": CODE_VERSION,
+        "data": {f: getattr(cfg, f) for f in WINDOW_FIELDS},
+        # the noise floor depends on the generator seed behind the built-in corpus's names
+        "builtin": None if cfg.data_dir else cfg.synth_seed,
+        "files": sorted(zip(names, digests)),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _work(item: tuple[str, bytes, DataConfig]) -> FileResult:
+    return process_file(*item)
+
+
+def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "local", cache: bool = True) -> Prepared:
+    """Files -> Prepared, through the content-keyed cache. ``engine="local"``: in-process, or a process
+    pool of ``cfg.workers`` (same result). The Ray engine lives in distributed/data.py and calls
+    ``process_file`` + ``assemble`` itself."""
+    if engine != "local":
+        raise ValueError(
+            f"core.data.preprocess.prepare runs the local engine only, got engine={engine!r} "
+            "(the Ray engine is distributed.data.prepare_ray)"
+        )
+    files = input_paths(cfg, paths)
+    names = [file_name(p, cfg) for p in files]
+    order = sorted(range(len(files)), key=lambda i: names[i])
+    files, names = [files[i] for i in order], [names[i] for i in order]
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in files]
+    key = cache_key_of(names, digests, cfg)
+    target = cache_root(cfg) / "prepared" / key
+    if cache and (target / "DONE").is_file():
+        return Prepared.load(target)
+
+    items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per task
+    if cfg.workers > 0 and len(files) > 1:
+        with mp.get_context("spawn").Pool(min(cfg.workers, len(files))) as pool:
+            results = list(pool.imap_unordered(_work, items, chunksize=max(1, len(files) // (8 * cfg.workers))))
+    else:
+        results = [_work(it) for it in items]
+    data = assemble(results, cfg, cache_key=key)
+    if cache:
+        _save_atomic(data, target)
+    return data
+
+
+def _save_atomic(data: Prepared, target: Path) -> None:
+    """Write into a sibling temp folder, mark it DONE, rename: readers never see a half-written cache."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        data.save(tmp)
+        (tmp / "DONE").write_text("ok\n")
+        if (target / "DONE").is_file():
+            return  # another process finished the same data first: keep theirs
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)  # an interrupted earlier attempt (no DONE)
+        os.replace(tmp, target)
+    except OSError:
+        if not (target / "DONE").is_file():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

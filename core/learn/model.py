@@ -1,0 +1,173 @@
+"""MultiTrackTransformer: predicts keyframed parameters per (track, step) token of a window.
+
+Shapes follow ``core.data.batch``: B windows, K tracks, T steps, F features, R = len(REGRESSION_TARGETS),
+D = d_model. The model reads only the input keys of a batch (features, track_kind, track_index,
+track_mask, step_mask, context_values, context_given, context_key) and is TorchScript-scriptable.
+
+Masking: attention keys are restricted to real steps of real tracks (``step_mask``, which implies
+``track_mask``). A query row whose keys are all masked (a padded track in time attention, a step past
+the end of the timeline in track attention) would give NaN in softmax, so such rows attend to every
+key instead: their outputs are finite garbage at padded positions, and since padded tokens are never
+keys of a row that has a valid key, they cannot reach any valid position.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
+
+MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
+N_TRACK_KINDS = 2  # 0 video, 1 audio
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over (N, S, D) sequences with a key validity mask.
+
+    No dropout on the attention weights: on CPU it forces the unfused SDPA path and doubles the step
+    time; the blocks drop out the residual branches instead.
+    """
+
+    def __init__(self, d_model: int, n_heads: int):
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
+        # x (N, S, D); key_mask (N, S) bool, True = may be attended to
+        n, s, d = x.shape
+        qkv = self.qkv(x).view(n, s, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)  # (3, N, H, S, Dh)
+        # a row with no valid key would softmax over all -inf -> NaN: let it attend to everything instead
+        key_mask = key_mask | ~key_mask.any(dim=-1, keepdim=True)
+        attn_mask = key_mask[:, None, None, :]  # (N, 1, 1, S), broadcast over heads and queries
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask)  # (N, H, S, Dh)
+        return self.out(y.transpose(1, 2).reshape(n, s, d))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class FullBlock(nn.Module):
+    """Pre-norm block attending over all K*T tokens of a window."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm_attn = nn.LayerNorm(cfg.d_model)
+        self.attn = SelfAttention(cfg.d_model, cfg.n_heads)
+        self.norm_ff = nn.LayerNorm(cfg.d_model)
+        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, step_mask: Tensor) -> Tensor:
+        # x (B, K, T, D); step_mask (B, K, T) bool
+        b, k, t, d = x.shape
+        h = self.attn(self.norm_attn(x).reshape(b, k * t, d), step_mask.reshape(b, k * t))  # (B, K*T, D)
+        x = x + self.drop(h.view(b, k, t, d))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+class FactorisedBlock(nn.Module):
+    """Pre-norm block: attention within each track over time, then across tracks at each step, then FFN."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm_time = nn.LayerNorm(cfg.d_model)
+        self.time_attn = SelfAttention(cfg.d_model, cfg.n_heads)
+        self.norm_track = nn.LayerNorm(cfg.d_model)
+        self.track_attn = SelfAttention(cfg.d_model, cfg.n_heads)
+        self.norm_ff = nn.LayerNorm(cfg.d_model)
+        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, step_mask: Tensor) -> Tensor:
+        # x (B, K, T, D); step_mask (B, K, T) bool
+        b, k, t, d = x.shape
+        h = self.time_attn(self.norm_time(x).reshape(b * k, t, d), step_mask.reshape(b * k, t))  # (B*K, T, D)
+        x = x + self.drop(h.view(b, k, t, d))
+        xt = self.norm_track(x).transpose(1, 2).reshape(b * t, k, d)  # (B*T, K, D)
+        h = self.track_attn(xt, step_mask.transpose(1, 2).reshape(b * t, k))  # (B*T, K, D)
+        x = x + self.drop(h.view(b, t, k, d).transpose(1, 2))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+class MultiTrackTransformer(nn.Module):
+    """Transformer over (track, step) tokens; one head per regression target / classification head."""
+
+    def __init__(self, cfg: ModelConfig, n_features: int):
+        super().__init__()
+        self.cfg = cfg
+        self.n_features = n_features
+        self.d_model = cfg.d_model
+        n_ctx = 2 * len(REGRESSION_TARGETS) + 1  # context values, given flags, context key
+        self.input = nn.Linear(n_features + n_ctx, cfg.d_model)
+        self.track_emb = nn.Embedding(MAX_TRACKS, cfg.d_model)
+        self.kind_emb = nn.Embedding(N_TRACK_KINDS, cfg.d_model)
+        half = (cfg.d_model + 1) // 2
+        inv_freq = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)  # (D/2,)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.drop = nn.Dropout(cfg.dropout)
+        block = FactorisedBlock if cfg.attention == "factorised" else FullBlock
+        self.blocks = nn.ModuleList([block(cfg) for _ in range(cfg.n_layers)])
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 1) for name in cfg.targets})
+        self.classification = nn.ModuleDict(
+            {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify}
+        )
+
+    def positional_encoding(self, t: int, device: torch.device) -> Tensor:
+        """Sinusoidal encoding of steps 0..t-1: (T, D)."""
+        pos = torch.arange(t, device=device, dtype=torch.float32)[:, None]  # (T, 1)
+        angles = pos * self.inv_freq[None, :]  # (T, D/2)
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)[:, : self.d_model]
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        features = batch["features"]  # (B, K, T, F)
+        step_mask = batch["step_mask"].to(torch.bool)  # (B, K, T)
+        track_mask = batch["track_mask"].to(torch.bool)  # (B, K)
+        step_mask = step_mask & track_mask[:, :, None]
+        b, k, t, _ = features.shape
+        inputs = torch.cat(
+            [
+                features,
+                batch["context_values"].to(features.dtype),
+                batch["context_given"].to(features.dtype),
+                batch["context_key"].to(features.dtype)[..., None],
+            ],
+            dim=-1,
+        )  # (B, K, T, F+2R+1)
+        x = self.input(inputs)  # (B, K, T, D)
+        track_index = batch["track_index"].long().clamp(0, self.track_emb.num_embeddings - 1)  # (B, K)
+        track_kind = batch["track_kind"].long().clamp(0, self.kind_emb.num_embeddings - 1)  # (B, K)
+        x = x + (self.track_emb(track_index) + self.kind_emb(track_kind))[:, :, None, :]
+        x = x + self.positional_encoding(t, x.device).to(x.dtype)  # broadcast over (B, K)
+        x = self.drop(x)
+        for blk in self.blocks:
+            x = blk(x, step_mask)
+        x = self.norm(x)  # (B, K, T, D)
+        out: dict[str, Tensor] = {}
+        for name, head in self.regression.items():
+            out[name] = head(x).squeeze(-1)  # (B, K, T)
+        for name, head in self.classification.items():
+            out[name] = head(x)  # (B, K, T, C)
+        return out
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_model(cfg: ModelConfig, n_features: int) -> MultiTrackTransformer:
+    """Build the model of a config (a preset's fields are already resolved into ``cfg``)."""
+    return MultiTrackTransformer(cfg, n_features)

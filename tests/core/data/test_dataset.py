@@ -1,0 +1,157 @@
+"""WindowDataset: batch contract, context selection, loss masks, determinism per epoch."""
+
+from __future__ import annotations
+
+from fractions import Fraction as Fr
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from core.config import REGRESSION_TARGETS
+from core.data.batch import BATCH_KEYS, MODEL_FEATURES
+from core.data.dataset import WindowDataset, collate
+from core.data.frames import timeline_to_frames
+from core.data.scalers import Scalers
+from core.data.timeline import Clip, Curve, Key, Timeline, Track
+from core.data.windows import concat_windows, make_windows
+
+
+def corpus(n: int = 12) -> dict[str, np.ndarray]:
+    """Timelines of many short clips on 2 video + 1 audio track, with keys, as raw windows."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for i in range(n):
+        tracks = []
+        for kind, idx, param in (("video", 0, "scale"), ("video", 1, "opacity"), ("audio", 0, "level_db")):
+            clips, t = [], Fr(0)
+            while t < 20:
+                d = Fr(int(rng.integers(5, 30)), 10)
+                clips.append(
+                    Clip(
+                        "c",
+                        t,
+                        t + d,
+                        media_kind="audio" if kind == "audio" else "video",
+                        curves={param: Curve([Key(t, float(rng.normal())), Key(t + d / 2, 5.0)])},
+                    )
+                )
+                t += d + Fr(int(rng.integers(0, 5)), 10)
+            tracks.append(Track(kind, idx, clips))
+        tl = Timeline(f"t{i}", Fr(25), Fr(20), tracks)
+        parts.append(make_windows(timeline_to_frames(tl), 50, 10, 4, timeline=i))
+    return concat_windows(parts)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return corpus()
+
+
+@pytest.fixture(scope="module")
+def scalers(raw):
+    return Scalers.fit(raw)
+
+
+def test_batch_contract(raw, scalers):
+    ds = WindowDataset(raw, scalers, context=0.3)
+    b = collate([ds[i] for i in range(4)])
+    assert list(b) == list(BATCH_KEYS)
+    B, K, T, F, R = 4, 4, 50, len(MODEL_FEATURES), len(REGRESSION_TARGETS)
+    shapes = {
+        "features": (B, K, T, F),
+        "targets": (B, K, T, R),
+        "target_mask": (B, K, T, R),
+        "context_values": (B, K, T, R),
+        "context_given": (B, K, T, R),
+        "track_kind": (B, K),
+        "track_index": (B, K),
+        "track_mask": (B, K),
+    }
+    for k, v in b.items():
+        assert tuple(v.shape) == shapes.get(k, (B, K, T)), k
+    for k in ("features", "targets", "context_values", "context_given", "context_key"):
+        assert b[k].dtype == torch.float32, k
+    for k in ("track_kind", "track_index", "keyframe", "interpolation"):
+        assert b[k].dtype == torch.int64, k
+    for k in ("track_mask", "step_mask", "target_mask", "keyframe_mask", "interpolation_mask"):
+        assert b[k].dtype == torch.bool, k
+    assert torch.isfinite(b["features"]).all() and torch.isfinite(b["targets"]).all()
+    assert (b["features"][~b["step_mask"]] == 0).all()
+
+
+def test_standardisation(raw, scalers):
+    ds = WindowDataset(raw, scalers)
+    b = collate([ds[i] for i in range(len(ds))])
+    m = b["target_mask"]
+    y = b["targets"][m]  # standardised over the data the scalers were fit on: mean 0 per target
+    assert abs(float(b["targets"][..., 0][m[..., 0]].mean())) < 1e-3
+    assert y.abs().max() < 50
+    native = scalers.destandardise_targets(b["targets"])
+    np.testing.assert_allclose(native[m].numpy(), raw["targets"][m.numpy()], rtol=1e-4, atol=1e-3)
+
+
+def test_context_zero_gives_nothing(raw, scalers):
+    ds = WindowDataset(raw, scalers, context=0.0)
+    for i in range(len(ds)):
+        item = ds[i]
+        assert item["context_given"].sum() == 0 and item["context_key"].sum() == 0
+        assert item["context_values"].abs().sum() == 0
+        valid = raw["target_valid"][i] & raw["step_mask"][i, ..., None]
+        assert torch.equal(item["target_mask"], torch.from_numpy(valid))
+        assert torch.equal(item["keyframe_mask"], torch.from_numpy(raw["keyframe_valid"][i]))
+        assert torch.equal(item["interpolation_mask"], torch.from_numpy(raw["interp_valid"][i]))
+
+
+def test_context_half_gives_about_half_the_clips_and_leaves_the_loss(raw, scalers):
+    ds = WindowDataset(raw, scalers, context=0.5)
+    n_clips = n_given = 0
+    for i in range(len(ds)):
+        item = ds[i]
+        given = ds.given_mask(i)  # (K, T)
+        clip = raw["clip_id"][i]
+        for k in range(clip.shape[0]):
+            ids = set(clip[k][clip[k] >= 0].tolist())
+            g = set(clip[k][given[k]].tolist())
+            assert g <= ids
+            # a clip is given entirely or not at all
+            for c in g:
+                assert given[k][clip[k] == c].all()
+            n_clips, n_given = n_clips + len(ids), n_given + len(g)
+        gv = torch.from_numpy(given)
+        tv = torch.from_numpy(raw["target_valid"][i])
+        assert not item["target_mask"][gv].any() and not item["keyframe_mask"][gv].any()
+        assert not item["interpolation_mask"][gv].any()
+        assert torch.equal(item["target_mask"], tv & ~gv[..., None])
+        assert torch.equal(item["context_given"].bool(), tv & gv[..., None])
+        assert torch.equal(item["context_values"][tv & gv[..., None]], item["targets"][tv & gv[..., None]])
+        assert torch.equal(item["context_key"].bool(), gv & torch.from_numpy(raw["keyframe"][i] == 1))
+    assert n_clips > 200
+    assert 0.4 < n_given / n_clips < 0.6
+
+
+def test_deterministic_per_epoch(raw, scalers):
+    a = WindowDataset(raw, scalers, context=(0.0, 0.5), seed=3)
+    b = WindowDataset(raw, scalers, context=(0.0, 0.5), seed=3)
+    idx = range(0, len(a), 3)
+    g0 = [a.given_mask(i) for i in idx]
+    assert all(np.array_equal(x, b.given_mask(i)) for x, i in zip(g0, idx))
+    a.set_epoch(1)
+    g1 = [a.given_mask(i) for i in idx]
+    assert any(not np.array_equal(x, y) for x, y in zip(g0, g1))
+    a.set_epoch(0)
+    assert all(np.array_equal(x, a.given_mask(i)) for x, i in zip(g0, idx))
+    ev = WindowDataset(raw, scalers, context=0.5, seed=1)
+    first = collate([ev[i] for i in range(len(ev))])
+    again = collate([ev[i] for i in range(len(ev))])
+    assert all(torch.equal(first[k], again[k]) for k in BATCH_KEYS)
+
+
+def test_a_shuffled_dataloader_visits_every_window_once(raw, scalers):
+    # (its speed is benchmarks/bench_train.py's business, never a test's)
+    ds = WindowDataset(raw, scalers, context=(0.0, 0.5))
+    loader = DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([b["features"][:, 0, 0, :].flatten() for b in loader])
+    every = torch.cat([ds[i]["features"][0, 0, :].flatten() for i in range(len(ds))])
+    assert len(seen) == len(every) and torch.equal(seen.sort().values, every.sort().values)

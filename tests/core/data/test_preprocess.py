@@ -1,0 +1,179 @@
+"""Preprocessing: split by file name, train-only scalers (JSON), error rows, cache, engines agree."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import DataConfig
+from core.data import preprocess
+from core.data.batch import RAW_KEYS
+from core.data.noise_floor import builtin_oracle
+from core.data.preprocess import FileResult, Prepared, assemble, prepare, process_file, split_of
+from core.data.scalers import Scalers
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory) -> Path:
+    """Eight generated timelines in two sub-folders plus one broken file."""
+    from core.data.synth import write_corpus
+
+    root = tmp_path_factory.mktemp("exports")
+    write_corpus(root / "a", 5, seed=3)
+    write_corpus(root / "b", 3, seed=4)
+    for d in ("a", "b"):
+        (root / d / "synth_manifest.json").unlink()
+    (root / "b" / "broken.xml").write_bytes(b"<xmeml version='4'><sequence><name>x</name>")
+    return root
+
+
+def cfg_for(root: Path, tmp: Path, **kw) -> DataConfig:
+    return DataConfig(
+        data_dir=str(root), cache_dir=str(tmp / "cache"), window=40, overlap=10, max_tracks=4, val_fraction=0.4, **kw
+    )
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert set(a) == set(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
+
+
+def test_split_is_stable_and_by_base_name():
+    names = [f"clip_{i}.xml" for i in range(2000)]
+    splits = [split_of(n, 0.2, 0) for n in names]
+    assert splits == [split_of(n, 0.2, 0) for n in names]  # same answer every call
+    assert [split_of("/x/y/" + n, 0.2, 0) for n in names] == splits  # folder does not matter
+    shuffled = random.Random(1).sample(names, len(names))
+    assert {n: split_of(n, 0.2, 0) for n in shuffled} == dict(zip(names, splits))
+    assert 0.17 < splits.count("val") / len(names) < 0.23
+    assert splits != [split_of(n, 0.2, 1) for n in names]  # the seed changes the draw
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus_dir, tmp_path_factory) -> tuple[Prepared, DataConfig]:
+    cfg = cfg_for(corpus_dir, tmp_path_factory.mktemp("p"))
+    return prepare(cfg), cfg
+
+
+def test_bad_file_is_an_error_row_and_the_rest_is_processed(prepared):
+    data, _ = prepared
+    assert [e[0] for e in data.errors] == ["b/broken.xml"]
+    assert "b/broken.xml" in data.errors[0][1] and ":" in data.errors[0][1]
+    assert len(data.files) == 9 and data.meta["n_timelines"] == 8
+    res = process_file("weird.xml", b"\x00\xff not xml", DataConfig())
+    assert res.windows is None and "weird.xml" in res.error
+    assert res.error.split(":")[0] in ("TimelineError", "XMLSyntaxError")
+
+
+def test_no_timeline_in_both_splits(prepared):
+    data, cfg = prepared
+    tr, va = set(data.train["timeline"].tolist()), set(data.val["timeline"].tolist())
+    assert tr and va and not tr & va
+    assert tr | va == set(range(data.meta["n_timelines"]))
+    for name, split in data.meta["splits"].items():
+        assert split == split_of(name, cfg.val_fraction, cfg.split_seed)
+    for raw in (data.train, data.val):
+        assert set(RAW_KEYS) <= set(raw)
+    assert "oracle_targets" not in data.val  # the user's folder: no noise floor
+
+
+def test_scalers_fit_on_train_only_and_survive_json(prepared, tmp_path):
+    data, _ = prepared
+    s = data.scalers
+    assert s == Scalers.fit(data.train)
+    assert s != Scalers.fit(data.val)
+    i = s.target_names.index("scale")
+    m = data.train["target_valid"][..., i]
+    assert s.target_mean[i] == pytest.approx(float(data.train["targets"][..., i][m].astype(np.float64).mean()))
+    assert s.target_std[s.target_names.index("rotation")] >= 1.0  # floor in native units
+    assert s.keyframe_pos_weight > 1.0 and abs(sum(s.baseline["interpolation"]) - 1) < 1e-9
+    assert set(s.baseline["keyframe"]) == {"video", "audio"}
+    back = Scalers.from_json(s.to_json())
+    assert back == s
+    s.save(tmp_path / "s.json")
+    assert Scalers.load(tmp_path / "s.json") == s
+    json.loads((tmp_path / "s.json").read_text())  # plain JSON
+    x = data.train["targets"][:2]
+    np.testing.assert_allclose(s.destandardise_targets(s.standardise_targets(x)), x, rtol=1e-4, atol=1e-3)
+
+
+def test_cache_hit_returns_identical_arrays_without_parsing(prepared, monkeypatch):
+    data, cfg = prepared
+    monkeypatch.setattr(preprocess, "process_file", lambda *a: pytest.fail("cache hit must not re-parse"))
+    again = prepare(cfg)
+    assert_same(again.train, data.train)
+    assert_same(again.val, data.val)
+    assert again.scalers == data.scalers and again.errors == data.errors and again.files == data.files
+    assert again.meta["cache_key"] == data.meta["cache_key"]
+
+
+def test_cache_key_follows_content_and_config(corpus_dir, tmp_path):
+    cfg = cfg_for(corpus_dir, tmp_path)
+    names, digests = ["a.xml", "b.xml"], ["1", "2"]
+    key = preprocess.cache_key_of(names, digests, cfg)
+    assert key == preprocess.cache_key_of(names[::-1], digests[::-1], cfg)
+    assert key != preprocess.cache_key_of(names, ["1", "3"], cfg)
+    assert key != preprocess.cache_key_of(names, digests, cfg_for(corpus_dir, tmp_path, step_s=0.2))
+    assert key == preprocess.cache_key_of(names, digests, cfg_for(corpus_dir, tmp_path, workers=3))
+
+
+def test_assemble_ignores_result_order(corpus_dir, prepared):
+    data, cfg = prepared
+    paths = preprocess.input_paths(cfg)
+    results = [process_file(preprocess.file_name(p, cfg), p.read_bytes(), cfg) for p in paths]
+    a = assemble(results, cfg)
+    b = assemble(random.Random(0).sample(results, len(results)), cfg)
+    assert_same(a.train, b.train)
+    assert_same(a.val, b.val)
+    assert_same(a.train, data.train)
+    assert a.errors == b.errors and a.scalers == b.scalers
+
+
+def test_pool_engine_equals_in_process(corpus_dir, prepared, tmp_path):
+    data, _ = prepared
+    pooled = prepare(cfg_for(corpus_dir, tmp_path, workers=2), cache=False)
+    assert_same(pooled.train, data.train)
+    assert_same(pooled.val, data.val)
+    assert pooled.scalers == data.scalers and pooled.errors == data.errors
+
+
+def test_prepared_save_load_round_trip(prepared, tmp_path):
+    data, _ = prepared
+    data.save(tmp_path / "p")
+    back = Prepared.load(tmp_path / "p")
+    assert_same(back.train, data.train)
+    assert_same(back.val, data.val)
+    assert back.scalers == data.scalers and back.errors == data.errors and back.meta == data.meta
+
+
+def test_builtin_noise_floor_aligned(tmp_path):
+    from core.data.synth import write_corpus
+
+    cfg = DataConfig(window=40, overlap=10, max_tracks=4, synth_seed=2)
+    path = write_corpus(tmp_path, 1, seed=2)[0]
+    data = path.read_bytes()
+    res = process_file(path.name, data, cfg)
+    oracle = builtin_oracle(path.name, data, cfg, res.windows, draws=3)
+    assert oracle is not None
+    w = res.windows
+    assert oracle["oracle_targets"].shape == w["targets"].shape
+    assert oracle["oracle_keyframe"].shape == w["keyframe"].shape
+    assert ((oracle["oracle_keyframe"] >= 0) & (oracle["oracle_keyframe"] <= 1)).all()
+    assert (oracle["oracle_keyframe"][~w["keyframe_valid"]] == 0).all()
+    # same structure, other style: close on average, not equal
+    v = w["target_valid"]
+    assert not np.array_equal(oracle["oracle_targets"][v], w["targets"][v])
+    # a file that is not what the generator writes for its name gets no floor
+    assert builtin_oracle(path.name, data + b" ", cfg, res.windows, draws=1) is None
+    assert builtin_oracle(path.name, data, DataConfig(synth_seed=3), res.windows, draws=1) is None
+
+
+def test_file_results_are_plain(prepared):
+    data, cfg = prepared
+    r = process_file("x.xml", b"<nope/>", cfg)
+    assert isinstance(r, FileResult) and r.split in ("train", "val") and r.digest and r.n_timelines == 0

@@ -1,0 +1,203 @@
+"""MultiTrackTransformer: shapes per preset, parameter counts, masking, TorchScript, a tiny overfit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.config import CLASSIFICATION_TARGETS, MODEL_PRESETS, REGRESSION_TARGETS, LossConfig, ModelConfig
+from core.data.batch import FEATURES
+from core.learn.loss import MultiTrackLoss
+from core.learn.model import SelfAttention, build_model, count_parameters
+
+F = len(FEATURES)
+R = len(REGRESSION_TARGETS)
+ATTENTIONS = ("factorised", "full")
+
+
+def make_batch(b: int = 3, k: int = 4, t: int = 12, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Synthetic batch with the shapes of core.data.batch and heavy padding.
+
+    Window 0 has every track real, steps padded at the end; window 1 has a fully padded last track
+    and tracks of different lengths; other windows have one real track and a padded middle track.
+    """
+    g = torch.Generator().manual_seed(seed)
+    track_mask = torch.ones(b, k, dtype=torch.bool)
+    track_mask[1:, -1] = False
+    track_mask[2:, 1:] = False
+    lengths = torch.randint(t // 2, t + 1, (b, k), generator=g)  # (B, K) valid steps per track
+    lengths[0] = t - 3
+    step_mask = (torch.arange(t)[None, None, :] < lengths[:, :, None]) & track_mask[:, :, None]  # (B, K, T)
+    active = step_mask & (torch.rand(b, k, t, generator=g) < 0.8)
+    given = (torch.rand(b, k, t, R, generator=g) < 0.2) & active[..., None]
+    keyframe = (torch.rand(b, k, t, generator=g) < 0.1).long()
+    return {
+        "features": torch.randn(b, k, t, F, generator=g),
+        "track_kind": torch.randint(0, 2, (b, k), generator=g) * track_mask,
+        "track_index": torch.arange(k).expand(b, k) * track_mask,
+        "track_mask": track_mask,
+        "step_mask": step_mask,
+        "targets": torch.randn(b, k, t, R, generator=g),
+        "target_mask": active[..., None].expand(b, k, t, R) & ~given,
+        "keyframe": keyframe,
+        "keyframe_mask": active,
+        "interpolation": torch.randint(0, 3, (b, k, t), generator=g),
+        "interpolation_mask": active & keyframe.bool(),
+        "context_values": torch.randn(b, k, t, R, generator=g) * given,
+        "context_given": given.float(),
+        "context_key": (torch.rand(b, k, t, generator=g) < 0.05).float() * active,
+    }
+
+
+def model_cfg(preset: str = "tiny", attention: str = "factorised", **kw) -> ModelConfig:
+    return ModelConfig(**{**MODEL_PRESETS[preset], "attention": attention, **kw})
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("preset", sorted(MODEL_PRESETS))
+def test_output_shapes_every_preset(preset: str, attention: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(model_cfg(preset, attention), F)
+    if preset == "large":
+        assert count_parameters(model) > 0  # build only: a forward pass of the large model is not needed here
+        return
+    b, k, t = 2, 3, 5
+    out = model.eval()(make_batch(b, k, t))
+    assert set(out) == set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
+    for name in REGRESSION_TARGETS:
+        assert out[name].shape == (b, k, t)
+    assert out["keyframe"].shape == (b, k, t, 2)
+    assert out["interpolation"].shape == (b, k, t, 3)
+
+
+def test_heads_follow_config() -> None:
+    cfg = model_cfg(targets=["scale", "pan"], classify=["keyframe"])
+    out = build_model(cfg, F).eval()(make_batch(1, 2, 4))
+    assert set(out) == {"scale", "pan", "keyframe"}
+
+
+def test_parameter_counts_of_presets() -> None:
+    counts = {p: count_parameters(build_model(model_cfg(p), F)) for p in MODEL_PRESETS}
+    assert counts["tiny"] < counts["small"] < counts["base"] < counts["large"]
+    assert 0.3e6 * 0.75 <= counts["small"] <= 0.3e6 * 1.25, counts
+    assert 3.3e6 * 0.75 <= counts["large"] <= 3.3e6 * 1.25, counts
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_no_nan_with_heavy_padding(attention: str) -> None:
+    torch.manual_seed(0)
+    cfg = model_cfg(attention=attention)
+    model = build_model(cfg, F)
+    batch = make_batch(4, 4, 10)
+    batch["step_mask"][3] = False  # a window with no valid step at all
+    batch["track_mask"][3] = False
+    for training in (True, False):
+        model.train(training)
+        out = model(batch)
+        for name, v in out.items():
+            assert torch.isfinite(v).all(), f"{name} not finite (training={training})"
+    model.train()
+    total, _ = MultiTrackLoss(LossConfig(), cfg)(model(batch), batch)
+    total.backward()
+    assert torch.isfinite(total)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_fully_masked_row_attends_to_everything() -> None:
+    """The NaN guard: a row with no valid key is unmasked (some torch versions give NaN, newer ones 0)."""
+    torch.manual_seed(0)
+    attn = SelfAttention(16, 2).eval()
+    x = torch.randn(3, 5, 16)  # (N, S, D)
+    mask = torch.tensor([[True, True, False, False, False], [False] * 5, [True] * 5])  # (N, S)
+    y = attn(x, mask)
+    torch.testing.assert_close(y[1], attn(x[1:2], torch.ones(1, 5, dtype=torch.bool))[0])
+    x2 = x.clone()
+    x2[0, 2:] += 5.0  # masked keys of a row with valid keys stay invisible
+    torch.testing.assert_close(attn(x2, mask)[0, :2], y[0, :2])
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_padded_positions_do_not_influence_valid_outputs(attention: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(model_cfg(attention=attention, n_layers=2), F).eval()
+    batch = make_batch(3, 4, 12)
+    pad = ~batch["step_mask"]  # (B, K, T)
+    changed = {k: v.clone() for k, v in batch.items()}
+    changed["features"][pad] = torch.randn(int(pad.sum()), F) * 10
+    changed["context_values"][pad] = 5.0
+    changed["context_given"][pad] = 1.0
+    changed["context_key"][pad] = 1.0
+    changed["track_kind"][~batch["track_mask"]] = 1
+    changed["track_index"][~batch["track_mask"]] = 7
+    valid = batch["step_mask"]
+    with torch.no_grad():
+        a, b = model(batch), model(changed)
+    for name in a:
+        torch.testing.assert_close(a[name][valid], b[name][valid], rtol=1e-5, atol=1e-5)
+    # control: the check is not vacuous, a valid token does reach other valid tokens
+    moved = {k: v.clone() for k, v in batch.items()}
+    moved["features"][0, 0, 0] += 3.0
+    with torch.no_grad():
+        c = model(moved)
+    assert not torch.allclose(a["scale"][0, 1:][valid[0, 1:]], c["scale"][0, 1:][valid[0, 1:]])
+    assert not torch.allclose(a["scale"][0, 0, 1:][valid[0, 0, 1:]], c["scale"][0, 0, 1:][valid[0, 0, 1:]])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.(script|load)` is deprecated")
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_torchscript_matches_eager(attention: str, tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_model(model_cfg(attention=attention), F).eval()
+    torch.jit.script(model).save(str(tmp_path / "model.ts"))  # as persistence exports it
+    scripted = torch.jit.load(str(tmp_path / "model.ts"))
+    for t in (7, 130):  # positional encoding is computed for any window length
+        batch = make_batch(2, 3, t, seed=t)
+        inputs = {
+            k: batch[k]
+            for k in (
+                "features",
+                "track_kind",
+                "track_index",
+                "track_mask",
+                "step_mask",
+                "context_values",
+                "context_given",
+                "context_key",
+            )
+        }
+        with torch.no_grad():
+            eager, script = model(inputs), scripted(inputs)
+        assert eager.keys() == script.keys()
+        for name in eager:
+            torch.testing.assert_close(eager[name], script[name], rtol=1e-5, atol=1e-6)
+
+
+def test_track_index_beyond_embedding_is_clamped() -> None:
+    model = build_model(model_cfg(), F).eval()
+    batch = make_batch(1, 2, 4)
+    batch["track_index"] = torch.tensor([[0, 500]])
+    assert torch.isfinite(model(batch)["scale"]).all()
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_tiny_overfit_one_batch(attention: str) -> None:
+    """A few hundred steps on one batch with learnable targets cut the loss by far."""
+    torch.manual_seed(0)
+    cfg = model_cfg(attention=attention, dropout=0.0)
+    batch = make_batch(4, 3, 16, seed=1)
+    feats = batch["features"]
+    batch["targets"] = torch.stack([feats[..., i % F] * (1 + i % 2) for i in range(R)], dim=-1)  # (B, K, T, R)
+    batch["keyframe"] = (feats[..., 0] > 1.0).long()
+    batch["interpolation"] = torch.bucketize(feats[..., 1].contiguous(), torch.tensor([-0.5, 0.5]))
+    model = build_model(cfg, F)
+    loss_fn = MultiTrackLoss(LossConfig(), cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        total, _ = loss_fn(model(batch), batch)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        losses.append(total.item())
+    assert losses[-1] < 0.02 * losses[0], (losses[0], losses[-1])

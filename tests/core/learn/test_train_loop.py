@@ -1,0 +1,148 @@
+"""A tiny real training run: built-in XML -> parse -> windows -> train -> checkpoint -> reload.
+
+Uses the learnable heads (scale, opacity, level, keyframe) so a few epochs of a tiny model beat the
+constant baseline; the full-size figures are the slow test in test_train_quality.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from core.config import apply_overrides, config_from_dict
+from core.data.dataset import WindowDataset, collate
+from core.data.preprocess import prepare
+from core.learn.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_state
+from core.learn.train_loop import Hooks, LocalHooks, TrainingError, train
+from core.serve.export import export_model, load_exported
+
+TINY = {
+    "data": {"synth_count": 24, "window": 40, "overlap": 0, "max_tracks": 8},
+    "model": {
+        "preset": "tiny",
+        "dropout": 0.0,
+        "targets": ["scale", "opacity", "level_db"],
+        "classify": ["keyframe", "interpolation"],
+    },
+    "train": {"epochs": 4, "batch_size": 16, "lr": 3e-3, "early_stopping": 0, "seed": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    cfg = config_from_dict({**TINY, "data": {**TINY["data"], "cache_dir": str(cache)}})
+    return cfg, prepare(cfg.data)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    cfg, data = tiny
+    out = tmp_path_factory.mktemp("run")
+    hooks = LocalHooks(out)
+    res = train(cfg, data, hooks, progress=False, log=lambda s: None)
+    return cfg, data, out, res, hooks
+
+
+def test_training_beats_constant_baseline(trained):
+    cfg, data, out, res, hooks = trained
+    assert res.epochs_run == cfg.train.epochs
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < losses[0]
+    assert res.best["val_objective"] < 1.0, res.best
+    assert res.history[-1]["ratio/scale"] < 1.0
+    for key in (
+        "val_objective_ctx",
+        "mae/scale",
+        "keyframe_f1",
+        "keyframe_f1_within1",
+        "interp_acc",
+        "baseline/mae/scale",
+    ):
+        assert key in res.history[-1]
+    # reports carry the per-head ratios whose mean is the objective
+    last = res.history[-1]
+    ratios = [v for k, v in last.items() if k.startswith("ratio/")]
+    assert math.isclose(sum(ratios) / len(ratios), last["val_objective"], rel_tol=1e-9)
+    assert len(hooks.history) == cfg.train.epochs
+
+
+def test_checkpoint_reloads_with_same_predictions(trained):
+    cfg, data, out, res, _ = trained
+    model, cfg2, scalers = load_checkpoint(out / "checkpoints" / "last")
+    assert cfg2 == cfg
+    assert scalers.to_json() == data.scalers.to_json()
+    # rebuild the final weights a second way: from the raw state file
+    st = load_state(out / "checkpoints" / "last" / CHECKPOINT_FILE)
+    assert st["epoch"] == cfg.train.epochs
+    batch = collate([WindowDataset(data.val, scalers, context=0.5, seed=3)[i] for i in range(4)])
+    with torch.no_grad():
+        a = model(batch)
+        model.load_state_dict(st["model"])
+        b = model(batch)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    best = json.loads((out / "checkpoints" / "best" / "metrics.json").read_text())
+    assert best["val_objective"] == pytest.approx(res.best["val_objective"])
+
+
+def test_export_torchscript_and_predictor_match_checkpoint(trained, tmp_path):
+    cfg, data, out, res, _ = trained
+    exported = export_model(out / "checkpoints" / "best", tmp_path / "model")
+    for name in ("weights.pt", "model.ts", "config.yaml", "scalers.json", "metrics.json", "MODEL_CARD.md"):
+        assert (exported / name).is_file(), name
+    model, _, scalers = load_checkpoint(out / "checkpoints" / "best")
+    eager = load_exported(exported)
+    scripted = load_exported(exported, torchscript=True)
+    batch = collate([WindowDataset(data.val, scalers, context=0.5, seed=3)[i] for i in range(4)])
+    with torch.no_grad():
+        ref = model(batch)
+        for pred in (eager, scripted):
+            got = pred.model(batch)
+            for k in ref:
+                torch.testing.assert_close(got[k], ref[k], rtol=1e-5, atol=1e-5)
+
+
+class _Interrupt(LocalHooks):
+    """Stops the run like a Ctrl-C right after epoch ``stop_after`` was checkpointed."""
+
+    def __init__(self, out_dir, stop_after: int) -> None:
+        super().__init__(out_dir)
+        self.stop_after = stop_after
+
+    def report(self, metrics, checkpoint_dir):
+        super().report(metrics, checkpoint_dir)
+        if metrics["epoch"] == self.stop_after:
+            raise KeyboardInterrupt
+
+
+def test_resume_does_not_redo_finished_epochs(tiny, tmp_path):
+    cfg, data = tiny
+    cfg = apply_overrides(cfg, {"train.epochs": 3})
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data, _Interrupt(tmp_path, stop_after=2), progress=False, log=lambda s: None)
+    hooks = LocalHooks(tmp_path, resume=tmp_path)
+    res = train(cfg, data, hooks, progress=False, log=lambda s: None)
+    assert [h["epoch"] for h in hooks.history] == [3]  # epochs 1 and 2 were not run again
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]  # the history came back with the checkpoint
+    # the resumed run ends where an uninterrupted one does (same data order, RNG and optimizer state)
+    full = LocalHooks(tmp_path / "full")
+    train(cfg, data, full, progress=False, log=lambda s: None)
+    assert hooks.history[-1]["train_loss"] == pytest.approx(full.history[-1]["train_loss"], rel=1e-5)
+    assert hooks.history[-1]["val_objective"] == pytest.approx(full.history[-1]["val_objective"], rel=1e-5)
+
+
+def test_non_finite_loss_stops_with_clear_message(tiny):
+    cfg, data = tiny
+    bad = apply_overrides(cfg, {"train.lr": 1e30, "train.grad_clip": 0.0, "train.epochs": 3})
+    with pytest.raises(TrainingError, match="non-finite|explosion"):
+        train(bad, data, Hooks(), progress=False, log=lambda s: None)
+
+
+def test_resume_from_missing_folder_is_clear(tiny, tmp_path):
+    cfg, data = tiny
+    with pytest.raises(FileNotFoundError, match="no state.pt"):
+        train(cfg, data, LocalHooks(tmp_path, resume=tmp_path / "nope"), progress=False, log=lambda s: None)

@@ -1,0 +1,103 @@
+"""The single-node entry points as a user runs them: subprocesses from the repo root."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_train_debug_then_resume_then_annotate(tmp_path):
+    out = tmp_path / "run"
+    cache = tmp_path / "cache"
+    r = run("scripts/train.py", "--debug", "--no-progress", "--out", str(out), "--data.cache_dir", str(cache))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for needle in ("val_objective", "ratios", "MAE", "keyframe F1", "baseline", "best epoch"):
+        assert needle in r.stdout, needle
+    assert (out / "checkpoints" / "best" / "state.pt").is_file()
+    assert (out / "config.yaml").is_file()
+    # --resume with more epochs continues at epoch 3, not 1
+    r = run("scripts/train.py", "--resume", str(out), "--no-progress", "--train.epochs", "3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resumed from" in r.stdout and "epoch   3" in r.stdout and "epoch   1" not in r.stdout
+    # annotate a generated timeline with the checkpoint's exported model
+    from core.serve.export import export_model
+
+    model_dir = export_model(out / "checkpoints" / "best", tmp_path / "model")
+    xml = sorted(cache.rglob("synth_00000.xml"))[0]
+    r = run("scripts/annotate.py", str(xml), "--model", str(model_dir), "--json", "--out", str(tmp_path / "a.xml"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    clips = [c for tr in doc[0]["tracks"] for c in tr["clips"]]
+    assert any(c["curves"] for c in clips)  # predicted curves, not only the (always present) empty dicts
+    from core.data.formats import read_file
+
+    assert read_file(tmp_path / "a.xml")[0].name == doc[0]["name"]
+
+
+def test_train_reports_bad_files_and_goes_on(tmp_path):
+    data = tmp_path / "exports"
+    data.mkdir()
+    from core.data.formats.xmeml_writer import write_xmeml
+    from core.data.synth import generate_timeline
+
+    for i in range(8):
+        (data / f"good_{i}.xml").write_bytes(write_xmeml(generate_timeline(100 + i)))
+    (data / "broken.xml").write_bytes(b"<xmeml><sequence>")
+    (data / "evil.xml").write_bytes(
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xmeml>&e;</xmeml>'
+    )
+    r = run(
+        "scripts/train.py",
+        "--data",
+        str(data),
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+        "--model.preset",
+        "tiny",
+        "--train.epochs",
+        "1",
+        "--data.window",
+        "50",
+        "--data.val_fraction",
+        "0.3",
+        "--data.cache_dir",
+        str(tmp_path / "cache"),
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "2 file(s) could not be used" in r.stderr
+    assert "broken.xml: " in r.stderr and "evil.xml: " in r.stderr
+    assert "root:" not in r.stdout + r.stderr  # /etc/passwd was never read
+    assert "data: 10 files, 8 timelines" in r.stdout
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model:\n  d_modle: 64\n")
+    r = run("scripts/train.py", "--config", str(cfg))
+    assert r.returncode == 2
+    assert "unknown config key model.d_modle" in r.stderr
+
+
+@pytest.mark.slow
+def test_default_training_reaches_the_quality_figures(tmp_path):
+    """Issue 2's figures for `python scripts/train.py` with no arguments (several minutes on 2 cores)."""
+    r = run("scripts/train.py", "--no-progress", "--out", str(tmp_path / "run"), timeout=3600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    best = json.loads((tmp_path / "run" / "checkpoints" / "best" / "metrics.json").read_text())
+    assert best["val_objective"] <= 0.75
+    assert best["ratio/scale"] <= 0.1
+    assert best["ratio/opacity"] <= 0.5 and best["ratio/level_db"] <= 0.5
+    assert best["ratio/keyframe"] <= 0.85
+    assert best["keyframe_f1_within1"] >= 0.4
+    assert best["val_objective_ctx"] < best["val_objective"]
