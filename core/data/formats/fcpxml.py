@@ -323,13 +323,11 @@ class _Reader:
             raise self.error(where, f"negative duration {el.get('duration')}")
         shift = tl_start - start
         made: list[Clip] = []
-        if el.tag in ("ref-clip", "mc-clip"):
-            flat = self.flatten(el, tl_start, start, duration, lane, where)
-            if flat is not None:
-                for kind, clip_lane, clip in flat:
-                    clips.add(kind, clip_lane, clip)
-                    made.append(clip)
-        if el.tag != "gap" and not made:
+        flat = self.flatten(el, tl_start, start, duration, lane, where) if el.tag in ("ref-clip", "mc-clip") else None
+        for kind, clip_lane, clip in flat or ():
+            clips.add(kind, clip_lane, clip)
+            made.append(clip)
+        if el.tag != "gap" and flat is None:  # a compound whose range holds nothing gives no clip
             for kind, clip in self.leaf_clips(el, tl_start, start, duration, shift, where):
                 clips.add(kind, lane, clip)
                 made.append(clip)
