@@ -7,8 +7,8 @@ as when its machine dies (its local Ray goes with it). ``scripts/tune.py --resum
   the sequence (a searcher that restarted would propose the first configurations again);
 - the final best, the table's first row and export_best agree, and are the best over all trials' checkpoints.
 
-The small form runs by default on a local folder and on a bucket (a local S3-compatible server); the long form
-(more trials, Ray Train workers) is ``slow``. A driver killed before Tune's first snapshot leaves a name that both
+The small form runs by default on a bucket (a local S3-compatible server); the same on a local folder and a long
+form (more trials, Ray Train workers) are ``slow``. A driver killed before Tune's first snapshot leaves a name that both
 ``--resume`` and a fresh start accept.
 """
 
@@ -125,7 +125,9 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
     return first, out
 
 
+@pytest.mark.slow
 def test_killed_driver_resumes_exactly_on_a_local_folder(data_cfg, tmp_path):
+    """The default-run form is the bucket one below (same code path, more moving parts)."""
     _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {"XMLAI_CACHE": str(tmp_path / "cache")}, 4, 3)
 
 
