@@ -44,7 +44,8 @@ def print_changes(changes, out=sys.stdout) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)) + ("  " + r[4] if r[4] else ""), file=out)
     written = sum(1 for c in changes if c.after)
     clips = len({(c.timeline, c.track, c.clip, c.start) for c in changes})
-    print(f"{written} parameter(s) of {clips} clip(s) get predicted curves; {len(changes) - written} not written", file=out)
+    unwritten = len(changes) - written
+    print(f"{written} parameter(s) of {clips} clip(s) get predicted curves; {unwritten} not written", file=out)
 
 
 def main(argv=None) -> int:
@@ -63,7 +64,8 @@ def main(argv=None) -> int:
         return 2
     from core.data.formats import read_bytes
     from core.data.formats._edit import write_back
-    from core.serve.persistence import PersistenceError, load_exported
+    from core.learn.checkpoint import PersistenceError
+    from core.serve.export import load_exported
 
     try:
         predictor = load_exported(args.model, torchscript=args.torchscript)

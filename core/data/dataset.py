@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from core.data.batch import BATCH_KEYS, transform_features
-from core.data.preprocess import Scalers
+from core.data.scalers import Scalers
 
 
 class WindowDataset(Dataset):

@@ -45,6 +45,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 # Canonical parameter name -> (default value, "video" | "audio")
 PARAMS: dict[str, tuple[float, str]] = {
@@ -130,8 +131,7 @@ class Curve:
         return a.value + (b.value - a.value) * u
 
 
-@dataclass(frozen=True)
-class ParamRef:
+class ParamRef(NamedTuple):
     """Where a canonical parameter of a clip lives in the document it was read from.
 
     ``path``: lxml ``getpath`` of the element holding the value or the keyframes (xmeml
@@ -142,6 +142,7 @@ class ParamRef:
     (xmeml ``horiz``/``vert``; fcpxml ``0``/``1`` of ``"x y"``; MLT ``rect`` for the values derived
     from ``x y w h [opacity]``), None for a scalar. ``filter_path``: the effect element that owns
     the parameter (xmeml/MLT ``<filter>``, fcpxml ``adjust-*``), to enable or extend it.
+    A NamedTuple: readers make thousands, and it is immutable and cheap to build.
     """
 
     path: str
@@ -184,7 +185,7 @@ class Clip:
     source_channel: int | None = None  # 1-based source channel / track the clip plays
     file_ext: str | None = None  # lower-case extension of the media file, with the dot (".mov")
     source_id: str | None = None  # identifies the media (file id, asset id, resource) within the file
-    speed: float | None = None  # constant playback speed ratio (1.0 normal, negative = reversed)
+    speed: float | None = None  # playback speed ratio (1.0 normal, 0 freeze frame, negative = reversed)
     time_remap: bool | None = None  # a variable-speed retiming curve is applied
     effects: list[str] = field(default_factory=list)  # names of the enabled effects applied, in order
     link_group: str | None = None  # clips with the same value are linked (picture + sound, stereo pairs)

@@ -23,6 +23,7 @@ import torch
 from core.config import REGRESSION_TARGETS, Config
 from core.data.batch import trim_tracks
 from core.data.dataset import WindowDataset, collate
+from core.data.formats import read_file
 from core.data.frames import grid_step, timeline_to_frames
 from core.data.timeline import INTERPOLATIONS, PARAMS, Curve, Key, Timeline
 from core.data.windows import make_windows, window_starts
@@ -218,6 +219,4 @@ class Predictor:
     def predict_file(
         self, path: str | Path, threshold: float | None = None, params: Iterable[str] | None = None
     ) -> list[TimelinePrediction]:
-        from core.data.formats import read_file
-
         return [self.predict_timeline(tl, threshold, params) for tl in read_file(path)]

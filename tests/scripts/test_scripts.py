@@ -30,14 +30,15 @@ def test_train_debug_then_resume_then_annotate(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from" in r.stdout and "epoch   3" in r.stdout and "epoch   1" not in r.stdout
     # annotate a generated timeline with the checkpoint's exported model
-    from core.serve.persistence import export_model
+    from core.serve.export import export_model
 
     model_dir = export_model(out / "checkpoints" / "best", tmp_path / "model")
     xml = sorted(cache.rglob("synth_00000.xml"))[0]
     r = run("scripts/annotate.py", str(xml), "--model", str(model_dir), "--json", "--out", str(tmp_path / "a.xml"))
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads(r.stdout)
-    assert doc[0]["tracks"] and "curves" in doc[0]["tracks"][0]["clips"][0]
+    clips = [c for tr in doc[0]["tracks"] for c in tr["clips"]]
+    assert any(c["curves"] for c in clips)  # predicted curves, not only the (always present) empty dicts
     from core.data.formats import read_file
 
     assert read_file(tmp_path / "a.xml")[0].name == doc[0]["name"]

@@ -12,7 +12,7 @@ import torch
 from core.config import config_from_dict
 from core.data.preprocess import prepare
 from core.learn.train_loop import LocalHooks, train
-from core.serve.persistence import export_model
+from core.serve.export import export_model
 
 TINY = {
     "data": {"synth_count": 12, "window": 40, "overlap": 0, "max_tracks": 8, "workers": 0},

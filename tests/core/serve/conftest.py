@@ -13,7 +13,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def predictor(tiny_model):
-    from core.serve.persistence import load_exported
+    from core.serve.export import load_exported
 
     return load_exported(tiny_model)
 

@@ -180,3 +180,18 @@ def test_unknown_stays_none():
     assert (tl.size_known, tl.app, tl.dialect_version) == (False, None, "1.8")
     (clip,) = [c for _, c in tl.iter_clips()]
     assert (clip.source_width, clip.source_rate, clip.audio_channels, clip.file_ext, clip.source_id) == (None,) * 5
+
+
+def test_compound_whose_range_holds_nothing_gives_no_clip():
+    # The compound's only clip plays at 0-2 s of its sequence; the ref-clip shows 5-7 s of it.
+    doc = (
+        '<fcpxml version="1.10"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="f" duration="100s"/>'
+        '<media id="m"><sequence format="f"><spine><asset-clip ref="a" offset="0s" duration="2s"/>'
+        '<gap offset="2s" duration="8s"/></spine></sequence></media></resources>'
+        '<library><event><project name="p"><sequence format="f"><spine>'
+        '<ref-clip ref="m" offset="0s" start="5s" duration="2s"/>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "empty.fcpxml")
+    assert [c for _, c in tl.iter_clips()] == []

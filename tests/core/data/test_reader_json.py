@@ -14,7 +14,7 @@ import pytest
 from core.data.formats import read_file
 from core.data.timeline import TimelineError
 from tests.conftest import ROOT
-from tests.core._corpus import ALL_FILES, NOT_TIMELINES, PRODUCTION, TIMELINE_FILES, file_id
+from tests.core.data._corpus import ALL_FILES, NOT_TIMELINES, PRODUCTION, TIMELINE_FILES, file_id
 
 
 def _plain(value) -> bool:

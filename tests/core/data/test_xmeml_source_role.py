@@ -13,7 +13,7 @@ from lxml import etree
 from core.data.formats import read_bytes, read_file
 from core.data.formats._xml import safe_parse
 from core.data.timeline import Timeline
-from tests.core._corpus import PRODUCTION
+from tests.core.data._corpus import PRODUCTION
 
 
 def _db(gain: float) -> float:

@@ -2,7 +2,7 @@
 
 Two production files are not timelines (see that corpus' SOURCES.md): an event export with no
 project, and a file that is not well-formed XML. They are listed, not silently skipped, and
-``test_readers_new.py`` checks that they fail with a TimelineError.
+``test_reader_json.py`` checks that they fail with a TimelineError.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from lxml import etree
 
 from core.data.formats import read_file
 from core.data.formats._xml import safe_parse
-from tests.core._corpus import TIMELINE_FILES, file_id
+from tests.core.data._corpus import TIMELINE_FILES, file_id
 
 CLIP_TAGS = {
     "xmeml": {"clipitem", "generatoritem"},
