@@ -75,7 +75,6 @@ class TimelinePrediction:
     interpolation: np.ndarray  # (n_tracks, S) class index
     annotated: Timeline  # a copy of the input with the predicted curves added
     predicted: Predicted = field(default_factory=dict)  # only what was added
-    timeline: Timeline | None = None  # the input, untouched
 
 
 class Predictor:
@@ -146,7 +145,7 @@ class Predictor:
         annotated = copy.deepcopy(tl)
         for (k, j), curves in predicted.items():
             annotated.tracks[k].clips[j].curves.update(curves)
-        return TimelinePrediction(values, kprob, interp, annotated, predicted, tl)
+        return TimelinePrediction(values, kprob, interp, annotated, predicted)
 
     def _accumulate(self, out, raw, idx, n_starts, n_tracks, S, sums) -> None:
         """Add one batch's outputs to the per-(track, step) sums (windows overlap; they are averaged)."""

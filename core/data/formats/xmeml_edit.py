@@ -53,8 +53,9 @@ EFFECTS = {
 }
 CENTER = ("center_x", "center_y")
 COMPONENTS = {"center_x": "horiz", "center_y": "vert"}
-# children of a clipitem that follow its filters (FCP7's DTD order)
-AFTER_FILTERS = frozenset(("link", "logginginfo", "colorinfo", "labels", "comments", "marker", "sourcetrack"))
+# Children of a clipitem that follow its filters in every export of the corpora (FCP7 and Premiere
+# order the rest, labels, logginginfo, sourcetrack..., either side of the filters)
+AFTER_FILTERS = frozenset(("link", "itemhistory", "marker"))
 PARAMETER_HEAD = ("parameterid", "name", "valuemin", "valuemax", "valuelist", "value")
 
 
