@@ -156,7 +156,8 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                     if s.early_stopping
                     else FIFOScheduler(),
                     trial_dirname_creator=trial_dirname,
-                    reuse_actors=False,
+                    # a 0-worker trial's process (torch imported, data mapped) serves the next trial
+                    reuse_actors=s.workers_per_trial == 0,
                 ),
                 run_config=tune.RunConfig(
                     name=name,
