@@ -161,6 +161,8 @@ def search_and_refit(
             log(f"stage 1 finished earlier ({len(res.rows)} trials with results): going on with the refits")
             s = _saved_settings(exp_path, s)
         else:
+            if refit_top > 0:  # the refit's data first: a bad --data fails now, not after stage 1
+                _prepare(full, s, storage, log)
             res = run_search(base, s, log=log)
             if res.counts.get("finished", 0) + res.counts.get("errors", 0) < _saved_settings(exp_path, s).trials:
                 return res, None  # interrupted: run_search said how to resume
@@ -192,9 +194,7 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
     refit_path = f"{exp_path}/{REFIT_DIR}"
     top = candidates(stage1.rows, k)
     points = _points(top)
-    engine = s.data_engine if s.data_engine != "auto" else ("ray" if alive_nodes() > 1 else "local")
-    data_path, data = prepare_cached(full.data, storage, engine=engine, log=log)
-    del data
+    data_path = _prepare(full, s, storage, log)
     epochs = full.train.epochs
     rs = dataclasses.replace(s, trials=len(points), epochs=epochs, grace_period=1, early_stopping=False)
     conc = plan_concurrency(rs, log)
@@ -278,6 +278,12 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
     _save(out, refit_path)
     log(f"exported {what} to {export_dir}")
     return out  # search_and_refit ends with out.line
+
+
+def _prepare(full: Config, s: SearchSettings, storage: str, log) -> str:
+    engine = s.data_engine if s.data_engine != "auto" else ("ray" if alive_nodes() > 1 else "local")
+    data_path, _ = prepare_cached(full.data, storage, engine=engine, log=log)
+    return data_path
 
 
 def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None) -> str:
