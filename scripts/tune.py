@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _common import add_config_flags, config_from_args
+from _common import add_config_flags, config_from_args, line_buffered
 from core.config import ConfigError
 from distributed.settings import LAPTOP_SEARCH, SearchSettings
 
@@ -96,6 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    line_buffered()
     try:
         return run(args)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as e:
