@@ -121,7 +121,7 @@ def describe(params: dict[str, Any], width: int = 70) -> str:
     keys = sorted((k for k in params if "." in k), key=lambda k: (order.index(k) if k in order else len(order), k))
     for k in keys:
         v = params[k]
-        short = k.split(".")[-1]
+        short = f"w_{k.split('.')[-1]}" if k.startswith("loss.weights.") else k.split(".")[-1]
         parts.append(f"{short}={v:.3g}" if isinstance(v, float) else f"{short}={v}")
     text = " ".join(parts)
     return text if len(text) <= width else text[: width - 3] + "..."

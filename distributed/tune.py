@@ -190,5 +190,15 @@ def _searcher(space, s: SearchSettings):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
     sampler = optuna.samplers.RandomSampler(seed=s.seed) if s.searcher == "random" else None
+    # a database optuna-dashboard can watch live (the study is named after the experiment)
+    storage = optuna.storages.RDBStorage(s.optuna_storage) if s.optuna_storage else None
     # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both
-    return OptunaSearch(space, metric=OBJECTIVE, mode=MODE, sampler=sampler, seed=None if sampler else s.seed)
+    return OptunaSearch(
+        space,
+        metric=OBJECTIVE,
+        mode=MODE,
+        sampler=sampler,
+        seed=None if sampler else s.seed,
+        storage=storage,
+        study_name=s.name if storage else None,
+    )

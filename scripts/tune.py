@@ -82,6 +82,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="stage 2: retrain the K best configurations at the full budget beside the default config "
         "and export the better (default 3; 0 = no refit, export stage 1's best checkpoint)",
     )
+    p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        help="also record the study in this database (sqlite:////ABS/PATH/study.db) so that "
+        "`optuna-dashboard URL` can watch the search live",
+    )
     p.add_argument("--seed", type=int, default=0, help="Optuna TPE seed")
     p.add_argument("--top", type=int, default=5, help="rows of the final table")
     p.add_argument("--verbose", action="store_true", help="trial logs and per-epoch lines")
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         shared_storage=args.shared_storage,
         top=args.top,
         verbose=args.verbose or args.debug,
+        optuna_storage=args.optuna_storage,
     )
     if args.refit_top < 0:
         raise ValueError("--refit-top must be >= 0")
