@@ -106,3 +106,60 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
         assert plot["items"] > 0, name  # points, bars or curves drawn
         assert mpimg.imread(png)[..., :3].std() > 0.02, name  # not a blank canvas
         assert f"src='{plot['file']}'" in html
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
+    """SIGINT a real `scripts/tune.py` in stage 2; --resume finishes the refits and runs no stage-1 trial again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    common = ["--storage", str(tmp_path), "--name", "ri", "--num-cpus", "2"]
+    args = [
+        *("--trials", "3", "--space", "loss_weights", "--epochs", "1", "--refit-top", "2", "--max-concurrent", "1"),
+        *("--data", data_cfg.data_dir, "--data.window", "40", "--data.overlap", "0", "--data.val_fraction", "0.25"),
+        *("--model.preset", "tiny", "--train.epochs", "4", "--train.batch_size", "16"),
+    ]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    tune_py = str(root / "scripts" / "tune.py")
+    proc = subprocess.Popen(
+        [sys.executable, tune_py, *args, *common],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    exp = tmp_path / "ri"
+
+    def refit_epochs() -> int:
+        return sum(len(p.read_text().splitlines()) for p in exp.glob("refit/trial_*/result.json"))
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and refit_epochs() < 2 and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=180)
+    assert (exp / "stage1.json").is_file() and not (exp / "refit.json").exists(), out[-3000:]
+    stage1 = {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")}
+    before = {p.parent.name: p.read_text().splitlines() for p in exp.glob("refit/trial_*/result.json")}
+
+    r = subprocess.run(
+        [sys.executable, tune_py, "--resume", *common], cwd=root, capture_output=True, text=True, env=env, timeout=900
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert LINE.match(r.stdout.strip().splitlines()[-1]), r.stdout[-2000:]
+    assert {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")} == stage1  # stage 1 not rerun
+    refit = json.loads((exp / "refit.json").read_text())
+    assert len(refit["rows"]) == 3 and all(row["epochs"] == 4 for row in refit["rows"])
+    for trial, lines in before.items():  # an interrupted refit went on from its checkpoint, not from epoch 1
+        epochs = [
+            json.loads(line)["epoch"] for line in (exp / "refit" / trial / "result.json").read_text().splitlines()
+        ]
+        assert epochs[: len(lines)] == [json.loads(line)["epoch"] for line in lines] and epochs.count(1) == 1
