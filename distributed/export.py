@@ -53,10 +53,15 @@ def chosen_checkpoint(exp_path: str) -> tuple[dict[str, Any], str]:
     exp = local_experiment(exp_path)
     refit = exp / REFIT_RESULT
     if refit.is_file():
-        chosen = json.loads(refit.read_text()).get("chosen")
-        if chosen and chosen.get("checkpoint") and Path(chosen["checkpoint"]).is_dir():
-            ck = {"trial_id": chosen["trial_id"], "checkpoint": chosen["checkpoint"], "metrics": chosen["metrics"]}
-            return ck, f"{exp_path} refit of {chosen['label']} (trial {chosen['trial_id']})"
+        chosen = json.loads(refit.read_text()).get("chosen") or {}
+        # the path inside the experiment (it holds for a bucket's download too), else the absolute one
+        for path in (
+            exp / chosen["checkpoint_rel"] if chosen.get("checkpoint_rel") else None,
+            chosen.get("checkpoint"),
+        ):
+            if path and Path(path).is_dir():
+                ck = {"trial_id": chosen["trial_id"], "checkpoint": str(path), "metrics": chosen["metrics"]}
+                return ck, f"{exp_path} refit of {chosen['label']} (trial {chosen['trial_id']})"
     best = best_checkpoint(exp_path)
     return best, f"{exp_path} trial {best['trial_id']} epoch {best['metrics'].get('epoch')}"
 

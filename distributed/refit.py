@@ -24,6 +24,7 @@ import dataclasses
 import json
 import math
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,18 @@ from ray.tune.search import Searcher
 from core.config import Config, config_from_dict
 from distributed.cluster import alive_nodes, init_ray, plan_concurrency
 from distributed.data import prepare_cached
-from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, export_checkpoint
+from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, chosen_checkpoint, export_checkpoint
 from distributed.results import describe, make_progress, summarize_grid
 from distributed.settings import BASELINE, MODE, OBJECTIVE, STATE_FILE, SearchError, SearchResult, SearchSettings
-from distributed.storage import is_uri, latest_experiment, read_text, resolve_storage, write_text
+from distributed.storage import (
+    is_uri,
+    latest_experiment,
+    local_experiment,
+    read_text,
+    resolve_storage,
+    upload_dir,
+    write_text,
+)
 from distributed.tune import make_trainable, run_search, trial_dirname
 
 REFIT_STATE = "xmlai_refit.json"
@@ -171,6 +180,9 @@ def search_and_refit(
         refit = None
         if refit_top > 0:
             refit = run_refit(res, full, s, exp_path, refit_top, log)
+        elif res.rows:  # no stage 2: the model is stage 1's best checkpoint
+            ck, source = chosen_checkpoint(exp_path)
+            log(f"exported {source} to {export_to_experiment(ck, exp_path, source)}")
         if report and (refit is None or refit.export_dir):
             try:
                 from distributed.report import write_report
@@ -232,14 +244,17 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
     summary = summarize_grid(grid, refit_path, rs)
     out = RefitResult(experiment_path=exp_path)
     ck_by_trial: dict[str, dict[str, Any]] = {}
-    for c in checkpoints(refit_path):
+    refit_local = local_experiment(refit_path)  # itself, or a download of a bucket's copy
+    for c in checkpoints(str(refit_local)):
+        c["checkpoint_rel"] = f"{REFIT_DIR}/{Path(c['checkpoint']).relative_to(refit_local).as_posix()}"
         best = ck_by_trial.get(c["trial_id"])
         if best is None or c["metrics"][OBJECTIVE] < best["metrics"][OBJECTIVE]:
             ck_by_trial[c["trial_id"]] = c
     for row in summary.rows:
         row["label"] = str(row["params"].get(LABEL_KEY, "?"))
         ck = ck_by_trial.get(row["trial_id"])
-        row["checkpoint"] = ck["checkpoint"] if ck else None
+        row["checkpoint"] = ck["checkpoint"] if ck else None  # a local folder (for a bucket: this run's download)
+        row["checkpoint_rel"] = ck["checkpoint_rel"] if ck else None  # in the experiment: what export_best reads
         row["metrics"] = ck["metrics"] if ck else {}
         source = next((r for r in top if r["trial_id"] == row["label"]), None)
         row["stage1_" + OBJECTIVE] = source[OBJECTIVE] if source else math.nan
@@ -267,17 +282,25 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
         _save(out, refit_path)
         return out
     what = "the default config" if out.chosen is out.default else f"the refit of stage-1 trial {out.chosen['label']}"
-    export_dir = export_checkpoint(
+    out.export_dir = export_to_experiment(
         {"trial_id": out.chosen["trial_id"], "checkpoint": out.chosen["checkpoint"], "metrics": out.chosen["metrics"]},
-        f"{exp_path}/best_model",
+        exp_path,
         source=f"{exp_path} refit of {out.chosen['label']} (trial {out.chosen['trial_id']})",
-        log=lambda _: None,
     )
-    out.export_dir = str(export_dir)
     out.wall_s = time.perf_counter() - t0
     _save(out, refit_path)
-    log(f"exported {what} to {export_dir}")
+    log(f"exported {what} to {out.export_dir}")
     return out  # search_and_refit ends with out.line
+
+
+def export_to_experiment(ck: dict[str, Any], exp_path: str, source: str) -> str:
+    """Export a checkpoint as ``<experiment>/best_model`` (written locally, then uploaded for a bucket)."""
+    if not is_uri(exp_path):
+        return str(export_checkpoint(ck, f"{exp_path}/best_model", source, log=lambda _: None))
+    with tempfile.TemporaryDirectory(prefix="xmlai-export-") as tmp:
+        export_checkpoint(ck, tmp, source, log=lambda _: None)
+        upload_dir(tmp, f"{exp_path}/best_model")
+    return f"{exp_path}/best_model"
 
 
 def _prepare(full: Config, s: SearchSettings, storage: str, log) -> str:
