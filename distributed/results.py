@@ -41,7 +41,15 @@ def make_progress(total: int, max_t: int, log, what: str = "trial", tty: bool | 
             else:
                 log(line)
 
+        def _restored_best(self, trials) -> None:
+            # after a resume the callback is new: the restored trials' results still count
+            for t in trials:
+                v = (t.metric_analysis.get(OBJECTIVE) or {}).get("min", math.inf)
+                if v < self.best:
+                    self.best, self.who = v, t.trial_id
+
         def _status(self, trials, ending=None) -> str:
+            self._restored_best(trials)
             # ending: the trial being completed (Tune calls back before it marks it TERMINATED)
             running = sum(t.status == "RUNNING" and t is not ending for t in trials)
             done = [t for t in trials if t.status == "TERMINATED" or t is ending]
