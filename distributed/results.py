@@ -80,7 +80,9 @@ def make_progress(total: int, max_t: int, log, what: str = "trial", tty: bool | 
 
         def on_trial_start(self, iteration, trials, trial, **info):
             if not tty:
-                self._say(f"{what} {trial.trial_id} started: {describe(trial.config or {}, 200)}")
+                cfg = trial.config or {}
+                label = f" (refit of {cfg['refit_of']})" if "refit_of" in cfg else ""
+                self._say(f"{what} {trial.trial_id}{label} started: {describe(cfg, 200) or 'the config as it is'}")
             self._update_bar(trials)
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
