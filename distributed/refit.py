@@ -215,7 +215,7 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
         f"on the full data ({full.data.data_dir or f'built-in corpus, {full.data.synth_count} timelines'}), "
         f"{conc} at a time"
     )
-    trainable = make_trainable(full.to_dict(), data_path, rs, storage, f"{name}/{REFIT_DIR}")
+    trainable = make_trainable(full, data_path, rs, storage, f"{name}/{REFIT_DIR}")
     if tune.Tuner.can_restore(refit_path):
         tuner = tune.Tuner.restore(refit_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
     else:

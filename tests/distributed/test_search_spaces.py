@@ -42,7 +42,10 @@ def test_named_space_samples_valid_configs(name):
             seen.add(round(cfg.train.context_max, 1))
     if name != "loss_weights":
         assert len(seen) >= 4  # the choices are actually explored
-    assert pickle.loads(pickle.dumps(space))(optuna.create_study().ask()) is not False
+    # Tune ships the space to its searcher by pickling: the copy must sample exactly what the original does
+    copy = pickle.loads(pickle.dumps(space))
+    a, b = (optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)).ask() for _ in range(2))
+    assert (space(a) or {}) == (copy(b) or {}) and a.params == b.params and a.params
 
 
 def test_full_space_covers_what_decides_quality():

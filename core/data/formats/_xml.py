@@ -85,6 +85,9 @@ def _precheck_doctype(head: bytes, name: str) -> None:
     start = head.find(b"<!DOCTYPE")
     if start < 0:
         return
+    bracket, close = head.find(b"[", start), head.find(b">", start)
+    if close >= 0 and not 0 <= bracket < close:
+        return  # no internal subset (``<!DOCTYPE xmeml>``): nothing can be declared; the rest is the document
     end = head.find(b"]>", start)
     match = _ENTITY_DECL.search(head, start, end if end >= 0 else len(head))
     if match:
