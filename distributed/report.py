@@ -249,6 +249,7 @@ def validation_timelines(cfg) -> list[tuple[str, Any]]:
     """(name, Timeline) of the data's validation files (the split the metrics are measured on), in name order."""
     from core.data.formats import read_file
     from core.data.preprocess import file_name, input_paths, split_of
+    from core.data.timeline import TimelineError
 
     out = []
     for p in input_paths(cfg.data):
@@ -257,7 +258,7 @@ def validation_timelines(cfg) -> list[tuple[str, Any]]:
             continue
         try:
             out += [(name, tl) for tl in read_file(p)]
-        except Exception:
+        except (TimelineError, OSError, ValueError):
             continue  # a bad file is reported by the search; here it is only not shown
         if len(out) >= 40:
             break
@@ -379,6 +380,8 @@ def build_report(exp_path: str, out_dir: str | Path | None = None) -> dict[str, 
     if (model_dir / "xmlai.json").is_file():
         for kind, (fname, n) in plot_timelines(model_dir, out).items():
             plots[f"timeline_{kind}"] = {"file": fname, "items": n}
+        if not any(k.startswith("timeline_") for k in plots):
+            notes.append("no validation timeline with keyframes to show predicted against true curves")
     (out / "index.html").write_text(_page(exp_path, settings, trials, max_t, refit, imp, plots, notes))
     (out / "report.json").write_text(json.dumps({"plots": plots, "notes": notes, "importances": imp}, indent=1))
     if is_uri(exp_path):
