@@ -32,3 +32,17 @@ def realworld_dir() -> Path:
     if not REALWORLD.is_dir():
         pytest.skip(f"real-world corpus not found at {REALWORLD} (set XMLAI_REALWORLD to its folder)")
     return REALWORLD
+
+
+def read_one(path: Path):
+    """The one timeline of a real export (the reader tests' files each hold exactly one)."""
+    from core.data.formats import read_file
+
+    timelines = read_file(path)
+    assert len(timelines) == 1, f"{path.name}: {len(timelines)} timelines"
+    return timelines[0]
+
+
+def curve_keys(clip, param: str) -> list[tuple]:
+    """(time, value, interpolation) of every key of one of a clip's curves."""
+    return [(k.time, k.value, k.interp) for k in clip.curves[param].keys]

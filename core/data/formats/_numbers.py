@@ -9,11 +9,13 @@ largest exponent is none at all) and keep every later Fraction sum small.
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
 MAX_CHARS = 64  # characters in one number ("294294343/35280000s" is 19)
 MAX_EXPONENT = 30  # |e| of a decimal exponent
+MAX_VALUE = 1e12  # |value| of a parameter: far beyond any real scale, level or position
 MAX_DENOMINATOR = 10**12  # exact values keep denominators below this (finer than any clock in use)
 
 _DECIMAL = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
@@ -69,3 +71,30 @@ def exact(text: str, max_abs: int) -> Fraction:
     if value.denominator > MAX_DENOMINATOR:
         value = value.limit_denominator(MAX_DENOMINATOR)
     return value
+
+
+def bounded_float(text: str) -> float:
+    """``float(text)`` after the length check. NumberError when it is not finite or beyond MAX_VALUE;
+    a plain ValueError when it is no number at all (a caller may treat that as the end of a list)."""
+    value = float(check_length(text))
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        raise NumberError(f"{text.strip()[:40]} is out of range")
+    return value
+
+
+def leading_numbers(text: str, *, commas: bool = False) -> list[float]:
+    """The numbers at the start of whitespace- (and with ``commas``, comma-) separated text, a trailing
+    ``%`` or ``dB`` dropped, up to the first word ("0 0 0 0 (Use Rotation)" gives four).
+    NumberError for a too-long or out-of-range number."""
+    out = []
+    for part in (text.replace(",", " ") if commas else text).split():
+        part = part.rstrip("%")
+        if part.lower().endswith("db"):
+            part = part[:-2]
+        try:
+            out.append(bounded_float(part))
+        except NumberError:
+            raise
+        except ValueError:
+            break
+    return out

@@ -97,20 +97,30 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from core.data.formats._numbers import NumberError, check_length, exact
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track
+from core.data.formats._numbers import NumberError, check_length, exact, leading_numbers
+from core.data.formats._source import NO_SOURCE, SourceInfo
+from core.data.timeline import (
+    AUDIO_PARAMS,
+    LEVEL_FLOOR_DB,
+    PARAMS,
+    VIDEO_PARAMS,
+    Clip,
+    Curve,
+    Key,
+    ParamRef,
+    Timeline,
+    TimelineError,
+    Track,
+)
 
 MAX_SECONDS = 10**9  # about 30 years: anything larger is corrupt
 MAX_LANES = 10**4
-MAX_VALUE = 1e12
 MAX_PIXELS = 1 << 16
 DEFAULT_RATE = Fraction(25)  # a sequence format without frameDuration (never seen in real files)
 DEFAULT_SIZE = (1920, 1080)
 
 STORY = frozenset(("asset-clip", "clip", "ref-clip", "mc-clip", "sync-clip", "gap", "title", "video", "audio", "spine"))
 LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
-VIDEO_PARAMS = ("scale", "rotation", "center_x", "center_y", "opacity")
-AUDIO_PARAMS = ("level_db", "pan")
 AUDIO_ADJUSTMENTS = frozenset(
     ("adjust-volume", "adjust-panner", "adjust-loudness", "adjust-noiseReduction", "adjust-humReduction", "adjust-EQ",
      "adjust-matchEQ", "adjust-voiceIsolation")
@@ -140,7 +150,7 @@ class _Reader:
                 ident = el.get("id")
                 if ident and ident not in self.ids:
                     self.ids[ident] = el
-        self.sources: dict[etree._Element, _Source] = {}
+        self.sources: dict[etree._Element, SourceInfo] = {}
         self.active: list[str] = []
 
     def error(self, where: str, reason: str) -> TimelineError:
@@ -173,20 +183,10 @@ class _Reader:
         """Whitespace-separated numbers, a unit suffix such as ``dB`` dropped; [] if absent."""
         if text is None:
             return []
-        out = []
-        for part in text.replace(",", " ").split():
-            if part.lower().endswith("db"):
-                part = part[:-2]
-            try:
-                value = float(check_length(part))
-            except NumberError as e:
-                raise self.error(where, f"{what} {e}") from None
-            except ValueError:
-                break  # "0 0 0 0 (Use Rotation)": stop at the first word
-            if not math.isfinite(value) or abs(value) > MAX_VALUE:
-                raise self.error(where, f"{what} {text.strip()[:40]} is out of range")
-            out.append(value)
-        return out
+        try:
+            return leading_numbers(text, commas=True)
+        except NumberError as e:
+            raise self.error(where, f"{what} {e}") from None
 
     # ---- document ----------------------------------------------------------------------------
 
@@ -370,12 +370,7 @@ class _Reader:
             enabled=enabled,
             clip_id=el.get("ref") or "",
             xml_path=self.getpath(el),
-            source_width=source.width,
-            source_height=source.height,
-            source_rate=source.rate,
-            audio_channels=source.channels,
-            file_ext=source.ext,
-            source_id=source.ident,
+            **source.clip_fields(),
             speed=speed,
             time_remap=remapped,
         )
@@ -705,26 +700,26 @@ class _Reader:
 
     # ---- source and retiming -----------------------------------------------------------------
 
-    def source(self, el: etree._Element, where: str) -> _Source:
+    def source(self, el: etree._Element, where: str) -> SourceInfo:
         """What the element's asset (for a clip or sync-clip, its first content's) says about the
         media; a compound or multicam that is not flattened reports its sequence's format."""
         ref_el = el
         if el.tag in ("clip", "sync-clip"):
             ref_el = next((s for s in el.iter("asset-clip", "video", "audio") if s.get("ref")), None)
             if ref_el is None:
-                return _NO_SOURCE
+                return NO_SOURCE
         res = self.ids.get(ref_el.get("ref") or "")
         if res is None:
-            return _NO_SOURCE
+            return NO_SOURCE
         if res.tag == "media":
             inner = res.find("sequence")
             if inner is None:
                 inner = res.find("multicam")
             fmt = self.ids.get(inner.get("format") or "") if inner is not None else None
             width, height = self.size(fmt, where) if fmt is not None else (None, None)
-            return _Source(width, height, self.format_rate(fmt, where), None, None, res.get("id"))
+            return SourceInfo(width=width, height=height, rate=self.format_rate(fmt, where), ident=res.get("id"))
         if res.tag != "asset":
-            return _NO_SOURCE
+            return NO_SOURCE
         found = self.sources.get(res)
         if found is not None:
             return found
@@ -741,7 +736,9 @@ class _Reader:
         if src is None:
             rep = res.find("media-rep")
             src = rep.get("src") if rep is not None else None
-        found = self.sources[res] = _Source(width, height, rate, channels, _extension(src or ""), res.get("id"))
+        found = self.sources[res] = SourceInfo(
+            width=width, height=height, rate=rate, channels=channels, ext=_extension(src or ""), ident=res.get("id")
+        )
         return found
 
     def source_channel(self, el: etree._Element) -> int | None:
@@ -782,21 +779,6 @@ class _Param:
     stat: dict[str, float]
     refs: dict[str, ParamRef]
     where: str
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What an asset (or a compound's sequence) says about a clip's media; None = not said."""
-
-    width: int | None
-    height: int | None
-    rate: Fraction | None
-    channels: int | None
-    ext: str | None
-    ident: str | None
-
-
-_NO_SOURCE = _Source(None, None, None, None, None, None)
 
 
 def _scalar(canon: str, convert):

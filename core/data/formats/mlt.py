@@ -73,19 +73,28 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 
 from lxml import etree
 
-from core.data.formats._numbers import NumberError, check_length
-from core.data.timeline import PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track, gain_to_db
+from core.data.formats._numbers import MAX_VALUE, NumberError, bounded_float, check_length, leading_numbers
+from core.data.formats._source import STILL_EXTENSIONS, SourceInfo
+from core.data.timeline import (
+    LEVEL_FLOOR_DB,
+    PARAMS,
+    Clip,
+    Curve,
+    Key,
+    ParamRef,
+    Timeline,
+    TimelineError,
+    Track,
+    gain_to_db,
+)
 
 MAX_FRAMES = 10**12
-MAX_VALUE = 1e12
 MAX_PIXELS = 1 << 16
 DEFAULT_SIZE = (1920, 1080)
-STILL_EXTENSIONS = frozenset((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".svg"))
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
 FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
@@ -123,7 +132,7 @@ class _Reader:
         self.width, self.height = size
         self.size_known = bool(self.int_attr(profile, "width") and self.int_attr(profile, "height"))
         self.pixel_aspect = _ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
-        self.sources: dict[etree._Element, _Source] = {}
+        self.sources: dict[etree._Element, SourceInfo] = {}
 
     def error(self, where: str, reason: str) -> TimelineError:
         return TimelineError(self.name, f"{where}: {reason}" if where else reason)
@@ -431,13 +440,7 @@ class _Reader:
                 source_in=self.secs(e_in),
                 media_kind=self.media_kind(producer, kind),
                 clip_id=item.get("producer") or "",
-                source_width=source.width,
-                source_height=source.height,
-                source_pixel_aspect=source.pixel_aspect,
-                source_rate=source.rate,
-                audio_channels=source.channels,
-                file_ext=source.ext,
-                source_id=source.ident,
+                **source.clip_fields(),
                 speed=source.speed,
                 time_remap=source.remap,
                 xml_path=self.getpath(item),
@@ -466,7 +469,7 @@ class _Reader:
             pos += length
         return clips
 
-    def source(self, producer: etree._Element, where: str) -> _Source:
+    def source(self, producer: etree._Element, where: str) -> SourceInfo:
         """What a producer's ``meta.media.*`` properties (written by MLT when it probed the file)
         say about its media; producers are shared by many entries."""
         found = self.sources.get(producer)
@@ -502,7 +505,17 @@ class _Reader:
             resource = resource.partition(":")[2]
         ext = _extension(resource) if service not in GENERATOR_SERVICES else None
         ident = props.get("kdenlive:id") or resource or producer.get("id")
-        found = self.sources[producer] = _Source(width, height, aspect, rate, channels, ext, ident, speed, remap)
+        found = self.sources[producer] = SourceInfo(
+            width=width,
+            height=height,
+            pixel_aspect=aspect,
+            rate=rate,
+            channels=channels,
+            ext=ext,
+            ident=ident,
+            speed=speed,
+            remap=remap,
+        )
         return found
 
     def clip_name(self, producer: etree._Element, entry: etree._Element) -> str:
@@ -573,7 +586,7 @@ class _Reader:
         if kind == "audio" or service in ("volume", "panner"):
             if service == "volume":
                 if "level" in props:
-                    mapped.append(("level", "level_db", lambda v: max(-60.0, v[0])))
+                    mapped.append(("level", "level_db", lambda v: max(LEVEL_FLOOR_DB, v[0])))
                 elif "gain" in props:
                     mapped.append(("gain", "level_db", None))
             elif service == "panner":
@@ -646,11 +659,11 @@ class _Reader:
         for i, part in enumerate(parts[:5]):
             pct = part.endswith("%")
             try:
-                v = float(check_length(part.rstrip("%")))
+                v = bounded_float(part.rstrip("%"))
+            except NumberError:
+                raise self.error(where, f"rect value {text.strip()[:40]} is out of range") from None
             except ValueError:
                 raise self.error(where, f"rect value is not a number: {text.strip()[:40]!r}") from None
-            if not math.isfinite(v) or abs(v) > MAX_VALUE:
-                raise self.error(where, f"rect value {text.strip()[:40]} is out of range")
             if pct and i < 4:
                 v = v / 100.0 * (self.width if i % 2 == 0 else self.height)
             elif i == 4:
@@ -665,21 +678,6 @@ class _Reader:
         if len(vals) > 4:
             out.append(("opacity", vals[4]))
         return out
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What a producer says about a clip's media and speed; None = not said."""
-
-    width: int | None
-    height: int | None
-    pixel_aspect: float | None
-    rate: Fraction | None
-    channels: int | None
-    ext: str | None
-    ident: str | None
-    speed: float
-    remap: bool
 
 
 def _count(text: str | None) -> int | None:
@@ -751,28 +749,17 @@ def _animated(text: str) -> bool:
 
 
 def _numbers(text: str, where: str, reader: _Reader) -> list[float]:
-    out = []
-    for part in text.split():
-        part = part.rstrip("%")
-        if part.lower().endswith("db"):
-            part = part[:-2]
-        try:
-            value = float(check_length(part))
-        except NumberError as e:
-            raise reader.error(where, f"value {e}") from None
-        except ValueError:
-            break
-        if not math.isfinite(value) or abs(value) > MAX_VALUE:
-            raise reader.error(where, f"value {text.strip()[:40]} is out of range")
-        out.append(value)
-    return out
+    try:
+        return leading_numbers(text)
+    except NumberError as e:
+        raise reader.error(where, f"value {e}") from None
 
 
 def _gain(text: str, where: str, reader: _Reader) -> float:
     nums = _numbers(text, where, reader)
     if not nums:
         return 0.0
-    return max(-60.0, nums[0]) if text.strip().lower().endswith("db") else gain_to_db(nums[0])
+    return max(LEVEL_FLOOR_DB, nums[0]) if text.strip().lower().endswith("db") else gain_to_db(nums[0])
 
 
 def _drop_defaults(found: dict[str, list[Key]]):

@@ -54,7 +54,6 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -62,7 +61,8 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from core.data.formats._numbers import NumberError, check_length, exact
+from core.data.formats._numbers import NumberError, bounded_float, exact
+from core.data.formats._source import NO_SOURCE, STILL_EXTENSIONS, SourceInfo
 from core.data.timeline import (
     LEVEL_FLOOR_DB,
     PARAMS,
@@ -78,7 +78,6 @@ from core.data.timeline import (
 
 MAX_FRAMES = 10**12  # about 1000 years at 30 fps: anything larger is corrupt, not a long film
 MAX_TIMEBASE = 10**6  # audio timebases (48000) occur; a million is far beyond any real rate
-MAX_VALUE = 1e12
 MAX_PIXELS = 1 << 16
 DEFAULT_SIZE = (1920, 1080)
 MAX_CHANNELS = 1024
@@ -87,7 +86,6 @@ GAIN_EFFECT = "{61756678,4761696e,4b657947}"  # Premiere's Audio Gain ("aufx", "
 
 ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 NOT_TIMELINE_PARENTS = frozenset(("clipitem", "generatoritem", "transitionitem", "file", "sequence"))
-STILL_EXTENSIONS = frozenset((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".psd", ".bmp"))
 GENERATOR_SOURCES = frozenset(("slug", "graphicandtype"))  # Premiere's synthetic media
 
 # Older FCP7 files name some effects without an id; map the names we rely on.
@@ -142,7 +140,7 @@ class _Reader:
         # Empty <file id="x"/> and <sequence id="x"/> refer to the first full definition with that
         # id, which can sit anywhere in the document (even inside another track).
         self.rates: dict[tuple, Fraction] = {}  # (timebase text, ntsc text) -> rate
-        self.sources: dict[str | etree._Element, _Source] = {}
+        self.sources: dict[str | etree._Element, SourceInfo] = {}
         self.premiere = False  # per sequence: Premiere's MZ./TL. attributes or pproTicks seen
         self.ids: dict[tuple[str, str], etree._Element] = {}
         for el in root.iter("file", "sequence"):
@@ -182,13 +180,11 @@ class _Reader:
         if text is None or not text.strip():
             return None
         try:
-            value = float(check_length(text))
-        except ValueError as e:
-            reason = str(e) if isinstance(e, NumberError) else f"is not a number: {text.strip()[:40]!r}"
-            raise self.error(where, f"{what} {reason}") from None
-        if not math.isfinite(value) or abs(value) > MAX_VALUE:
-            raise self.error(where, f"{what} {text.strip()[:40]} is out of range")
-        return value
+            return bounded_float(text)
+        except NumberError as e:
+            raise self.error(where, f"{what} {e}") from None
+        except ValueError:
+            raise self.error(where, f"{what} is not a number: {text.strip()[:40]!r}") from None
 
     def rate(self, el: etree._Element, where: str, kids: dict | None = None) -> Fraction | None:
         """The frame rate of ``el``'s own ``<rate>`` child, or None if it has none."""
@@ -412,7 +408,7 @@ class _Reader:
         elif file_el is not None:
             source = self.source(file_el, where)
         else:
-            source = _NO_SOURCE
+            source = NO_SOURCE
         source_channel = None
         track = kids.get("sourcetrack")
         if track is not None and (_first_text(track, "mediatype") or "").strip().lower() == "audio":
@@ -442,14 +438,8 @@ class _Reader:
             clip_id=clip_id,
             static=filters.static,
             gain_db=filters.gain_db,
-            source_width=source.width,
-            source_height=source.height,
-            source_pixel_aspect=source.pixel_aspect,
-            source_rate=source.rate,
-            audio_channels=source.channels,
+            **source.clip_fields(),
             source_channel=source_channel,
-            file_ext=source.ext,
-            source_id=source.ident,
             speed=filters.speed,
             time_remap=filters.time_remap,
             effects=filters.effects,
@@ -458,7 +448,7 @@ class _Reader:
             param_refs=filters.refs,
         )
 
-    def source(self, file_el: etree._Element, where: str) -> _Source:
+    def source(self, file_el: etree._Element, where: str) -> SourceInfo:
         """What a ``<file>`` says about the media; files are shared by many clipitems (FCP7 v1
         files define one per clipitem, so this runs often: child dicts, not ElementPath)."""
         key = file_el.get("id") or file_el  # repeated full definitions of one id are one file
@@ -498,26 +488,32 @@ class _Reader:
             or os.path.splitext(path.lower())[1] in STILL_EXTENSIONS
         ):
             kind = "still"  # a zero duration, or an image file
-        found = self.sources[key] = _Source(
-            width,
-            height,
-            _pixel_aspect(chars_kids),
-            rate,
-            channels,
-            ext,
-            file_el.get("id") or path or None,
-            kind,
+        found = self.sources[key] = SourceInfo(
+            width=width,
+            height=height,
+            pixel_aspect=_pixel_aspect(chars_kids),
+            rate=rate,
+            channels=channels,
+            ext=ext,
+            ident=file_el.get("id") or path or None,
+            kind=kind,
         )
         return found
 
-    def sequence_source(self, seq: etree._Element | None, where: str) -> _Source:
+    def sequence_source(self, seq: etree._Element | None, where: str) -> SourceInfo:
         """A nested sequence as a clip's source: its frame size and rate."""
         if seq is None or not len(seq):
-            return _NO_SOURCE
+            return NO_SOURCE
         chars = seq.find("media/video/format/samplecharacteristics")
         chars = _kids(chars) if chars is not None else None
         width, height = self.frame_size(chars, where)
-        return _Source(width, height, _pixel_aspect(chars), self.rate(seq, where), None, None, seq.get("id"), "")
+        return SourceInfo(
+            width=width,
+            height=height,
+            pixel_aspect=_pixel_aspect(chars),
+            rate=self.rate(seq, where),
+            ident=seq.get("id"),
+        )
 
     def media_kind(self, tag: str, kids: dict, track_kind: str, where: str) -> tuple[str, etree._Element | None]:
         """(media kind, dereferenced <file> or None) of a clipitem or generatoritem."""
@@ -736,23 +732,6 @@ class _Filters:
         self.gain_db: float | None = None
         self.speed = 1.0  # no timeremap filter: normal speed
         self.time_remap = False
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What a ``<file>`` (or a nested sequence) says about a clip's media; None = not said."""
-
-    width: int | None
-    height: int | None
-    pixel_aspect: float | None
-    rate: Fraction | None
-    channels: int | None
-    ext: str | None
-    ident: str | None
-    kind: str  # "generator" (Premiere slug/graphic), "still" (an image) or ""
-
-
-_NO_SOURCE = _Source(None, None, None, None, None, None, None, "")
 
 
 def _child_path(parent: str, tag: str, number: int, count: int) -> str:

@@ -37,12 +37,12 @@ from urllib.parse import quote
 
 from lxml import etree
 
+from core.data.formats._source import STILL_EXTENSIONS
 from core.data.timeline import PARAMS, Clip, Curve, Timeline, Track, db_to_gain
 
 TICKS_PER_SECOND = 254_016_000_000  # Premiere's pproTicks clock
 BOM = b"\xef\xbb\xbf"
 
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".psd", ".tif", ".tiff", ".bmp")
 _AV_EXTS = (".mov", ".mp4", ".mxf", ".avi")
 _STILL_DURATION_FRAMES = 1_080_000  # Premiere gives stills a 12 h (at 25 fps) media duration
 _GENERATOR_DURATION_FRAMES = 1_035_764  # what Premiere writes for synthetic media (slugs, mattes)
@@ -529,7 +529,7 @@ class _Writer:
 
 def _path_name(clip: Clip, what: str) -> str:
     """File name for <pathurl>: readers tell stills from movies by the extension, so make it say so."""
-    is_image = clip.name.lower().endswith(_IMAGE_EXTS)
+    is_image = clip.name.lower().endswith(tuple(STILL_EXTENSIONS))
     if what == "still" and not is_image:
         return clip.name + ".png"
     if what != "still" and is_image:

@@ -8,21 +8,11 @@ import pytest
 
 from core.data.formats import read_bytes, read_file
 from core.data.timeline import INTERPOLATIONS, MEDIA_KINDS, Timeline
-from tests.conftest import realworld_params
-
-
-def _read(realworld_dir, name: str) -> Timeline:
-    timelines = read_file(realworld_dir / "fcpxml" / name)
-    assert len(timelines) == 1
-    return timelines[0]
+from tests.conftest import curve_keys, read_one, realworld_params
 
 
 def _clips(tl: Timeline, name: str, kind: str | None = None):
     return [(t, c) for t, c in tl.iter_clips() if c.name == name and (kind is None or t.kind == kind)]
-
-
-def _keys(clip, param):
-    return [(k.time, k.value, k.interp) for k in clip.curves[param].keys]
 
 
 @pytest.mark.parametrize("path", realworld_params("fcpxml"))
@@ -51,28 +41,28 @@ def test_read_bytes_equals_read_file(realworld_dir):
 def test_slide_still_keys_in_local_time(realworld_dir):
     # <video start="86399313/24000s"> (about 1 h) at offset 0; position keys at 86399313/24000s and
     # 86423337/24000s are local times: they land on timeline 0 and 24024/24000 s.
-    tl = _read(realworld_dir, "cutlass__slide.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "cutlass__slide.fcpxml")
     assert tl.rate == Fraction(24000, 1001) and (tl.width, tl.height) == (1280, 720)
     [(track, clip)] = list(tl.iter_clips())
     assert track.kind == "video" and clip.media_kind == "still"  # FFVideoFormatRateUndefined asset
     assert (clip.start, clip.end, clip.source_in) == (0, Fraction(241241, 24000), Fraction(86399313, 24000))
-    cx = _keys(clip, "center_x")
+    cx = curve_keys(clip, "center_x")
     assert [t for t, _, _ in cx] == [0, Fraction(24024, 24000)]
     # "51.3109 0": percent of the frame height -> 51.3109 * 720 / 100 px of 1280
     assert cx[1][1] == pytest.approx(51.3109 * 720 / 100 / 1280)
     assert [i for _, _, i in cx] == ["smooth", "smooth"]  # no curve attribute: the DTD default
-    assert _keys(clip, "rotation") == [(Fraction(24024, 24000), 0.0, "linear")]  # curve="linear"
+    assert curve_keys(clip, "rotation") == [(Fraction(24024, 24000), 0.0, "linear")]  # curve="linear"
 
 
 def test_timeline_sample_connected_clip_at_gap_head(realworld_dir):
     # <gap offset="480480/120000s" start="3600s"> holds <asset-clip lane="-1" offset="3600s">: the
     # clip sits at the gap's head. It has no start, so its volume keys are in media time from 0.
-    tl = _read(realworld_dir, "pipeline-neo__TimelineSample.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "pipeline-neo__TimelineSample.fcpxml")
     [(track, clip)] = _clips(tl, "Eternal_Structures")
     assert track.kind == "audio" and clip.media_kind == "audio"  # an audio-only asset
     assert clip.start == Fraction(480480, 120000)
     assert clip.end == clip.start + Fraction(90810720, 720000)
-    keys = _keys(clip, "level_db")
+    keys = curve_keys(clip, "level_db")
     # <fadeIn type="easeIn" duration="2317580/720000s"> over the keys (issue 7.3; it was dropped):
     # silence at the clip start, up to the key curve's value at the fade's end (4 dB, held before
     # the first key), then the 8 keys unchanged.
@@ -84,25 +74,25 @@ def test_timeline_sample_connected_clip_at_gap_head(realworld_dir):
 
 def test_timeline_sample_still_position_and_scale(realworld_dir):
     # truffle_page.png: <clip start="1080079/240s"> (about 4500 s), keys from 1080079/240s.
-    tl = _read(realworld_dir, "pipeline-neo__TimelineSample.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "pipeline-neo__TimelineSample.fcpxml")
     [(track, clip)] = _clips(tl, "truffle_page.png")
     assert track.kind == "video" and clip.media_kind == "still"
-    scale = _keys(clip, "scale")
+    scale = curve_keys(clip, "scale")
     assert scale[0][:2] == (clip.start, pytest.approx(326.97)) and scale[1][1] == pytest.approx(289.97)
     assert scale[1][0] - scale[0][0] == Fraction(108174066, 24000) - Fraction(1080079, 240)
-    cy = _keys(clip, "center_y")
+    cy = curve_keys(clip, "center_y")
     assert cy[0][1] == pytest.approx(0.3125) and cy[0][2] == "linear"  # "76.9444 -31.25", y up -> down
 
 
 def test_brenner_fcpxml12_key_lists_in_db(realworld_dir):
     # FCPXML 1.2: <param name="amount" keyValues="-1dB; -8dB; ..." keyTimes="37520041/720000s; ...">
     # on a connected audio (lane -1, start 2476800/48000s) of a clip at offset 0.
-    tl = _read(realworld_dir, "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml")
     assert tl.rate == 25  # frameDuration 100/2500s
     [(track, clip)] = _clips(tl, "BRENNER_2012_VIGNETT_171012 - a1")
     assert track.kind == "audio"
     assert clip.start == Fraction(12383091, 240000)
-    keys = _keys(clip, "level_db")
+    keys = curve_keys(clip, "level_db")
     # keys win over amount="-5dB"; <fadeOut type="easeIn" duration="406425825/1474560000s"> now
     # applies on top of them (issue 7.3): at the fade's start the key curve's value (between the
     # -15 and -36 keys, smooth), the -36 key 0.0034 s before the end scaled to silence, silence at the end.
@@ -116,7 +106,7 @@ def test_brenner_fcpxml12_key_lists_in_db(realworld_dir):
     assert [v for _, v, _ in keys] == pytest.approx([-1.0, -8.0, -8.0, -15.0, at_fade_start, -60.0, -60.0])
     # adjust-blend keyValues "1; 0" -> opacity 100 -> 0 on the first clip's video
     [(_, video)] = _clips(tl, "BRENNER_2012_VIGNETT_171012", "video")
-    assert [(t, v) for t, v, _ in _keys(video, "opacity")] == [
+    assert [(t, v) for t, v, _ in curve_keys(video, "opacity")] == [
         (Fraction(255400, 5000), 100.0),
         (Fraction(257800, 5000), 0.0),
     ]
@@ -126,18 +116,18 @@ def test_brenner_fcpxml12_key_lists_in_db(realworld_dir):
     assert any(not c.enabled for _, c in tl.iter_clips())
 
 
-def test_brenner_fade_out_becomes_keys(realworld_dir):
+def test_brenner_fade_out_becomescurve_keys(realworld_dir):
     # The first clip's <adjust-volume><param name="amount"><fadeOut type="easeIn" duration=...>.
-    tl = _read(realworld_dir, "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml")
     [(_, audio)] = _clips(tl, "BRENNER_2012_VIGNETT_171012", "audio")
     assert audio.end == Fraction(12402290, 240000)  # audioDuration
-    keys = _keys(audio, "level_db")
+    keys = curve_keys(audio, "level_db")
     assert keys == [(audio.end - Fraction(29983045, 491520000), 0.0, "smooth"), (audio.end, -60.0, "smooth")]
 
 
 def test_resolve_unreduced_fractions_and_tc_start(realworld_dir):
     # tcStart="3600/1s"; first clips at offset 3600/1s and 90346/25s; asset-clip start = source in.
-    tl = _read(realworld_dir, "lossless-cut__FCPXML_1_9.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "lossless-cut__FCPXML_1_9.fcpxml")
     assert tl.rate == 25 and (tl.width, tl.height) == (720, 576)
     video = tl.tracks[0].clips
     assert len(video) == 173
@@ -148,7 +138,7 @@ def test_resolve_unreduced_fractions_and_tc_start(realworld_dir):
 
 def test_occlusion_lanes_sync_clips_and_tc_start(realworld_dir):
     # tcStart 3590s; the title at offset 3590s opens the timeline; lanes -3..4 become tracks.
-    tl = _read(realworld_dir, "DAWFileKit__Occlusion3.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "DAWFileKit__Occlusion3.fcpxml")
     first = tl.tracks[0].clips[0]
     assert (first.name, first.start, first.media_kind) == ("Basic Title", 0, "generator")
     [(track, music)] = _clips(tl, "TempMusic")
@@ -157,14 +147,14 @@ def test_occlusion_lanes_sync_clips_and_tc_start(realworld_dir):
     both = _clips(tl, "2-1-5")
     assert sorted(t.kind for t, _ in both) == ["audio", "video"]
     [(_, vfx)] = _clips(tl, "VFX - Add SFX")
-    assert _keys(vfx, "opacity") == [(vfx.start, 75.0, "smooth")]  # static adjust-blend amount="0.75"
+    assert curve_keys(vfx, "opacity") == [(vfx.start, 75.0, "smooth")]  # static adjust-blend amount="0.75"
     [(_, sync)] = _clips(tl, "1-X-1", "video")
-    assert _keys(sync, "center_y") == [(sync.start, pytest.approx(-0.225729), "smooth")]  # position "0 22.5729"
+    assert curve_keys(sync, "center_y") == [(sync.start, pytest.approx(-0.225729), "smooth")]  # position "0 22.5729"
 
 
 def test_transitions_set_lengths_on_both_sides(realworld_dir):
     # 24.fcpxml: a transition offset 55600/2400s duration 40700/2400s centred on the cut at 76000/2400s
-    tl = _read(realworld_dir, "DAWFileKit__24.fcpxml")
+    tl = read_one(realworld_dir / "fcpxml" / "DAWFileKit__24.fcpxml")
     a, b = tl.tracks[0].clips[:2]
     assert a.end == b.start == Fraction(76000, 2400)
     assert a.transition_out == b.transition_in == Fraction(40700, 2400)
@@ -194,5 +184,5 @@ def test_synthetic_keyframe_interpolation_and_units():
     [tl] = read_bytes(xml, "synthetic.fcpxml")
     video, audio = tl.tracks
     [clip] = video.clips
-    assert _keys(clip, "rotation") == [(0, 0.0, "smooth"), (5, 90.0, "linear"), (8, 45.0, "smooth")]
-    assert _keys(audio.clips[0], "level_db") == [(0, -60.0, "smooth")]  # floored
+    assert curve_keys(clip, "rotation") == [(0, 0.0, "smooth"), (5, 90.0, "linear"), (8, 45.0, "smooth")]
+    assert curve_keys(audio.clips[0], "level_db") == [(0, -60.0, "smooth")]  # floored

@@ -8,18 +8,8 @@ from fractions import Fraction
 import pytest
 
 from core.data.formats import read_bytes, read_file
-from core.data.timeline import INTERPOLATIONS, MEDIA_KINDS, Timeline
-from tests.conftest import realworld_params
-
-
-def _read(realworld_dir, name: str) -> Timeline:
-    timelines = read_file(realworld_dir / "mlt" / name)
-    assert len(timelines) == 1
-    return timelines[0]
-
-
-def _keys(clip, param):
-    return [(k.time, k.value, k.interp) for k in clip.curves[param].keys]
+from core.data.timeline import INTERPOLATIONS, MEDIA_KINDS
+from tests.conftest import curve_keys, read_one, realworld_params
 
 
 @pytest.mark.parametrize("path", realworld_params("mlt"))
@@ -42,11 +32,11 @@ def test_every_real_file_parses(path):
 def test_kdenlive_entry_keys_in_source_time(realworld_dir):
     # <entry producer="producer9" in="00:00:06.640"> at timeline 2.96 s with a volume filter
     # level "00:00:06.640=0;00:00:08.480=15.5556;00:00:12.000=-29.5778": key 6.64 s is the entry's in.
-    tl = _read(realworld_dir, "kdenlive-opentimelineio__kdenlive_example_v191180.kdenlive")
+    tl = read_one(realworld_dir / "mlt" / "kdenlive-opentimelineio__kdenlive_example_v191180.kdenlive")
     assert tl.rate == 25 and (tl.width, tl.height) == (720, 576)
     [clip] = [c for t, c in tl.iter_clips() if t.kind == "audio" and c.source_in == Fraction(664, 100)]
     assert clip.start == Fraction(74, 25)
-    assert _keys(clip, "level_db") == [
+    assert curve_keys(clip, "level_db") == [
         (Fraction(74, 25), 0.0, "linear"),
         (Fraction(74, 25) + Fraction(184, 100), 15.5556, "linear"),
         (Fraction(74, 25) + Fraction(536, 100), -29.5778, "linear"),
@@ -59,55 +49,55 @@ def test_kdenlive_entry_keys_in_source_time(realworld_dir):
 
 def test_kdenlive_old_fade_filters_ramp_gain_to_end(realworld_dir):
     # Kdenlive 19 "fadeout": volume gain=1 end=0, in=1:01.240 out=1:02.360 (inclusive: 29 frames)
-    tl = _read(realworld_dir, "kdenlive-opentimelineio__kdenlive_example_v191180.kdenlive")
+    tl = read_one(realworld_dir / "mlt" / "kdenlive-opentimelineio__kdenlive_example_v191180.kdenlive")
     clip = tl.audio_tracks[0].clips[0]
-    assert _keys(clip, "level_db") == [(clip.end - Fraction(29, 25), 0.0, "linear"), (clip.end, -60.0, "linear")]
+    assert curve_keys(clip, "level_db") == [(clip.end - Fraction(29, 25), 0.0, "linear"), (clip.end, -60.0, "linear")]
 
 
 def test_audio_mix_fade_filter_counts_from_its_in(realworld_dir):
     # brightness filter in=0.16 out=0.28 with alpha "00:00:00.000=1;00:00:00.120=0" on an entry at 0
-    tl = _read(realworld_dir, "kdenlive-test-suite__audio-mix.kdenlive")
+    tl = read_one(realworld_dir / "mlt" / "kdenlive-test-suite__audio-mix.kdenlive")
     [clip] = [c for _, c in tl.iter_clips() if "opacity" in c.curves]
     assert clip.start == 0 and clip.source_in == 0
-    assert _keys(clip, "opacity") == [(Fraction(4, 25), 100.0, "linear"), (Fraction(7, 25), 0.0, "linear")]
+    assert curve_keys(clip, "opacity") == [(Fraction(4, 25), 100.0, "linear"), (Fraction(7, 25), 0.0, "linear")]
 
 
 def test_effect_zones(realworld_dir):
     # Sequence filter in=2.96 out=5.96 (fade_from_black, level 0 -> 1 over 0..3.0 s) reaches the
     # clips it overlaps; the track zone filter qtblend in=7.0 out=9.4 only the clip at 5-10 s.
-    tl = _read(realworld_dir, "kdenlive-test-suite__effect-zones.kdenlive")
+    tl = read_one(realworld_dir / "mlt" / "kdenlive-test-suite__effect-zones.kdenlive")
     a, b, c = tl.video_tracks[0].clips
     fade = [(Fraction(74, 25), 0.0, "linear"), (Fraction(149, 25), 100.0, "linear")]
-    assert _keys(a, "opacity") == _keys(b, "opacity") == fade
+    assert curve_keys(a, "opacity") == curve_keys(b, "opacity") == fade
     assert "opacity" not in c.curves
-    assert "scale" not in a.curves and _keys(b, "scale")[0][0] == 7
-    assert _keys(b, "scale")[0][1] == pytest.approx(705 / 1920 * 100)  # rect "606 341 705 396"
+    assert "scale" not in a.curves and curve_keys(b, "scale")[0][0] == 7
+    assert curve_keys(b, "scale")[0][1] == pytest.approx(705 / 1920 * 100)  # rect "606 341 705 396"
 
 
-def test_qtblend_rotate_rotation_keys(realworld_dir):
+def test_qtblend_rotate_rotationcurve_keys(realworld_dir):
     # four 26-frame entries (out inclusive: 0..1.000 s), qtblend rotation "0=0;1.000=180", "...=360"
-    tl = _read(realworld_dir, "kdenlive-test-suite__qtblend-rotate.kdenlive")
+    tl = read_one(realworld_dir / "mlt" / "kdenlive-test-suite__qtblend-rotate.kdenlive")
     clips = tl.video_tracks[0].clips
     assert [c.start for c in clips] == [0, Fraction(26, 25), Fraction(52, 25), Fraction(78, 25)]
-    assert _keys(clips[0], "rotation") == [(0, 0.0, "linear"), (1, 180.0, "linear")]
-    assert _keys(clips[1], "rotation")[-1] == (Fraction(26, 25) + 1, 360.0, "linear")
+    assert curve_keys(clips[0], "rotation") == [(0, 0.0, "linear"), (1, 180.0, "linear")]
+    assert curve_keys(clips[1], "rotation")[-1] == (Fraction(26, 25) + 1, 360.0, "linear")
     assert "scale" not in clips[0].curves  # full-frame rect: defaults, no curve
-    assert _keys(clips[2], "scale")[0][1] == 50.0  # rect "960 270 960 540"
-    assert _keys(clips[2], "center_x")[0][1] == 0.25 and "center_y" not in clips[2].curves
+    assert curve_keys(clips[2], "scale")[0][1] == 50.0  # rect "960 270 960 540"
+    assert curve_keys(clips[2], "center_x")[0][1] == 0.25 and "center_y" not in clips[2].curves
 
 
 def test_shotcut_track_filters_in_track_time(realworld_dir):
     # playlist filters: level "00:00:19.640=1;00:00:20.600=0" (fade out) after a fade in; volume in dB
-    tl = _read(realworld_dir, "Shotcut-Autoexporter__media.mlt")
+    tl = read_one(realworld_dir / "mlt" / "Shotcut-Autoexporter__media.mlt")
     assert [t.kind for t in tl.tracks] == ["video", "video", "audio"]  # background skipped
     [v1] = tl.tracks[0].clips
-    assert _keys(v1, "opacity")[-2:] == [(Fraction(491, 25), 100.0, "linear"), (Fraction(103, 5), 0.0, "linear")]
+    assert curve_keys(v1, "opacity")[-2:] == [(Fraction(491, 25), 100.0, "linear"), (Fraction(103, 5), 0.0, "linear")]
     [a1] = tl.audio_tracks[0].clips
-    assert [v for _, v, _ in _keys(a1, "level_db")] == [-60.0, 0.0, 0.0, -60.0]
+    assert [v for _, v, _ in curve_keys(a1, "level_db")] == [-60.0, 0.0, 0.0, -60.0]
 
 
 def test_shotcut_transition_tractors_meet_in_the_middle(realworld_dir):
-    tl = _read(realworld_dir, "Shotcut-Autoexporter__media.mlt")
+    tl = read_one(realworld_dir / "mlt" / "Shotcut-Autoexporter__media.mlt")
     a, b, c = tl.tracks[1].clips
     assert (a.media_kind, b.media_kind) == ("video", "still")  # qimage
     # blank 8.04 s, entry 0..2.800 (71 frames), transition 0..0.880 (23 frames)
@@ -116,7 +106,7 @@ def test_shotcut_transition_tractors_meet_in_the_middle(realworld_dir):
 
 
 def test_sequences_and_project_tractor(realworld_dir):
-    tl = _read(realworld_dir, "kdenlive-test-suite__sequences.kdenlive")
+    tl = read_one(realworld_dir / "mlt" / "kdenlive-test-suite__sequences.kdenlive")
     assert tl.name == "Sequence 3"  # the project tractor plays the active sequence
     kinds = [c.media_kind for c in tl.video_tracks[0].clips]
     assert kinds == ["generator", "sequence", "sequence"]
@@ -159,24 +149,24 @@ def _synthetic(rect_or_level: str, service: str = "affine", prop: str = "transit
 def test_synthetic_markers_hold_smooth_and_negative_times():
     # entry at timeline frame 10 with in=20 (10 fps): key frame f -> timeline (10 + f - 20) / 10 s
     clip = _synthetic("20|=0 0 1000 500 1;30~=0 0 500 250 0.5;-1=250 125 500 250 1")
-    scale = _keys(clip, "scale")
+    scale = curve_keys(clip, "scale")
     # -1 counts back from the producer's length (in 0 .. out 999: 1000 frames): frame 999
     assert scale == [(1, 100.0, "hold"), (2, 50.0, "smooth"), (Fraction(989, 10), 50.0, "linear")]
-    assert _keys(clip, "opacity")[1][1] == 50.0
-    assert _keys(clip, "center_x")[2][1] == 0.0 and _keys(clip, "center_x")[1][1] == -0.25
+    assert curve_keys(clip, "opacity")[1][1] == 50.0
+    assert curve_keys(clip, "center_x")[2][1] == 0.0 and curve_keys(clip, "center_x")[1][1] == -0.25
 
 
 def test_synthetic_percent_rect_and_easing_letters():
     clip = _synthetic("20=0% 0% 100% 100% 100%;25e=50% 0% 50% 50% 40%;27!=0% 0% 100% 100% 100%")
-    assert _keys(clip, "scale") == [
+    assert curve_keys(clip, "scale") == [
         (1, 100.0, "linear"),
         (Fraction(3, 2), 50.0, "smooth"),
         (Fraction(17, 10), 100.0, "hold"),
     ]
-    assert _keys(clip, "opacity")[1][1] == 40.0
-    assert _keys(clip, "center_x")[1][1] == pytest.approx(0.25)
+    assert curve_keys(clip, "opacity")[1][1] == 40.0
+    assert curve_keys(clip, "center_x")[1][1] == pytest.approx(0.25)
 
 
 def test_synthetic_volume_gain_and_panner():
     clip = _synthetic("20=0.5;30=1", service="volume", prop="gain")
-    assert [v for _, v, _ in _keys(clip, "level_db")] == [pytest.approx(-6.0206), 0.0]
+    assert [v for _, v, _ in curve_keys(clip, "level_db")] == [pytest.approx(-6.0206), 0.0]

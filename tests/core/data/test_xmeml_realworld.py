@@ -8,23 +8,13 @@ import pytest
 
 from core.data.formats import read_bytes, read_file
 from core.data.timeline import MEDIA_KINDS, Timeline
-from tests.conftest import realworld_params
-
-
-def _read(realworld_dir, name: str) -> Timeline:
-    timelines = read_file(realworld_dir / "xmeml" / name)
-    assert len(timelines) == 1
-    return timelines[0]
+from tests.conftest import curve_keys, read_one, realworld_params
 
 
 def _clip(tl: Timeline, clip_id: str):
     found = [(t, c) for t, c in tl.iter_clips() if c.clip_id == clip_id]
     assert len(found) == 1, f"{clip_id}: {len(found)} matches"
     return found[0]
-
-
-def _keys(clip, param):
-    return [(k.time, k.value, k.interp) for k in clip.curves[param].keys]
 
 
 @pytest.mark.parametrize("path", realworld_params("xmeml"))
@@ -54,13 +44,13 @@ def test_read_bytes_equals_read_file(realworld_dir):
 def test_fade_in_out_level_keys_in_seconds_and_db(realworld_dir):
     # BOM file; both exploded stereo channels carry the keys when = 0, 1498, 2989 at 25 fps,
     # linear gain 0, 0.99763, 0.
-    tl = _read(realworld_dir, "xmeml__Fade_inn_og_ut.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__Fade_inn_og_ut.xml")
     assert tl.rate == 25 and tl.duration == 120 and (tl.width, tl.height) == (1920, 1080)
     audio = [(t, c) for t, c in tl.iter_clips() if t.kind == "audio"]
     assert [(t.index, c.clip_id) for t, c in audio] == [(0, "clipitem-190"), (1, "clipitem-191")]
     for _, clip in audio:
         assert (clip.start, clip.end, clip.media_kind) == (0, 120, "audio")
-        times, values, interps = zip(*_keys(clip, "level_db"))
+        times, values, interps = zip(*curve_keys(clip, "level_db"))
         assert times == (0, Fraction(1498, 25), Fraction(2989, 25))  # 59.92 s, 119.56 s
         assert values[0] == -60.0 and values[2] == -60.0  # gain 0 -> the floor
         assert values[1] == pytest.approx(-0.02061, abs=1e-4)
@@ -69,11 +59,11 @@ def test_fade_in_out_level_keys_in_seconds_and_db(realworld_dir):
 
 def test_broshow_scale_keys_start_at_clip_start(realworld_dir):
     # clipitem-526: start 19475 (25 fps), in 62, out 148; scale keys at when 62..
-    tl = _read(realworld_dir, "xmeml__BroShow_ep_Vold_uten_FLICKR.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__BroShow_ep_Vold_uten_FLICKR.xml")
     _, clip = _clip(tl, "clipitem-526")
     assert (clip.start, clip.end) == (Fraction(19475, 25), Fraction(19561, 25))
     assert clip.source_in == Fraction(62, 25)
-    scale = _keys(clip, "scale")
+    scale = curve_keys(clip, "scale")
     assert scale[0][:2] == (clip.start, 26.0)  # when = in lands on the clip's first frame
     assert scale[-1][:2] == (Fraction(19558, 25), 55.0)  # <value>55 is ignored, the keys rule
     assert all(clip.start <= t < clip.end for t, _, _ in scale)
@@ -81,7 +71,7 @@ def test_broshow_scale_keys_start_at_clip_start(realworld_dir):
 
 
 def test_broshow_media_kinds(realworld_dir):
-    tl = _read(realworld_dir, "xmeml__BroShow_ep_Vold_uten_FLICKR.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__BroShow_ep_Vold_uten_FLICKR.xml")
     kinds = [c.media_kind for _, c in tl.iter_clips()]
     # 32 clipitems hold a nested <sequence> (full or by id reference)
     assert kinds.count("sequence") == 32
@@ -92,7 +82,7 @@ def test_broshow_media_kinds(realworld_dir):
 
 def test_premiere_clip_rate_differs_from_sequence_rate(realworld_dir):
     # clipitem-1: rate 15 in a 30 fps sequence; start/end 536-636 (sequence rate), in/out 0-50 (15 fps)
-    tl = _read(realworld_dir, "otio-fcp-adapter__premiere_example.xml")
+    tl = read_one(realworld_dir / "xmeml" / "otio-fcp-adapter__premiere_example.xml")
     assert tl.rate == 30
     _, clip = _clip(tl, "clipitem-1")
     assert (clip.start, clip.end) == (Fraction(536, 30), Fraction(636, 30))
@@ -101,7 +91,7 @@ def test_premiere_clip_rate_differs_from_sequence_rate(realworld_dir):
 
 
 def test_minus_one_edges_resolved_at_transition_cut(realworld_dir):
-    tl = _read(realworld_dir, "otio-fcp-adapter__premiere_example.xml")
+    tl = read_one(realworld_dir / "xmeml" / "otio-fcp-adapter__premiere_example.xml")
     # end-black transition 538-557: clipitem-4 (start 322, end -1) ends at the transition end
     _, clip4 = _clip(tl, "clipitem-4")
     assert (clip4.start, clip4.end) == (Fraction(322, 30), Fraction(557, 30))
@@ -119,15 +109,15 @@ def test_minus_one_edges_resolved_at_transition_cut(realworld_dir):
 
 
 def test_ntsc_rates(realworld_dir):
-    assert _read(realworld_dir, "xmeml__Conecta_Test_XML.xml").rate == Fraction(30000, 1001)
-    generators = _read(realworld_dir, "otio-fcp-adapter__premiere_generators.xml")
+    assert read_one(realworld_dir / "xmeml" / "xmeml__Conecta_Test_XML.xml").rate == Fraction(30000, 1001)
+    generators = read_one(realworld_dir / "xmeml" / "otio-fcp-adapter__premiere_generators.xml")
     assert generators.rate == Fraction(24000, 1001)
     # lower-case <ntsc>False (Norden-Aktuelt) is false
-    assert _read(realworld_dir, "xmeml__Norden-Aktuelt-3.xml").rate == 25
+    assert read_one(realworld_dir / "xmeml" / "xmeml__Norden-Aktuelt-3.xml").rate == 25
 
 
 def test_generators(realworld_dir):
-    tl = _read(realworld_dir, "otio-fcp-adapter__premiere_generators.xml")
+    tl = read_one(realworld_dir / "xmeml" / "otio-fcp-adapter__premiere_generators.xml")
     video = tl.video_tracks[0].clips
     # Slug (leader, black, bars, transparent), Blue Matte generatoritem, GraphicAndType
     assert [c.name for c in video] == [
@@ -146,19 +136,19 @@ def test_generators(realworld_dir):
 
 
 def test_fcp7_text_generators_and_stills(realworld_dir):
-    tl = _read(realworld_dir, "xmeml__NGxx13_ELSKER_Opfehliany.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__NGxx13_ELSKER_Opfehliany.xml")
     kinds = [c.media_kind for _, c in tl.iter_clips()]
     assert "generator" in kinds and "still" in kinds and "sequence" in kinds
 
 
 def test_disabled_clips_and_tracks(realworld_dir):
-    tl = _read(realworld_dir, "xmeml__disabled.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__disabled.xml")
     clips = [c for _, c in tl.iter_clips()]
     assert len(clips) == 2 and not any(c.enabled for c in clips)
     # a static level <value>0.251189 (-12 dB) differs from the default, so it is a one-key curve
-    assert _keys(clips[0], "level_db") == [(0, pytest.approx(-12.0206, abs=1e-3), "linear")]
+    assert curve_keys(clips[0], "level_db") == [(0, pytest.approx(-12.0206, abs=1e-3), "linear")]
 
-    tl = _read(realworld_dir, "otio-fcp-adapter__premiere_enable_property.xml")
+    tl = read_one(realworld_dir / "xmeml" / "otio-fcp-adapter__premiere_enable_property.xml")
     disabled = sorted(c.name for _, c in tl.iter_clips() if not c.enabled)
     assert disabled == [
         "audio_track_1_disabled_1",
@@ -171,16 +161,16 @@ def test_disabled_clips_and_tracks(realworld_dir):
 
 
 def test_fractional_when_and_fcp_curve(realworld_dir):
-    tl = _read(realworld_dir, "xmeml__dnpr6370211-alt-offline.hg.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__dnpr6370211-alt-offline.hg.xml")
     # "Clip1ATK90 2": start 7048, in 163, level keys when 224.429 .. with gain 3.98107 (+12 dB)
     _, clip = _clip(tl, "Clip1ATK90 2")
-    times, values, _ = zip(*_keys(clip, "level_db"))
+    times, values, _ = zip(*curve_keys(clip, "level_db"))
     assert times[0] == Fraction(7048, 25) + (Fraction("224.429") - 163) / 25
     assert values == pytest.approx((12.0, -60.0, -60.0, 12.0), abs=1e-3)
     # still (.tif) with opacity keys 1130, 1155, 1223, 1253 on in 1129, start 28901, FCPCurve
     _, still = _clip(tl, "NRK © 2011 Sluttplakat 1920x1080.tif")
     assert still.media_kind == "still"
-    assert _keys(still, "opacity") == [
+    assert curve_keys(still, "opacity") == [
         (Fraction(28901 + 1, 25), 0.0, "smooth"),
         (Fraction(28901 + 26, 25), 100.0, "smooth"),
         (Fraction(28901 + 94, 25), 100.0, "smooth"),
@@ -190,9 +180,9 @@ def test_fractional_when_and_fcp_curve(realworld_dir):
 
 def test_stale_keys_outside_the_clip_are_kept(realworld_dir):
     # SCD072839.wav7: start 10284, in 2784, keys copied from an earlier piece at 65.2857, 155, 1689
-    tl = _read(realworld_dir, "xmeml__DNPR63700211_Bare_musikk-timeline.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__DNPR63700211_Bare_musikk-timeline.xml")
     _, clip = _clip(tl, "SCD072839.wav7")
-    times, values, _ = zip(*_keys(clip, "level_db"))
+    times, values, _ = zip(*curve_keys(clip, "level_db"))
     assert times == tuple(Fraction(10284, 25) + (Fraction(w) - 2784) / 25 for w in ("65.2857", "155", "1689"))
     assert all(t < clip.start for t in times)
     assert values == pytest.approx((-12.0, -19.0, -21.0), abs=0.01)
@@ -202,7 +192,7 @@ def test_stale_keys_outside_the_clip_are_kept(realworld_dir):
 
 def test_untouched_parameters_give_no_curve(realworld_dir):
     # FCP7 writes every Motion-tab filter, mostly at defaults (scale 100, centre 0 0, pan 0 ...)
-    tl = _read(realworld_dir, "xmeml__Conecta_Test_XML.xml")
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__Conecta_Test_XML.xml")
     for _, clip in tl.iter_clips():
         for param, curve in clip.curves.items():
             if len(curve) == 1:
@@ -212,6 +202,6 @@ def test_untouched_parameters_give_no_curve(realworld_dir):
 
 def test_project_wrapper_and_bins(realworld_dir):
     # <project><children> with master clips in a bin: one sequence, clips only from its tracks
-    tl = _read(realworld_dir, "lossless-cut__Final_Cut_Pro_XMEML.xml")
+    tl = read_one(realworld_dir / "xmeml" / "lossless-cut__Final_Cut_Pro_XMEML.xml")
     assert tl.name == "Sequence 1" and tl.rate == 25
     assert sum(len(t.clips) for t in tl.tracks) == 18

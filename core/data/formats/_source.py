@@ -1,0 +1,42 @@
+"""What an export says about a clip's media, shared by the three readers: one record, one set of
+still-image extensions, one mapping onto the canonical ``Clip`` fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+# Files these readers and the xmeml writer treat as still images (a movie is anything else).
+STILL_EXTENSIONS = frozenset((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".psd", ".bmp", ".gif", ".webp", ".svg"))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A clip's media as the file describes it; None = the file does not say (never a made-up 0)."""
+
+    width: int | None = None
+    height: int | None = None
+    pixel_aspect: float | None = None
+    rate: Fraction | None = None
+    channels: int | None = None
+    ext: str | None = None
+    ident: str | None = None
+    kind: str = ""  # xmeml: "generator" (Premiere slug/graphic), "still" (an image) or ""
+    speed: float = 1.0  # MLT: a timewarp producer's speed
+    remap: bool = False  # MLT: a variable-speed time remap
+
+    def clip_fields(self) -> dict[str, Any]:
+        """The canonical ``Clip`` keyword arguments this record fills."""
+        return {
+            "source_width": self.width,
+            "source_height": self.height,
+            "source_pixel_aspect": self.pixel_aspect,
+            "source_rate": self.rate,
+            "audio_channels": self.channels,
+            "file_ext": self.ext,
+            "source_id": self.ident,
+        }
+
+
+NO_SOURCE = SourceInfo()
