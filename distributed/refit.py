@@ -2,7 +2,7 @@
 default config, and exports the better.
 
 Stage 1 (``distributed.tune.run_search``) samples cheaply: a small corpus, a small budget, ASHA. Its best
-``val_objective`` is measured on its own small validation set, so it says nothing about the model a user
+``val_objective`` is measured on its own small validation set, so it says little about the model a user
 gets. Stage 2 trains each of the K best sampled configurations (their sampled values on top of the *full*
 config: the one ``python scripts/train.py`` would train, or the user's ``--config``/``--data``) and the
 full config itself (the reference), all on the same prepared data, for the same number of epochs, and
