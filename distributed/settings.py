@@ -59,6 +59,7 @@ class SearchSettings:
     verbose: bool = False  # worker logs and per-epoch lines
     searcher: str = "tpe"  # tpe | random (Optuna's RandomSampler: the benchmark's reference)
     early_stopping: bool = True  # ASHA; False = every trial runs all epochs (FIFO)
+    optuna_storage: str | None = None  # e.g. sqlite:////abs/path/study.db: optuna-dashboard can watch the search
 
     def __post_init__(self) -> None:
         if self.trials < 1:

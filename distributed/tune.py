@@ -155,7 +155,8 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                     if s.early_stopping
                     else FIFOScheduler(),
                     trial_dirname_creator=trial_dirname,
-                    reuse_actors=False,
+                    # a 0-worker trial's process (torch imported, data mapped) serves the next trial
+                    reuse_actors=s.workers_per_trial == 0,
                 ),
                 run_config=tune.RunConfig(
                     name=name,
@@ -188,5 +189,15 @@ def _searcher(space, s: SearchSettings):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
     sampler = optuna.samplers.RandomSampler(seed=s.seed) if s.searcher == "random" else None
+    # a database optuna-dashboard can watch live (the study is named after the experiment)
+    storage = optuna.storages.RDBStorage(s.optuna_storage) if s.optuna_storage else None
     # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both
-    return OptunaSearch(space, metric=OBJECTIVE, mode=MODE, sampler=sampler, seed=None if sampler else s.seed)
+    return OptunaSearch(
+        space,
+        metric=OBJECTIVE,
+        mode=MODE,
+        sampler=sampler,
+        seed=None if sampler else s.seed,
+        storage=storage,
+        study_name=s.name if storage else None,
+    )
