@@ -1,8 +1,15 @@
-"""Early stopping: ASHA + TPE against random search without early stopping, same trial count and epoch budget.
-The compute each needs to reach the same val_objective = epochs summed over all trials (in report order) until
-its best-so-far reaches the target (the worse of the two searches' final bests, so both reach it).
+"""Early stopping: ASHA + TPE against random search without early stopping, same trial count and epoch cap.
 
-    python benchmarks/bench_asha.py [--trials 24] [--epochs 6]
+The measure: the epochs each search trains (summed over all trials, in report order) until its best so far
+reaches random search's final best. ASHA+TPE "pays off" when it needs <= 1/3 of random search's epochs (the
+issue's target); when it never reaches that value, the script says so and gives the epochs to reach the
+worse of the two bests instead.
+
+    python benchmarks/bench_asha.py                         # 64 + 64 trials: long on 2 shared cores (an hour+)
+    python benchmarks/bench_asha.py --trials 12 --epochs 3  # a smaller form that checks the benchmark runs
+
+Each search is a normal experiment under --storage (named asha_tpe / random): rerunning with the same
+--storage resumes an interrupted one instead of starting over.
 """
 
 from __future__ import annotations
@@ -19,52 +26,67 @@ if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
 from distributed.cluster import init_ray  # noqa: E402
-from distributed.settings import SearchSettings, laptop_config  # noqa: E402
+from distributed.settings import STATE_FILE, SearchSettings, laptop_config  # noqa: E402
 from distributed.tune import run_search  # noqa: E402
 
 
 def epochs_to_reach(reports, target: float) -> int | float:
+    """Epochs trained (all trials, in report order) until the best so far is <= target; inf if never."""
     best, n = math.inf, 0
     for r in reports:
         n += 1
         best = min(best, r["val_objective"])
-        if best <= target:
+        if best <= target + 1e-12:
             return n
     return math.inf
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--trials", type=int, default=24)
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--space", default="architecture")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=6, help="epoch cap per trial (ASHA's max_t)")
+    p.add_argument("--space", default="full")
+    p.add_argument("--storage", help="folder for both experiments (default: a new temp folder)")
+    p.add_argument("--num-cpus", type=int, default=os.cpu_count())
     a = p.parse_args(argv)
     import ray
 
-    store = tempfile.mkdtemp(prefix="bench-asha-")
-    init_ray(SearchSettings(num_cpus=os.cpu_count()), log=lambda s: None)
+    store = str(Path(a.storage).resolve()) if a.storage else tempfile.mkdtemp(prefix="bench-asha-")
+    init_ray(SearchSettings(num_cpus=a.num_cpus), log=lambda s: None)
     try:
         runs = {}
         for label, searcher, stop in (("ASHA+TPE", "tpe", True), ("random, no early stopping", "random", False)):
+            name = "asha_tpe" if stop else "random"
             s = SearchSettings(
                 trials=a.trials,
                 space=a.space,
                 epochs=a.epochs,
                 storage=store,
-                name=label.split(",")[0].replace("+", "_"),
+                name=name,
                 searcher=searcher,
                 early_stopping=stop,
+                num_cpus=a.num_cpus,
+                resume=Path(store, name, STATE_FILE).is_file(),
             )
             runs[label] = run_search(laptop_config(), s, log=lambda s: None)
-        target = max(r.best["val_objective"] for r in runs.values())
-        print(f"target val_objective {target:.4f} (the worse of the two bests; constant baseline 1.0)")
+        rnd, asha = runs["random, no early stopping"], runs["ASHA+TPE"]
+        target = rnd.best["val_objective"]
+        print(f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}; experiments under {store}")
         for label, r in runs.items():
             print(
-                f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, "
-                f"{epochs_to_reach(r.reports, target)} epochs to reach the target, wall {r.wall_s:.0f}s"
+                f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, wall {r.wall_s:.0f}s, "
+                f"{epochs_to_reach(r.reports, target)} epochs to reach random search's best ({target:.4f})"
             )
-        a_, b_ = (epochs_to_reach(r.reports, target) for r in runs.values())
-        print(f"compute ratio (random / ASHA+TPE) to reach the target: {b_ / a_:.2f}x")
+        e_rnd, e_asha = epochs_to_reach(rnd.reports, target), epochs_to_reach(asha.reports, target)
+        if math.isfinite(e_asha):
+            print(f"ASHA+TPE needs {e_asha / e_rnd:.2f}x random search's epochs to reach its best (target <= 0.33x)")
+        else:
+            worse = max(rnd.best["val_objective"], asha.best["val_objective"])
+            e1, e2 = epochs_to_reach(asha.reports, worse), epochs_to_reach(rnd.reports, worse)
+            print(
+                f"ASHA+TPE never reached random search's best; to reach the worse of the two bests ({worse:.4f}) it "
+                f"needed {e1} epochs against random search's {e2} ({e1 / e2:.2f}x)"
+            )
     finally:
         ray.shutdown()
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import shutil
+import struct
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ from core.data.preprocess import (
     process_file,
 )
 from core.data.publish import DONE, dir_lock, is_complete, publish_dir
+from core.data.scalers import Scalers
 from distributed.storage import download_dir, exists, is_uri, upload_dir, write_text
 
 CACHE_DIR = "_prepared"
@@ -190,13 +194,20 @@ def _save(data, target: str) -> None:
     write_text(f"{target}/{DONE}", "ok\n")
 
 
+_LOADED: dict[str, Any] = {}  # cache path -> Prepared, per process: a reused trial actor loads its data once
+
+
 def load_cached(target: str):
     """Load prepared windows from the cache (downloaded once per node when it is on a cloud bucket).
 
-    Processes on one node share one local copy: the first takes the lock and downloads, the others wait
-    for it and then read its copy.
-    """
+    Arrays are memory-mapped from the cache's uncompressed .npz members (read-only), so trials running
+    side by side on a node share one copy in the page cache, and a process loads each cache only once."""
+    if target in _LOADED:
+        return _LOADED[target]
+    local = target
     if is_uri(target):
+        # processes on one node share one local copy: the first takes the lock and downloads, the others
+        # wait for it and then read its copy
         local = _local_cache_root() / target.rstrip("/").rsplit("/", 1)[-1]
         if not is_complete(local):
             with dir_lock(local):
@@ -209,5 +220,56 @@ def load_cached(target: str):
                         publish_dir(tmp, local, locked=True)
                     finally:
                         shutil.rmtree(tmp, ignore_errors=True)
-        target = str(local)
-    return Prepared.load(target)
+    data = _load_mapped(Path(local))
+    _LOADED.clear()  # one data set per process at a time (stage 1's small one, or a refit's full one)
+    _LOADED[target] = data
+    return data
+
+
+def _load_mapped(d: Path):
+    """``Prepared.load`` with every array a read-only memory map into its .npz (np.savez stores, never compresses)."""
+    arrays = {}
+    for split in ("train", "val"):
+        try:
+            arrays[split] = _map_npz(d / f"{split}.npz")
+        except (ValueError, OSError, zipfile.BadZipFile):
+            return Prepared.load(d)  # an unexpected layout: read it into memory instead
+    info = json.loads((d / "prepared.json").read_text())
+    return Prepared(
+        arrays["train"],
+        arrays["val"],
+        Scalers.load(d / "scalers.json"),
+        [tuple(e) for e in info["errors"]],
+        list(info["files"]),
+        dict(info["meta"]),
+    )
+
+
+def _map_npz(path: Path) -> dict[str, np.ndarray]:
+    out = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise ValueError(f"{path}: {info.filename} is not a stored .npy member")
+            # the member's data starts after its local header: 30 bytes + file name + extra field
+            f.seek(info.header_offset)
+            header = f.read(30)
+            if header[:4] != b"PK\x03\x04":
+                raise ValueError(f"{path}: bad local header for {info.filename}")
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(f)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            key = info.filename[: -len(".npy")]
+            if int(np.prod(shape)) == 0:
+                out[key] = np.zeros(shape, dtype)
+                continue
+            out[key] = np.memmap(
+                path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C"
+            )
+    return out

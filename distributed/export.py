@@ -1,4 +1,9 @@
-"""The best trial of an experiment (local or on a bucket) -> a self-contained model folder."""
+"""The best model of an experiment (local or on a bucket) -> a self-contained model folder.
+
+With a refit stage (``distributed.refit``) the best model is the one stage 2 chose (``refit.json``): the
+best refit at the full budget, or the default config's when no refit beats it. Without one, it is stage
+1's best checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,20 @@ from core.serve.export import export_model
 from distributed.settings import BASELINE, OBJECTIVE, SearchError
 from distributed.storage import local_experiment
 
+REFIT_DIR, REFIT_RESULT = "refit", "refit.json"  # written by distributed.refit (which imports this module)
 
-def checkpoints(exp_path: str) -> list[dict[str, Any]]:
-    """Every retained checkpoint of an experiment (Tune's trial folders and Train's runs) with its metrics."""
+
+def checkpoints(exp_path: str, include_refit: bool = False) -> list[dict[str, Any]]:
+    """Every retained checkpoint of an experiment (Tune's trial folders and Train's runs) with its metrics.
+
+    Stage 2's refits (``refit/``) are left out unless asked for: their val_objective is measured on other
+    (the full) validation data and is not comparable with stage 1's."""
     exp = local_experiment(exp_path)
     found = []
     for metrics_file in exp.glob("**/checkpoint_*/metrics.json"):
         ck = metrics_file.parent
+        if not include_refit and ck.relative_to(exp).parts[0] == REFIT_DIR:
+            continue
         try:
             m = json.loads(metrics_file.read_text())
         except (OSError, json.JSONDecodeError):
@@ -29,29 +41,47 @@ def checkpoints(exp_path: str) -> list[dict[str, Any]]:
 
 
 def best_checkpoint(exp_path: str) -> dict[str, Any]:
-    """The retained checkpoint with the lowest val_objective over all trials and epochs."""
+    """The retained stage-1 checkpoint with the lowest val_objective over all trials and epochs."""
     cks = checkpoints(exp_path)
     if not cks:
         raise SearchError(f"{exp_path}: no trial checkpoint with a {OBJECTIVE} (did any trial finish an epoch?)")
     return min(cks, key=lambda c: c["metrics"][OBJECTIVE])
 
 
-def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
-    """Export the best trial's best checkpoint as a self-contained model folder; returns it."""
+def chosen_checkpoint(exp_path: str) -> tuple[dict[str, Any], str]:
+    """The checkpoint an experiment's best model comes from, and where it comes from (in words)."""
+    exp = local_experiment(exp_path)
+    refit = exp / REFIT_RESULT
+    if refit.is_file():
+        chosen = json.loads(refit.read_text()).get("chosen") or {}
+        # the path inside the experiment (it holds for a bucket's download too), else the absolute one
+        for path in (
+            exp / chosen["checkpoint_rel"] if chosen.get("checkpoint_rel") else None,
+            chosen.get("checkpoint"),
+        ):
+            if path and Path(path).is_dir():
+                ck = {"trial_id": chosen["trial_id"], "checkpoint": str(path), "metrics": chosen["metrics"]}
+                return ck, f"{exp_path} refit of {chosen['label']} (trial {chosen['trial_id']})"
     best = best_checkpoint(exp_path)
-    m = best["metrics"]
+    return best, f"{exp_path} trial {best['trial_id']} epoch {best['metrics'].get('epoch')}"
+
+
+def export_checkpoint(ck: dict[str, Any], out_dir: str | Path, source: str, log=print) -> Path:
+    """One checkpoint (``{"trial_id", "checkpoint", "metrics"}``) -> a self-contained model folder."""
+    m = ck["metrics"]
     baseline = {k[len("baseline/") :]: v for k, v in m.items() if k.startswith("baseline/")}
     baseline[OBJECTIVE] = BASELINE
-    out = Path(out_dir) if out_dir else Path(local_experiment(exp_path)) / "best_model"
-    export_model(
-        best["checkpoint"],
-        out,
-        metrics=m,
-        baseline=baseline,
-        source=f"{exp_path} trial {best['trial_id']} epoch {m.get('epoch')}",
-    )
+    out = Path(out_dir)
+    export_model(ck["checkpoint"], out, metrics=m, baseline=baseline, source=source)
     log(
-        f"best trial {best['trial_id']} (epoch {m.get('epoch')}, {OBJECTIVE} {m[OBJECTIVE]:.4f}; baseline "
-        f"{BASELINE:.1f}) exported to {out}\nload it with: core.serve.export.load_exported({str(out)!r})"
+        f"{source}: epoch {m.get('epoch')}, {OBJECTIVE} {m[OBJECTIVE]:.4f} (baseline {BASELINE:.1f}) exported to "
+        f"{out}\nload it with: core.serve.export.load_exported({str(out)!r})"
     )
     return out
+
+
+def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
+    """Export the experiment's best model (stage 2's choice, else stage 1's best checkpoint); returns the folder."""
+    ck, source = chosen_checkpoint(exp_path)
+    out = Path(out_dir) if out_dir else Path(local_experiment(exp_path)) / "best_model"
+    return export_checkpoint(ck, out, source, log)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,52 +12,117 @@ from typing import Any
 from distributed.settings import BASELINE, OBJECTIVE, SearchResult, SearchSettings
 
 
-def make_progress(total: int, max_t: int, log):
-    """A Tune callback that logs one status line whenever the counts or the best change."""
+def make_progress(total: int, max_t: int, log, what: str = "trial", tty: bool | None = None):
+    """A Tune callback for the search's progress, suited to where it goes.
+
+    On a terminal (``log`` is ``print`` and stdout is a TTY): one tqdm bar of finished trials with the running
+    count and the best so far, and a line per error. Anywhere else (a log file, a test's list): one line per
+    trial event (start, each epoch's result, stop, finish, error) and no carriage returns.
+    """
     from ray import tune  # here, not at the top: the table and rows serve the Ray-free debug search too
 
+    if tty is None:
+        tty = log is print and _is_terminal(sys.stdout)
+    early_word = "stopped early by ASHA" if what == "trial" else "stopped early"
+
     class Progress(tune.Callback):
-        """One status line when something changes (at most every few seconds): running, finished, stopped, best."""
-
         def __init__(self):
-            self.t0, self.last_line, self.last_time = time.monotonic(), "", 0.0
+            self.t0, self.bar, self.best, self.who = time.monotonic(), None, math.inf, ""
 
-        def __getstate__(self):  # pickled into the experiment state; the clock restarts on resume
+        def __getstate__(self):  # pickled into the experiment state; the clock and the bar restart on resume
             return {}
 
         def __setstate__(self, state):
             self.__init__()
 
-        def _status(self, trials) -> str:
-            running = sum(t.status == "RUNNING" for t in trials)
-            done = [t for t in trials if t.status == "TERMINATED"]
+        def _say(self, line: str) -> None:
+            line = f"[{time.monotonic() - self.t0:6.0f}s] {line}"
+            if self.bar is not None:
+                self.bar.write(line)
+            else:
+                log(line)
+
+        def _restored_best(self, trials) -> None:
+            # after a resume the callback is new: the restored trials' results still count
+            for t in trials:
+                v = (t.metric_analysis.get(OBJECTIVE) or {}).get("min", math.inf)
+                if v < self.best:
+                    self.best, self.who = v, t.trial_id
+
+        def _status(self, trials, ending=None) -> str:
+            self._restored_best(trials)
+            # ending: the trial being completed (Tune calls back before it marks it TERMINATED)
+            running = sum(t.status == "RUNNING" and t is not ending for t in trials)
+            done = [t for t in trials if t.status == "TERMINATED" or t is ending]
             early = sum(1 for t in done if (t.last_result or {}).get("epoch", max_t) < max_t)
             errors = sum(t.status == "ERROR" for t in trials)
-            best, who = math.inf, ""
-            for t in trials:
-                v = t.metric_analysis.get(OBJECTIVE, {}).get("min", math.inf)
-                if v < best:
-                    best, who = v, t.trial_id
-            best_s = f"best {OBJECTIVE} {best:.4f} (trial {who}; baseline {BASELINE:.1f})" if who else "no result yet"
+            best_s = (
+                f"best {OBJECTIVE} {self.best:.4f} ({what} {self.who}; baseline {BASELINE:.1f})"
+                if self.who
+                else "no result yet"
+            )
             return (
-                f"trials {len(done) + errors}/{total} done: {running} running, {len(done)} finished "
-                f"({early} stopped early by ASHA), {errors} errors; {best_s}"
+                f"{what}s {len(done) + errors}/{total} done: {running} running, {len(done)} finished "
+                f"({early} {early_word}), {errors} errors; {best_s}"
             )
 
-        def on_step_end(self, iteration, trials, **info):
-            line = self._status(trials)
-            now = time.monotonic()
-            if line != self.last_line and now - self.last_time >= 5:
-                log(f"[{now - self.t0:6.0f}s] {line}")
-                self.last_line, self.last_time = line, now
+        def _update_bar(self, trials) -> None:
+            if not tty:
+                return
+            if self.bar is None:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=f"{what}s", unit=what, dynamic_ncols=True)
+            done = sum(t.status in ("TERMINATED", "ERROR") for t in trials)
+            self.bar.update(done - self.bar.n)
+            running = sum(t.status == "RUNNING" for t in trials)
+            best = f"best {self.best:.4f}" if self.who else "no result yet"
+            self.bar.set_postfix_str(f"{running} running, {best}")
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            if not tty:
+                cfg = trial.config or {}
+                label = f" (refit of {cfg['refit_of']})" if "refit_of" in cfg else ""
+                self._say(f"{what} {trial.trial_id}{label} started: {describe(cfg, 200) or 'the config as it is'}")
+            self._update_bar(trials)
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            v = result.get(OBJECTIVE)
+            if isinstance(v, (int, float)) and v < self.best:
+                self.best, self.who = float(v), trial.trial_id
+            if not tty and isinstance(v, (int, float)):
+                self._say(
+                    f"{what} {trial.trial_id} epoch {result.get('epoch', '?')}/{max_t}: {OBJECTIVE} {v:.4f} "
+                    f"(best so far {self.best:.4f})"
+                )
+            self._update_bar(trials)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            epoch = (trial.last_result or {}).get("epoch", max_t)
+            if not tty:
+                how = f"{early_word} after epoch {epoch}" if epoch < max_t else f"finished {epoch} epochs"
+                self._say(f"{what} {trial.trial_id} {how}; {self._status(trials, ending=trial)}")
+            self._update_bar(trials)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            log(f"trial {trial.trial_id} failed: see {trial.local_path}/error.txt")
+            self._say(f"{what} {trial.trial_id} failed: see {trial.local_path}/error.txt")
+            self._update_bar(trials)
 
         def on_experiment_end(self, trials, **info):
-            log(f"[{time.monotonic() - self.t0:6.0f}s] {self._status(trials)}")
+            self._update_bar(trials)
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            self._say(self._status(trials))
 
     return Progress()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def describe(params: dict[str, Any], width: int = 70) -> str:
@@ -66,7 +132,7 @@ def describe(params: dict[str, Any], width: int = 70) -> str:
     keys = sorted((k for k in params if "." in k), key=lambda k: (order.index(k) if k in order else len(order), k))
     for k in keys:
         v = params[k]
-        short = k.split(".")[-1]
+        short = f"w_{k.split('.')[-1]}" if k.startswith("loss.weights.") else k.split(".")[-1]
         parts.append(f"{short}={v:.3g}" if isinstance(v, float) else f"{short}={v}")
     text = " ".join(parts)
     return text if len(text) <= width else text[: width - 3] + "..."

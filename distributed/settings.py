@@ -76,6 +76,7 @@ class SearchSettings:
     # restarts a trial's worker group as often. A trial that still fails ends as an error; the search goes on.
     max_failures: int = 2
     fault: str = ""  # injected failures for drills and tests (core.learn.faults); default $XMLAI_FAULT
+    optuna_storage: str | None = None  # e.g. sqlite:////abs/path/study.db: optuna-dashboard can watch the search
 
     def __post_init__(self) -> None:
         if self.trials < 1:

@@ -53,6 +53,15 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+def list_dirs(uri: str) -> list[str]:
+    """Names of the folders directly under ``uri`` (none where it does not exist)."""
+    if not is_uri(uri):
+        return sorted(p.name for p in Path(uri).iterdir() if p.is_dir()) if Path(uri).is_dir() else []
+    fs, path = pafs.FileSystem.from_uri(uri)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+
+
 def remove_tree(uri: str) -> None:
     """Delete a folder (or a bucket prefix) and everything under it; nothing happens where it does not exist."""
     if not is_uri(uri):

@@ -51,7 +51,16 @@ from distributed.settings import (
     trial_index,
     trial_name,
 )
-from distributed.storage import exists, is_uri, latest_experiment, read_text, remove_tree, resolve_storage, write_text
+from distributed.storage import (
+    exists,
+    is_uri,
+    latest_experiment,
+    list_dirs,
+    read_text,
+    remove_tree,
+    resolve_storage,
+    write_text,
+)
 from distributed.train import fit, train_in_trial
 
 DONE_MARKER = "xmlai_done.json"
@@ -203,7 +212,9 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         raise SearchError(f"experiment {exp_path} exists: add --resume to continue it, or give another --name")
     if state_text is not None and not snapshot:
         log(f"experiment {exp_path} stopped before Tune's first snapshot (no trial to keep): starting it again")
-        remove_tree(exp_path)
+        for d in list_dirs(exp_path):  # what trials left; the experiment's own files (settings, refit) stay
+            if d.startswith("trial_") or d == "train_runs":
+                remove_tree(f"{exp_path}/{d}")
     s = dataclasses.replace(s, fault=s.fault or os.environ.get(FAULT_ENV, ""))
     try:
         parse_faults(s.fault)  # a typo in a drill fails here, not in every trial
@@ -257,7 +268,8 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                     else FIFOScheduler(),
                     trial_dirname_creator=trial_dirname,
                     trial_name_creator=trial_name,
-                    reuse_actors=False,
+                    # a 0-worker trial's process (torch imported, data mapped) serves the next trial
+                    reuse_actors=s.workers_per_trial == 0,
                 ),
                 run_config=tune.RunConfig(
                     name=name,
@@ -291,5 +303,15 @@ def _searcher(space, s: SearchSettings):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
     sampler = optuna.samplers.RandomSampler(seed=s.seed) if s.searcher == "random" else None
+    # a database optuna-dashboard can watch live (the study is named after the experiment)
+    storage = optuna.storages.RDBStorage(s.optuna_storage) if s.optuna_storage else None
     # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both
-    return OptunaSearch(space, metric=OBJECTIVE, mode=MODE, sampler=sampler, seed=None if sampler else s.seed)
+    return OptunaSearch(
+        space,
+        metric=OBJECTIVE,
+        mode=MODE,
+        sampler=sampler,
+        seed=None if sampler else s.seed,
+        storage=storage,
+        study_name=s.name if storage else None,
+    )

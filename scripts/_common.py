@@ -41,6 +41,15 @@ def config_from_args(args: argparse.Namespace, extra: dict | None = None) -> Con
     return apply_overrides(cfg, overrides) if overrides else cfg
 
 
+def line_buffered() -> None:
+    """Progress lines reach a log file as they happen (Python block-buffers stdout when it is not a terminal)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):  # replaced streams (pytest's capture)
+            pass
+
+
 def print_file_errors(errors, limit: int = 50, out=sys.stderr) -> None:
     if not errors:
         return

@@ -1,55 +1,104 @@
 """Predict how an editor would animate a timeline, with an exported model.
 
-    python scripts/annotate.py timeline.xml --model best_model               # summary per clip
+    python scripts/annotate.py timeline.xml --model best_model                # summary per clip
     python scripts/annotate.py timeline.xml --model best_model --json         # inspect_timeline's JSON shape
-    python scripts/annotate.py timeline.xml --model best_model --out out.xml  # annotated xmeml
+    python scripts/annotate.py timeline.xml --model best_model --out out.xml  # the annotated file
+    python scripts/annotate.py edit.fcpxml --model best_model --dry-run       # what would change
+    python scripts/annotate.py edit.kdenlive --model best_model --params level_db,pan --out out.kdenlive
 
-Clips that already have keyframes are the context; every other clip gets predicted curves.
+Curves the timeline already has are the context and stay exactly as they are; every other
+parameter of every clip gets a predicted curve (``--params`` limits which). ``--out`` writes the
+input document back in its own dialect (xmeml, FCPXML or MLT) with the predicted curves added and
+everything else kept. ``--dry-run`` prints what would change and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from _common import ROOT  # noqa: F401  (puts the repo on sys.path)
-from core.data.timeline import TimelineError
+from core.data.timeline import PARAMS, TimelineError
+
+
+def _params(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in PARAMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"--params: unknown parameter(s) {unknown}; known: {', '.join(PARAMS)}")
+    return names
+
+
+def print_changes(changes, out=sys.stdout) -> None:
+    """The dry-run table: one row per clip and parameter, keys before -> after."""
+    rows = [
+        (c.track, f"{c.clip} @ {float(c.start):.2f}s", c.param, f"{c.before} -> {c.after}", c.note) for c in changes
+    ]
+    head = ("track", "clip", "parameter", "keys", "note")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(4)]
+    for r in [head, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)) + ("  " + r[4] if r[4] else ""), file=out)
+    written = sum(1 for c in changes if c.after)
+    clips = len({(c.timeline, c.track, c.clip, c.start) for c in changes})
+    unwritten = len(changes) - written
+    print(f"{written} parameter(s) of {clips} clip(s) get predicted curves; {unwritten} not written", file=out)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="timeline export (xmeml, fcpxml, MLT)")
     p.add_argument("--model", required=True, help="folder written by scripts/export_best.py")
-    p.add_argument("--out", help="write the annotated timeline(s) as xmeml here")
+    p.add_argument("--out", help="write the annotated document here, in the input's dialect")
+    p.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    p.add_argument("--params", type=_params, help=f"comma-separated parameters to predict ({','.join(PARAMS)})")
     p.add_argument("--json", action="store_true", help="print the annotated timelines as JSON")
     p.add_argument("--threshold", type=float, help="key probability threshold (default: the model's)")
     p.add_argument("--torchscript", action="store_true", help="run the TorchScript file instead of the weights")
     args = p.parse_args(argv)
+    if args.out and os.path.exists(args.out) and os.path.samefile(args.out, args.file):
+        print(f"error: --out {args.out} is the input file; write the annotation elsewhere", file=sys.stderr)
+        return 2
+    from core.data.formats import read_bytes
+    from core.data.formats._edit import write_back
     from core.learn.checkpoint import PersistenceError
     from core.serve.export import load_exported
 
     try:
         predictor = load_exported(args.model, torchscript=args.torchscript)
-        preds = predictor.predict_file(args.file, threshold=args.threshold)
-    except (TimelineError, PersistenceError, FileNotFoundError) as e:
+        with open(args.file, "rb") as f:
+            data = f.read()
+        timelines = read_bytes(data, args.file)
+        preds = [predictor.predict_timeline(tl, args.threshold, args.params) for tl in timelines]
+        document, changes = None, []
+        if args.out or args.dry_run:  # the edit itself is the dry run: it reports what it would write
+            predicted = [pr.predicted for pr in preds]
+            document, changes = write_back(data, args.file, timelines, predicted, dry_run=args.dry_run)
+    except (TimelineError, PersistenceError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    annotated = [pr.annotated for pr in preds]
-    if args.out:
-        from core.data.formats.xmeml_writer import write_xmeml
-
+    if args.dry_run:
+        print_changes(changes)
+    elif args.out:
         with open(args.out, "wb") as f:
-            f.write(write_xmeml(annotated))
+            f.write(document)
     if args.json:
-        print(json.dumps([tl.to_json() for tl in annotated]))
-    elif not args.out:
-        for tl in annotated:
+        print(json.dumps([pr.annotated.to_json() for pr in preds]))
+    elif not args.out and not args.dry_run:
+        for pr in preds:
+            tl = pr.annotated
             print(f"{tl.name}: {len(tl.tracks)} tracks")
-            for tr in tl.tracks:
-                for c in tr.clips:
+            for k, tr in enumerate(tl.tracks):
+                for j, c in enumerate(tr.clips):
+                    new = pr.predicted.get((k, j), {})
                     if c.curves:
-                        curves = ", ".join(f"{k} ({len(v)} keys)" for k, v in c.curves.items())
+                        curves = ", ".join(
+                            f"{name} ({len(v)} keys{', predicted' if name in new else ''})"
+                            for name, v in c.curves.items()
+                        )
                         print(f"  {tr.kind}{tr.index + 1} {c.name} {float(c.start):.2f}-{float(c.end):.2f}s: {curves}")
     return 0
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, add_config_flags, config_from_args, print_file_errors
+from _common import ROOT, add_config_flags, config_from_args, line_buffered, print_file_errors
 from core.config import ConfigError
 from core.data.preprocess import prepare
 from core.learn.train_loop import LocalHooks, train
@@ -49,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    line_buffered()
     try:
         return run(args)
     except (ConfigError, FileNotFoundError) as e:

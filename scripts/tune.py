@@ -1,9 +1,15 @@
-"""Hyperparameter search on Ray: Optuna TPE + ASHA on val_objective (the constant baseline scores 1.0).
+"""Hyperparameter search on Ray: Optuna TPE + ASHA on val_objective (the constant baseline scores 1.0), then a refit.
+
+Stage 1 samples cheaply (a small corpus and model budget, ASHA). Stage 2 retrains the --refit-top best
+configurations at the full budget (the epochs and data `python scripts/train.py` would use, or your --config
+and --data) beside the default config itself, on the same data and validation files, and exports the
+better; the last line compares them. An HTML report (plots) is written into the experiment folder.
 
     python scripts/tune.py --trials 64                      # laptop: local Ray, built-in corpus
     python scripts/tune.py --space loss_weights --epochs 12
     python scripts/tune.py --space my_space.yaml            # or my_space.py (see search_spaces/__init__.py)
-    python scripts/tune.py --resume [--name NAME]           # continue an interrupted search
+    python scripts/tune.py --resume [--name NAME]           # continue an interrupted search (either stage)
+    python scripts/tune.py --data DIR                       # search on your own exports
     python scripts/tune.py --debug                          # 2 trials in-process on a tiny corpus, full tracebacks
     # on a cluster (ray up cluster.yaml): one GPU DDP worker per trial, results on a bucket
     python scripts/tune.py --address auto --trials 256 --workers-per-trial 1 --gpus-per-worker 1 \\
@@ -16,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _common import add_config_flags, config_from_args
+from _common import add_config_flags, config_from_args, line_buffered
 from core.config import ConfigError
 from distributed.debug import debug_search
 from distributed.settings import LAPTOP_SEARCH, SearchSettings
@@ -38,8 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--trials", type=int, default=64, help="trials to sample (default 64)")
     p.add_argument(
         "--space",
-        default="architecture",
-        help="architecture | architecture_large | loss_weights | full | PATH.py | PATH.yaml (default architecture)",
+        default="full",
+        help="full (architecture, loss weights, training options) | architecture | architecture_large | "
+        "loss_weights | training | PATH.py | PATH.yaml (default full)",
     )
     p.add_argument("--epochs", type=int, default=None, help="most epochs per trial, ASHA's max_t (default 6)")
     p.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may stop a trial")
@@ -77,6 +84,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="retries of a failed trial (lost node, killed worker), each from its last checkpoint "
         f"(default {SearchSettings.max_failures}); drills: XMLAI_FAULT, see core/learn/faults.py",
     )
+    p.add_argument(
+        "--refit-top",
+        type=int,
+        default=3,
+        help="stage 2: retrain the K best configurations at the full budget beside the default config "
+        "and export the better (default 3; 0 = no refit, export stage 1's best checkpoint)",
+    )
+    p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        help="also record the study in this database (sqlite:////ABS/PATH/study.db) so that "
+        "`optuna-dashboard URL` can watch the search live",
+    )
     p.add_argument("--seed", type=int, default=0, help="Optuna TPE seed")
     p.add_argument("--top", type=int, default=5, help="rows of the final table")
     p.add_argument("--verbose", action="store_true", help="trial logs and per-epoch lines")
@@ -91,6 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    line_buffered()
     try:
         return run(args)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as e:
@@ -109,11 +130,14 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     extra = dict(DEBUG if args.debug else SEARCH_DEFAULTS)
+    data = {}
     if args.data:
-        extra["data.data_dir"] = str(Path(args.data).resolve())
+        data["data.data_dir"] = str(Path(args.data).resolve())
     if args.config:  # the user's file decides; only the debug shrink still applies
         extra = {k: v for k, v in extra.items() if args.debug}
-    cfg = config_from_args(args, extra)
+    cfg = config_from_args(args, {**extra, **data})
+    # the refit's full budget: what `python scripts/train.py` trains with the same --config/--data/flags
+    full = config_from_args(args, data)
     s = SearchSettings(
         trials=2 if args.debug and args.trials == 64 else args.trials,
         space=args.space,
@@ -135,13 +159,16 @@ def run(args: argparse.Namespace) -> int:
         max_failures=args.max_failures,
         top=args.top,
         verbose=args.verbose or args.debug,
+        optuna_storage=args.optuna_storage,
     )
+    if args.refit_top < 0:
+        raise ValueError("--refit-top must be >= 0")
     if args.debug:
         debug_search(cfg, s)
     else:
-        from distributed.tune import run_search  # here: importing Ray takes seconds, and --debug runs without it
+        from distributed.refit import search_and_refit  # here: importing Ray takes seconds, and --debug runs without it
 
-        run_search(cfg, s)
+        search_and_refit(cfg, full, s, refit_top=args.refit_top)
     return 0
 
 

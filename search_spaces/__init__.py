@@ -8,7 +8,8 @@ A space is an Optuna define-by-run function ``space(trial) -> dict | None``:
 - the returned dict holds derived or constant overrides (``{"model.d_model": n_heads * head_dim}``).
 
 Named spaces: ``architecture`` (laptop sizes), ``architecture_large`` (GPU-cluster sizes),
-``loss_weights``, ``full`` (architecture + loss weights). A user gives ``--space PATH`` with
+``loss_weights``, ``training`` (context fraction, warm-up, clipping, optimiser settings), ``full``
+(architecture + loss weights + training: the default of scripts/tune.py). A user gives ``--space PATH`` with
 
 - a Python file defining ``space(trial)`` as above, or
 - a YAML file mapping dotted keys to distributions, optionally on top of a named space::
@@ -34,7 +35,7 @@ import yaml
 
 from core.config import Config, apply_overrides
 
-NAMES = ("architecture", "architecture_large", "loss_weights", "full")
+NAMES = ("architecture", "architecture_large", "loss_weights", "training", "full")
 _FUNCTIONS = {"architecture_large": ("architecture", "space_large")}
 _NUM = {"low", "high", "log", "step"}
 _DIST_KEYS = {"float": _NUM, "int": _NUM, "categorical": {"choices"}}

@@ -9,17 +9,23 @@ from __future__ import annotations
 import optuna
 
 
+def optimisation(trial: optuna.Trial) -> None:
+    """Learning rate, weight decay, dropout, batch size: shared with the training space (one distribution
+    per name, so the spaces combine)."""
+    trial.suggest_float("model.dropout", 0.0, 0.3)
+    trial.suggest_float("train.lr", 3e-4, 1e-2, log=True)
+    trial.suggest_float("train.weight_decay", 1e-5, 1e-1, log=True)
+    trial.suggest_categorical("train.batch_size", [16, 32, 64])
+
+
 def _sample(trial: optuna.Trial, heads: list[int], head_dims: list[int], max_layers: int) -> dict:
     # Heads always divide the width: sample heads and per-head size, derive the width (no dynamic choices).
     n_heads = trial.suggest_categorical("model.n_heads", heads)
     head_dim = trial.suggest_categorical("head_dim", head_dims)
     trial.suggest_int("model.n_layers", 1, max_layers)
     ff_mult = trial.suggest_categorical("ff_mult", [1, 2, 4])
-    trial.suggest_float("model.dropout", 0.0, 0.3)
     trial.suggest_categorical("model.attention", ["factorised", "full"])
-    trial.suggest_float("train.lr", 3e-4, 1e-2, log=True)
-    trial.suggest_float("train.weight_decay", 1e-5, 1e-1, log=True)
-    trial.suggest_categorical("train.batch_size", [16, 32, 64])
+    optimisation(trial)
     optimizer = trial.suggest_categorical("train.optimizer", ["adamw", "adam", "sgd"])
     if optimizer == "sgd":
         trial.suggest_float("train.momentum", 0.8, 0.99)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from core.config import REGRESSION_TARGETS, ModelConfig
 from core.data.batch import trim_tracks
+from core.learn.keys import key_probability, pick_keys
 from core.learn.loss import baseline_outputs
 
 EPS = 1e-12
@@ -71,11 +72,9 @@ def _within_one(x: torch.Tensor) -> torch.Tensor:
 
 
 def keyframe_decisions(logits: torch.Tensor, mask: torch.Tensor, threshold: float) -> torch.Tensor:
-    """(B, K, T, 2) calibrated logits -> (B, K, T) bool: a key where the probability reaches ``threshold``
-    and is the highest of its step and both neighbours (one key per bump, as an editor sets one)."""
-    p = torch.softmax(logits.float(), dim=-1)[..., 1].masked_fill(~mask, 0.0)  # (B, K, T)
-    peak = F.max_pool1d(p.flatten(0, 1).unsqueeze(1), 3, stride=1, padding=1).squeeze(1).view_as(p)
-    return (p >= threshold) & (p >= peak) & mask
+    """(B, K, T, 2) calibrated logits -> (B, K, T) bool: the keys ``core.learn.keys.pick_keys`` places,
+    the same rule prediction uses to write keys."""
+    return pick_keys(key_probability(logits), mask, threshold)
 
 
 def accumulate(

@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -483,9 +484,18 @@ def train(
 
 
 def _progress(it, desc: str, enabled: bool):
-    if not enabled:
+    """A bar over the batches on a terminal only: written to a file, every refresh of a bar is one more
+    carriage-return line; there the epoch's report (one line per epoch) is the progress."""
+    if not enabled or not _is_terminal(sys.stderr):  # tqdm draws on stderr
         return it
     return tqdm(it, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
 
 
 def format_epoch(m: dict[str, Any]) -> str:

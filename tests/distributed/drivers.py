@@ -33,6 +33,8 @@ def tune_args(data_cfg: DataConfig, *extra: str) -> list[str]:
         "tiny",
         "--train.batch_size",
         "16",
+        "--refit-top",
+        "0",  # stage 1 only: these tests are about the search, not the refit
         *extra,
     ]
 

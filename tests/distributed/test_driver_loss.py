@@ -162,10 +162,12 @@ def test_a_driver_killed_before_tunes_first_snapshot_leaves_a_usable_name(ray_se
         state = {"settings": settings, "base_config": base.to_dict(), "data_path": ""}
         write_text(str(tmp_path / name / STATE_FILE), json.dumps(state))
         (tmp_path / name / "trial_deadbeef").mkdir()  # a trial folder Tune never recorded
+        (tmp_path / name / "xmlai_refit.json").write_text("{}")  # the experiment's own files stay
     logs: list[str] = []
     resume = SearchSettings(storage=str(tmp_path), name="early", resume=True)
     resumed = run_search(config_from_dict({}), resume, log=logs.append)
     assert resumed.counts["finished"] == 1 and any("before Tune's first snapshot" in line for line in logs)
     fresh = run_search(base, SearchSettings(**{**s.__dict__, "name": "again"}), log=logs.append)
     assert fresh.counts["finished"] == 1
-    assert not (tmp_path / "early" / "trial_deadbeef").exists() and not (tmp_path / "again" / "trial_deadbeef").exists()
+    for name in ("early", "again"):
+        assert not (tmp_path / name / "trial_deadbeef").exists() and (tmp_path / name / "xmlai_refit.json").is_file()

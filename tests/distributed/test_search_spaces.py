@@ -33,17 +33,39 @@ def test_named_space_samples_valid_configs(name):
         cfg = search_spaces.config_of(Config(), params)
         again = config_from_dict(cfg.to_dict())  # the stored config rebuilds
         assert again == cfg
-        if name != "loss_weights":
+        if name.startswith("architecture") or name == "full":
             assert cfg.model.d_model % cfg.model.n_heads == 0
             seen.add((cfg.model.attention, cfg.train.optimizer))
         if name in ("loss_weights", "full"):
             assert set(cfg.loss.weights) == set(search_spaces.loss_weights.HEADS)
+        if name in ("training", "full"):
+            seen.add(round(cfg.train.context_max, 1))
     if name != "loss_weights":
-        assert len(seen) >= 4  # the categorical choices are actually explored
+        assert len(seen) >= 4  # the choices are actually explored
     # Tune ships the space to its searcher by pickling: the copy must sample exactly what the original does
     copy = pickle.loads(pickle.dumps(space))
     a, b = (optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)).ask() for _ in range(2))
     assert (space(a) or {}) == (copy(b) or {}) and a.params == b.params and a.params
+
+
+def test_full_space_covers_what_decides_quality():
+    """Architecture, loss weights, context and fine-tuning settings, each a real config field."""
+    params = next(_samples(search_spaces.resolve("full")))
+    cfg = search_spaces.config_of(Config(), params)
+    for key in (
+        "model.n_layers",
+        "model.attention",
+        "model.dropout",
+        "loss.weights.opacity",
+        "loss.keyframe_pos_weight",
+        "train.context_max",
+        "train.warmup_epochs",
+        "train.grad_clip",
+        "train.lr",
+        "train.weight_decay",
+    ):
+        assert key in params
+    assert cfg.train.context_max == params["train.context_max"] and cfg.train.lr == params["train.lr"]
 
 
 def test_architecture_space_covers_issue_list():

@@ -19,10 +19,21 @@ def run(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.Complete
 def test_train_debug_then_resume_then_annotate(tmp_path):
     out = tmp_path / "run"
     cache = tmp_path / "cache"
-    r = run("scripts/train.py", "--debug", "--no-progress", "--out", str(out), "--data.cache_dir", str(cache))
-    assert r.returncode == 0, r.stderr[-3000:]
+    # progress on (the default) with stdout and stderr going to files, as in a log: no bar, so no '\r'
+    with open(tmp_path / "stdout.log", "w") as so, open(tmp_path / "stderr.log", "w") as se:
+        code = subprocess.run(
+            [sys.executable, "scripts/train.py", "--debug", "--out", str(out), "--data.cache_dir", str(cache)],
+            cwd=ROOT,
+            stdout=so,
+            stderr=se,
+            timeout=600,
+        ).returncode
+    stdout, stderr = (tmp_path / "stdout.log").read_text(), (tmp_path / "stderr.log").read_text()
+    assert code == 0, stderr[-3000:]
+    assert "\r" not in stdout and "\r" not in stderr
+    assert stdout.count("train_loss") == 2  # one report per epoch is the progress in a file
     for needle in ("val_objective", "ratios", "MAE", "keyframe F1", "baseline", "best epoch"):
-        assert needle in r.stdout, needle
+        assert needle in stdout, needle
     assert (out / "checkpoints" / "best" / "state.pt").is_file()
     assert (out / "config.yaml").is_file()
     # --resume with more epochs continues at epoch 3, not 1

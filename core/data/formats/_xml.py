@@ -19,11 +19,13 @@ MAX_BYTES = 256 * 1024 * 1024  # larger than any real export by two orders of ma
 _local = threading.local()  # lxml parsers are not thread-safe: one per thread
 
 
-def make_parser() -> etree.XMLParser:
+def make_parser(keep_comments: bool = False) -> etree.XMLParser:
     """A fresh parser with the secure options (also used by the benchmark for bare lxml).
 
     The options are spelled out at the call, not passed as a dict, so a reader (and the project's
     static check) sees at the call site that entities, DTDs and the network are off.
+    ``keep_comments``: keep comments and processing instructions (the write-back writers edit the
+    document in place and keep what they do not change); readers drop them.
     """
     return etree.XMLParser(
         resolve_entities=False,  # never expand entities, internal or external
@@ -31,20 +33,22 @@ def make_parser() -> etree.XMLParser:
         load_dtd=False,  # never read an external DTD (a file or URL named by the document)
         dtd_validation=False,
         huge_tree=False,  # keep libxml2's limits on depth (256) and text node size
-        remove_comments=True,
-        remove_pis=True,
+        remove_comments=not keep_comments,
+        remove_pis=not keep_comments,
         recover=False,  # a malformed file is an error, not a guess
     )
 
 
-def _parser() -> etree.XMLParser:
-    parser = getattr(_local, "parser", None)
+def _parser(keep_comments: bool = False) -> etree.XMLParser:
+    attr = "parser_keeping_comments" if keep_comments else "parser"
+    parser = getattr(_local, attr, None)
     if parser is None:
-        parser = _local.parser = make_parser()
+        parser = make_parser(keep_comments)
+        setattr(_local, attr, parser)
     return parser
 
 
-def safe_parse(data: bytes, name: str) -> etree._Element:
+def safe_parse(data: bytes, name: str, keep_comments: bool = False) -> etree._Element:
     """Parse ``data`` (the bytes of file ``name``) and return the root element.
 
     Raises TimelineError for oversized, empty, malformed or wrongly encoded input, and for any
@@ -59,7 +63,7 @@ def safe_parse(data: bytes, name: str) -> etree._Element:
     _precheck_doctype(bytes(data[:_PROLOG_SCAN]), name)
     try:
         # lxml honours a UTF-8/UTF-16 BOM and the declared encoding; CRLF is normalised by XML itself.
-        tree = etree.ElementTree(etree.fromstring(bytes(data), _parser()))
+        tree = etree.ElementTree(etree.fromstring(bytes(data), _parser(keep_comments)))
     except etree.XMLSyntaxError as e:
         reason = re.sub(r",? line \d+, column \d+$", "", e.msg or "syntax error")
         raise TimelineError(name, f"not well-formed XML: line {e.lineno}: {reason}") from None

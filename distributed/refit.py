@@ -1,0 +1,353 @@
+"""Search, then refit: stage 2 retrains the top-K configurations of stage 1 at the full budget, beside the
+default config, and exports the better.
+
+Stage 1 (``distributed.tune.run_search``) samples cheaply: a small corpus, a small budget, ASHA. Its best
+``val_objective`` is measured on its own small validation set, so it says little about the model a user
+gets. Stage 2 trains each of the K best sampled configurations (their sampled values on top of the *full*
+config: the one ``python scripts/train.py`` would train, or the user's ``--config``/``--data``) and the
+full config itself (the reference), all on the same prepared data, for the same number of epochs, and
+compares them on the same validation files. The export is the best refit, or the default config's model
+when no refit beats it; the search ends with one line saying which.
+
+The refits are trials of a second, small Tuner (``<experiment>/refit``) built from the same trainable as
+stage 1 (``distributed.tune.make_trainable``), so they run in parallel within the same resource budget and
+resume the same way. Files in the experiment folder:
+
+- ``xmlai_refit.json``: K and the full config, written before stage 1 (``--resume`` reads them);
+- ``stage1.json``: stage 1's rows, written once stage 1 has finished (a resume then skips stage 1);
+- ``refit/``: the refit Tuner's experiment; ``refit.json``: its rows and the chosen checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+from ray.tune.schedulers import FIFOScheduler
+from ray.tune.search import Searcher
+
+from core.config import Config, config_from_dict
+from distributed.cluster import alive_nodes, init_ray, plan_concurrency
+from distributed.data import prepare_cached
+from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, chosen_checkpoint, export_checkpoint
+from distributed.results import describe, make_progress, summarize_grid
+from distributed.settings import BASELINE, MODE, OBJECTIVE, STATE_FILE, SearchError, SearchResult, SearchSettings
+from distributed.storage import (
+    is_uri,
+    latest_experiment,
+    local_experiment,
+    read_text,
+    resolve_storage,
+    upload_dir,
+    write_text,
+)
+from distributed.tune import make_trainable, run_search, trial_dirname
+
+REFIT_STATE = "xmlai_refit.json"
+STAGE1_FILE = "stage1.json"
+DEFAULT_LABEL = "default"
+LABEL_KEY = "refit_of"  # no dot: search_spaces.overrides_of drops it, so it labels a refit without changing it
+# Settings a resume takes from the command line rather than from the experiment (as run_search does).
+RUNTIME_KEYS = ("address", "num_cpus", "max_concurrent", "verbose", "shared_storage", "resource_wait_s", "top")
+
+
+@dataclass
+class RefitResult:
+    """Stage 2: one row per refit (best epoch's metrics), the best refit of a sampled config, the default."""
+
+    experiment_path: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None  # the best refit of a stage-1 configuration
+    default: dict[str, Any] | None = None  # the default (full) config trained the same way
+    chosen: dict[str, Any] | None = None  # what was exported: best if it beats default, else default
+    export_dir: str | None = None
+    line: str = ""
+    wall_s: float = 0.0
+
+
+def candidates(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """The K best stage-1 rows (best first) with a finite objective and distinct configurations."""
+    out, seen = [], set()
+    for r in rows:
+        if len(out) >= k:
+            break
+        if r.get("status") == "error" or not math.isfinite(r.get(OBJECTIVE, math.nan)):
+            continue
+        key = json.dumps(refit_params(r["params"]), sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def refit_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The sampled values a refit keeps: everything but the data and the budget (those are the full config's)."""
+    return {k: v for k, v in params.items() if not k.startswith("data.") and k != "train.epochs"}
+
+
+def _points(top: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # the default first: with fewer slots than refits it is never the one left waiting
+    return [{LABEL_KEY: DEFAULT_LABEL}] + [{LABEL_KEY: r["trial_id"], **refit_params(r["params"])} for r in top]
+
+
+class FixedPoints(Searcher):
+    """Hands out given configurations in order (the refits), then says it has finished. Unlike
+    ``BasicVariantGenerator(points_to_evaluate=...)`` it takes keys that no param_space declares, and as a
+    ``Searcher`` it honours ``max_concurrent_trials``; its state (the next point) survives a restore."""
+
+    def __init__(self, points: list[dict[str, Any]]):
+        super().__init__(metric=OBJECTIVE, mode=MODE)
+        self.points, self.next = [dict(p) for p in points], 0
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.next >= len(self.points):
+            return Searcher.FINISHED
+        self.next += 1
+        return dict(self.points[self.next - 1])
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        pass
+
+    def save(self, checkpoint_path: str) -> None:
+        Path(checkpoint_path).write_text(json.dumps({"points": self.points, "next": self.next}))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.points, self.next = state["points"], int(state["next"])
+
+
+def experiment_name(s: SearchSettings, storage: str) -> str:
+    """The experiment's name: --name, the latest under storage for --resume, else a new time-stamped one."""
+    name = s.name or (latest_experiment(storage) if s.resume else None)
+    if s.resume and not name:
+        raise SearchError(f"--resume: no experiment under {storage}; give --name")
+    return name or f"xmlai-{Path(s.space).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _saved_settings(exp_path: str, s: SearchSettings) -> SearchSettings:
+    saved = json.loads(read_text(f"{exp_path}/{STATE_FILE}") or "{}").get("settings")
+    if not saved:
+        raise SearchError(f"--resume: no search settings at {exp_path}/{STATE_FILE}")
+    keep = {k: getattr(s, k) for k in RUNTIME_KEYS}
+    return SearchSettings(**{**saved, **keep, "resume": True})
+
+
+def search_and_refit(
+    base: Config, full: Config, s: SearchSettings, refit_top: int = 3, log=print, report: bool = True
+) -> tuple[SearchResult, RefitResult | None]:
+    """Stage 1 (``run_search`` on ``base``), then stage 2 (refit the ``refit_top`` best and ``full`` itself on
+    ``full``'s data and epochs), export the better, write the report. ``--resume`` continues either stage."""
+    storage = resolve_storage(s.storage)
+    name = experiment_name(s, storage)
+    s = dataclasses.replace(s, name=name)
+    exp_path = f"{storage}/{name}"
+    state = read_text(f"{exp_path}/{REFIT_STATE}")
+    if s.resume:
+        if state is None:
+            raise SearchError(f"--resume: {exp_path} has no {REFIT_STATE} (not a search with a refit stage)")
+        saved = json.loads(state)
+        refit_top, full = int(saved["refit_top"]), config_from_dict(saved["full_config"])
+    elif read_text(f"{exp_path}/{STATE_FILE}") is None:
+        write_text(
+            f"{exp_path}/{REFIT_STATE}", json.dumps({"refit_top": refit_top, "full_config": full.to_dict()}, indent=1)
+        )
+    # (an existing experiment without --resume: run_search refuses it with its own message)
+
+    started = init_ray(s, log)
+    try:
+        stage1_text = read_text(f"{exp_path}/{STAGE1_FILE}") if s.resume else None
+        if stage1_text is not None:
+            res = SearchResult(**json.loads(stage1_text))
+            log(f"stage 1 finished earlier ({len(res.rows)} trials with results): going on with the refits")
+            s = _saved_settings(exp_path, s)
+        else:
+            if refit_top > 0:  # the refit's data first: a bad --data fails now, not after stage 1
+                _prepare(full, s, storage, log)
+            res = run_search(base, s, log=log)
+            if res.counts.get("finished", 0) + res.counts.get("errors", 0) < _saved_settings(exp_path, s).trials:
+                return res, None  # interrupted: run_search said how to resume
+            write_text(f"{exp_path}/{STAGE1_FILE}", json.dumps(dataclasses.asdict(res), default=str))
+            s = _saved_settings(exp_path, s)
+        refit = None
+        if refit_top > 0:
+            refit = run_refit(res, full, s, exp_path, refit_top, log)
+        elif res.rows:  # no stage 2: the model is stage 1's best checkpoint
+            ck, source = chosen_checkpoint(exp_path)
+            log(f"exported {source} to {export_to_experiment(ck, exp_path, source)}")
+        if report and (refit is None or refit.export_dir):
+            try:
+                from distributed.report import write_report
+
+                log(f"report: {write_report(exp_path, log=log)}")
+            except Exception as e:  # the report is a view of the results: never lose a search over it
+                log(f"report not written ({type(e).__name__}: {e}); retry: python scripts/report.py {exp_path}")
+        if refit is not None and refit.line:
+            log(refit.line)  # the last word: the search's model against the default config's
+        return res, refit
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: str, k: int, log=print) -> RefitResult:
+    """Train the K best stage-1 configurations and the full config at ``full``'s budget; export the better."""
+    t0 = time.perf_counter()
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    storage, name = exp_path.rsplit("/", 1)
+    refit_path = f"{exp_path}/{REFIT_DIR}"
+    top = candidates(stage1.rows, k)
+    points = _points(top)
+    data_path = _prepare(full, s, storage, log)
+    epochs = full.train.epochs
+    rs = dataclasses.replace(s, trials=len(points), epochs=epochs, grace_period=1, early_stopping=False)
+    conc = plan_concurrency(rs, log)
+    log(
+        f"refit: the {len(top)} best configuration(s) of stage 1 and the default config, each for {epochs} epochs "
+        f"on the full data ({full.data.data_dir or f'built-in corpus, {full.data.synth_count} timelines'}), "
+        f"{conc} at a time"
+    )
+    trainable = make_trainable(full, data_path, rs, storage, f"{name}/{REFIT_DIR}")
+    if tune.Tuner.can_restore(refit_path):
+        tuner = tune.Tuner.restore(refit_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric=OBJECTIVE,
+                mode=MODE,
+                num_samples=len(points),
+                max_concurrent_trials=conc,
+                search_alg=FixedPoints(points),
+                scheduler=FIFOScheduler(),
+                trial_dirname_creator=trial_dirname,
+                reuse_actors=s.workers_per_trial == 0,
+            ),
+            run_config=tune.RunConfig(
+                name=REFIT_DIR,
+                storage_path=exp_path,
+                verbose=0,
+                callbacks=[make_progress(len(points), epochs, log, what="refit")],
+                failure_config=tune.FailureConfig(max_failures=1),  # a refit is expensive: one retry
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+            ),
+        )
+    grid = tuner.fit()
+    summary = summarize_grid(grid, refit_path, rs)
+    out = RefitResult(experiment_path=exp_path)
+    ck_by_trial: dict[str, dict[str, Any]] = {}
+    refit_local = local_experiment(refit_path)  # itself, or a download of a bucket's copy
+    for c in checkpoints(str(refit_local)):
+        c["checkpoint_rel"] = f"{REFIT_DIR}/{Path(c['checkpoint']).relative_to(refit_local).as_posix()}"
+        best = ck_by_trial.get(c["trial_id"])
+        if best is None or c["metrics"][OBJECTIVE] < best["metrics"][OBJECTIVE]:
+            ck_by_trial[c["trial_id"]] = c
+    for row in summary.rows:
+        row["label"] = str(row["params"].get(LABEL_KEY, "?"))
+        ck = ck_by_trial.get(row["trial_id"])
+        row["checkpoint"] = ck["checkpoint"] if ck else None  # a local folder (for a bucket: this run's download)
+        row["checkpoint_rel"] = ck["checkpoint_rel"] if ck else None  # in the experiment: what export_best reads
+        row["metrics"] = ck["metrics"] if ck else {}
+        source = next((r for r in top if r["trial_id"] == row["label"]), None)
+        row["stage1_" + OBJECTIVE] = source[OBJECTIVE] if source else math.nan
+    out.rows = summary.rows
+    missing = len(points) - summary.counts.get("finished", 0)
+    if missing > 0 and summary.counts.get("errors", 0) < missing:
+        log(
+            f"refit interrupted with {missing} refit(s) unfinished: continue with  python scripts/tune.py --resume "
+            f"--name {name}" + ("" if is_uri(storage) else f" --storage {storage}")
+        )
+        out.wall_s = time.perf_counter() - t0
+        return out
+    usable = [r for r in out.rows if r["checkpoint"]]
+    out.default = next((r for r in usable if r["label"] == DEFAULT_LABEL), None)
+    out.best = next((r for r in usable if r["label"] != DEFAULT_LABEL), None)  # rows are best first
+    out.line = comparison_line(out.best, out.default)
+    if out.best and (out.default is None or out.best[OBJECTIVE] < out.default[OBJECTIVE]):
+        out.chosen = out.best
+    else:
+        out.chosen = out.default
+    log(format_refit_table(out))
+    if out.chosen is None:
+        log("no refit finished: nothing to export")
+        out.wall_s = time.perf_counter() - t0
+        _save(out, refit_path)
+        return out
+    what = "the default config" if out.chosen is out.default else f"the refit of stage-1 trial {out.chosen['label']}"
+    out.export_dir = export_to_experiment(
+        {"trial_id": out.chosen["trial_id"], "checkpoint": out.chosen["checkpoint"], "metrics": out.chosen["metrics"]},
+        exp_path,
+        source=f"{exp_path} refit of {out.chosen['label']} (trial {out.chosen['trial_id']})",
+    )
+    out.wall_s = time.perf_counter() - t0
+    _save(out, refit_path)
+    log(f"exported {what} to {out.export_dir}")
+    return out  # search_and_refit ends with out.line
+
+
+def export_to_experiment(ck: dict[str, Any], exp_path: str, source: str) -> str:
+    """Export a checkpoint as ``<experiment>/best_model`` (written locally, then uploaded for a bucket)."""
+    if not is_uri(exp_path):
+        return str(export_checkpoint(ck, f"{exp_path}/best_model", source, log=lambda _: None))
+    with tempfile.TemporaryDirectory(prefix="xmlai-export-") as tmp:
+        export_checkpoint(ck, tmp, source, log=lambda _: None)
+        upload_dir(tmp, f"{exp_path}/best_model")
+    return f"{exp_path}/best_model"
+
+
+def _prepare(full: Config, s: SearchSettings, storage: str, log) -> str:
+    engine = s.data_engine if s.data_engine != "auto" else ("ray" if alive_nodes() > 1 else "local")
+    data_path, _ = prepare_cached(full.data, storage, engine=engine, log=log)
+    return data_path
+
+
+def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None) -> str:
+    """The search's last line: the best refit against the default config on the same footing."""
+    same = "(same data, same budget, same validation files)"
+    if best is None or default is None:
+        missing = "no refit of a stage-1 configuration" if best is None else "the default config's refit"
+        return f"refit: {missing} finished, no comparison {same}"
+    b, d = best[OBJECTIVE], default[OBJECTIVE]
+    line = f"refit best {b:.4f} vs default config {d:.4f} {same}"
+    if b < d:
+        return f"{line}: the search beats the default by {d - b:.4f}; exported the best refit"
+    return f"{line}: the search did NOT beat the default config; exported the default config's model"
+
+
+def format_refit_table(r: RefitResult) -> str:
+    lines = [
+        f"\nrefit at the full budget, best first ({OBJECTIVE}; the constant baseline scores {BASELINE:.1f}):",
+        f"{'refit of':<10} {OBJECTIVE:>13} {'w/ context':>10} {'epoch':>6} {'stage 1':>8}  params",
+    ]
+    for row in r.rows:
+        params = {k: v for k, v in row["params"].items() if k != LABEL_KEY}
+        lines.append(
+            f"{row['label']:<10} {row[OBJECTIVE]:>13.4f} {row['val_objective_ctx']:>10.4f} "
+            f"{row['best_epoch']:>3}/{row['epochs']:<2} {row['stage1_' + OBJECTIVE]:>8.4f}  "
+            f"{describe(params) if params else '(the default config)'}"
+        )
+    floor = next((row["noise_floor"] for row in r.rows if math.isfinite(row["noise_floor"])), math.nan)
+    if math.isfinite(floor):
+        lines.append(f"noise floor of this data (best achievable from structure alone): {floor:.4f}")
+    return "\n".join(lines)
+
+
+def _save(r: RefitResult, refit_path: str) -> None:
+    write_text(f"{refit_path.rsplit('/', 1)[0]}/{REFIT_RESULT}", json.dumps(dataclasses.asdict(r), default=str))
+
+
+def load_refit(exp_path: str) -> dict[str, Any] | None:
+    """The saved stage-2 result of an experiment (``refit.json``), or None."""
+    text = read_text(f"{exp_path}/{REFIT_RESULT}")
+    return json.loads(text) if text else None
+
+
+__all__ = ["search_and_refit", "run_refit", "candidates", "comparison_line", "load_refit"]

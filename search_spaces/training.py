@@ -1,0 +1,24 @@
+"""Training and fine-tuning space: how much context training shows, warm-up, gradient clipping, and the
+optimiser settings shared with the architecture space (lr, weight decay, dropout, batch size).
+
+Not searched, on purpose: ``train.eval_context`` and ``train.keyframe_threshold`` change only secondary
+metrics (the with-context objective, keyframe F1), never ``val_objective``; ``data.*`` fields would
+re-prepare the data per trial and are the full config's in the refit anyway.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from search_spaces.architecture import optimisation
+
+
+def space(trial: optuna.Trial) -> None:
+    """Sample the training options; nothing derived."""
+    optimisation(trial)
+    # training draws each window's given-clip fraction from U(0, context_max): 0 never shows context, 0.9
+    # nearly always; the issue found 0.5 made context hurt, so the search decides
+    trial.suggest_float("train.context_max", 0.0, 0.9)
+    trial.suggest_int("train.warmup_epochs", 0, 2)
+    trial.suggest_float("train.grad_clip", 0.25, 4.0, log=True)
+    return None

@@ -1,0 +1,165 @@
+"""Search, then refit (real local Ray, real Optuna): stage 2 retrains the best stage-1 configurations and the
+default config on the same data and budget, exports the better and says which; a crash in stage 2 resumes
+without redoing stage 1; the report's plots exist and are not empty."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from core.config import apply_overrides, config_from_dict
+from distributed.refit import DEFAULT_LABEL, candidates, comparison_line, refit_params
+from distributed.settings import SearchSettings
+
+TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
+LINE = re.compile(
+    r"^refit best \d+\.\d{4} vs default config \d+\.\d{4} \(same data, same budget, same validation files\)"
+)
+
+
+def _row(trial_id, value, status="done", **params):
+    return {"trial_id": trial_id, "val_objective": value, "status": status, "params": params}
+
+
+def test_candidates_are_the_best_distinct_finished_configurations():
+    rows = [
+        _row("a", 0.5, **{"train.lr": 1e-3, "train.epochs": 3}),
+        _row("b", 0.55, **{"train.lr": 1e-3, "train.epochs": 6}),  # the same configuration at another budget
+        _row("c", 0.6, status="error", **{"train.lr": 2e-3}),
+        _row("d", math.nan, **{"train.lr": 3e-3}),
+        _row("e", 0.7, **{"train.lr": 4e-3, "data.window": 50}),
+        _row("f", 0.8, **{"train.lr": 5e-3}),
+    ]
+    assert [r["trial_id"] for r in candidates(rows, 2)] == ["a", "e"]
+    assert refit_params(rows[4]["params"]) == {"train.lr": 4e-3}  # the refit keeps the full config's data
+
+
+def test_comparison_line_says_which_won():
+    won = comparison_line({"val_objective": 0.61}, {"val_objective": 0.65})
+    lost = comparison_line({"val_objective": 0.7}, {"val_objective": 0.65})
+    assert LINE.match(won) and "beats the default" in won
+    assert LINE.match(lost) and "did NOT beat the default" in lost and "exported the default" in lost
+
+
+@pytest.mark.ray
+def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp_path, monkeypatch):
+    import matplotlib.image as mpimg
+
+    import distributed.refit as refit_mod
+    from core.serve.export import load_exported
+
+    base = apply_overrides(config_from_dict({"data": data_cfg.__dict__}), TINY)
+    full = apply_overrides(config_from_dict({"data": data_cfg.__dict__}), {**TINY, "train.epochs": 2})
+    s = SearchSettings(
+        trials=5, space="loss_weights", epochs=2, reduction_factor=2, storage=str(tmp_path), name="sr", num_cpus=2
+    )
+    exp = tmp_path / "sr"
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("injected crash in stage 2")
+
+    real_refit = refit_mod.run_refit
+    monkeypatch.setattr(refit_mod, "run_refit", crash)
+    logs: list[str] = []
+    with pytest.raises(RuntimeError, match="injected crash"):
+        refit_mod.search_and_refit(base, full, s, refit_top=2, log=logs.append)
+    assert (exp / "stage1.json").is_file() and not (exp / "best_model").exists()
+    stage1 = {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")}
+    assert len(stage1) == 5
+    monkeypatch.setattr(refit_mod, "run_refit", real_refit)
+
+    # --resume: settings and both configs come from the experiment; stage 1 does not run again
+    logs = []
+    again = SearchSettings(storage=str(tmp_path), name="sr", resume=True, num_cpus=2)
+    res, refit = refit_mod.search_and_refit(config_from_dict({}), config_from_dict({}), again, log=logs.append)
+    assert any("stage 1 finished earlier" in line for line in logs)
+    assert {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")} == stage1
+    top = [r["trial_id"] for r in candidates(res.rows, 2)]
+    assert sorted(r["label"] for r in refit.rows) == sorted([DEFAULT_LABEL, *top])
+    assert all(r["epochs"] == 2 and r["status"] == "done" for r in refit.rows)  # the full budget, every one
+    # the same validation files: the constant baseline measures the same on every refit
+    baselines = [{k: v for k, v in r["metrics"].items() if k.startswith("baseline/")} for r in refit.rows]
+    assert baselines[0] and all(b == pytest.approx(baselines[0]) for b in baselines[1:])
+    # the export is the better of the best refit and the default config, and the last line says which
+    expected = min((refit.best, refit.default), key=lambda r: r["val_objective"])
+    assert refit.chosen["trial_id"] == expected["trial_id"]
+    exported = json.loads((exp / "best_model" / "metrics.json").read_text())["model"]
+    assert exported["val_objective"] == pytest.approx(expected["val_objective"])
+    assert load_exported(exp / "best_model").cfg.train.epochs == 2
+    assert LINE.match(logs[-1]) and logs[-2].startswith("report: "), logs[-3:]
+    # progress for a log: one line per event, no carriage returns
+    assert any(re.search(r"refit \w+ epoch 2/2: val_objective", line) for line in logs)
+    assert not any("\r" in line for line in logs)
+
+    # the report written at the end: every plot exists and is not empty
+    rep = json.loads((exp / "report" / "report.json").read_text())
+    html = (exp / "report" / "index.html").read_text()
+    names = {"history", "curves", "importance", "heads", "timeline_video", "timeline_audio"}
+    assert names <= set(rep["plots"]), rep
+    for name in names:
+        plot = rep["plots"][name]
+        png = exp / "report" / plot["file"]
+        assert png.is_file() and png.stat().st_size > 5000, name
+        assert plot["items"] > 0, name  # points, bars or curves drawn
+        assert mpimg.imread(png)[..., :3].std() > 0.02, name  # not a blank canvas
+        assert f"src='{plot['file']}'" in html
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
+    """SIGINT a real `scripts/tune.py` in stage 2; --resume finishes the refits and runs no stage-1 trial again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    common = ["--storage", str(tmp_path), "--name", "ri", "--num-cpus", "2"]
+    args = [
+        *("--trials", "3", "--space", "loss_weights", "--epochs", "1", "--refit-top", "2", "--max-concurrent", "1"),
+        *("--data", data_cfg.data_dir, "--data.window", "40", "--data.overlap", "0", "--data.val_fraction", "0.25"),
+        *("--model.preset", "tiny", "--train.epochs", "4", "--train.batch_size", "16"),
+    ]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    tune_py = str(root / "scripts" / "tune.py")
+    proc = subprocess.Popen(
+        [sys.executable, tune_py, *args, *common],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    exp = tmp_path / "ri"
+
+    def refit_epochs() -> int:
+        return sum(len(p.read_text().splitlines()) for p in exp.glob("refit/trial_*/result.json"))
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and refit_epochs() < 2 and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=180)
+    assert (exp / "stage1.json").is_file() and not (exp / "refit.json").exists(), out[-3000:]
+    stage1 = {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")}
+    before = {p.parent.name: p.read_text().splitlines() for p in exp.glob("refit/trial_*/result.json")}
+
+    r = subprocess.run(
+        [sys.executable, tune_py, "--resume", *common], cwd=root, capture_output=True, text=True, env=env, timeout=900
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert LINE.match(r.stdout.strip().splitlines()[-1]), r.stdout[-2000:]
+    assert {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")} == stage1  # stage 1 not rerun
+    refit = json.loads((exp / "refit.json").read_text())
+    assert len(refit["rows"]) == 3 and all(row["epochs"] == 4 for row in refit["rows"])
+    for trial, lines in before.items():  # an interrupted refit went on from its checkpoint, not from epoch 1
+        epochs = [
+            json.loads(line)["epoch"] for line in (exp / "refit" / trial / "result.json").read_text().splitlines()
+        ]
+        assert epochs[: len(lines)] == [json.loads(line)["epoch"] for line in lines] and epochs.count(1) == 1
