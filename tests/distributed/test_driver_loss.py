@@ -128,13 +128,13 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
 @pytest.mark.slow
 def test_killed_driver_resumes_exactly_on_a_local_folder(data_cfg, tmp_path):
     """The default-run form is the bucket one below (same code path, more moving parts)."""
-    _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {"XMLAI_CACHE": str(tmp_path / "cache")}, 4, 3)
+    _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {"XMLAI_CACHE": str(tmp_path / "cache")}, 5, 4)
 
 
 def test_killed_driver_resumes_exactly_on_a_bucket(data_cfg, tmp_path, s3):
     """The same on ``s3://`` (a local S3-compatible server): state, checkpoints and the data cache go through it."""
     bucket, env = s3
-    first, _ = _kill_and_resume(data_cfg, tmp_path, bucket, {**env, "XMLAI_CACHE": str(tmp_path / "cache")}, 4, 3)
+    first, _ = _kill_and_resume(data_cfg, tmp_path, bucket, {**env, "XMLAI_CACHE": str(tmp_path / "cache")}, 5, 4)
     assert f"cache {bucket}/_prepared/" in first
     # each node's copy of the bucket's cache was downloaded once and published complete
     copies = list((tmp_path / "cache" / "prepared").iterdir())

@@ -5,7 +5,6 @@ retried from its last checkpoint and finishes (faults injected = faults survived
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,15 @@ import pytest
 from core.config import apply_overrides, config_from_dict
 from distributed.settings import SearchError, SearchSettings
 from distributed.tune import run_search
+from tests.distributed.drivers import checkpoints_written
 
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
 
 
-def _reports(exp: Path) -> dict[int, list[dict]]:
-    """trial index (creation order) -> its result.json lines."""
-    out = {}
-    for f in exp.glob("trial_*/result.json"):
-        lines = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-        if lines:
-            out[lines[0]["trial_index"]] = lines
-    return out
+def _checkpoints(exp: Path) -> dict[int, list[dict]]:
+    """trial index (creation order) -> where.json of its checkpoints, by epoch (a checkpoint reaches storage before
+    its report; Tune may lose the report of a trial that fails right after it, never the checkpoint)."""
+    return {cks[0]["trial_index"]: [{**c, "trial_id": t} for c in cks] for t, cks in checkpoints_written(exp).items()}
 
 
 @pytest.mark.ray
@@ -56,8 +52,8 @@ def test_failing_trials_end_as_errors_with_their_reason_and_the_search_goes_on(r
 
     assert res.counts["errors"] == 4 and res.counts["finished"] == 2, table
     rows = {r["trial_id"]: r for r in res.rows}
-    reports = _reports(tmp_path / "faults")
-    assert sorted(reports) == list(range(6))  # every trial accounted for
+    seen = _checkpoints(tmp_path / "faults")
+    assert sorted(seen) == list(range(6))  # every trial accounted for
     expected = {
         0: "TrainingError: non-finite training loss",
         1: "TrainingError: non-finite gradient norm (exploding gradients)",
@@ -65,18 +61,18 @@ def test_failing_trials_end_as_errors_with_their_reason_and_the_search_goes_on(r
         3: "TrainingError: out of memory at epoch 2",
     }
     for index, reason in expected.items():
-        row = rows[reports[index][0]["trial_id"]]
+        row = rows[seen[index][0]["trial_id"]]
         assert row["status"] == "error" and row["error"].startswith(reason), row
         assert row["error"] in table  # the reason is in the final table
-        # epoch 1 reported once; the retry resumed from its checkpoint and failed again at epoch 2
-        assert [r["epoch"] for r in reports[index]] == [1]
+        # epoch 1 was checkpointed once; the retry resumed from it and failed again at the start of epoch 2
+        assert [c["epoch"] for c in seen[index]] == [1]
 
     # the killed trial process: retried from its epoch-1 checkpoint in a new process, and it finished
-    killed = reports[4]
+    killed = seen[4]
     assert once.exists() and rows[killed[0]["trial_id"]]["status"] == "done"
-    assert [r["epoch"] for r in killed] == [1, 2]  # not restarted from epoch 1
+    assert [c["epoch"] for c in killed] == [1, 2]  # not restarted from epoch 1
     assert killed[0]["pid"] != killed[1]["pid"]  # epoch 2 ran in the new process
-    assert [r["epoch"] for r in reports[5]] == [1, 2]  # the healthy trial was untouched
+    assert [c["epoch"] for c in seen[5]] == [1, 2] and rows[seen[5][0]["trial_id"]]["status"] == "done"
 
 
 def test_a_bad_fault_spec_fails_before_ray_starts(tmp_path):
