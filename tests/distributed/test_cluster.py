@@ -159,6 +159,7 @@ def test_ray_train_trial_survives_losing_the_node_of_its_worker(cluster, data_cf
         *("--address", cluster.address, "--trials", "2", "--epochs", str(epochs), "--grace-period", str(epochs)),
         *("--storage", str(tmp_path), "--shared-storage", "--name", "train", "--max-concurrent", "1"),
         *("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-failures", "2"),
+        *("--train.batch_size", "4"),  # epochs of a few seconds: the node is killed while one runs
     )
     log = tmp_path / "driver.log"
     proc = start_tune(args, log)

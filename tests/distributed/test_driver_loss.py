@@ -148,7 +148,7 @@ def test_killed_driver_resumes_exactly_with_ray_train_workers(data_cfg, tmp_path
     """The long form: 5 trials of 4 epochs, each a TorchTrainer with one worker (Train's own checkpoints), one at a
     time: with two at once on this 2-CPU machine the second wave of Train trials waited forever on
     WorkerGroupStartupTimeoutError (seen once, not investigated)."""
-    extra = ("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-concurrent", "1")
+    extra = ("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-concurrent", "1", "--train.batch_size", "4")
     _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {}, 5, 4, *extra)
 
 
