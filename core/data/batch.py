@@ -13,10 +13,14 @@ raw window arrays (N = windows)                       dtype    shape
   keyframe_valid  active clip step                     bool     (N, K, T)
   interpolation   0 linear / 1 smooth / 2 hold         int64    (N, K, T)
   interp_valid    a key is here                        bool     (N, K, T)
-  clip_id         clip identity within the window,     int32    (N, K, T)
+  clip_id         the clip's index in its track,       int32    (N, K, T)
                   -1 where no clip is active
+  source_id       core.data.context.source_id of the   int64    (N, K, T)
+                  clip's media, 0 where none/unknown
   track_kind      0 video / 1 audio (0 on padding)     int64    (N, K)
   track_index     position of the track in its group   int64    (N, K)
+  track_row       row of the track in its timeline     int64    (N, K)
+                  (all track groups), -1 on padding
   track_mask      real track                           bool     (N, K)
   step_mask       real step of a real track            bool     (N, K, T)
   timeline        timeline number in the prepared set  int64    (N,)
@@ -29,7 +33,9 @@ A batch (``core.data.dataset``; collate adds B in front of each per-window shape
   interpolation, interpolation_mask (B,K,T) = interp_valid and not given;
   context_values (B,K,T,R) standardised true values where given, else 0;
   context_given (B,K,T,R) float 1.0 where given; context_key (B,K,T) float 1.0 where a given
-  clip has a key at this step.
+  clip has a key at this step; context_summary (B,K,T,S) the timeline-wide summary of the given
+  clips (core.data.context.SUMMARY_FEATURES), 0 on padding.
+  The given clips are drawn per timeline: a clip given in one window is given in all of them.
 
 Model outputs: {regression target: (B,K,T) standardised prediction,
                 "keyframe": (B,K,T,2) logits, "interpolation": (B,K,T,3) logits}.
@@ -109,8 +115,10 @@ RAW_KEYS = (
     "interpolation",
     "interp_valid",
     "clip_id",
+    "source_id",
     "track_kind",
     "track_index",
+    "track_row",
     "track_mask",
     "step_mask",
     "timeline",
@@ -132,6 +140,7 @@ BATCH_KEYS = (
     "context_values",
     "context_given",
     "context_key",
+    "context_summary",
 )
 
 __all__ = [

@@ -32,6 +32,7 @@ import pandas as pd
 
 from core.config import REGRESSION_TARGETS
 from core.data.batch import FEATURES
+from core.data.context import source_id
 from core.data.timeline import INTERPOLATIONS, PARAMS, Curve, Timeline
 
 _F = {name: i for i, name in enumerate(FEATURES)}
@@ -116,7 +117,7 @@ def _clip_keys(clip, params: tuple[str, ...], idx: np.ndarray, step: Fraction):
 def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     """Sample ``tl`` into a frame table: one row per (track, step), track-major.
 
-    Columns: track, track_kind, track_enabled, step, t, every core.data.batch.FEATURES name, clip_id,
+    Columns: track, track_kind, track_enabled, step, t, every core.data.batch.FEATURES name, clip_id, source_id,
     one column per REGRESSION_TARGETS name, valid_<target>, keyframe, keyframe_valid, interpolation,
     interp_valid. See the module docstring for the decisions.
     """
@@ -129,6 +130,7 @@ def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     targets = np.zeros((K, S, len(REGRESSION_TARGETS)), dtype=np.float64)
     valid = np.zeros((K, S, len(REGRESSION_TARGETS)), dtype=bool)
     clip_id = np.full((K, S), -1, dtype=np.int32)
+    source = np.zeros((K, S), dtype=np.int64)  # core.data.context.source_id of the owning clip, 0 = none
     keyframe = np.zeros((K, S), dtype=np.int64)
     interp = np.zeros((K, S), dtype=np.int64)
     plays = np.zeros((K, S), dtype=bool)  # an enabled clip on an enabled track is active
@@ -136,6 +138,9 @@ def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     for k, track in enumerate(tl.tracks):
         owner = _owner(track.clips, S, step)
         clip_id[k] = owner
+        if track.clips:
+            src = np.array([source_id(c) for c in track.clips], dtype=np.int64)
+            source[k] = np.where(owner >= 0, src[np.maximum(owner, 0)], 0)
         params = tuple(p for p, (_, kind) in PARAMS.items() if kind == track.kind)
         for j, c in enumerate(track.clips):
             a = max(math.ceil(Fraction(c.start) / step), 0)
@@ -186,6 +191,7 @@ def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     for name, i in _F.items():
         cols[name] = feats[:, :, i].reshape(-1)  # includes track_enabled (0/1 float)
     cols["clip_id"] = clip_id.reshape(-1)
+    cols["source_id"] = source.reshape(-1)
     for name, r in _R.items():
         cols[name] = targets[:, :, r].reshape(-1)
     for name, r in _R.items():

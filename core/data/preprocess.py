@@ -32,7 +32,7 @@ from core.data.timeline import INTERPOLATIONS, TRACK_KINDS, TimelineError
 from core.data.windows import concat_windows, make_windows
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-3"
+CODE_VERSION = "prepare-4"  # 4: track_row, source_id
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
 # almost everywhere) must not blow up its standardised errors.

@@ -233,3 +233,57 @@ def gap_closed(model_ratios: dict[str, float], floor: dict[str, float]) -> float
     m = float(np.mean([model_ratios[h] for h in heads]))
     f = float(np.mean([floor[h] for h in heads]))
     return (1.0 - m) / (1.0 - f) if not math.isclose(f, 1.0) else float("nan")
+
+
+@torch.no_grad()
+def compare(
+    model: torch.nn.Module | None,
+    loader,
+    loss_fn,
+    comparators: dict,
+    stds: torch.Tensor,
+    cfg: ModelConfig,
+    device: torch.device,
+    reference: str = "data_constant",
+    threshold: float = 0.5,
+    autocast=None,
+) -> dict:
+    """The model and every comparator (core.learn.rules.comparators: name -> batch -> outputs) over ``loader``.
+
+    Returns {"model": metrics with ``ratio_vs_<name>/<head>`` and ``objective_vs_<name>`` for every
+    comparator, "comparators": {name: its own metrics with ratios to ``reference``}}. Losses are global
+    masked means over the whole loader, as in ``evaluate``; regression ratios use RATIO_SMOOTHING.
+    ``model`` None evaluates the comparators alone.
+    """
+    if model is not None:
+        was_training = model.training
+        model.eval()
+    acc = _Acc()
+    stds = stds.to(device)
+    for batch in loader:
+        batch = {k: v.to(device, non_blocking=True) for k, v in trim_tracks(batch).items()}
+        if model is not None:
+            if autocast is not None:
+                with autocast():
+                    outputs = model(batch)
+            else:
+                outputs = model(batch)
+            accumulate(acc, "model/", loss_fn.calibrate(outputs), batch, loss_fn, stds, cfg, threshold)
+        for name, fn in comparators.items():
+            accumulate(acc, f"{name}/", fn(batch), batch, loss_fn, stds, cfg, threshold)
+    acc.all_reduce()
+    if model is not None:
+        model.train(was_training)
+
+    def with_ratios(prefix: str, against: list[str]) -> dict[str, float]:
+        out = summarise(acc, prefix, cfg)
+        for name in against:
+            s = summarise(acc, prefix, cfg, base_prefix=f"{name}/")
+            out[f"objective_vs_{name}"] = s["objective"]
+            out.update({f"ratio_vs_{name}/{k[6:]}": v for k, v in s.items() if k.startswith("ratio/")})
+        return out
+
+    result: dict = {"comparators": {n: with_ratios(f"{n}/", [reference]) for n in comparators}}
+    if model is not None:
+        result["model"] = with_ratios("model/", list(comparators))
+    return result

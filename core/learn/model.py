@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
+from core.data.context import N_SUMMARY
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
 N_TRACK_KINDS = 2  # 0 video, 1 audio
@@ -109,8 +110,15 @@ class MultiTrackTransformer(nn.Module):
         self.cfg = cfg
         self.n_features = n_features
         self.d_model = cfg.d_model
-        n_ctx = 2 * len(REGRESSION_TARGETS) + 1  # context values, given flags, context key
+        n_ctx = 2 * len(REGRESSION_TARGETS) + 1 + N_SUMMARY  # context values, flags, key, timeline summary
         self.input = nn.Linear(n_features + n_ctx, cfg.d_model)
+        # The timeline summary also reaches every head directly (zero at start): "the mean of the given
+        # clips on this track" is a linear function of it, so the model can match that rule exactly and
+        # spend its depth on where to depart from it.
+        n_out = len(cfg.targets) + sum(CLASSIFICATION_TARGETS[name] for name in cfg.classify)
+        self.summary_skip = nn.Linear(N_SUMMARY, n_out)
+        nn.init.zeros_(self.summary_skip.weight)
+        nn.init.zeros_(self.summary_skip.bias)
         self.track_emb = nn.Embedding(MAX_TRACKS, cfg.d_model)
         self.kind_emb = nn.Embedding(N_TRACK_KINDS, cfg.d_model)
         half = (cfg.d_model + 1) // 2
@@ -143,9 +151,10 @@ class MultiTrackTransformer(nn.Module):
                 batch["context_values"].to(features.dtype),
                 batch["context_given"].to(features.dtype),
                 batch["context_key"].to(features.dtype)[..., None],
+                batch["context_summary"].to(features.dtype),
             ],
             dim=-1,
-        )  # (B, K, T, F+2R+1)
+        )  # (B, K, T, F+2R+1+S)
         x = self.input(inputs)  # (B, K, T, D)
         track_index = batch["track_index"].long().clamp(0, self.track_emb.num_embeddings - 1)  # (B, K)
         track_kind = batch["track_kind"].long().clamp(0, self.kind_emb.num_embeddings - 1)  # (B, K)
@@ -155,11 +164,16 @@ class MultiTrackTransformer(nn.Module):
         for blk in self.blocks:
             x = blk(x, step_mask)
         x = self.norm(x)  # (B, K, T, D)
+        skip = self.summary_skip(batch["context_summary"].to(x.dtype))  # (B, K, T, n_out)
         out: dict[str, Tensor] = {}
+        j = 0
         for name, head in self.regression.items():
-            out[name] = head(x).squeeze(-1)  # (B, K, T)
+            out[name] = head(x).squeeze(-1) + skip[..., j]  # (B, K, T)
+            j += 1
         for name, head in self.classification.items():
-            out[name] = head(x)  # (B, K, T, C)
+            c = head.out_features
+            out[name] = head(x) + skip[..., j : j + c]  # (B, K, T, C)
+            j += c
         return out
 
 

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from core.config import REGRESSION_TARGETS
 from core.data.batch import BATCH_KEYS, MODEL_FEATURES
+from core.data.context import N_SUMMARY
 from core.data.dataset import WindowDataset, collate
 from core.data.frames import timeline_to_frames
 from core.data.preprocess import Scalers
@@ -66,13 +67,14 @@ def test_batch_contract(raw, scalers):
         "target_mask": (B, K, T, R),
         "context_values": (B, K, T, R),
         "context_given": (B, K, T, R),
+        "context_summary": (B, K, T, N_SUMMARY),
         "track_kind": (B, K),
         "track_index": (B, K),
         "track_mask": (B, K),
     }
     for k, v in b.items():
         assert tuple(v.shape) == shapes.get(k, (B, K, T)), k
-    for k in ("features", "targets", "context_values", "context_given", "context_key"):
+    for k in ("features", "targets", "context_values", "context_given", "context_key", "context_summary"):
         assert b[k].dtype == torch.float32, k
     for k in ("track_kind", "track_index", "keyframe", "interpolation"):
         assert b[k].dtype == torch.int64, k
