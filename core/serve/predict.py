@@ -31,17 +31,14 @@ class _GivenByCurves(WindowDataset):
         self.has_curves = has_curves  # (n_tracks, max clips) bool
         self.n_starts, self.K = n_starts, max_tracks
 
-    def given_mask(self, i: int) -> np.ndarray:
-        clip = self.raw["clip_id"][i]  # (K, T)
-        group = i // self.n_starts
-        tracks = group * self.K + np.arange(self.K)  # rows of this track group in the timeline
-        given = np.zeros(clip.shape, bool)
-        for k, tr in enumerate(tracks):
-            if tr < self.has_curves.shape[0]:
-                c = clip[k]
-                ok = c >= 0
-                given[k, ok] = self.has_curves[tr, c[ok]]
-        return given
+    def given_clips(self, timeline: int) -> np.ndarray:
+        # the clips that carry curves are the context, in every window and in the timeline-wide summary
+        sl = self.clips.rows(timeline)
+        track, index = self.clips.track[sl], self.clips.index[sl]
+        ok = (track < self.has_curves.shape[0]) & (index < self.has_curves.shape[1])
+        out = np.zeros(len(track), bool)
+        out[ok] = self.has_curves[track[ok], index[ok]]
+        return out
 
 
 @dataclass
