@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
-from distributed.tune import SearchSettings, init_ray, laptop_config, run_search  # noqa: E402
+from distributed.cluster import init_ray  # noqa: E402
+from distributed.settings import SearchSettings, laptop_config  # noqa: E402
+from distributed.tune import run_search  # noqa: E402
 
 
 def epochs_to_reach(reports, target: float) -> int | float:

@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # runnable from a checkout
     sys.path.insert(0, str(ROOT))
 
 from core.config import apply_overrides  # noqa: E402
-from distributed.tune import laptop_config  # noqa: E402
+from distributed.settings import laptop_config  # noqa: E402
 
 
 def plain(cfg, data, device: str) -> tuple[float, float, float]:
@@ -69,9 +69,10 @@ def main(argv=None) -> None:
         return
     import ray
 
-    from core.serve.persistence import load_state
+    from core.learn.checkpoint import load_state
+    from distributed.cluster import init_ray
+    from distributed.settings import SearchSettings
     from distributed.train import fit
-    from distributed.tune import SearchSettings, init_ray
 
     _, per_epoch, _ = results.get("cpu") or plain(cfg, data, "cpu")
     init_ray(SearchSettings(num_cpus=os.cpu_count()), log=lambda s: None)

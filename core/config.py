@@ -198,6 +198,13 @@ class Config:
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
 
 
+def preset_fields(name: str) -> dict[str, Any]:
+    """The architecture fields a named preset fills (explicit fields given beside it win)."""
+    if name not in MODEL_PRESETS:
+        raise ConfigError(f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {name!r}")
+    return MODEL_PRESETS[name]
+
+
 def _build(cls, section: str, values: dict[str, Any]):
     if not isinstance(values, dict):
         raise ConfigError(f"{section}: expected a mapping, got {type(values).__name__}")
@@ -207,10 +214,7 @@ def _build(cls, section: str, values: dict[str, Any]):
             raise ConfigError(f"unknown config key {section}.{k} (known: {sorted(names)})")
     values = dict(values)
     if cls is ModelConfig and values.get("preset"):
-        preset = MODEL_PRESETS.get(values["preset"])
-        if preset is None:
-            raise ConfigError(f"model.preset must be one of {sorted(MODEL_PRESETS)}, got {values['preset']!r}")
-        values = {**preset, **values}
+        values = {**preset_fields(values["preset"]), **values}
     try:
         return cls(**values)
     except TypeError as e:
@@ -253,12 +257,8 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     if any(k.startswith("model.") and k != "model.preset" for k in overrides) and "model.preset" not in overrides:
         d["model"]["preset"] = None  # explicit architecture fields win over a preset
     elif "model.preset" in overrides and overrides["model.preset"]:
-        d["model"].update(
-            {
-                **MODEL_PRESETS[overrides["model.preset"]],
-                **{k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")},
-            }
-        )
+        explicit = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")}
+        d["model"].update({**preset_fields(overrides["model.preset"]), **explicit})
     return config_from_dict(d)
 
 

@@ -18,27 +18,37 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import ray
+from ray.data import TaskPoolStrategy
 
 from core.config import DataConfig
+from core.data.preprocess import (
+    FileResult,
+    Prepared,
+    assemble,
+    cache_key_of,
+    file_name,
+    input_paths,
+    prepare,
+    process_file,
+)
+from distributed.storage import download_dir, exists, is_uri, upload_dir
 
 CACHE_DIR = "_prepared"
 
 
 def input_files(cfg: DataConfig) -> list[Path]:
     """The files to prepare: the user's folder, or the built-in corpus (written once under the cache root)."""
-    from core.data.preprocess import input_paths
-
     return input_paths(cfg)
 
 
 def cache_key(files: list[Path], cfg: DataConfig) -> str:
     """Content of the inputs + the data-config fields that shape the windows + the code version (core's key)."""
-    from core.data.preprocess import cache_key_of, file_name
-
     names = [file_name(p, cfg) for p in files]
     return cache_key_of(names, [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in files], cfg)
 
@@ -64,9 +74,6 @@ def _unpack(blob: bytes) -> dict[str, np.ndarray] | None:
 
 def _process_row(row: dict[str, Any], cfg: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     """One file -> one row (FileResult fields, windows as npz bytes); any failure becomes an error row."""
-    from core.config import DataConfig
-    from core.data.preprocess import FileResult, process_file
-
     # read_binary_files may drop a scheme or normalise the path: fall back to the base name
     name = names.get(row["path"]) or names.get(os.path.basename(row["path"])) or os.path.basename(row["path"])
     try:
@@ -79,8 +86,6 @@ def _process_row(row: dict[str, Any], cfg: dict[str, Any], names: dict[str, str]
 
 
 def _row_to_result(row: dict[str, Any]):
-    from core.data.preprocess import FileResult
-
     kw = {f.name: row.get(f.name) for f in dataclasses.fields(FileResult) if f.name != "windows"}
     for k, v in kw.items():
         if isinstance(v, np.generic):
@@ -90,11 +95,6 @@ def _row_to_result(row: dict[str, Any]):
 
 def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None):
     """Prepare ``files`` with Ray Data (one task per block of files); returns ``core.data.preprocess.Prepared``."""
-    import ray
-    from ray.data import TaskPoolStrategy
-
-    from core.data.preprocess import assemble, file_name
-
     files = [Path(p) for p in files] if files is not None else input_files(cfg)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # one line per stage would drown the search's own progress
@@ -116,16 +116,10 @@ def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks:
 
 def prepare_local(cfg: DataConfig, files: list[Path]):
     """The in-process / process-pool engine of core (the reference the Ray engine must equal)."""
-    from core.data.preprocess import prepare
-
     return prepare(cfg, paths=[str(p) for p in files], engine="local", cache=False)
 
 
 # ---------------------------------------------------------------------------------------------- cache
-
-
-def _is_uri(path: str) -> bool:
-    return "://" in str(path)
 
 
 def _local_cache_root() -> Path:
@@ -137,11 +131,9 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
 
     ``engine``: "ray" (Ray Data; needs ray.init), or "local" (core's engine; faster on a small machine).
     """
-    import time
-
     files = input_files(cfg)
     target = f"{storage.rstrip('/')}/{CACHE_DIR}/{cache_key(files, cfg)[:24]}"
-    if _exists(target):
+    if exists(f"{target}/DONE"):
         log(f"data: prepared windows found in the cache {target}")
         return target, load_cached(target)
     t0 = time.perf_counter()
@@ -154,22 +146,13 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
     return target, data
 
 
-def _exists(target: str) -> bool:
-    if not _is_uri(target):
-        return (Path(target) / "DONE").is_file()
-    import pyarrow.fs as pafs
-
-    fs, path = pafs.FileSystem.from_uri(target)
-    return fs.get_file_info(f"{path}/DONE").type != pafs.FileType.NotFound
-
-
 def _save(data, target: str) -> None:
     # Written to a sibling temp folder and renamed (or uploaded) with a DONE marker last, so a trial
     # never reads a half-written cache.
     with tempfile.TemporaryDirectory(prefix="xmlai-prep-") as tmp:
         data.save(tmp)
         Path(tmp, "DONE").write_text("ok\n")
-        if not _is_uri(target):
+        if not is_uri(target):
             dst = Path(target)
             dst.parent.mkdir(parents=True, exist_ok=True)
             part = dst.parent / f".{dst.name}.{os.getpid()}"
@@ -180,22 +163,16 @@ def _save(data, target: str) -> None:
             else:
                 os.replace(part, dst)
             return
-        import pyarrow.fs as pafs
-
-        pafs.copy_files(tmp, target)
+        upload_dir(tmp, target)
 
 
 def load_cached(target: str):
     """Load prepared windows from the cache (downloaded once per node when it is on a cloud bucket)."""
-    from core.data.preprocess import Prepared
-
-    if _is_uri(target):
-        import pyarrow.fs as pafs
-
+    if is_uri(target):
         local = _local_cache_root() / target.rstrip("/").rsplit("/", 1)[-1]
         if not (local / "DONE").is_file():
             part = Path(tempfile.mkdtemp(prefix="xmlai-dl-", dir=local.parent if local.parent.is_dir() else None))
-            pafs.copy_files(target, str(part))
+            download_dir(target, part)
             local.parent.mkdir(parents=True, exist_ok=True)
             if not local.exists():
                 os.replace(part, local)

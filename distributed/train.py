@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -23,20 +22,15 @@ from ray import tune
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 
 from core.config import config_from_dict
+from core.learn.checkpoint import json_safe
 from core.learn.train_loop import Hooks, train
 
 OBJECTIVE = "val_objective"
 
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | int | bool]:
-    """Scalars only, non-finite values dropped (Tune/JSON need plain numbers; the loop raises on a NaN loss)."""
-    out = {}
-    for k, v in metrics.items():
-        if isinstance(v, bool) or (isinstance(v, int)):
-            out[k] = v
-        elif isinstance(v, float) and math.isfinite(v):
-            out[k] = v
-    return out
+    """Numbers only, non-finite values dropped (Tune needs plain numbers; the loop raises on a NaN loss)."""
+    return {k: v for k, v in json_safe(metrics).items() if isinstance(v, (bool, int, float))}
 
 
 class RayTrainHooks(Hooks):
@@ -140,7 +134,7 @@ def fit(
     max_failures: int = 1,
     verbose: bool = False,
 ) -> RunSummary:
-    """Run ``core.learn.train_loop.train`` on ``num_workers`` workers; the run ``storage_path/name`` resumes if it exists.
+    """Run ``core.learn.train_loop.train`` on ``num_workers`` workers; an existing ``storage_path/name`` resumes.
 
     0 runs the loop in this process (with ``LocalHooks``: Ray Train's own local mode keeps no checkpoint),
     1 is one Ray Train worker process, N > 1 is DDP over N workers (gloo on CPU, NCCL on GPU).

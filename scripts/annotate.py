@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, help="key probability threshold (default: the model's)")
     p.add_argument("--torchscript", action="store_true", help="run the TorchScript file instead of the weights")
     args = p.parse_args(argv)
-    from core.serve.persistence import PersistenceError, load_exported
+    from core.learn.checkpoint import PersistenceError
+    from core.serve.export import load_exported
 
     try:
         predictor = load_exported(args.model, torchscript=args.torchscript)

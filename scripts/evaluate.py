@@ -49,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def load_model(path: Path):
     """(model in eval mode, config, scalers) from a run, checkpoint or exported model folder."""
-    from core.serve.persistence import CHECKPOINT_FILE, PersistenceError, load_checkpoint, load_exported
+    from core.learn.checkpoint import CHECKPOINT_FILE, PersistenceError, load_checkpoint
+    from core.serve.export import load_exported
 
     if (path / "xmlai.json").is_file():
         pred = load_exported(path)

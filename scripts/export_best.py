@@ -5,7 +5,7 @@
 The folder holds weights, model.ts (TorchScript), config.yaml, scalers.json, metrics.json (best trial
 and constant baseline) and MODEL_CARD.md. Load it with one line:
 
-    from core.serve.persistence import load_exported; predictor = load_exported("DIR")
+    from core.serve.export import load_exported; predictor = load_exported("DIR")
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def main(argv=None) -> int:
     p.add_argument("experiment", help="experiment folder (or URI) written by scripts/tune.py")
     p.add_argument("--out", help="output folder (default EXPERIMENT/best_model)")
     args = p.parse_args(argv)
-    from distributed.tune import SearchError, export_best
+    from distributed.export import export_best
+    from distributed.settings import SearchError
 
     try:
         export_best(args.experiment, args.out)

@@ -17,9 +17,9 @@ import sys
 
 from _common import add_config_flags, config_from_args
 from core.config import ConfigError
-from distributed.tune import LAPTOP_SEARCH
+from distributed.settings import LAPTOP_SEARCH, SearchSettings
 
-# The laptop default (distributed.tune.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
+# The laptop default (distributed.settings.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
 SEARCH_DEFAULTS = {**LAPTOP_SEARCH, "train.device": "auto", "train.loader_workers": 0}
 DEBUG = {
     "data.synth_count": 12,
@@ -99,7 +99,9 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from distributed.tune import SearchSettings, debug_search, run_search
+    # Imported here: --debug must run without importing Ray, the search path needs it.
+    from distributed.debug import debug_search
+    from distributed.tune import run_search
 
     extra = dict(DEBUG if args.debug else SEARCH_DEFAULTS)
     if args.data:

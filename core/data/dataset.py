@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, default_collate
 
 from core.data.batch import BATCH_KEYS, transform_features
 from core.data.context import ClipTable, TimelineSummary, draw_given
-from core.data.preprocess import Scalers
+from core.data.scalers import Scalers
 
 
 class WindowDataset(Dataset):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing as mp
 import os
-import re
 import shutil
 import tempfile
 import zlib
@@ -25,30 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from core.config import REGRESSION_TARGETS, DataConfig
-from core.data.batch import MODEL_FEATURES, transform_features
-from core.data.frames import timeline_to_frames
-from core.data.timeline import INTERPOLATIONS, TRACK_KINDS, TimelineError
-from core.data.windows import concat_windows, make_windows
+from core.config import DataConfig
+from core.data.formats import read_bytes
+from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
+from core.data.scalers import Scalers
+from core.data.synth import write_corpus
+from core.data.timeline import TimelineError
+from core.data.windows import concat_windows, windows_of
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
 CODE_VERSION = "prepare-4"  # 4: track_row, source_id
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
-# Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
-# almost everywhere) must not blow up its standardised errors.
-STD_FLOOR = {
-    "scale": 1.0,
-    "rotation": 1.0,
-    "center_x": 0.01,
-    "center_y": 0.01,
-    "opacity": 1.0,
-    "level_db": 1.0,
-    "pan": 0.1,
-}
-FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without nests) keeps std 1
 # DataConfig fields that change the windows; workers and cache_dir do not.
 WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed")
-ORACLE_DRAWS = 16  # style/noise draws averaged for the built-in corpus's noise floor
 
 
 # ----------------------------------------------------------------------------- split
@@ -60,133 +49,7 @@ def split_of(name: str, val_fraction: float, seed: int) -> str:
     return "val" if h / 2**32 < val_fraction else "train"
 
 
-# ----------------------------------------------------------------------------- scalers
-
-
-def _like(values, x):
-    """``values`` (a list) as an array/tensor broadcastable against ``x`` (numpy array or torch tensor)."""
-    if isinstance(x, np.ndarray) or np.isscalar(x):
-        return np.asarray(values, dtype=np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64)
-    import torch  # only reached with tensors; keeps this module importable without torch in workers
-
-    return torch.as_tensor(values, dtype=x.dtype, device=x.device)
-
-
-@dataclass
-class Scalers:
-    """Train-set statistics, frozen with the prepared data. JSON in and out, never pickle.
-
-    ``baseline`` is the constant predictor every report divides by:
-    {"regression": {target: {"video": mean, "audio": mean}} (standardised units),
-     "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold]}.
-    """
-
-    feature_names: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
-    feature_mean: list[float] = field(default_factory=lambda: [0.0] * len(MODEL_FEATURES))
-    feature_std: list[float] = field(default_factory=lambda: [1.0] * len(MODEL_FEATURES))
-    target_names: list[str] = field(default_factory=lambda: list(REGRESSION_TARGETS))
-    target_mean: list[float] = field(default_factory=lambda: [0.0] * len(REGRESSION_TARGETS))
-    target_std: list[float] = field(default_factory=lambda: [1.0] * len(REGRESSION_TARGETS))
-    baseline: dict[str, Any] = field(default_factory=dict)
-    keyframe_pos_weight: float = 1.0
-    counts: dict[str, int] = field(default_factory=dict)  # positions the statistics were fit on
-
-    @classmethod
-    def fit(cls, raw: dict[str, np.ndarray]) -> Scalers:
-        """Fit on training windows: features over real steps, targets over their valid positions."""
-        step_mask = raw["step_mask"]  # (N, K, T)
-        x = transform_features(raw["features"][step_mask]).astype(np.float64)  # (M, F) model space
-        if len(x):
-            fmean, fstd = x.mean(axis=0), x.std(axis=0)
-        else:
-            fmean, fstd = np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
-        fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
-
-        kind = np.broadcast_to(raw["track_kind"][:, :, None], step_mask.shape)  # (N, K, T)
-        tmean, tstd, reg = [], [], {}
-        for i, name in enumerate(REGRESSION_TARGETS):
-            valid = raw["target_valid"][..., i]
-            y = raw["targets"][..., i][valid].astype(np.float64)
-            m = float(y.mean()) if len(y) else 0.0
-            s = max(float(y.std()) if len(y) else 0.0, STD_FLOOR[name])
-            tmean.append(m)
-            tstd.append(s)
-            reg[name] = {}
-            for k, kname in enumerate(TRACK_KINDS):
-                yk = raw["targets"][..., i][valid & (kind == k)].astype(np.float64)
-                reg[name][kname] = float((yk.mean() - m) / s) if len(yk) else 0.0
-
-        kv, kf = raw["keyframe_valid"], raw["keyframe"]
-        rates = {}
-        for k, kname in enumerate(TRACK_KINDS):
-            sel = kv & (kind == k)
-            rates[kname] = float(kf[sel].mean()) if sel.any() else 0.0
-        pos = int(kf[kv].sum())
-        neg = int(kv.sum()) - pos
-        counts = np.bincount(raw["interpolation"][raw["interp_valid"]], minlength=len(INTERPOLATIONS))
-        interp = (counts / counts.sum()).tolist() if counts.sum() else [1.0 / len(INTERPOLATIONS)] * len(INTERPOLATIONS)
-        return cls(
-            feature_mean=fmean.tolist(),
-            feature_std=fstd.tolist(),
-            target_mean=tmean,
-            target_std=tstd,
-            baseline={"regression": reg, "keyframe": rates, "interpolation": interp},
-            keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
-            counts={
-                "steps": int(step_mask.sum()),
-                "keyframe_valid": int(kv.sum()),
-                "keys": pos,
-                **{f"valid_{n}": int(raw["target_valid"][..., i].sum()) for i, n in enumerate(REGRESSION_TARGETS)},
-            },
-        )
-
-    def standardise_features(self, x):
-        """(..., F) model-space features (core.data.batch.transform_features) -> standardised (numpy or torch)."""
-        return (x - _like(self.feature_mean, x)) / _like(self.feature_std, x)
-
-    def standardise_targets(self, y):
-        """(..., R) native units -> standardised (numpy or torch)."""
-        return (y - _like(self.target_mean, y)) / _like(self.target_std, y)
-
-    def destandardise_targets(self, y):
-        """(..., R) standardised -> native units (numpy or torch)."""
-        return y * _like(self.target_std, y) + _like(self.target_mean, y)
-
-    def destandardise_target(self, name: str, y):
-        """One target's (...) standardised values -> native units."""
-        i = self.target_names.index(name)
-        return y * self.target_std[i] + self.target_mean[i]
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> Scalers:
-        d = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"scalers JSON has unknown fields {sorted(unknown)}")
-        s = cls(**d)
-        if s.feature_names != list(MODEL_FEATURES) or s.target_names != list(REGRESSION_TARGETS):
-            raise ValueError(
-                "scalers JSON was fit on other features/targets than this code's core.data.batch.FEATURES "
-                f"/ REGRESSION_TARGETS: {s.feature_names} / {s.target_names}"
-            )
-        return s
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Scalers:
-        return cls.from_json(Path(path).read_text())
-
-
 # ----------------------------------------------------------------------------- one file
-
-ORACLE_KEYS = ("oracle_targets", "oracle_keyframe")
-_SYNTH_NAME = re.compile(r"^synth_(\d{5})\.xml$")
 
 
 @dataclass
@@ -215,25 +78,15 @@ def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
     return p.name
 
 
-def _windows_of(timelines, cfg: DataConfig) -> dict[str, np.ndarray]:
-    parts = [
-        make_windows(timeline_to_frames(tl, cfg.step_s), cfg.window, cfg.overlap, cfg.max_tracks, timeline=i)
-        for i, tl in enumerate(timelines)
-    ]
-    return concat_windows(parts, cfg.window, cfg.max_tracks)
-
-
 def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
     """Parse one file and window all its timelines. Never raises: a failure is ``error`` naming the file."""
     digest = hashlib.sha256(data).hexdigest()
     split = split_of(name, cfg.val_fraction, cfg.split_seed)
     try:
-        from core.data.formats import read_bytes
-
         timelines = read_bytes(data, name)
         if not timelines:
             raise TimelineError(name, "no timeline (sequence) in the file")
-        windows = _windows_of(timelines, cfg)
+        windows = windows_of(timelines, cfg)
         if split == "val":
             oracle = builtin_oracle(name, data, cfg, windows)
             if oracle is not None:
@@ -242,40 +95,6 @@ def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
     except Exception as e:  # one bad file (or a reader bug) must never stop the others
         msg = str(e) if name in str(e) else f"{name}: {e}"
         return FileResult(name, split, None, 0, f"{type(e).__name__}: {msg}", digest)
-
-
-def builtin_oracle(
-    name: str, data: bytes, cfg: DataConfig, windows: dict[str, np.ndarray], draws: int = ORACLE_DRAWS
-) -> dict[str, np.ndarray] | None:
-    """Noise floor of a built-in corpus file: targets (N, K, T, R) and keyframe probability (N, K, T)
-    averaged over ``draws`` other style/noise draws of the same structure, aligned with ``windows``.
-
-    None unless the file is byte-for-byte what ``core.data.synth`` writes for its name (so a user's file that
-    happens to be called synth_00001.xml never gets a made-up floor). Draws go through the same
-    xmeml writer and reader as the corpus, so units and rounding match the file's targets.
-    """
-    m = _SYNTH_NAME.match(os.path.basename(name))
-    if cfg.data_dir is not None or m is None:
-        return None
-    from core.data import synth
-    from core.data.formats import read_bytes
-    from core.data.formats.xmeml_writer import write_xmeml
-
-    seed = synth.corpus_seed(int(m.group(1)), cfg.synth_seed)
-    if write_xmeml(synth.generate_timeline(seed)) != data:
-        return None
-    acc_t = np.zeros(windows["targets"].shape, np.float64)  # (N, K, T, R)
-    acc_k = np.zeros(windows["keyframe"].shape, np.float64)  # (N, K, T)
-    for k in range(draws):
-        w = _windows_of(read_bytes(write_xmeml(synth.generate_timeline(seed, style_draw=k)), name), cfg)
-        if any(
-            w[key].shape != windows[key].shape or not np.array_equal(w[key], windows[key])
-            for key in ("step_mask", "clip_id", "target_valid", "keyframe_valid")
-        ):
-            return None  # not the same structure: no honest floor for this file
-        acc_t += w["targets"]
-        acc_k += w["keyframe"]
-    return {"oracle_targets": (acc_t / draws).astype(np.float32), "oracle_keyframe": (acc_k / draws).astype(np.float32)}
 
 
 # ----------------------------------------------------------------------------- assembly
@@ -391,8 +210,6 @@ def input_paths(cfg: DataConfig, paths: list[str | os.PathLike] | None = None) -
         if not found:
             raise FileNotFoundError(f"no timeline files ({', '.join(EXTENSIONS)}) under {root}")
         return found
-    from core.data.synth import write_corpus
-
     return [
         Path(p)
         for p in write_corpus(cache_root(cfg) / "synth" / f"seed_{cfg.synth_seed}", cfg.synth_count, cfg.synth_seed)
@@ -436,8 +253,6 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
 
     items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per task
     if cfg.workers > 0 and len(files) > 1:
-        import multiprocessing as mp
-
         with mp.get_context("spawn").Pool(min(cfg.workers, len(files))) as pool:
             results = list(pool.imap_unordered(_work, items, chunksize=max(1, len(files) // (8 * cfg.workers))))
     else:

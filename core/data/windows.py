@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.config import REGRESSION_TARGETS
+from core.config import REGRESSION_TARGETS, DataConfig
 from core.data.batch import FEATURES, RAW_KEYS
+from core.data.frames import timeline_to_frames
 
 F, R = len(FEATURES), len(REGRESSION_TARGETS)
 
@@ -136,3 +137,12 @@ def concat_windows(
 
 def n_windows(raw: dict[str, np.ndarray]) -> int:
     return int(raw["timeline"].shape[0])
+
+
+def windows_of(timelines, cfg: DataConfig) -> dict[str, np.ndarray]:
+    """All timelines of one file -> one set of windows (``timeline`` = index within the file)."""
+    parts = [
+        make_windows(timeline_to_frames(tl, cfg.step_s), cfg.window, cfg.overlap, cfg.max_tracks, timeline=i)
+        for i, tl in enumerate(timelines)
+    ]
+    return concat_windows(parts, cfg.window, cfg.max_tracks)

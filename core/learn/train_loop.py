@@ -24,11 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
 
 from core.config import Config
 from core.data.batch import MODEL_FEATURES, trim_tracks
+from core.data.dataset import WindowDataset
+from core.learn.checkpoint import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
 from core.learn.evaluate import evaluate, gap_closed, noise_floor
-from core.serve.persistence import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
+from core.learn.loss import MultiTrackLoss
+from core.learn.model import build_model, count_parameters
 
 
 class TrainingError(RuntimeError):
@@ -175,6 +179,147 @@ def _autocast_factory(cfg: Config, device: torch.device) -> Callable | None:
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+@dataclass
+class _Loaders:
+    train_ds: WindowDataset
+    train: DataLoader
+    val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
+    sampler: DistributedSampler | None
+    generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
+
+
+def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> _Loaders:
+    """Training windows draw their context fraction per window; validation is fixed per seed."""
+    t, scalers = cfg.train, data.scalers
+    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed)
+    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1)}
+    if t.eval_context > 0:
+        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1)
+    if len(train_ds) == 0 or len(val_sets[""]) == 0:
+        raise TrainingError(
+            f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
+            "add timelines or lower data.val_fraction"
+        )
+    sampler = (
+        DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed) if world > 1 else None
+    )
+    gen = torch.Generator()
+
+    def val_loader(ds):
+        s = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
+        return DataLoader(
+            ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers, pin_memory=pin
+        )
+
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=t.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen,
+        num_workers=t.loader_workers,
+        pin_memory=pin,
+        drop_last=False,
+    )
+    return _Loaders(train_ds, train_loader, {k: val_loader(ds) for k, ds in val_sets.items()}, sampler, gen)
+
+
+def _pick_device(hooks: Hooks, cfg: Config) -> torch.device:
+    device = hooks.device or resolve_device(cfg.train.device)
+    if device.type == "cuda" and device.index is None:  # set_device needs an index: DDP's local rank
+        device = torch.device(
+            "cuda",
+            int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
+            if hooks.world_size > 1
+            else torch.cuda.current_device(),
+        )
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
+
+
+def train_epoch(
+    model, loader, loss_fn, opt, cfg: Config, device, autocast, epoch: int, grad_norms: list[float], show_progress: bool
+) -> tuple[float, int]:
+    """One pass over ``loader``; returns (mean training loss, real tokens seen). Raises on NaN or explosion."""
+    t = cfg.train
+    pin = device.type == "cuda"
+    model.train()
+    tot, nb, tokens = 0.0, 0, 0
+    bar = _progress(loader, f"epoch {epoch}/{t.epochs}", show_progress)
+    for batch in bar:
+        batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
+        with autocast() if autocast else contextlib.nullcontext():
+            outputs = model(batch)
+        loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
+                f"lower train.lr (now {t.lr}) or raise train.grad_clip"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = float(
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf"))
+        )
+        if not math.isfinite(norm):
+            raise TrainingError(f"non-finite gradient norm at epoch {epoch}, batch {nb}")
+        if len(grad_norms) >= 20 and norm > t.explode_factor * statistics.median(grad_norms[-200:]):
+            raise TrainingError(
+                f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
+                f"{t.explode_factor:g}x the running median; lower train.lr"
+            )
+        grad_norms.append(norm)
+        opt.step()
+        tot += float(loss.detach())
+        nb += 1
+        tokens += int(batch["step_mask"].sum())
+        if hasattr(bar, "set_postfix") and (t.log_every and nb % t.log_every == 0):
+            bar.set_postfix(loss=f"{tot / nb:.4f}")
+    return tot / max(nb, 1), tokens
+
+
+def validate(
+    model,
+    loaders: dict[str, DataLoader],
+    loss_fn,
+    scalers,
+    cfg: Config,
+    device,
+    autocast,
+    floor: dict[str, float] | None,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """val_objective (and with context), per-head ratios, MAE, F1; plus the constant baseline's metrics."""
+    stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
+    metrics: dict[str, Any] = {}
+    base_metrics: dict[str, float] = {}
+    for prefix, loader in loaders.items():
+        m, b = evaluate(
+            model,
+            loader,
+            loss_fn,
+            scalers.baseline,
+            stds,
+            cfg.model,
+            device,
+            autocast,
+            threshold=cfg.train.keyframe_threshold,
+        )
+        if prefix == "":
+            base_metrics = b
+        metrics[f"val_{prefix}objective" if prefix else "val_objective"] = m.pop("objective")
+        for k, v in m.items():
+            metrics[f"{prefix}{k}"] = v
+    metrics["val_objective_ctx"] = metrics.pop("val_ctx_objective", float("nan"))
+    for k, v in base_metrics.items():
+        if not k.startswith("ratio/") and k != "objective":
+            metrics[f"baseline/{k}"] = v
+    if floor:
+        metrics["noise_floor"] = floor["objective"]
+        metrics["gap_closed"] = gap_closed({k: v for k, v in metrics.items() if k.startswith("ratio/")}, floor)
+    return metrics, base_metrics
+
+
 def train(
     cfg: Config,
     data,
@@ -185,69 +330,22 @@ def train(
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train ``cfg`` on prepared ``data`` (core.data.preprocess.Prepared); report every epoch via ``hooks``."""
-    from core.data.dataset import WindowDataset
-    from core.learn.loss import MultiTrackLoss
-    from core.learn.model import build_model, count_parameters
-
     if hooks is None:
         hooks = LocalHooks(out_dir) if out_dir else Hooks()
     rank, world = hooks.rank, hooks.world_size
     t = cfg.train
-    device = hooks.device or resolve_device(t.device)
-    if device.type == "cuda" and device.index is None:  # set_device needs an index: DDP's local rank
-        device = torch.device(
-            "cuda",
-            int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
-            if world > 1
-            else torch.cuda.current_device(),
-        )
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    device = _pick_device(hooks, cfg)
     _seed_all(t.seed)  # same init on every rank; DDP broadcasts rank 0's weights anyway
     is_main = rank == 0
     say = log if is_main else (lambda s: None)
     scalers = data.scalers
-
-    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed)
-    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1)}
-    if t.eval_context > 0:
-        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1)
-    if len(train_ds) == 0 or len(val_sets[""]) == 0:
-        raise TrainingError(
-            f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
-            "add timelines or lower data.val_fraction"
-        )
-    pin = device.type == "cuda"
-    sampler = (
-        DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed) if world > 1 else None
-    )
-    loader_gen = torch.Generator()
-
-    def make_val_loader(ds):
-        s = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
-        return DataLoader(
-            ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers, pin_memory=pin
-        )
-
-    val_loaders = {k: make_val_loader(ds) for k, ds in val_sets.items()}
-    train_loader = DataLoader(
-        train_ds,
-        batch_size=t.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=loader_gen,
-        num_workers=t.loader_workers,
-        pin_memory=pin,
-        drop_last=False,
-    )
+    loaders = build_loaders(cfg, data, rank, world, pin=device.type == "cuda")
 
     model = build_model(cfg.model, n_features=len(MODEL_FEATURES)).to(device)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(device)
     opt = build_optimizer(cfg, model)
     sched = build_scheduler(cfg, opt)
     autocast = _autocast_factory(cfg, device)
-    stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
-    baseline = scalers.baseline
 
     start_epoch, best, history, bad_epochs = 1, {"val_objective": math.inf}, [], 0
     resume = hooks.resume_from()
@@ -269,79 +367,34 @@ def train(
     if t.compile and device.type == "cuda":
         model = torch.compile(model)
 
-    floor = noise_floor(data.val, scalers, cfg.model, baseline) if is_main else None
+    floor = noise_floor(data.val, scalers, cfg.model, scalers.baseline) if is_main else None
     if is_main and start_epoch == 1:
-        n_params = count_parameters(raw_model)
         say(
-            f"model: {n_params / 1e6:.2f}M parameters, attention {cfg.model.attention}, device {device}, "
-            f"world size {world}; {len(train_ds)} train / {len(val_sets[''])} val windows"
+            f"model: {count_parameters(raw_model) / 1e6:.2f}M parameters, attention {cfg.model.attention}, "
+            f"device {device}, world size {world}; {len(loaders.train_ds)} train / "
+            f"{len(loaders.val[''].dataset)} val windows"
         )
 
     result = TrainResult(history=list(history), best=dict(best), noise_floor=floor)
     grad_norms: list[float] = []
     for epoch in range(start_epoch, t.epochs + 1):
         t0 = time.perf_counter()
-        train_ds.set_epoch(epoch)
-        loader_gen.manual_seed(t.seed * 100003 + epoch)  # shuffle order depends on the epoch only: exact resume
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        model.train()
-        tot, nb, tokens = 0.0, 0, 0
-        bar = _progress(train_loader, f"epoch {epoch}/{t.epochs}", progress and is_main)
-        for batch in bar:
-            batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
-            with autocast() if autocast else contextlib.nullcontext():
-                outputs = model(batch)
-            loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
-                    f"lower train.lr (now {t.lr}) or raise train.grad_clip"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = float(
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf"))
-            )
-            if not math.isfinite(norm):
-                raise TrainingError(f"non-finite gradient norm at epoch {epoch}, batch {nb}")
-            if len(grad_norms) >= 20 and norm > t.explode_factor * statistics.median(grad_norms[-200:]):
-                raise TrainingError(
-                    f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
-                    f"{t.explode_factor:g}x the running median; lower train.lr"
-                )
-            grad_norms.append(norm)
-            opt.step()
-            tot += float(loss.detach())
-            nb += 1
-            tokens += int(batch["step_mask"].sum())
-            if hasattr(bar, "set_postfix") and (t.log_every and nb % t.log_every == 0):
-                bar.set_postfix(loss=f"{tot / nb:.4f}")
+        loaders.train_ds.set_epoch(epoch)
+        loaders.generator.manual_seed(t.seed * 100003 + epoch)
+        if loaders.sampler is not None:
+            loaders.sampler.set_epoch(epoch)
+        train_loss, tokens = train_epoch(
+            model, loaders.train, loss_fn, opt, cfg, device, autocast, epoch, grad_norms, progress and is_main
+        )
         train_time = time.perf_counter() - t0
-
         metrics: dict[str, Any] = {
             "epoch": epoch,
-            "train_loss": tot / max(nb, 1),
+            "train_loss": train_loss,
             "lr": opt.param_groups[0]["lr"],
             "tokens_per_s": tokens * world / train_time,
         }
-        base_metrics = {}
-        for prefix, loader in val_loaders.items():
-            m, b = evaluate(
-                raw_model, loader, loss_fn, baseline, stds, cfg.model, device, autocast, threshold=t.keyframe_threshold
-            )
-            if prefix == "":
-                base_metrics = b
-            metrics[f"val_{prefix}objective" if prefix else "val_objective"] = m.pop("objective")
-            for k, v in m.items():
-                metrics[f"{prefix}{k}"] = v
-        metrics["val_objective_ctx"] = metrics.pop("val_ctx_objective", float("nan"))
-        for k, v in base_metrics.items():
-            if not k.startswith("ratio/") and k != "objective":
-                metrics[f"baseline/{k}"] = v
-        if floor:
-            metrics["noise_floor"] = floor["objective"]
-            metrics["gap_closed"] = gap_closed({k: v for k, v in metrics.items() if k.startswith("ratio/")}, floor)
+        val_metrics, base_metrics = validate(raw_model, loaders.val, loss_fn, scalers, cfg, device, autocast, floor)
+        metrics.update(val_metrics)
         if not math.isfinite(metrics["val_objective"]):
             raise TrainingError(f"non-finite val_objective at epoch {epoch}")
         if t.schedule == "plateau":
@@ -386,8 +439,6 @@ def train(
 def _progress(it, desc: str, enabled: bool):
     if not enabled:
         return it
-    from tqdm.auto import tqdm
-
     return tqdm(it, desc=desc, leave=False, dynamic_ncols=True)
 
 

@@ -15,7 +15,8 @@ SMALL = dict(window=40, overlap=0, max_tracks=8, val_fraction=0.25)
 def ray_session():
     import ray
 
-    from distributed.tune import SearchSettings, init_ray
+    from distributed.cluster import init_ray
+    from distributed.settings import SearchSettings
 
     started = init_ray(SearchSettings(num_cpus=2), log=lambda s: None)
     yield ray

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.config import apply_overrides, config_from_dict
-from core.serve.persistence import CHECKPOINT_FILE, load_checkpoint, load_state
+from core.learn.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_state
 from distributed import data as ddata
 from distributed.train import fit
 

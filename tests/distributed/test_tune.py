@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from core.config import apply_overrides, config_from_dict
-from distributed.tune import SearchError, SearchSettings, best_checkpoint, concurrency, export_best, run_search
+from distributed.cluster import check_storage, concurrency
+from distributed.export import best_checkpoint, export_best
+from distributed.settings import SearchError, SearchSettings
+from distributed.storage import resolve_storage
+from distributed.tune import run_search
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
@@ -33,14 +37,14 @@ def test_concurrency_from_resources():
 
 
 def test_storage_must_be_shared_on_a_multi_node_cluster(monkeypatch, tmp_path):
-    import distributed.tune as dt
+    import distributed.cluster as dc
 
-    monkeypatch.setattr(dt, "_alive_nodes", lambda: 3)
+    monkeypatch.setattr(dc, "alive_nodes", lambda: 3)
     with pytest.raises(SearchError, match=r"folder on this node's disk, but the cluster has 3 nodes.*s3://"):
-        dt.check_storage(str(tmp_path), SearchSettings())
-    dt.check_storage("s3://bucket/xmlai", SearchSettings())  # a bucket is fine
-    dt.check_storage(str(tmp_path), SearchSettings(shared_storage=True))  # so is a declared shared file system
-    assert dt.resolve_storage("relative/dir") == str(Path("relative/dir").resolve())  # Ray needs absolute paths
+        check_storage(str(tmp_path), SearchSettings())
+    check_storage("s3://bucket/xmlai", SearchSettings())  # a bucket is fine
+    check_storage(str(tmp_path), SearchSettings(shared_storage=True))  # so is a declared shared file system
+    assert resolve_storage("relative/dir") == str(Path("relative/dir").resolve())  # Ray needs absolute paths
 
 
 @pytest.mark.ray
@@ -70,7 +74,8 @@ def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp
         run_search(_base(data_cfg), s, log=logs.append)
 
     out = export_best(res.experiment_path, str(tmp_path / "model"), log=logs.append)
-    from core.serve.persistence import load_checkpoint, load_exported
+    from core.learn.checkpoint import load_checkpoint
+    from core.serve.export import load_exported
     from core.serve.predict import Predictor
 
     exported = load_exported(out)

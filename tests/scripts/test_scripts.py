@@ -30,7 +30,7 @@ def test_train_debug_then_resume_then_annotate(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from" in r.stdout and "epoch   3" in r.stdout and "epoch   1" not in r.stdout
     # annotate a generated timeline with the checkpoint's exported model
-    from core.serve.persistence import export_model
+    from core.serve.export import export_model
 
     model_dir = export_model(out / "checkpoints" / "best", tmp_path / "model")
     xml = sorted(cache.rglob("synth_00000.xml"))[0]

@@ -15,7 +15,7 @@ from core.data.batch import BATCH_KEYS, MODEL_FEATURES
 from core.data.context import N_SUMMARY
 from core.data.dataset import WindowDataset, collate
 from core.data.frames import timeline_to_frames
-from core.data.preprocess import Scalers
+from core.data.scalers import Scalers
 from core.data.timeline import Clip, Curve, Key, Timeline, Track
 from core.data.windows import concat_windows, make_windows
 

@@ -12,7 +12,9 @@ import pytest
 from core.config import DataConfig
 from core.data import preprocess
 from core.data.batch import RAW_KEYS
-from core.data.preprocess import FileResult, Prepared, Scalers, assemble, prepare, process_file, split_of
+from core.data.noise_floor import builtin_oracle
+from core.data.preprocess import FileResult, Prepared, assemble, prepare, process_file, split_of
+from core.data.scalers import Scalers
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +158,7 @@ def test_builtin_noise_floor_aligned(tmp_path):
     path = write_corpus(tmp_path, 1, seed=2)[0]
     data = path.read_bytes()
     res = process_file(path.name, data, cfg)
-    oracle = preprocess.builtin_oracle(path.name, data, cfg, res.windows, draws=3)
+    oracle = builtin_oracle(path.name, data, cfg, res.windows, draws=3)
     assert oracle is not None
     w = res.windows
     assert oracle["oracle_targets"].shape == w["targets"].shape
@@ -167,8 +169,8 @@ def test_builtin_noise_floor_aligned(tmp_path):
     v = w["target_valid"]
     assert not np.array_equal(oracle["oracle_targets"][v], w["targets"][v])
     # a file that is not what the generator writes for its name gets no floor
-    assert preprocess.builtin_oracle(path.name, data + b" ", cfg, res.windows, draws=1) is None
-    assert preprocess.builtin_oracle(path.name, data, DataConfig(synth_seed=3), res.windows, draws=1) is None
+    assert builtin_oracle(path.name, data + b" ", cfg, res.windows, draws=1) is None
+    assert builtin_oracle(path.name, data, DataConfig(synth_seed=3), res.windows, draws=1) is None
 
 
 def test_file_results_are_plain(prepared):

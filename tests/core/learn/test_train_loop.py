@@ -15,8 +15,9 @@ import torch
 from core.config import apply_overrides, config_from_dict
 from core.data.dataset import WindowDataset, collate
 from core.data.preprocess import prepare
+from core.learn.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_state
 from core.learn.train_loop import Hooks, LocalHooks, TrainingError, train
-from core.serve.persistence import CHECKPOINT_FILE, export_model, load_checkpoint, load_exported, load_state
+from core.serve.export import export_model, load_exported
 
 TINY = {
     "data": {"synth_count": 24, "window": 40, "overlap": 0, "max_tracks": 8},

@@ -1,95 +1,29 @@
-"""Versioned save / load / export. Nothing here unpickles: weights load with ``weights_only=True``,
-configs are YAML and scalers JSON.
+"""Export a checkpoint as a self-contained model folder, and load one back as a ``Predictor``.
 
-A checkpoint folder holds ``state.pt`` (weights, optimizer, scheduler, RNG, epoch), ``config.yaml``
-(the resolved config), ``scalers.json`` and ``metrics.json``. An exported model folder holds
-``weights.pt``, ``model.ts`` (TorchScript), ``config.yaml``, ``scalers.json``, ``metrics.json``,
-``MODEL_CARD.md`` and ``xmlai.json`` (format version); ``load_exported(dir)`` rebuilds a predictor.
+An exported model folder holds ``weights.pt``, ``model.ts`` (TorchScript), ``config.yaml``,
+``scalers.json``, ``metrics.json``, ``MODEL_CARD.md`` and ``xmlai.json`` (format version). Nothing
+here unpickles: weights load with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-FORMAT_VERSION = 1
-CHECKPOINT_FILE = "state.pt"
-
-
-class PersistenceError(RuntimeError):
-    pass
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The bare model under DDP / torch.compile wrappers, so state-dict keys never change with world size."""
-    while True:
-        if hasattr(model, "module"):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
-
-
-def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, bool) or v is None or isinstance(v, str):
-            out[k] = v
-        elif isinstance(v, (int, float)):
-            out[k] = None if isinstance(v, float) and not math.isfinite(v) else v  # JSON has no NaN
-        elif isinstance(v, dict):
-            out[k] = _json_safe(v)
-    return out
-
-
-def save_checkpoint_dir(d: str | Path, state: dict[str, Any], cfg, scalers, metrics: dict[str, Any]) -> None:
-    d = Path(d)
-    d.mkdir(parents=True, exist_ok=True)
-    torch.save({"format_version": FORMAT_VERSION, **state}, d / CHECKPOINT_FILE)
-    (d / "config.yaml").write_text(cfg.to_yaml())
-    scalers.save(d / "scalers.json")
-    (d / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=1))
-
-
-def load_state(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise PersistenceError(f"{path}: no such checkpoint file")
-    st = torch.load(path, map_location="cpu", weights_only=True)
-    v = st.get("format_version")
-    if v != FORMAT_VERSION:
-        raise PersistenceError(f"{path}: checkpoint format version {v}, this xmlai reads {FORMAT_VERSION}")
-    return st
-
-
-def _load_config_scalers(d: Path):
-    from core.config import load_config
-    from core.data.preprocess import Scalers
-
-    for name in ("config.yaml", "scalers.json"):
-        if not (d / name).is_file():
-            raise PersistenceError(f"{d}: {name} is missing; not an xmlai checkpoint or export")
-    return load_config(d / "config.yaml"), Scalers.load(d / "scalers.json")
-
-
-def load_checkpoint(d: str | Path):
-    """Rebuild (model in eval mode, config, scalers) from a checkpoint folder."""
-    from core.data.batch import MODEL_FEATURES
-    from core.learn.model import build_model
-
-    d = Path(d)
-    cfg, scalers = _load_config_scalers(d)
-    st = load_state(d / CHECKPOINT_FILE)
-    model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
-    model.load_state_dict(st["model"])
-    model.eval()
-    return model, cfg, scalers
+from core.data.batch import MODEL_FEATURES
+from core.learn.checkpoint import (
+    FORMAT_VERSION,
+    PersistenceError,
+    json_safe,
+    load_checkpoint,
+    load_config_scalers,
+)
+from core.learn.model import build_model
+from core.serve.predict import Predictor
 
 
 def export_model(
@@ -100,8 +34,6 @@ def export_model(
     source: str = "",
 ) -> Path:
     """Write a self-contained model folder from a checkpoint folder. Returns the folder."""
-    from core.data.batch import MODEL_FEATURES
-
     checkpoint_dir, out = Path(checkpoint_dir), Path(out_dir)
     model, cfg, scalers = load_checkpoint(checkpoint_dir)
     if metrics is None and (checkpoint_dir / "metrics.json").is_file():
@@ -113,7 +45,7 @@ def export_model(
     shutil.copy(checkpoint_dir / "config.yaml", out / "config.yaml")
     shutil.copy(checkpoint_dir / "scalers.json", out / "scalers.json")
     (out / "metrics.json").write_text(
-        json.dumps({"model": _json_safe(metrics), "baseline": _json_safe(baseline or {})}, indent=1)
+        json.dumps({"model": json_safe(metrics), "baseline": json_safe(baseline or {})}, indent=1)
     )
     (out / "xmlai.json").write_text(
         json.dumps({"format_version": FORMAT_VERSION, "features": list(MODEL_FEATURES), "source": source}, indent=1)
@@ -158,7 +90,7 @@ keyframe placement and interpolation) from the edit's structure and any keyframe
 
 ## Use
 ```python
-from core.serve.persistence import load_exported
+from core.serve.export import load_exported
 predictor = load_exported("THIS_FOLDER")
 annotated = predictor.predict_file("timeline.xml")
 ```
@@ -170,10 +102,6 @@ deep music ducks) is learnable only as an average unless some keyframes are give
 
 def load_exported(d: str | Path, torchscript: bool = False):
     """Load an exported model folder into a ``Predictor`` (eager weights, or the TorchScript file)."""
-    from core.data.batch import MODEL_FEATURES
-    from core.learn.model import build_model
-    from core.serve.predict import Predictor
-
     d = Path(d)
     meta_path = d / "xmlai.json"
     if not meta_path.is_file():
@@ -181,7 +109,7 @@ def load_exported(d: str | Path, torchscript: bool = False):
     meta = json.loads(meta_path.read_text())
     if meta.get("format_version") != FORMAT_VERSION:
         raise PersistenceError(f"{d}: export format {meta.get('format_version')}, this xmlai reads {FORMAT_VERSION}")
-    cfg, scalers = _load_config_scalers(d)
+    cfg, scalers = load_config_scalers(d)
     if torchscript:
         model = torch.jit.load(str(d / "model.ts"), map_location="cpu")
     else:

@@ -1,0 +1,149 @@
+"""Train-set statistics (feature and target standardisation, the constant baseline), frozen with the
+prepared data and stored as JSON, never pickle."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.config import REGRESSION_TARGETS
+from core.data.batch import MODEL_FEATURES, transform_features
+from core.data.timeline import INTERPOLATIONS, TRACK_KINDS
+
+# Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
+# almost everywhere) must not blow up its standardised errors.
+STD_FLOOR = {
+    "scale": 1.0,
+    "rotation": 1.0,
+    "center_x": 0.01,
+    "center_y": 0.01,
+    "opacity": 1.0,
+    "level_db": 1.0,
+    "pan": 0.1,
+}
+FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without nests) keeps std 1
+
+
+def _like(values, x):
+    """``values`` (a list) as an array/tensor broadcastable against ``x`` (numpy array or torch tensor)."""
+    if isinstance(x, np.ndarray) or np.isscalar(x):
+        return np.asarray(values, dtype=np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64)
+    import torch  # only reached with tensors: data workers need no torch
+
+    return torch.as_tensor(values, dtype=x.dtype, device=x.device)
+
+
+@dataclass
+class Scalers:
+    """Train-set statistics, frozen with the prepared data. JSON in and out, never pickle.
+
+    ``baseline`` is the constant predictor every report divides by:
+    {"regression": {target: {"video": mean, "audio": mean}} (standardised units),
+     "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold]}.
+    """
+
+    feature_names: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
+    feature_mean: list[float] = field(default_factory=lambda: [0.0] * len(MODEL_FEATURES))
+    feature_std: list[float] = field(default_factory=lambda: [1.0] * len(MODEL_FEATURES))
+    target_names: list[str] = field(default_factory=lambda: list(REGRESSION_TARGETS))
+    target_mean: list[float] = field(default_factory=lambda: [0.0] * len(REGRESSION_TARGETS))
+    target_std: list[float] = field(default_factory=lambda: [1.0] * len(REGRESSION_TARGETS))
+    baseline: dict[str, Any] = field(default_factory=dict)
+    keyframe_pos_weight: float = 1.0
+    counts: dict[str, int] = field(default_factory=dict)  # positions the statistics were fit on
+
+    @classmethod
+    def fit(cls, raw: dict[str, np.ndarray]) -> Scalers:
+        """Fit on training windows: features over real steps, targets over their valid positions."""
+        step_mask = raw["step_mask"]  # (N, K, T)
+        x = transform_features(raw["features"][step_mask]).astype(np.float64)  # (M, F) model space
+        if len(x):
+            fmean, fstd = x.mean(axis=0), x.std(axis=0)
+        else:
+            fmean, fstd = np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
+        fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
+
+        kind = np.broadcast_to(raw["track_kind"][:, :, None], step_mask.shape)  # (N, K, T)
+        tmean, tstd, reg = [], [], {}
+        for i, name in enumerate(REGRESSION_TARGETS):
+            valid = raw["target_valid"][..., i]
+            y = raw["targets"][..., i][valid].astype(np.float64)
+            m = float(y.mean()) if len(y) else 0.0
+            s = max(float(y.std()) if len(y) else 0.0, STD_FLOOR[name])
+            tmean.append(m)
+            tstd.append(s)
+            reg[name] = {}
+            for k, kname in enumerate(TRACK_KINDS):
+                yk = raw["targets"][..., i][valid & (kind == k)].astype(np.float64)
+                reg[name][kname] = float((yk.mean() - m) / s) if len(yk) else 0.0
+
+        kv, kf = raw["keyframe_valid"], raw["keyframe"]
+        rates = {}
+        for k, kname in enumerate(TRACK_KINDS):
+            sel = kv & (kind == k)
+            rates[kname] = float(kf[sel].mean()) if sel.any() else 0.0
+        pos = int(kf[kv].sum())
+        neg = int(kv.sum()) - pos
+        counts = np.bincount(raw["interpolation"][raw["interp_valid"]], minlength=len(INTERPOLATIONS))
+        interp = (counts / counts.sum()).tolist() if counts.sum() else [1.0 / len(INTERPOLATIONS)] * len(INTERPOLATIONS)
+        return cls(
+            feature_mean=fmean.tolist(),
+            feature_std=fstd.tolist(),
+            target_mean=tmean,
+            target_std=tstd,
+            baseline={"regression": reg, "keyframe": rates, "interpolation": interp},
+            keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
+            counts={
+                "steps": int(step_mask.sum()),
+                "keyframe_valid": int(kv.sum()),
+                "keys": pos,
+                **{f"valid_{n}": int(raw["target_valid"][..., i].sum()) for i, n in enumerate(REGRESSION_TARGETS)},
+            },
+        )
+
+    def standardise_features(self, x):
+        """(..., F) model-space features (core.data.batch.transform_features) -> standardised (numpy or torch)."""
+        return (x - _like(self.feature_mean, x)) / _like(self.feature_std, x)
+
+    def standardise_targets(self, y):
+        """(..., R) native units -> standardised (numpy or torch)."""
+        return (y - _like(self.target_mean, y)) / _like(self.target_std, y)
+
+    def destandardise_targets(self, y):
+        """(..., R) standardised -> native units (numpy or torch)."""
+        return y * _like(self.target_std, y) + _like(self.target_mean, y)
+
+    def destandardise_target(self, name: str, y):
+        """One target's (...) standardised values -> native units."""
+        i = self.target_names.index(name)
+        return y * self.target_std[i] + self.target_mean[i]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Scalers:
+        d = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"scalers JSON has unknown fields {sorted(unknown)}")
+        s = cls(**d)
+        if s.feature_names != list(MODEL_FEATURES) or s.target_names != list(REGRESSION_TARGETS):
+            raise ValueError(
+                "scalers JSON was fit on other features/targets than this code's core.data.batch.FEATURES "
+                f"/ REGRESSION_TARGETS: {s.feature_names} / {s.target_names}"
+            )
+        return s
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scalers:
+        return cls.from_json(Path(path).read_text())

@@ -1,0 +1,90 @@
+"""What a search is (settings, result rows) and the names every part of it shares. Imports no Ray."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import Config, apply_overrides, config_from_dict
+
+OBJECTIVE, MODE = "val_objective", "min"
+BASELINE = 1.0  # the constant baseline's val_objective, by construction
+STATE_FILE = "xmlai_search.json"
+ROOT = Path(__file__).resolve().parents[1]
+# The laptop search: a small corpus and model so 64 trials finish in minutes on 2 cores. scripts/tune.py
+# and the benchmarks start from it, so a measured search is the search a user runs.
+LAPTOP_SEARCH = {
+    "data.synth_count": 40,
+    "data.window": 50,
+    "data.overlap": 0,
+    "model.preset": "tiny",
+    "train.early_stopping": 0,
+    "train.warmup_epochs": 0,
+}
+
+
+def laptop_config(**overrides: Any) -> Config:
+    """The default config with the laptop search settings and ``overrides`` (dotted keys) applied."""
+    return apply_overrides(config_from_dict({}), {**LAPTOP_SEARCH, **overrides})
+
+
+class SearchError(RuntimeError):
+    """A search cannot start (storage, resources, resume); the message says what to change."""
+
+
+@dataclass
+class SearchSettings:
+    """How a search runs (not what a trial trains: that is the Config and the space)."""
+
+    trials: int = 64
+    space: str = "architecture"  # a name in search_spaces.NAMES or a .py/.yaml path
+    epochs: int = 10  # ASHA max_t: the most epochs a trial trains
+    grace_period: int = 1  # epochs every trial gets before ASHA may stop it
+    reduction_factor: int = 3
+    workers_per_trial: int = 0  # 0 = train in the trial process; N >= 1 = TorchTrainer with N DDP workers
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    storage: str | None = None  # absolute path or URI (s3://, gs://); default ~/ray_results
+    name: str | None = None  # experiment name; default xmlai-<space>-<time>
+    resume: bool = False
+    seed: int = 0
+    max_concurrent: int | None = None  # default: from the cluster's resources
+    address: str | None = None  # Ray cluster to join ("auto"); default: $RAY_ADDRESS, else a local Ray
+    num_cpus: int | None = None  # CPUs of a local Ray (default: all)
+    data_engine: str = "auto"  # ray | local | auto (ray on a multi-node cluster)
+    shared_storage: bool = False  # the storage path is a shared file system mounted on every node
+    resource_wait_s: float = 600.0  # how long to wait for an autoscaling cluster to offer one trial's resources
+    top: int = 5
+    verbose: bool = False  # worker logs and per-epoch lines
+    searcher: str = "tpe"  # tpe | random (Optuna's RandomSampler: the benchmark's reference)
+    early_stopping: bool = True  # ASHA; False = every trial runs all epochs (FIFO)
+
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise SearchError(f"--trials must be >= 1, got {self.trials}")
+        if self.epochs < 1 or self.grace_period < 1 or self.grace_period > self.epochs:
+            raise SearchError(f"need 1 <= grace period ({self.grace_period}) <= epochs ({self.epochs})")
+        if self.workers_per_trial < 0:
+            raise SearchError("--workers-per-trial must be >= 0")
+        if self.cpus_per_worker <= 0 and not self.gpus_per_worker:
+            raise SearchError("--cpus-per-worker must be > 0 (or give --gpus-per-worker)")
+        if self.searcher not in ("tpe", "random"):
+            raise SearchError(f"searcher must be tpe or random, got {self.searcher!r}")
+        if self.data_engine not in ("ray", "local", "auto"):
+            raise SearchError(f"data engine must be ray, local or auto, got {self.data_engine!r}")
+
+
+@dataclass
+class SearchResult:
+    experiment_path: str
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per trial, best first
+    wall_s: float = 0.0
+    train_s: float = 0.0  # summed epoch times of all trials
+    epochs: int = 0  # summed epochs of all trials
+    counts: dict[str, int] = field(default_factory=dict)
+    reports: list[dict[str, Any]] = field(default_factory=list)  # every epoch of every trial, in time order
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.rows[0] if self.rows else None
