@@ -12,6 +12,30 @@ samples them. Values are in the canonical units of DESIGN.md:
 | opacity    | percent                                     | 100     |
 | level_db   | dB, floored at -60 (xmeml linear gain -> dB) | 0       |
 | pan        | -1 .. 1                                     | 0       |
+
+Besides the curves, every object carries what the export says about it (issue 6), filled by the
+readers where the dialect has it. **Unknown is None** (or an empty container), never a silent 0:
+
+* ``Timeline``: ``size_known`` (False when width/height are the 1920x1080 fallback),
+  ``pixel_aspect``, ``app``/``app_version`` (the exporting application where the file names it),
+  ``dialect_version`` and ``xml_path``.
+* ``Track``: ``name`` and ``xml_path``.
+* ``Clip``: the source (``source_width``/``source_height`` pixels, ``source_pixel_aspect``,
+  ``source_rate`` frames/s, ``audio_channels``, ``source_channel`` 1-based, ``file_ext``,
+  ``source_id``), retiming (``speed`` ratio, ``time_remap``), ``effects`` (names of the enabled
+  effects applied), ``link_group``, ``gain_db`` (Premiere's static clip gain), ``static`` (the
+  parameters the file sets to one value) and the locator for write-back (``xml_path``,
+  ``xml_context``, ``param_refs``).
+
+Static values. A parameter the file sets to one value (a plain value, or a single key) is
+*static*: ``Clip.static[p]`` holds it, default values included, so downstream can tell "set to
+100 %" from "not stated". Its curve stays as before (a one-key curve, only when the value differs
+from the default), so a parameter with several keys is in ``curves`` and not in ``static``.
+
+Locator. ``xml_path`` is lxml's ``getpath`` of the element that defines the object, in the file it
+was read from (``etree.ElementTree(root).xpath(path)`` finds it again). ``param_refs[p]`` says where
+parameter ``p`` lives (see ``ParamRef``); a clip whose parameter has no entry has no element for
+it yet, and a writer adds one under the clip's ``xml_path``.
 """
 
 from __future__ import annotations
@@ -106,6 +130,29 @@ class Curve:
         return a.value + (b.value - a.value) * u
 
 
+@dataclass(frozen=True)
+class ParamRef:
+    """Where a canonical parameter of a clip lives in the document it was read from.
+
+    ``path``: lxml ``getpath`` of the element holding the value or the keyframes (xmeml
+    ``<parameter>``; fcpxml ``<param>``, or the ``adjust-*`` element for a static attribute; MLT
+    ``<property>``). ``attr``: the attribute holding a static value (fcpxml ``amount``, ``scale``,
+    ``position``, ``rotation`` on ``adjust-*``, or ``value`` on ``<param>``), None where values are
+    element text or keyframe children. ``component``: the part of a multi-valued parameter
+    (xmeml ``horiz``/``vert``; fcpxml ``0``/``1`` of ``"x y"``; MLT ``rect`` for the values derived
+    from ``x y w h [opacity]``), None for a scalar. ``filter_path``: the effect element that owns
+    the parameter (xmeml/MLT ``<filter>``, fcpxml ``adjust-*``), to enable or extend it.
+    """
+
+    path: str
+    attr: str | None = None
+    component: str | None = None
+    filter_path: str | None = None
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "attr": self.attr, "component": self.component, "filter_path": self.filter_path}
+
+
 @dataclass
 class Clip:
     """One item on a track: media clip, still, audio, generator/title or nested sequence.
@@ -126,6 +173,25 @@ class Clip:
     transition_out: Fraction = Fraction(0)  # length (s) of the transition at the tail
     curves: dict[str, Curve] = field(default_factory=dict)
     clip_id: str = ""  # the exporter's id, for error messages and links
+    # ---- what the export says about the source and role (None = the file does not say) ----
+    static: dict[str, float] = field(default_factory=dict)  # parameter -> its one value (canonical unit)
+    gain_db: float | None = None  # Premiere Audio Gain (dB), already included in level_db
+    source_width: int | None = None  # source frame size in pixels (stored, not square-corrected)
+    source_height: int | None = None
+    source_pixel_aspect: float | None = None  # pixel width / height (1.0 square, 1.333 HDV 1440)
+    source_rate: Fraction | None = None  # source media frame rate (frames/s)
+    audio_channels: int | None = None  # channels of the source's audio (all streams together)
+    source_channel: int | None = None  # 1-based source channel / track the clip plays
+    file_ext: str | None = None  # lower-case extension of the media file, with the dot (".mov")
+    source_id: str | None = None  # identifies the media (file id, asset id, resource) within the file
+    speed: float | None = None  # constant playback speed ratio (1.0 normal, negative = reversed)
+    time_remap: bool | None = None  # a variable-speed retiming curve is applied
+    effects: list[str] = field(default_factory=list)  # names of the enabled effects applied, in order
+    link_group: str | None = None  # clips with the same value are linked (picture + sound, stereo pairs)
+    # ---- locator for write-back (see ParamRef) ----
+    xml_path: str | None = None  # getpath of the element that defines the clip
+    xml_context: tuple[str, ...] = ()  # containers it plays through (fcpxml ref-clip/mc-clip), outermost first
+    param_refs: dict[str, ParamRef] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.media_kind not in MEDIA_KINDS:
@@ -144,6 +210,8 @@ class Track:
     index: int  # 0-based position among the tracks of its kind, in the exporter's order
     clips: list[Clip] = field(default_factory=list)
     enabled: bool = True
+    name: str | None = None  # the track's name where the file gives one
+    xml_path: str | None = None  # getpath of the element that defines the track (None: fcpxml lanes)
 
     def __post_init__(self) -> None:
         if self.kind not in TRACK_KINDS:
@@ -162,6 +230,12 @@ class Timeline:
     height: int = 1080
     dialect: str = "xmeml"
     source: str = ""  # path of the file it came from, for error messages
+    size_known: bool = True  # False: the file gives no frame size and width/height are the fallback
+    pixel_aspect: float | None = None  # the sequence's pixel width / height
+    app: str | None = None  # exporting application where the file says it ("Premiere Pro", "Kdenlive")
+    app_version: str | None = None
+    dialect_version: str | None = None  # the format's version attribute (xmeml 4, fcpxml 1.9, MLT 7.4.0)
+    xml_path: str | None = None  # getpath of the element that defines the timeline
 
     @staticmethod
     def last_clip_end(tracks: list[Track]) -> Fraction:
@@ -183,35 +257,69 @@ class Timeline:
         return [t for t in self.tracks if t.kind == "audio"]
 
     def to_json(self) -> dict:
-        """The ``inspect_timeline.py --json`` shape: plain floats, timeline seconds."""
+        """The ``inspect_timeline.py --json`` shape: plain JSON types only, times in timeline seconds."""
         return {
             "name": self.name,
             "dialect": self.dialect,
             "fps": float(self.rate),
             "duration_s": float(self.duration),
+            "width": self.width,
+            "height": self.height,
+            "size_known": self.size_known,
+            "pixel_aspect": _opt_float(self.pixel_aspect),
+            "app": self.app,
+            "app_version": self.app_version,
+            "dialect_version": self.dialect_version,
+            "xml_path": self.xml_path,
             "tracks": [
                 {
                     "kind": t.kind,
                     "index": t.index,
                     "enabled": t.enabled,
-                    "clips": [
-                        {
-                            "name": c.name,
-                            "start_s": float(c.start),
-                            "end_s": float(c.end),
-                            "media_kind": c.media_kind,
-                            "enabled": c.enabled,
-                            "curves": {
-                                p: [[float(k.time), k.value, k.interp] for k in curve.keys]
-                                for p, curve in c.curves.items()
-                            },
-                        }
-                        for c in t.clips
-                    ],
+                    "name": t.name,
+                    "xml_path": t.xml_path,
+                    "clips": [_clip_json(c) for c in t.clips],
                 }
                 for t in self.tracks
             ],
         }
+
+
+def _opt_float(v) -> float | None:
+    return None if v is None else float(v)
+
+
+def _clip_json(c: Clip) -> dict:
+    return {
+        "name": c.name,
+        "clip_id": c.clip_id,
+        "start_s": float(c.start),
+        "end_s": float(c.end),
+        "source_in_s": float(c.source_in),
+        "source_out_s": _opt_float(c.source_out),
+        "media_kind": c.media_kind,
+        "enabled": c.enabled,
+        "transition_in_s": float(c.transition_in),
+        "transition_out_s": float(c.transition_out),
+        "curves": {p: [[float(k.time), float(k.value), k.interp] for k in curve.keys] for p, curve in c.curves.items()},
+        "static": {p: float(v) for p, v in c.static.items()},
+        "gain_db": _opt_float(c.gain_db),
+        "source_width": c.source_width,
+        "source_height": c.source_height,
+        "source_pixel_aspect": _opt_float(c.source_pixel_aspect),
+        "source_rate": _opt_float(c.source_rate),
+        "audio_channels": c.audio_channels,
+        "source_channel": c.source_channel,
+        "file_ext": c.file_ext,
+        "source_id": c.source_id,
+        "speed": _opt_float(c.speed),
+        "time_remap": c.time_remap,
+        "effects": list(c.effects),
+        "link_group": c.link_group,
+        "xml_path": c.xml_path,
+        "xml_context": list(c.xml_context),
+        "param_refs": {p: r.to_json() for p, r in c.param_refs.items()},
+    }
 
 
 class TimelineError(ValueError):

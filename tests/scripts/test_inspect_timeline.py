@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,18 +12,27 @@ import pytest
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "inspect_timeline.py"
-TRACK_KEYS = {"kind", "index", "enabled", "clips"}
-CLIP_KEYS = {"name", "start_s", "end_s", "media_kind", "enabled", "curves"}
+TIMELINE_KEYS = {"name", "dialect", "fps", "duration_s", "width", "height", "size_known", "pixel_aspect", "app"}
+TIMELINE_KEYS |= {"app_version", "dialect_version", "xml_path", "tracks"}
+TRACK_KEYS = {"kind", "index", "enabled", "name", "xml_path", "clips"}
+CLIP_KEYS = {"name", "clip_id", "start_s", "end_s", "source_in_s", "source_out_s", "media_kind", "enabled"}
+CLIP_KEYS |= {"transition_in_s", "transition_out_s", "curves", "static", "gain_db", "source_width", "source_height"}
+CLIP_KEYS |= {"source_pixel_aspect", "source_rate", "audio_channels", "source_channel", "file_ext", "source_id"}
+CLIP_KEYS |= {"speed", "time_remap", "effects", "link_group", "xml_path", "xml_context", "param_refs"}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    # PYTHONPATH: the checkout under test, not whichever checkout an editable install points at
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env
+    )
 
 
 def _check_shape(data) -> None:
     assert isinstance(data, list) and data
     for tl in data:
-        assert set(tl) == {"name", "dialect", "fps", "duration_s", "tracks"}
+        assert set(tl) == TIMELINE_KEYS
         assert isinstance(tl["name"], str) and tl["dialect"] == "xmeml"
         assert isinstance(tl["fps"], float) and isinstance(tl["duration_s"], float)
         for track in tl["tracks"]:

@@ -44,6 +44,10 @@ Units (canonical, see ``core.data.timeline``):
 
 Static values (one key) give a one-key curve only when they differ from the canonical default.
 Transitions (compositions, same-track mixes) are not read as curves.
+
+Hostile numbers: every number is checked for length and magnitude before any exact arithmetic
+(``core.data.formats._numbers``): ``1e999999999`` or a 10,000-digit value is a TimelineError at once,
+never a hang; exact denominators stay below 10**12.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ from fractions import Fraction
 
 from lxml import etree
 
-from core.data.timeline import PARAMS, Clip, Curve, Key, Timeline, TimelineError, Track, gain_to_db
+from core.data.formats._numbers import NumberError, check_length
+from core.data.timeline import PARAMS, Clip, Curve, Key, ParamRef, Timeline, TimelineError, Track, gain_to_db
 
 MAX_FRAMES = 10**12
 MAX_VALUE = 1e12
@@ -66,6 +71,7 @@ GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "co
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
 FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
 HOLD_MARKERS = frozenset("|!")
+RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
 _KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
 
 
@@ -73,6 +79,7 @@ class _Reader:
     def __init__(self, root: etree._Element, name: str) -> None:
         self.root = root
         self.name = name
+        self.getpath = root.getroottree().getpath  # the write-back locator (Clip.xml_path, ParamRef)
         self.ids: dict[str, etree._Element] = {}
         for el in root.iter("producer", "chain", "playlist", "tractor"):
             ident = el.get("id")
@@ -103,9 +110,12 @@ class _Reader:
         if text is None or not text.strip():
             return None
         try:
-            return int(text)
+            value = int(check_length(text))
         except ValueError:
             raise self.error(el.tag, f"{what} is not an integer: {text.strip()[:40]!r}") from None
+        if abs(value) > MAX_FRAMES:
+            raise self.error(el.tag, f"{what} {text.strip()[:40]} is absurd")
+        return value
 
     # ---- time --------------------------------------------------------------------------------
 
@@ -115,10 +125,13 @@ class _Reader:
             return default
         s = text.strip()
         try:
+            check_length(s)
             if ":" not in s and ";" not in s:
                 value = int(s) if s.lstrip("+-").isdigit() else int(float(s.replace(",", ".")))
             else:
                 value = self.clock(s)
+        except NumberError as e:
+            raise self.error(where, f"time {e}") from None
         except (ValueError, OverflowError):
             raise self.error(where, f"not a time: {s[:40]!r}") from None
         if abs(value) > MAX_FRAMES:
@@ -201,6 +214,7 @@ class _Reader:
             height=self.height,
             dialect="mlt",
             source=self.name,
+            xml_path=self.getpath(tractor),
         )
 
     def read_track(self, el: etree._Element, track_el: etree._Element, where: str) -> Track:
@@ -223,7 +237,7 @@ class _Reader:
         track_filters = list((el if el.tag == "tractor" else playlists[0]).iterchildren("filter"))
         self.apply_filters(track_filters, clips, kind, track_end, where)
         clips.sort(key=lambda c: c.start)
-        return Track(kind=kind, index=0, clips=clips, enabled=True)
+        return Track(kind=kind, index=0, clips=clips, enabled=True, xml_path=self.getpath(el))
 
     def apply_filters(self, filters, clips: list[Clip], kind: str, length: int, where: str) -> None:
         """Apply track or timeline filters (keys in track time) to the clips they cover.
@@ -232,7 +246,8 @@ class _Reader:
         clips that overlap its zone. A clip's own curve for a parameter wins.
         """
         for f in filters:
-            curves = self.curves([f], 0, length, self.secs, kind, where)
+            refs: dict[str, ParamRef] = {}
+            curves = self.curves([f], 0, length, self.secs, kind, where, refs)
             if not curves:
                 continue
             zone_in = self.secs(self.frames(f.get("in"), where, 0))
@@ -242,6 +257,8 @@ class _Reader:
                 if clip.end <= zone_in or (zone_out is not None and clip.start >= zone_out):
                     continue
                 for param, curve in curves.items():
+                    if param not in clip.curves:
+                        clip.param_refs[param] = refs[param]
                     _merge(clip.curves, param, list(curve.keys))
 
     def playlist_length(self, playlist: etree._Element, where: str) -> int:
@@ -298,6 +315,7 @@ class _Reader:
                 source_in=self.secs(e_in),
                 media_kind=self.media_kind(producer, kind),
                 clip_id=item.get("producer") or "",
+                xml_path=self.getpath(item),
             )
             if pending is not None:
                 clip.start -= Fraction(pending, 2) / self.rate
@@ -309,7 +327,7 @@ class _Reader:
                 p_len = self.frames(producer.get("out"), ewhere, e_in + length - 1) + 1
                 p_len -= self.frames(producer.get("in"), ewhere, 0)
                 clip.curves = self.curves(
-                    filters, 0, p_len, lambda f, s=start, i=e_in: self.secs(s + f - i), kind, ewhere
+                    filters, 0, p_len, lambda f, s=start, i=e_in: self.secs(s + f - i), kind, ewhere, clip.param_refs
                 )
             clips.append(clip)
             pos += length
@@ -337,19 +355,30 @@ class _Reader:
 
     # ---- filters -----------------------------------------------------------------------------
 
-    def curves(self, filters, origin: int, default_len: int, to_time, kind: str, where: str) -> dict[str, Curve]:
+    def curves(
+        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict
+    ) -> dict[str, Curve]:
         """Canonical curves of ``filters``; ``to_time`` maps a frame of the attachment domain to
-        timeline seconds. The first filter that gives a parameter wins."""
+        timeline seconds. The first filter that gives a parameter wins. ``refs`` gets where each
+        mapped parameter lives (the curve's property, else the first filter that has it)."""
         curves: dict[str, Curve] = {}
         for f in filters:
-            props = {p.get("name"): p.text or "" for p in f.iterchildren("property")}
+            prop_els = {p.get("name"): p for p in f.iterchildren("property")}
+            props = {name: p.text or "" for name, p in prop_els.items()}
             if props.get("disable", "0").strip() == "1":
                 continue
             fwhere = f"{where}, filter {f.get('id') or props.get('mlt_service')}"
             f_in = self.frames(f.get("in"), fwhere, 0)
             f_out = self.frames(f.get("out"), fwhere)
             length = f_out - f_in + 1 if f_out is not None else default_len
-            for canon, keys in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
+            for canon, keys, prop in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
+                ref = ParamRef(
+                    self.getpath(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.getpath(f)
+                )
+                if keys and canon not in curves:
+                    refs[canon] = ref
+                else:
+                    refs.setdefault(canon, ref)
                 if not keys:
                     continue
                 _merge(curves, canon, keys)
@@ -370,7 +399,7 @@ class _Reader:
                 mapped.append(("start", "pan", lambda v: 2.0 * v[0] - 1.0))
         if kind == "video":
             if service in ("affine", "qtblend", "composite", "frei0r.affine"):
-                for prop in ("transition.rect", "rect", "geometry", "transition.geometry"):
+                for prop in RECT_PROPS:
                     if prop in props:
                         mapped.append((prop, "rect", None))
                         break
@@ -393,7 +422,8 @@ class _Reader:
                 for t, text, interp in rows:
                     for c, value in self.rect(text, where):
                         out.setdefault(c, []).append(Key(t, value, interp))
-                yield from _drop_defaults(out)
+                for c, keys in _drop_defaults(out):
+                    yield c, keys, prop
                 continue
             keys = []
             for t, text, interp in rows:
@@ -405,7 +435,8 @@ class _Reader:
                         continue
                     value = convert(nums)
                 keys.append(Key(t, value, interp))
-            yield from _drop_defaults({canon: keys})
+            for c, kept in _drop_defaults({canon: keys}):
+                yield c, kept, prop
 
     def animation(self, text: str, f_in: int, length: int, to_time, where: str):
         """(timeline seconds, value text, interpolation) per key of an animation string."""
@@ -434,7 +465,7 @@ class _Reader:
         for i, part in enumerate(parts[:5]):
             pct = part.endswith("%")
             try:
-                v = float(part.rstrip("%"))
+                v = float(check_length(part.rstrip("%")))
             except ValueError:
                 raise self.error(where, f"rect value is not a number: {text.strip()[:40]!r}") from None
             if not math.isfinite(v) or abs(v) > MAX_VALUE:
@@ -482,7 +513,9 @@ def _numbers(text: str, where: str, reader: _Reader) -> list[float]:
         if part.lower().endswith("db"):
             part = part[:-2]
         try:
-            value = float(part)
+            value = float(check_length(part))
+        except NumberError as e:
+            raise reader.error(where, f"value {e}") from None
         except ValueError:
             break
         if not math.isfinite(value) or abs(value) > MAX_VALUE:
@@ -499,9 +532,11 @@ def _gain(text: str, where: str, reader: _Reader) -> float:
 
 
 def _drop_defaults(found: dict[str, list[Key]]):
-    """Keys all at the default value are no curve (untouched parameters, e.g. a full-frame rect)."""
+    """Keys all at the default value are no curve (untouched parameters, e.g. a full-frame rect):
+    they come out with no keys, so the parameter's place is still known."""
     for canon, keys in found.items():
         if all(abs(k.value - PARAMS[canon][0]) < 1e-9 for k in keys):
+            yield canon, []
             continue
         yield canon, keys
 

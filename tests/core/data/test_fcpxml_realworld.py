@@ -75,8 +75,13 @@ def test_timeline_sample_connected_clip_at_gap_head(realworld_dir):
     assert clip.start == Fraction(480480, 120000)
     assert clip.end == clip.start + Fraction(90810720, 720000)
     keys = _keys(clip, "level_db")
-    assert keys[0] == (clip.start + Fraction(7849868, 720000), 4.0, "smooth")  # value="4dB"
-    assert keys[1][1] == -35.0 and len(keys) == 8
+    # <fadeIn type="easeIn" duration="2317580/720000s"> over the keys (issue 7.3; it was dropped):
+    # silence at the clip start, up to the key curve's value at the fade's end (4 dB, held before
+    # the first key), then the 8 keys unchanged.
+    fade_end = clip.start + Fraction(2317580, 720000)
+    assert keys[:2] == [(clip.start, -60.0, "smooth"), (fade_end, 4.0, "smooth")]
+    assert keys[2] == (clip.start + Fraction(7849868, 720000), 4.0, "smooth")  # value="4dB"
+    assert keys[3][1] == -35.0 and len(keys) == 2 + 8
 
 
 def test_timeline_sample_still_position_and_scale(realworld_dir):
@@ -100,8 +105,17 @@ def test_brenner_fcpxml12_key_lists_in_db(realworld_dir):
     assert track.kind == "audio"
     assert clip.start == Fraction(12383091, 240000)
     keys = _keys(clip, "level_db")
-    assert [v for _, v, _ in keys] == [-1.0, -8.0, -8.0, -15.0, -36.0]  # keys win over amount="-5dB"
-    assert keys[0][0] == clip.start + Fraction(37520041, 720000) - Fraction(2476800, 48000)
+    # keys win over amount="-5dB"; <fadeOut type="easeIn" duration="406425825/1474560000s"> now
+    # applies on top of them (issue 7.3): at the fade's start the key curve's value (between the
+    # -15 and -36 keys, smooth), the -36 key 0.0034 s before the end scaled to silence, silence at the end.
+    shift = clip.start - Fraction(2476800, 48000)
+    times = [shift + Fraction(t, 720000) for t in (37520041, 37822581, 38132815, 38300398, 38532079)]
+    end = clip.start + Fraction(460800, 240000)
+    fade_start = end - Fraction(406425825, 1474560000)
+    u = float((fade_start - times[3]) / (times[4] - times[3]))
+    at_fade_start = -15.0 + (-36.0 + 15.0) * u * u * (3 - 2 * u)
+    assert [t for t, _, _ in keys] == times[:4] + [fade_start, times[4], end]
+    assert [v for _, v, _ in keys] == pytest.approx([-1.0, -8.0, -8.0, -15.0, at_fade_start, -60.0, -60.0])
     # adjust-blend keyValues "1; 0" -> opacity 100 -> 0 on the first clip's video
     [(_, video)] = _clips(tl, "BRENNER_2012_VIGNETT_171012", "video")
     assert [(t, v) for t, v, _ in _keys(video, "opacity")] == [
@@ -109,7 +123,8 @@ def test_brenner_fcpxml12_key_lists_in_db(realworld_dir):
         (Fraction(257800, 5000), 0.0),
     ]
     kinds = {c.media_kind for _, c in tl.iter_clips()}
-    assert {"sequence", "generator", "audio", "video"} <= kinds  # mc-clips, titles
+    assert {"generator", "audio", "video"} <= kinds and "sequence" not in kinds  # titles; mc-clips flattened
+    assert any(c.xml_context and c.xml_context[-1].split("/")[-1].startswith("mc-clip") for _, c in tl.iter_clips())
     assert any(not c.enabled for _, c in tl.iter_clips())
 
 
@@ -161,7 +176,10 @@ def test_transitions_set_lengths_on_both_sides(realworld_dir):
 def test_compound_clip_sequences_are_not_timelines(realworld_dir):
     timelines = read_file(realworld_dir / "fcpxml" / "otio-fcpx-xml-adapter__fcpx_example.fcpxml")
     assert [tl.name for tl in timelines] == ["OpenTimeline_Project", "OpenTimeline_Project 1"]
-    assert any(c.media_kind == "sequence" for tl in timelines for _, c in tl.iter_clips())  # ref-clips
+    # ref-clips are flattened (issue 7.5): their contents play in their place, none is a "sequence"
+    clips = [c for tl in timelines for _, c in tl.iter_clips()]
+    assert not any(c.media_kind == "sequence" for c in clips)
+    assert any(c.xml_context and c.xml_context[0].split("/")[-1].startswith("ref-clip") for c in clips)
 
 
 def test_synthetic_keyframe_interpolation_and_units():

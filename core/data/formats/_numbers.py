@@ -1,0 +1,71 @@
+"""Numbers from untrusted text, checked for size *before* any exact arithmetic.
+
+``Fraction("1e999999999")`` builds ``10**999999999`` and never returns, and a 10,000-digit
+integer makes every later sum slow, so a reader never hands file text to ``Fraction`` or ``int``
+directly: it goes through ``exact`` (or ``check_length`` before ``int``/``float``). The limits
+are far beyond any real export (the longest number in the corpus has 20 characters, the
+largest exponent is none at all) and keep every later Fraction sum small.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+MAX_CHARS = 64  # characters in one number ("294294343/35280000s" is 19)
+MAX_EXPONENT = 30  # |e| of a decimal exponent
+MAX_DENOMINATOR = 10**12  # exact values keep denominators below this (finer than any clock in use)
+
+_DECIMAL = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
+_RATIO = re.compile(r"([+-]?\d+)/(\d+)")
+
+
+class NumberError(ValueError):
+    """The text is not a usable number; ``str()`` says why (the reader adds file and place)."""
+
+
+def check_length(text: str) -> str:
+    """``text`` stripped, or NumberError when it is too long to be a real number."""
+    s = text.strip()
+    if len(s) > MAX_CHARS:
+        raise NumberError(f"{s[:20]}... has {len(s)} characters: not a real number")
+    return s
+
+
+def exact(text: str, max_abs: int) -> Fraction:
+    """The exact value of a decimal (``12``, ``-0.5``, ``2.5e3``) or ratio (``N/D``) string.
+
+    Raises NumberError when the text is not a number, too long, or its magnitude exceeds
+    ``max_abs``; all checks happen on the digits, before any big power is built. Denominators
+    are kept below MAX_DENOMINATOR (a closer fraction is taken beyond it).
+    """
+    s = check_length(text)
+    m = _RATIO.fullmatch(s)
+    if m is not None:
+        num, den = int(m.group(1)), int(m.group(2))
+        if den == 0:
+            raise NumberError(f"{s!r} has a zero denominator")
+        value = Fraction(num, den)
+    else:
+        m = _DECIMAL.fullmatch(s)
+        if m is None or not (m.group(2) or m.group(3)):
+            raise NumberError(f"{s!r} is not a number")
+        sign, whole, frac, exp = m.group(1), m.group(2) or "", m.group(3) or "", m.group(4)
+        e = int(exp) if exp else 0
+        if abs(e) > MAX_EXPONENT:
+            raise NumberError(f"{s!r} has an absurd exponent")
+        digits = (whole + frac).lstrip("0")
+        if not digits:
+            return Fraction(0)
+        # Digits before the decimal point once the exponent is applied: the magnitude, cheaply.
+        before_point = len(whole.lstrip("0")) + e if whole.lstrip("0") else e - (len(frac) - len(frac.lstrip("0")))
+        if before_point > len(str(max_abs)):
+            raise NumberError(f"{s!r} is out of range")
+        shift = e - len(frac)
+        mantissa = int(whole + frac) * (-1 if sign == "-" else 1)
+        value = Fraction(mantissa * 10**shift) if shift >= 0 else Fraction(mantissa, 10**-shift)
+    if abs(value) > max_abs:
+        raise NumberError(f"{s!r} is out of range")
+    if value.denominator > MAX_DENOMINATOR:
+        value = value.limit_denominator(MAX_DENOMINATOR)
+    return value

@@ -1,0 +1,182 @@
+"""fcpxml reader, issue 7 items 3 and 5 and issue 6 item 1: fades over keys, the panner, compound
+(ref-clip) and multicam (mc-clip) clips flattened, and what the export says about each clip's
+source and role. Expected values are read by hand from the XML (the quoted attributes)."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import pytest
+
+from core.data.formats import read_bytes, read_file
+from core.data.timeline import TimelineError
+
+HEAD = (
+    '<fcpxml version="1.10"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
+    '<asset id="a" hasVideo="1" hasAudio="1" audioChannels="2" format="f" duration="100s" src="file:///m/A.MOV"/>'
+    '</resources><library><event><project name="p"><sequence format="f" duration="10s"><spine>'
+)
+TAIL = "</spine></sequence></project></event></library></fcpxml>"
+
+
+def _one(body: str):
+    (tl,) = read_bytes((HEAD + body + TAIL).encode(), "t.fcpxml")
+    return tl
+
+
+def _keys(clip, param):
+    return [(k.time, pytest.approx(k.value), k.interp) for k in clip.curves[param].keys]
+
+
+# ---- issue 7.3: fades over keys -----------------------------------------------------------------
+
+
+def test_opacity_fades_apply_on_top_of_keys():
+    # keys 2 s -> 1.0, 6 s -> 0.5, 9 s -> 0.8 (linear); fadeIn 1 s, fadeOut 2 s, both linear, clip 0-10 s.
+    # Fade-in: 0 at 0 s, the key curve's value at 1 s (100, held before the first key).
+    # Fade-out from 8 s: the key curve there (50 + 30 * 2/3 = 70), the 9 s key times (10-9)/2 = 40, 0 at 10 s.
+    tl = _one(
+        '<asset-clip ref="a" offset="0s" duration="10s" srcEnable="video"><adjust-blend><param name="amount">'
+        '<fadeIn type="linear" duration="1s"/><fadeOut type="linear" duration="2s"/><keyframeAnimation>'
+        '<keyframe time="2s" value="1" curve="linear"/><keyframe time="6s" value="0.5" curve="linear"/>'
+        '<keyframe time="9s" value="0.8" curve="linear"/></keyframeAnimation></param></adjust-blend></asset-clip>'
+    )
+    (clip,) = [c for _, c in tl.iter_clips()]
+    assert [(t, v) for t, v, _ in _keys(clip, "opacity")] == [
+        (0, 0.0), (1, 100.0), (2, 100.0), (6, 50.0), (8, 70.0), (9, 40.0), (10, 0.0)
+    ]  # fmt: skip
+    assert {i for _, _, i in _keys(clip, "opacity")} == {"linear"}
+    assert "opacity" not in clip.static  # animated
+
+
+def test_volume_fade_without_keys_ramps_to_the_static_value():
+    tl = _one(
+        '<asset-clip ref="a" offset="0s" duration="10s" srcEnable="audio"><adjust-volume amount="-6dB">'
+        '<param name="amount"><fadeIn type="easeIn" duration="2s"/></param></adjust-volume></asset-clip>'
+    )
+    (clip,) = [c for _, c in tl.iter_clips()]
+    assert _keys(clip, "level_db") == [(0, -60.0, "smooth"), (2, -6.0, "smooth")]
+
+
+# ---- issue 7.5: panner --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "panner, keys, static",
+    [
+        ('<adjust-panner mode="1 (Stereo Left/Right)" amount="-50"/>', [(0, -0.5)], -0.5),
+        ('<adjust-panner amount="0"/>', None, 0.0),  # stated, default: static but no curve
+        (
+            '<adjust-panner><param name="amount"><keyframeAnimation><keyframe time="0s" value="-100"/>'
+            '<keyframe time="4s" value="100"/></keyframeAnimation></param></adjust-panner>',
+            [(0, -1.0), (4, 1.0)],
+            None,
+        ),
+        ('<adjust-panner mode="3 (Dialogue)"/>', None, None),  # a spread preset, not a position
+    ],
+    ids=["stereo", "centre", "keyed", "dialogue"],
+)
+def test_panner(panner, keys, static):
+    (clip,) = [
+        c
+        for _, c in _one(
+            f'<asset-clip ref="a" offset="0s" duration="10s" srcEnable="audio">{panner}</asset-clip>'
+        ).iter_clips()
+    ]
+    assert "adjust-panner" in clip.effects
+    if keys is None:
+        assert "pan" not in clip.curves
+    else:
+        assert [(t, v) for t, v, _ in _keys(clip, "pan")] == keys
+    assert clip.static.get("pan") == static
+
+
+# ---- issue 7.5: compound and multicam clips -----------------------------------------------------
+
+
+def test_ref_clip_contents_reach_the_timeline(realworld_dir):
+    # fcpx_example, project "OpenTimeline_Project": <ref-clip ref="r1" offset="80s" duration="30s"
+    # start="10900/3000s">. In r1: clip IMG_0233 at 0-10 s, clip IMG_0268 (lane 1) at the head of
+    # the gap at 20 s, asset-clip IMG_0857 at 40 s. Shift = 80 - 10900/3000.
+    tl = read_file(realworld_dir / "fcpxml" / "otio-fcpx-xml-adapter__fcpx_example.fcpxml")[0]
+    shift = 80 - F(10900, 3000)
+    inside = [(t, c) for t, c in tl.iter_clips() if c.xml_context and c.xml_context[0].endswith("spine/ref-clip[1]")]
+    names = {(t.kind, c.name) for t, c in inside}
+    assert names == {("video", "IMG_0233"), ("audio", "IMG_0233"), ("video", "IMG_0268"), ("audio", "IMG_0268")}
+    (v233,) = [c for t, c in inside if t.kind == "video" and c.name == "IMG_0233"]
+    assert (v233.start, v233.end, v233.source_in) == (80, 10 + shift, F(10900, 3000))  # cut at the ref-clip's head
+    (track, v268) = [(t, c) for t, c in inside if t.kind == "video" and c.name == "IMG_0268"][0]
+    assert (v268.start, v268.end) == (20 + shift, 30 + shift) and track.index == 1  # lane 1
+    assert v233.xml_path.startswith("/fcpxml/resources/media[1]/sequence/spine/clip")
+    assert not any(c.media_kind == "sequence" for _, c in tl.iter_clips())
+
+
+def test_mc_clip_plays_its_active_angles(realworld_dir):
+    # BRENNER: <mc-clip offset="1855800/15000s" ref="r27" duration="61600/5000s" start="330s"> with
+    # <adjust-transform position="0 -8.16903"/>, <adjust-volume amount="-96dB"/>; video angle
+    # N6J6... (its clip at 0 s), audio angle 7zyy... (its clip at 10848000/240000s).
+    (tl,) = read_file(realworld_dir / "fcpxml" / "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml")
+    start, end = F(1855800, 15000), F(1855800, 15000) + F(61600, 5000)
+    found = {t.kind: c for t, c in tl.iter_clips() if c.xml_context and c.xml_context[0].endswith("spine/mc-clip[1]")}
+    video, audio = found["video"], found["audio"]
+    assert (video.start, video.end, video.source_in) == (start, end, 330)
+    assert video.xml_path.endswith("media[1]/multicam/mc-angle[1]/clip")
+    assert video.static["center_y"] == pytest.approx(0.0816903) and video.static["center_x"] == 0.0
+    assert (audio.start, audio.end, audio.source_in) == (start, end, 330 - F(10848000, 240000))
+    assert audio.xml_path.endswith("media[1]/multicam/mc-angle[2]/clip")
+    assert audio.static["level_db"] == -60.0  # the multicam's own -96 dB mutes the angle
+
+
+def test_compound_that_contains_itself_is_an_error():
+    doc = (
+        '<fcpxml version="1.10"><resources><format id="f" frameDuration="1/25s"/>'
+        '<media id="m"><sequence format="f"><spine><ref-clip ref="m" offset="0s" duration="5s"/></spine>'
+        "</sequence></media>"
+        '</resources><library><event><project name="p"><sequence format="f"><spine>'
+        '<ref-clip ref="m" offset="0s" duration="5s"/></spine></sequence></project></event></library></fcpxml>'
+    )
+    with pytest.raises(TimelineError, match="contains itself"):
+        read_bytes(doc.encode(), "loop.fcpxml")
+
+
+# ---- issue 6.1: source and role -----------------------------------------------------------------
+
+
+def test_asset_source_speed_and_links(realworld_dir):
+    # DAWFileKit 24: <asset-clip ref="r4" offset="228500/2400s" start="119219/2400s"> with a timeMap
+    # 0s -> 0s, 65872008/360000s -> 149819760/360000s. Asset r4: format r5 (1920x1080,
+    # frameDuration 15015/360000s), audioChannels="2", media-rep src ".../TestVideo.mp4".
+    (tl,) = read_file(realworld_dir / "fcpxml" / "DAWFileKit__24.fcpxml")
+    assert (tl.app, tl.dialect_version, tl.size_known, tl.pixel_aspect) == ("Final Cut Pro", "1.11", True, None)
+    pair = [(t, c) for t, c in tl.iter_clips() if c.source_in == F(119219, 2400)]
+    assert [t.kind for t, _ in pair] == ["video", "audio"]
+    for _, clip in pair:
+        assert (clip.source_width, clip.source_height, clip.source_rate) == (1920, 1080, F(360000, 15015))
+        assert (clip.audio_channels, clip.file_ext, clip.source_id) == (2, ".mp4", "r4")
+        assert clip.speed == pytest.approx(149819760 / 65872008) and clip.time_remap is False
+        assert clip.link_group == clip.xml_path  # picture and sound of one element
+    assert "adjust-colorConform" in pair[0][1].effects
+
+
+def test_audio_channel_and_static_values():
+    tl = _one(
+        '<asset-clip ref="a" offset="0s" duration="10s"><adjust-transform scale="1 1" position="0 0"/>'
+        '<adjust-volume amount="-3dB"/><audio-channel-source srcCh="2"/></asset-clip>'
+        '<audio ref="a" offset="10s" duration="2s" srcCh="1"/>'
+    )
+    video, audio, mono = (c for _, c in tl.iter_clips())
+    assert video.static == {"scale": 100.0, "center_x": 0.0, "center_y": 0.0} and not video.curves
+    assert audio.static == {"level_db": -3.0} and audio.source_channel == 2
+    assert mono.source_channel == 1 and mono.file_ext == ".mov" and mono.link_group is None
+
+
+def test_unknown_stays_none():
+    doc = (
+        '<fcpxml version="1.8"><resources><format id="f" frameDuration="1/25s"/></resources><library><event>'
+        '<project name="p"><sequence format="f"><spine><title offset="0s" duration="2s" name="t"/>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "bare.fcpxml")
+    assert (tl.size_known, tl.app, tl.dialect_version) == (False, None, "1.8")
+    (clip,) = [c for _, c in tl.iter_clips()]
+    assert (clip.source_width, clip.source_rate, clip.audio_channels, clip.file_ext, clip.source_id) == (None,) * 5
