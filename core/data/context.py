@@ -65,7 +65,7 @@ _TL_SHIFT, _TRACK_SHIFT = 2**40, 2**24  # key = (timeline * 2**16 + track) * 2**
 def source_id(clip) -> int:
     """A stable 31-bit id of the media a clip plays: the readers' source path/id where the export has one,
     else the clip's name (xmeml and fcpxml name clips after their file). 0 = no source known."""
-    for attr in ("source_path", "source_file", "source_ref", "file_id"):
+    for attr in ("source_id", "source_path"):
         v = getattr(clip, attr, None)
         if v:
             return zlib.crc32(str(v).encode()) & 0x7FFFFFFF or 1
