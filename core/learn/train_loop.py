@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from core.config import Config
@@ -185,7 +185,7 @@ class _Loaders:
     train_ds: WindowDataset
     train: DataLoader
     val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
-    sampler: DistributedSampler | None
+    sampler: DistributedSampler | RandomSampler | None
     generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
 
 
@@ -201,10 +201,13 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> _Loade
             f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
             "add timelines or lower data.val_fraction"
         )
-    sampler = (
-        DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed) if world > 1 else None
-    )
     gen = torch.Generator()
+    if world > 1:
+        sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed)
+    elif 0 < t.epoch_windows < len(train_ds):
+        sampler = RandomSampler(train_ds, num_samples=t.epoch_windows, generator=gen)  # a new subset each epoch
+    else:
+        sampler = None
 
     def val_loader(ds):
         s = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
@@ -410,7 +413,7 @@ def train(
         t0 = time.perf_counter()
         loaders.train_ds.set_epoch(epoch)
         loaders.generator.manual_seed(t.seed * 100003 + epoch)
-        if loaders.sampler is not None:
+        if isinstance(loaders.sampler, DistributedSampler):
             loaders.sampler.set_epoch(epoch)
         train_loss, tokens = train_epoch(
             model, loaders.train, loss_fn, opt, cfg, device, autocast, epoch, grad_norms, progress and is_main
