@@ -8,6 +8,7 @@ import os
 import time
 
 import ray
+from ray.autoscaler.sdk import request_resources
 
 from distributed.settings import ROOT, SearchError, SearchSettings
 from distributed.storage import is_uri
@@ -34,8 +35,6 @@ def plan_concurrency(s: SearchSettings, log) -> int:
     n = concurrency(need, ray.cluster_resources())
     if n == 0 and joined_cluster(s):
         # An autoscaling cluster may have no GPU node yet: ask for one trial's worth and wait, bounded.
-        from ray.autoscaler.sdk import request_resources
-
         bundle = {k: v for k, v in need.items() if k != "trial_driver"}
         per_worker = {k: v / max(1, s.workers_per_trial) for k, v in bundle.items()}
         request_resources(bundles=[per_worker] * max(1, s.workers_per_trial))

@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import ray.train
+import torch
 from ray import tune
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer, get_device
 
-from core.config import config_from_dict
+from core.config import Config, config_from_dict
 from core.learn.checkpoint import json_safe
-from core.learn.train_loop import Hooks, train
+from core.learn.train_loop import Hooks, LocalHooks, train
+from distributed.data import load_cached
+from distributed.storage import is_uri
 
 OBJECTIVE = "val_objective"
 
@@ -39,8 +43,6 @@ class RayTrainHooks(Hooks):
     def __init__(self) -> None:
         ctx = ray.train.get_context()
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
-        from ray.train.torch import get_device
-
         # Ray sets each GPU worker's CUDA_VISIBLE_DEVICES: its device, not LOCAL_RANK, is the one to use
         device = get_device()
         self.device = device if device.type == "cuda" else None
@@ -69,8 +71,6 @@ class TuneHooks(Hooks):
 
 def load_prepared(data_path: str):
     """The prepared windows a trial trains on (loaded from the experiment's cache, never re-parsed)."""
-    from distributed.data import load_cached
-
     return load_cached(data_path)
 
 
@@ -78,15 +78,18 @@ def _limit_threads(cpus: float | None) -> None:
     # Each trial/worker gets a CPU budget from Ray; torch would otherwise start one thread per core
     # in every process and the trials would fight over the cores.
     if cpus:
-        import torch
-
         torch.set_num_threads(max(1, int(cpus)))
 
 
+def as_config(cfg: Config | dict[str, Any]) -> Config:
+    """A Config as given, or built (and validated) from its nested-dict form; the one conversion a trial makes."""
+    return cfg if isinstance(cfg, Config) else config_from_dict(cfg)
+
+
 def train_worker(config: dict[str, Any]) -> None:
-    """Per-worker training function for TorchTrainer: ``config = {"cfg": dict, "data_path": abs path}``."""
+    """Per-worker training function for TorchTrainer: ``config = {"cfg": Config, "data_path": abs path}``."""
     _limit_threads(config.get("cpus_per_worker"))
-    cfg = config_from_dict(config["cfg"])
+    cfg = as_config(config["cfg"])
     hooks = RayTrainHooks()
     train(
         cfg,
@@ -100,7 +103,7 @@ def train_worker(config: dict[str, Any]) -> None:
 def train_in_trial(config: dict[str, Any]) -> None:
     """The 0-worker path: the same loop in the Tune trial process."""
     _limit_threads(config.get("cpus_per_worker"))
-    cfg = config_from_dict(config["cfg"])
+    cfg = as_config(config["cfg"])
     train(
         cfg,
         load_prepared(config["data_path"]),
@@ -121,7 +124,7 @@ class RunSummary:
 
 
 def fit(
-    cfg_dict: dict[str, Any],
+    cfg: Config | dict[str, Any],
     data_path: str,
     *,
     num_workers: int,
@@ -139,21 +142,20 @@ def fit(
     0 runs the loop in this process (with ``LocalHooks``: Ray Train's own local mode keeps no checkpoint),
     1 is one Ray Train worker process, N > 1 is DDP over N workers (gloo on CPU, NCCL on GPU).
     """
-    if not os.path.isabs(storage_path) and "://" not in storage_path:
+    if not os.path.isabs(storage_path) and not is_uri(storage_path):
         raise ValueError(
             f"storage_path must be absolute or a URI, got {storage_path!r} (Ray resolves it on every node)"
         )
+    cfg = as_config(cfg)
     if num_workers == 0:
-        return _fit_in_process(cfg_dict, data_path, Path(storage_path) / name, verbose)
+        return _fit_in_process(cfg, data_path, Path(storage_path) / name, verbose)
     resources = {"CPU": cpus_per_worker}
     if use_gpu or gpus_per_worker:
         resources["GPU"] = gpus_per_worker or 1.0
-    from ray.train.torch import TorchTrainer
-
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={
-            "cfg": cfg_dict,
+            "cfg": cfg,
             "data_path": str(data_path),
             "cpus_per_worker": cpus_per_worker,
             "verbose": verbose,
@@ -176,13 +178,11 @@ def fit(
     return RunSummary(res.path, res.checkpoint.path if res.checkpoint else None, dict(res.metrics or {}), res.error)
 
 
-def _fit_in_process(cfg_dict: dict[str, Any], data_path: str, run_dir: Path, verbose: bool) -> RunSummary:
-    from core.learn.train_loop import LocalHooks
-
+def _fit_in_process(cfg: Config, data_path: str, run_dir: Path, verbose: bool) -> RunSummary:
     last = run_dir / "checkpoints" / "last"
     hooks = LocalHooks(run_dir, resume=last if (last / "state.pt").is_file() else None)
     res = train(
-        config_from_dict(cfg_dict),
+        cfg,
         load_prepared(data_path),
         hooks,
         progress=False,
@@ -193,6 +193,6 @@ def _fit_in_process(cfg_dict: dict[str, Any], data_path: str, run_dir: Path, ver
 
 def checkpoint_local_dir(path: str) -> str:
     """A local folder for a checkpoint path reported by Train (downloaded when it is on a cloud bucket)."""
-    if "://" not in path and Path(path).is_dir():
+    if not is_uri(path) and Path(path).is_dir():
         return path
     return Checkpoint(path).to_directory(tempfile.mkdtemp(prefix="xmlai-ck-"))

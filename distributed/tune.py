@@ -48,14 +48,13 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def make_trainable(base: dict[str, Any], data_path: str, s: SearchSettings, storage: str, experiment: str):
+def make_trainable(base: Config, data_path: str, s: SearchSettings, storage: str, experiment: str):
     """The Tune function trainable for these settings, wrapped with its resources."""
     epochs, wpt, cpus, gpus, verbose = s.epochs, s.workers_per_trial, s.cpus_per_worker, s.gpus_per_worker, s.verbose
 
-    def trial_config(params: dict[str, Any]) -> dict[str, Any]:
+    def trial_config(params: dict[str, Any]) -> Config:
         # The search budget wins over the config's epochs; ASHA stops at the same max_t.
-        cfg = search_spaces.config_of(config_from_dict(base), {**params, "train.epochs": epochs})
-        return cfg.to_dict()
+        return search_spaces.config_of(base, {**params, "train.epochs": epochs})
 
     if wpt == 0:
 
@@ -132,7 +131,7 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
             f"experiment {exp_path}: {s.trials} trials of space {s.space!r}, up to {s.epochs} epochs each, "
             f"{max_conc} at a time; each trial reserves {trial_resources(s)}"
         )
-        trainable = make_trainable(base.to_dict(), data_path, s, storage, name)
+        trainable = make_trainable(base, data_path, s, storage, name)
         if s.resume:
             tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
         else:

@@ -14,6 +14,8 @@ import argparse
 import sys
 
 import _common  # noqa: F401  (puts the repo root on sys.path when run from a checkout)
+from distributed.export import export_best
+from distributed.settings import SearchError
 
 
 def main(argv=None) -> int:
@@ -21,9 +23,6 @@ def main(argv=None) -> int:
     p.add_argument("experiment", help="experiment folder (or URI) written by scripts/tune.py")
     p.add_argument("--out", help="output folder (default EXPERIMENT/best_model)")
     args = p.parse_args(argv)
-    from distributed.export import export_best
-    from distributed.settings import SearchError
-
     try:
         export_best(args.experiment, args.out)
     except (SearchError, FileNotFoundError) as e:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from _common import ROOT, add_config_flags, config_from_args, print_file_errors
 from core.config import ConfigError
+from core.data.preprocess import prepare
+from core.learn.train_loop import LocalHooks, train
 
 DEBUG = {
     "data.synth_count": 16,
@@ -62,9 +64,6 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.data.preprocess import prepare
-    from core.learn.train_loop import LocalHooks, train
-
     extra = dict(DEBUG) if args.debug else {}
     if args.data:
         extra["data.data_dir"] = str(Path(args.data).resolve())

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from _common import add_config_flags, config_from_args
 from core.config import ConfigError
+from distributed.debug import debug_search
 from distributed.settings import LAPTOP_SEARCH, SearchSettings
 
 # The laptop default (distributed.settings.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
@@ -99,14 +101,8 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: --debug must run without importing Ray, the search path needs it.
-    from distributed.debug import debug_search
-    from distributed.tune import run_search
-
     extra = dict(DEBUG if args.debug else SEARCH_DEFAULTS)
     if args.data:
-        from pathlib import Path
-
         extra["data.data_dir"] = str(Path(args.data).resolve())
     if args.config:  # the user's file decides; only the debug shrink still applies
         extra = {k: v for k, v in extra.items() if args.debug}
@@ -135,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     if args.debug:
         debug_search(cfg, s)
     else:
+        from distributed.tune import run_search  # here: importing Ray takes seconds, and --debug runs without it
+
         run_search(cfg, s)
     return 0
 

@@ -41,6 +41,8 @@ Model outputs: {regression target: (B,K,T) standardised prediction,
                 "keyframe": (B,K,T,2) logits, "interpolation": (B,K,T,3) logits}.
 """
 
+import numpy as np
+
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS
 
 FEATURES = (
@@ -133,8 +135,6 @@ _ACTIVE, _ELAPSED, _REMAINING, _SEQ_REM = (
 
 def transform_features(x):
     """(..., F) raw features (frame-table units) -> (..., len(MODEL_FEATURES)) model-space features."""
-    import numpy as np
-
     x = np.asarray(x, dtype=np.float32)
     active = x[..., _ACTIVE : _ACTIVE + 1]
     elapsed = np.maximum(x[..., _ELAPSED : _ELAPSED + 1], 0.0)

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.formats.xmeml_writer import write_xmeml
 from core.data.timeline import LEVEL_FLOOR_DB, Clip, Curve, Key, Timeline, Track
 
 GENERATOR_VERSION = 2  # bump when the output changes, so write_corpus rewrites stale files
@@ -558,8 +559,6 @@ def corpus_seed(index: int, seed: int = 0) -> int:
 
 def write_corpus(out_dir: str | Path, count: int, seed: int = 0) -> list[Path]:
     """Write ``count`` timelines as ``synth_{i:05d}.xml``; files whose manifest entry matches are kept."""
-    from core.data.formats.xmeml_writer import write_xmeml
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from core.config import REGRESSION_TARGETS, ModelConfig
 from core.data.batch import trim_tracks
+from core.learn.loss import baseline_outputs
 
 EPS = 1e-12
 # Added to both sides of a regression head's ratio: (model + s) / (baseline + s). Where a target is
@@ -162,8 +163,6 @@ def evaluate(
     Returns (model metrics incl. ``objective`` and ``ratio/<head>``, baseline metrics). Sums are
     all-reduced across ranks, so every rank returns the same numbers.
     """
-    from core.learn.loss import baseline_outputs
-
     was_training = model.training
     model.eval()
     acc = _Acc()

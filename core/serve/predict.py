@@ -17,6 +17,7 @@ import torch
 
 from core.config import REGRESSION_TARGETS, Config
 from core.data.dataset import WindowDataset, collate
+from core.data.formats import read_file
 from core.data.frames import timeline_to_frames
 from core.data.timeline import INTERPOLATIONS, PARAMS, Curve, Key, Timeline
 from core.data.windows import make_windows, window_starts
@@ -151,6 +152,4 @@ class Predictor:
         return out
 
     def predict_file(self, path: str | Path, threshold: float | None = None) -> list[TimelinePrediction]:
-        from core.data.formats import read_file
-
         return [self.predict_timeline(tl, threshold) for tl in read_file(path)]

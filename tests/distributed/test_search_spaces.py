@@ -40,7 +40,10 @@ def test_named_space_samples_valid_configs(name):
             assert set(cfg.loss.weights) == set(search_spaces.loss_weights.HEADS)
     if name != "loss_weights":
         assert len(seen) >= 4  # the categorical choices are actually explored
-    assert pickle.loads(pickle.dumps(space))(optuna.create_study().ask()) is not False
+    # Tune ships the space to its searcher by pickling: the copy must sample exactly what the original does
+    copy = pickle.loads(pickle.dumps(space))
+    a, b = (optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)).ask() for _ in range(2))
+    assert (space(a) or {}) == (copy(b) or {}) and a.params == b.params and a.params
 
 
 def test_architecture_space_covers_issue_list():

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from core.config import apply_overrides, config_from_dict
+from core.data.batch import MODEL_FEATURES
 from core.learn.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_state
+from core.learn.model import build_model
 from distributed import data as ddata
 from distributed.train import fit
 
@@ -33,33 +34,32 @@ def prepared(ray_session, data_cfg, tmp_path_factory):
     return storage, path, cfg
 
 
+@pytest.fixture(scope="module")
+def runs(prepared):
+    """The same config trained at 0, 1 and 2 workers (2 = real gloo DDP), once for the module."""
+    storage, data_path, cfg = prepared
+    return {w: fit(cfg.to_dict(), data_path, num_workers=w, storage_path=storage, name=f"exp/w{w}") for w in (0, 1, 2)}
+
+
 @pytest.mark.ray
 @pytest.mark.parametrize("workers", [0, 1, 2])
-def test_train_function_at_0_1_2_workers(prepared, workers):
-    storage, data_path, cfg = prepared
-    run = fit(cfg.to_dict(), data_path, num_workers=workers, storage_path=storage, name=f"exp/w{workers}")
+def test_train_function_at_0_1_2_workers(prepared, runs, workers):
+    _, _, cfg = prepared
+    run = runs[workers]
     assert run.error is None and run.checkpoint_dir
     history = load_state(Path(run.checkpoint_dir) / CHECKPOINT_FILE)["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert history[-1]["train_loss"] < history[0]["train_loss"]  # it learns
     assert run.metrics["epoch"] == 3 and run.metrics["val_objective"] > 0
-    model, loaded_cfg, _ = load_checkpoint(run.checkpoint_dir)  # keys never carry a DDP "module." prefix
+    _, loaded_cfg, _ = load_checkpoint(run.checkpoint_dir)
     assert loaded_cfg.model == cfg.model
-    _CHECKPOINTS[workers] = model.state_dict()
-
-
-_CHECKPOINTS: dict[int, dict[str, torch.Tensor]] = {}
 
 
 @pytest.mark.ray
-def test_checkpoints_of_1_and_2_workers_load_into_the_same_model(prepared):
-    if not {1, 2} <= set(_CHECKPOINTS):
-        pytest.skip("needs the 1- and 2-worker runs of this module")
-    from core.data.batch import MODEL_FEATURES
-    from core.learn.model import build_model
-
+def test_checkpoints_of_1_and_2_workers_load_into_the_same_model(prepared, runs):
     _, _, cfg = prepared
-    for workers in (1, 2):
+    states = {w: load_state(Path(runs[w].checkpoint_dir) / CHECKPOINT_FILE)["model"] for w in (1, 2)}
+    assert states[1].keys() == states[2].keys()  # keys never carry a DDP "module." prefix
+    for w in (1, 2):
         model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
-        model.load_state_dict(_CHECKPOINTS[workers])  # strict: same keys, same shapes
-    assert _CHECKPOINTS[1].keys() == _CHECKPOINTS[2].keys()
+        model.load_state_dict(states[w])  # strict: same keys, same shapes

@@ -37,7 +37,8 @@ def test_train_debug_then_resume_then_annotate(tmp_path):
     r = run("scripts/annotate.py", str(xml), "--model", str(model_dir), "--json", "--out", str(tmp_path / "a.xml"))
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads(r.stdout)
-    assert doc[0]["tracks"] and "curves" in doc[0]["tracks"][0]["clips"][0]
+    clips = [c for tr in doc[0]["tracks"] for c in tr["clips"]]
+    assert any(c["curves"] for c in clips)  # predicted curves, not only the (always present) empty dicts
     from core.data.formats import read_file
 
     assert read_file(tmp_path / "a.xml")[0].name == doc[0]["name"]

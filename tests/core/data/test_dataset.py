@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction as Fr
 
 import numpy as np
@@ -151,14 +150,13 @@ def test_deterministic_per_epoch(raw, scalers):
     assert all(torch.equal(first[k], again[k]) for k in BATCH_KEYS)
 
 
-def test_fast_enough_for_a_dataloader(raw, scalers):
+def test_a_shuffled_dataloader_visits_every_window_once(raw, scalers):
+    # (its speed is benchmarks/bench_train.py's business, never a test's)
     ds = WindowDataset(raw, scalers, context=(0.0, 0.5))
-    loader = DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate)
-    t0 = time.perf_counter()
-    n = sum(b["features"].shape[0] for b in loader)
-    per_batch = (time.perf_counter() - t0) / max(1, -(-n // 32))
-    assert n == len(ds)
-    assert per_batch < 0.1, f"{per_batch * 1e3:.1f} ms per batch of 32"
+    loader = DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([b["features"][:, 0, 0, :].flatten() for b in loader])
+    every = torch.cat([ds[i]["features"][0, 0, :].flatten() for i in range(len(ds))])
+    assert len(seen) == len(every) and torch.equal(seen.sort().values, every.sort().values)
 
 
 def test_given_clips_are_drawn_per_timeline_and_summarised(raw, scalers):

@@ -9,9 +9,7 @@ import pytest
 
 from core.data.formats import read_bytes, read_file
 from core.data.timeline import INTERPOLATIONS, MEDIA_KINDS, Timeline
-from tests.conftest import realworld_files
-
-MLT = realworld_files("mlt")
+from tests.conftest import realworld_params
 
 
 def _read(realworld_dir, name: str) -> Timeline:
@@ -24,7 +22,7 @@ def _keys(clip, param):
     return [(k.time, k.value, k.interp) for k in clip.curves[param].keys]
 
 
-@pytest.mark.parametrize("path", MLT, ids=[p.name for p in MLT])
+@pytest.mark.parametrize("path", realworld_params("mlt"))
 def test_every_real_file_parses(path):
     timelines = read_file(path)
     assert timelines

@@ -8,9 +8,7 @@ import pytest
 
 from core.data.formats import read_bytes, read_file
 from core.data.timeline import MEDIA_KINDS, Timeline
-from tests.conftest import realworld_files
-
-XMEML = realworld_files("xmeml")
+from tests.conftest import realworld_params
 
 
 def _read(realworld_dir, name: str) -> Timeline:
@@ -29,7 +27,7 @@ def _keys(clip, param):
     return [(k.time, k.value, k.interp) for k in clip.curves[param].keys]
 
 
-@pytest.mark.parametrize("path", XMEML, ids=[p.name for p in XMEML])
+@pytest.mark.parametrize("path", realworld_params("xmeml"))
 def test_every_real_file_parses(path):
     timelines = read_file(path)
     assert timelines
