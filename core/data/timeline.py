@@ -184,7 +184,7 @@ class Clip:
     source_channel: int | None = None  # 1-based source channel / track the clip plays
     file_ext: str | None = None  # lower-case extension of the media file, with the dot (".mov")
     source_id: str | None = None  # identifies the media (file id, asset id, resource) within the file
-    speed: float | None = None  # constant playback speed ratio (1.0 normal, negative = reversed)
+    speed: float | None = None  # playback speed ratio (1.0 normal, 0 freeze frame, negative = reversed)
     time_remap: bool | None = None  # a variable-speed retiming curve is applied
     effects: list[str] = field(default_factory=list)  # names of the enabled effects applied, in order
     link_group: str | None = None  # clips with the same value are linked (picture + sound, stereo pairs)

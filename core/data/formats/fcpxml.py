@@ -912,7 +912,13 @@ def _compose_into(clip: Clip, container: Clip) -> None:
                 interp = {k.time: k.interp for k in b.keys} | {k.time: k.interp for k in a.keys}
                 clip.curves[canon] = Curve([Key(t, combine(a.value_at(t), b.value_at(t)), interp[t]) for t in times])
             if mine_static and theirs_static:
-                clip.static[canon] = combine(clip.static.get(canon, default), container.static.get(canon, default))
+                value = combine(clip.static.get(canon, default), container.static.get(canon, default))
+                clip.static[canon] = value
+                # one value: one key at the clip's start, as for any static value (none at the default)
+                if abs(value - default) > 1e-9:
+                    clip.curves[canon] = Curve([Key(clip.start, value, "smooth")])
+                else:
+                    clip.curves.pop(canon, None)
             else:
                 clip.static.pop(canon, None)
         if canon not in clip.param_refs and canon in container.param_refs:

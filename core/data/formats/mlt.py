@@ -26,9 +26,11 @@ Keyframes. An animation is ``key;key`` with ``key = TIME[marker]=VALUE``; no mar
 TIME from the filter's own ``in`` (0 if absent), in the domain of what the filter is attached to:
 source frames for an entry, producer or chain filter (Kdenlive clip effects: the same domain as
 the entry's ``in``), track frames for a playlist or track-tractor filter. A negative TIME counts
-back from the filter's length (``out - in + 1``; without ``out``, the producer's length for
-source filters, the track's for track filters). Track filters apply to every clip of the track;
-a clip's own filter wins over the track's for the same parameter.
+back from the filter's length (``out - in + 1``; without ``out``, the length of what it is
+attached to, as MLT does: the producer's for source filters; a track's ``out - in + 1`` or else
+its longest playlist for track filters; the tractor's ``out - in + 1`` or else its longest track,
+the black/background track included, for timeline filters). Track and timeline filters apply to
+every clip of the track; a clip's own filter wins over the track's for the same parameter.
 
 Units (canonical, see ``core.data.timeline``):
 
@@ -42,8 +44,23 @@ Units (canonical, see ``core.data.timeline``):
   ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``): a plain brightness
   effect goes above 1 (2.03 in kdenlive_example_v191180) and is not an opacity.
 
-Static values (one key) give a one-key curve only when they differ from the canonical default.
-Transitions (compositions, same-track mixes) are not read as curves.
+Static values (one key) give a one-key curve only when they differ from the canonical default;
+they are ``Clip.static`` either way (defaults included). Transitions (compositions, same-track
+mixes) are not read as curves.
+
+Source and role come from the producer's ``meta.media.*`` properties (what MLT probed):
+``width``/``height``, ``sample_aspect_num/den`` (else ``aspect_ratio``), ``frame_rate_num/den``,
+and the channels of the ``audio_index`` stream (0 when ``audio_index`` is -1); ``file_ext`` from
+``resource``; ``source_id`` is Kdenlive's bin id (``kdenlive:id``) or the resource. A
+``timewarp`` producer gives ``speed`` (``warp_speed``, negative = reversed), a chain with a
+``timeremap`` link ``time_remap``; otherwise the speed is 1.0. ``effects`` lists the enabled
+filters (``kdenlive_id``, ``shotcut:filter`` or ``mlt_service``; Kdenlive's ``audiolevel``
+meter is left out) of the entry, its producer, its track and the timeline. Kdenlive's AVSplit
+groups (``kdenlive:sequenceproperties.groups`` or ``docproperties.groups``: JSON leaves
+``TRACK:FRAME`` with TRACK counted among the real tracks) give ``link_group``. Track names are
+``kdenlive:track_name`` or ``shotcut:name``. The application is Shotcut (root ``title``
+"Shotcut version X") or Kdenlive (``kdenlive:docproperties.kdenliveversion``);
+``dialect_version`` is the root's MLT ``version``; the profile gives ``pixel_aspect``.
 
 Hostile numbers: every number is checked for length and magnitude before any exact arithmetic
 (``core.data.formats._numbers``): ``1e999999999`` or a 10,000-digit value is a TimelineError at once,
@@ -52,9 +69,11 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 from lxml import etree
@@ -71,6 +90,7 @@ GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "co
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
 FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
 HOLD_MARKERS = frozenset("|!")
+METERS = frozenset(("audiolevel",))
 RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
 _KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
 
@@ -101,6 +121,9 @@ class _Reader:
                 raise self.error("profile", f"frame {what} {value} is out of range")
             size.append(value)
         self.width, self.height = size
+        self.size_known = bool(self.int_attr(profile, "width") and self.int_attr(profile, "height"))
+        self.pixel_aspect = _ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
+        self.sources: dict[etree._Element, _Source] = {}
 
     def error(self, where: str, reason: str) -> TimelineError:
         return TimelineError(self.name, f"{where}: {reason}" if where else reason)
@@ -183,18 +206,27 @@ class _Reader:
         where = f"tractor {name!r}"
         tracks: list[Track] = []
         counts = {"video": 0, "audio": 0}
+        by_position: dict[int, Track] = {}  # index among the real tracks -> track (as Kdenlive's groups count)
+        longest = 0
         for i, track_el in enumerate(tractor.iterchildren("track")):
             el = self.ids.get(track_el.get("producer") or "")
             if el is None:
                 raise self.error(where, f"track {i + 1} refers to unknown producer {track_el.get('producer')!r}")
             if el.tag in ("producer", "chain") or el.get("id") == "background":
-                continue  # Kdenlive's black track, Shotcut's background
-            track = self.read_track(el, track_el, where)
+                # Kdenlive's black track, Shotcut's background: no clips, but part of the length
+                longest = max(longest, self.producer_length(el, where))
+                continue
+            track, length = self.read_track(el, track_el, where)
+            longest = max(longest, length)
+            by_position[len(tracks)] = track
             tracks.append(track)
-        # Timeline filters (Kdenlive sequence effects, possibly zoned) reach every track.
+        # Timeline filters (Kdenlive sequence effects, possibly zoned) reach every track. Their
+        # length, which negative key times count back from, is the tractor's (as in MLT).
         filters = list(tractor.iterchildren("filter"))
+        length = self.span(tractor, where, longest)
         for track in tracks:
-            self.apply_filters(filters, track.clips, track.kind, 0, where)
+            self.apply_filters(filters, track.clips, track.kind, length, where)
+        self.link_groups(tractor, by_position, where)
         # video first, then audio, each in the exporter's order (MLT lists tracks bottom-up)
         tracks.sort(key=lambda t: t.kind != "video")
         for track in tracks:
@@ -205,6 +237,7 @@ class _Reader:
         if not duration:
             out = self.frames(tractor.get("out"), where)
             duration = self.secs(out + 1) if out is not None else Fraction(0)
+        app, version = self.app()
         return Timeline(
             name=name,
             rate=self.rate,
@@ -214,19 +247,87 @@ class _Reader:
             height=self.height,
             dialect="mlt",
             source=self.name,
+            size_known=self.size_known,
+            pixel_aspect=self.pixel_aspect,
+            app=app,
+            app_version=version,
+            dialect_version=(self.root.get("version") or "").strip() or None,
             xml_path=self.getpath(tractor),
         )
 
-    def read_track(self, el: etree._Element, track_el: etree._Element, where: str) -> Track:
+    def app(self) -> tuple[str | None, str | None]:
+        """Shotcut writes ``title="Shotcut version X"``; Kdenlive its version in the main bin."""
+        title = (self.root.get("title") or "").strip()
+        if title.lower().startswith("shotcut"):
+            return "Shotcut", title.split("version", 1)[1].strip() or None if "version" in title else None
+        bin_ = self.ids.get("main_bin")
+        version = _prop(bin_, "kdenlive:docproperties.kdenliveversion") if bin_ is not None else None
+        if version is not None or (bin_ is not None and _prop(bin_, "kdenlive:docproperties.version") is not None):
+            return "Kdenlive", (version or "").strip() or None
+        return None, None
+
+    def span(self, el: etree._Element, where: str, default: int) -> int:
+        """Frames a tractor or track plays: ``out - in + 1`` when it says, else ``default``."""
+        out = self.frames(el.get("out"), where)
+        if out is None:
+            return default
+        return max(0, out - self.frames(el.get("in"), where, 0) + 1)
+
+    def producer_length(self, el: etree._Element, where: str) -> int:
+        if el.tag == "playlist":
+            return self.playlist_length(el, where)
+        return self.span(el, where, 0)
+
+    def link_groups(self, tractor: etree._Element, by_position: dict[int, Track], where: str) -> None:
+        """Kdenlive's AVSplit groups (JSON ``track:frame`` leaves) link a clip's picture and sound."""
+        text = _prop(tractor, "kdenlive:sequenceproperties.groups")
+        if text is None:
+            bin_ = self.ids.get("main_bin")
+            text = _prop(bin_, "kdenlive:docproperties.groups") if bin_ is not None else None
+        if not text or not text.strip() or len(text) > 10**7:
+            return
+        try:
+            groups = json.loads(text)
+        except ValueError:
+            return  # a damaged group list only loses the links
+        starts = {
+            (pos, round(clip.start * self.rate)): clip for pos, track in by_position.items() for clip in track.clips
+        }
+        stack = list(groups) if isinstance(groups, list) else []
+        while stack:
+            node = stack.pop()
+            if not isinstance(node, dict):
+                continue
+            children = node.get("children") if isinstance(node.get("children"), list) else []
+            if node.get("type") != "AVSplit":
+                stack.extend(children)
+                continue
+            leaves = []
+            for leaf in children:
+                data = leaf.get("data") if isinstance(leaf, dict) else None
+                track, _, frame = (data or "").partition(":")
+                if track.isdigit() and frame.lstrip("-").isdigit() and len(track) + len(frame) < 20:
+                    clip = starts.get((int(track), int(frame)))
+                    if clip is not None:
+                        leaves.append((data, clip))
+            if len(leaves) > 1:
+                group = min(data for data, _ in leaves)
+                for _, clip in leaves:
+                    clip.link_group = group
+
+    def read_track(self, el: etree._Element, track_el: etree._Element, where: str) -> tuple[Track, int]:
+        """One timeline track and its length in frames."""
         where = f"{where}, track {el.get('id')}"
         if el.tag == "tractor":  # Kdenlive: a tractor of two playlists
             playlists = [self.ids.get(t.get("producer") or "") for t in el.iterchildren("track")]
             playlists = [p for p in playlists if p is not None and p.tag == "playlist"]
             hides = [t.get("hide") for t in el.iterchildren("track")]
             audio = _prop(el, "kdenlive:audio_track") == "1" or (bool(hides) and all(h == "video" for h in hides))
+            name = _prop(el, "kdenlive:track_name")
         else:
             playlists = [el]
             audio = _prop(el, "shotcut:audio") == "1" or track_el.get("hide") == "video"
+            name = _prop(el, "shotcut:name")
         kind = "audio" if audio else "video"
         clips: list[Clip] = []
         track_end = 0
@@ -235,9 +336,13 @@ class _Reader:
             track_end = max(track_end, self.playlist_length(playlist, where))
         # Track filters (Shotcut playlist filters, Kdenlive track-tractor filters): track time.
         track_filters = list((el if el.tag == "tractor" else playlists[0]).iterchildren("filter"))
-        self.apply_filters(track_filters, clips, kind, track_end, where)
+        track_len = self.span(el, where, track_end) if el.tag == "tractor" else track_end
+        self.apply_filters(track_filters, clips, kind, track_len, where)
         clips.sort(key=lambda c: c.start)
-        return Track(kind=kind, index=0, clips=clips, enabled=True, xml_path=self.getpath(el))
+        track = Track(
+            kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.getpath(el)
+        )
+        return track, track_len
 
     def apply_filters(self, filters, clips: list[Clip], kind: str, length: int, where: str) -> None:
         """Apply track or timeline filters (keys in track time) to the clips they cover.
@@ -247,19 +352,29 @@ class _Reader:
         """
         for f in filters:
             refs: dict[str, ParamRef] = {}
-            curves = self.curves([f], 0, length, self.secs, kind, where, refs)
-            if not curves:
-                continue
+            static: dict[str, float] = {}
+            curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
+            name = _effect_name(f)
             zone_in = self.secs(self.frames(f.get("in"), where, 0))
             out = self.frames(f.get("out"), where)
             zone_out = self.secs(out + 1) if out is not None else None
             for clip in clips:
                 if clip.end <= zone_in or (zone_out is not None and clip.start >= zone_out):
                     continue
+                if name is not None:
+                    clip.effects.append(name)
                 for param, curve in curves.items():
                     if param not in clip.curves:
                         clip.param_refs[param] = refs[param]
+                        if param in static:
+                            clip.static[param] = static[param]  # the clip's own is at most a default
                     _merge(clip.curves, param, list(curve.keys))
+                    if len(clip.curves[param]) > 1:
+                        clip.static.pop(param, None)  # animated now (the track's keys, or both joined)
+                for param, value in static.items():
+                    if param not in curves and param not in clip.curves:
+                        clip.static.setdefault(param, value)
+                        clip.param_refs.setdefault(param, refs[param])
 
     def playlist_length(self, playlist: etree._Element, where: str) -> int:
         pos = 0
@@ -308,6 +423,7 @@ class _Reader:
                 pos += length
                 continue
             start = pos
+            source = self.source(producer, ewhere)
             clip = Clip(
                 name=self.clip_name(producer, item),
                 start=self.secs(start),
@@ -315,6 +431,15 @@ class _Reader:
                 source_in=self.secs(e_in),
                 media_kind=self.media_kind(producer, kind),
                 clip_id=item.get("producer") or "",
+                source_width=source.width,
+                source_height=source.height,
+                source_pixel_aspect=source.pixel_aspect,
+                source_rate=source.rate,
+                audio_channels=source.channels,
+                file_ext=source.ext,
+                source_id=source.ident,
+                speed=source.speed,
+                time_remap=source.remap,
                 xml_path=self.getpath(item),
             )
             if pending is not None:
@@ -327,11 +452,58 @@ class _Reader:
                 p_len = self.frames(producer.get("out"), ewhere, e_in + length - 1) + 1
                 p_len -= self.frames(producer.get("in"), ewhere, 0)
                 clip.curves = self.curves(
-                    filters, 0, p_len, lambda f, s=start, i=e_in: self.secs(s + f - i), kind, ewhere, clip.param_refs
+                    filters,
+                    0,
+                    p_len,
+                    lambda f, s=start, i=e_in: self.secs(s + f - i),
+                    kind,
+                    ewhere,
+                    clip.param_refs,
+                    clip.static,
                 )
+                clip.effects = [n for n in map(_effect_name, filters) if n is not None]
             clips.append(clip)
             pos += length
         return clips
+
+    def source(self, producer: etree._Element, where: str) -> _Source:
+        """What a producer's ``meta.media.*`` properties (written by MLT when it probed the file)
+        say about its media; producers are shared by many entries."""
+        found = self.sources.get(producer)
+        if found is not None:
+            return found
+        props = {p.get("name"): (p.text or "").strip() for p in producer.iterchildren("property")}
+        service = props.get("mlt_service", "").lower()
+        speed, remap = 1.0, False
+        if service == "timewarp":  # Shotcut/Kdenlive speed change: resource "SPEED:path"
+            speed = _number(props.get("warp_speed")) or _number(props.get("resource", "").partition(":")[0]) or 1.0
+        if producer.tag == "chain" and any(
+            _prop(link, "mlt_service") == "timeremap" for link in producer.iterchildren("link")
+        ):
+            remap = True
+        width, height = _count(props.get("meta.media.width")), _count(props.get("meta.media.height"))
+        if width is not None and not 0 < width <= MAX_PIXELS or height is not None and not 0 < height <= MAX_PIXELS:
+            raise self.error(where, f"source frame size {width}x{height} is out of range")
+        aspect = _ratio(props.get("meta.media.sample_aspect_num"), props.get("meta.media.sample_aspect_den"))
+        if aspect is None and width is not None:
+            aspect = _ratio(props.get("aspect_ratio"), "1")
+        rate = None
+        num, den = _count(props.get("meta.media.frame_rate_num")), _count(props.get("meta.media.frame_rate_den"))
+        if num and den and num / den <= 10**6:
+            rate = Fraction(num, den)
+        channels = None
+        index = props.get("audio_index")
+        if index is not None and index.lstrip("-").isdigit() and int(index) < 0:
+            channels = 0  # audio switched off
+        elif index is not None and index.isdigit():
+            channels = _count(props.get(f"meta.media.{index}.codec.channels"))
+        resource = props.get("warp_resource") or props.get("resource", "")
+        if service == "timewarp" and ":" in resource and not props.get("warp_resource"):
+            resource = resource.partition(":")[2]
+        ext = _extension(resource) if service not in GENERATOR_SERVICES else None
+        ident = props.get("kdenlive:id") or resource or producer.get("id")
+        found = self.sources[producer] = _Source(width, height, aspect, rate, channels, ext, ident, speed, remap)
+        return found
 
     def clip_name(self, producer: etree._Element, entry: etree._Element) -> str:
         for prop in ("kdenlive:clipname", "shotcut:caption", "resource"):
@@ -356,11 +528,12 @@ class _Reader:
     # ---- filters -----------------------------------------------------------------------------
 
     def curves(
-        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict
+        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
     ) -> dict[str, Curve]:
         """Canonical curves of ``filters``; ``to_time`` maps a frame of the attachment domain to
         timeline seconds. The first filter that gives a parameter wins. ``refs`` gets where each
-        mapped parameter lives (the curve's property, else the first filter that has it)."""
+        mapped parameter lives (the curve's property, else the first filter that has it), ``static``
+        the parameters with one value (a plain value or one key, defaults included)."""
         curves: dict[str, Curve] = {}
         for f in filters:
             prop_els = {p.get("name"): p for p in f.iterchildren("property")}
@@ -371,14 +544,22 @@ class _Reader:
             f_in = self.frames(f.get("in"), fwhere, 0)
             f_out = self.frames(f.get("out"), fwhere)
             length = f_out - f_in + 1 if f_out is not None else default_len
-            for canon, keys, prop in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
+            for canon, keys, prop, value in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
                 ref = ParamRef(
                     self.getpath(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.getpath(f)
                 )
                 if keys and canon not in curves:
                     refs[canon] = ref
+                    if value is None:
+                        static.pop(canon, None)
+                    else:
+                        static[canon] = value
                 else:
                     refs.setdefault(canon, ref)
+                    if canon not in curves and value is not None:
+                        static.setdefault(canon, value)
+                    elif keys and canon in curves:
+                        static.pop(canon, None)  # a second filter's keys join the curve (fades)
                 if not keys:
                     continue
                 _merge(curves, canon, keys)
@@ -423,7 +604,7 @@ class _Reader:
                     for c, value in self.rect(text, where):
                         out.setdefault(c, []).append(Key(t, value, interp))
                 for c, keys in _drop_defaults(out):
-                    yield c, keys, prop
+                    yield c, keys, prop, _one_value(out[c])
                 continue
             keys = []
             for t, text, interp in rows:
@@ -436,7 +617,7 @@ class _Reader:
                     value = convert(nums)
                 keys.append(Key(t, value, interp))
             for c, kept in _drop_defaults({canon: keys}):
-                yield c, kept, prop
+                yield c, kept, prop, _one_value(keys)
 
     def animation(self, text: str, f_in: int, length: int, to_time, where: str):
         """(timeline seconds, value text, interpolation) per key of an animation string."""
@@ -484,6 +665,69 @@ class _Reader:
         if len(vals) > 4:
             out.append(("opacity", vals[4]))
         return out
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What a producer says about a clip's media and speed; None = not said."""
+
+    width: int | None
+    height: int | None
+    pixel_aspect: float | None
+    rate: Fraction | None
+    channels: int | None
+    ext: str | None
+    ident: str | None
+    speed: float
+    remap: bool
+
+
+def _count(text: str | None) -> int | None:
+    """A non-negative integer property of sane length, else None."""
+    if text is None or not text.strip().isdigit() or len(text.strip()) > 12:
+        return None
+    return int(text)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(check_length(text))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value != 0 and abs(value) < MAX_VALUE else None
+
+
+def _extension(path: str) -> str | None:
+    """Lower-case extension (with the dot) of a resource, None without one."""
+    ext = os.path.splitext(path.replace("\\", "/").rsplit("/", 1)[-1])[1].lower()
+    return ext if 1 < len(ext) <= 6 and ext[1:].isalnum() else None
+
+
+def _one_value(keys: list[Key]) -> float | None:
+    """The value of a parameter set to one value (one key), else None."""
+    return keys[0].value if len(keys) == 1 else None
+
+
+def _effect_name(f: etree._Element) -> str | None:
+    """Kdenlive's effect id, Shotcut's filter name or the MLT service of an enabled filter (None
+    for a disabled one and for Kdenlive's level meter, which changes nothing)."""
+    props = {p.get("name"): (p.text or "").strip() for p in f.iterchildren("property")}
+    if props.get("disable") == "1" or props.get("mlt_service") in METERS:
+        return None
+    return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
+
+
+def _ratio(num: str | None, den: str | None) -> float | None:
+    """num/den of two short positive numbers, None when either is missing or unusable."""
+    if num is None or den is None:
+        return None
+    try:
+        n, d = float(check_length(num)), float(check_length(den))
+    except ValueError:
+        return None
+    return n / d if n > 0 and d > 0 and math.isfinite(n / d) else None
 
 
 def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:

@@ -1,0 +1,108 @@
+"""MLT reader, issue 7 item 6 and issue 6 item 1: timeline filters count negative key times back
+from the tractor's length, and what the export says about each clip's source and role. Expected
+values are read by hand from the XML (the quoted properties)."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import pytest
+
+from core.formats import read_bytes, read_file
+
+DOC = (
+    '<mlt version="7.0.0"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+    '<producer id="black" in="0" out="{black_out}"><property name="mlt_service">color</property></producer>'
+    '<producer id="p" in="0" out="99"><property name="resource">a.mp4</property>{producer}</producer>'
+    '<playlist id="pl"><entry producer="p" in="0" out="49"/></playlist>'
+    '<tractor id="t"{tractor_out}><track producer="black"/><track producer="pl"/>'
+    '<filter><property name="mlt_service">volume</property><property name="level">0=0;-25=-20</property></filter>'
+    "</tractor></mlt>"
+)
+
+
+def _doc(black_out="199", tractor_out="", producer=""):
+    data = DOC.format(black_out=black_out, tractor_out=tractor_out, producer=producer).encode()
+    (tl,) = read_bytes(data, "t.mlt")
+    (clip,) = [c for _, c in tl.iter_clips()]
+    return tl, clip
+
+
+# ---- issue 7.6: timeline filters' length --------------------------------------------------------
+
+
+def test_timeline_filter_negative_time_counts_back_from_the_tractor_out():
+    # tractor out=99: the filter lasts 100 frames, so -25 is frame 75 = 3 s (it stayed at -1 s).
+    _, clip = _doc(tractor_out=' out="99"')
+    assert [(k.time, k.value) for k in clip.curves["level_db"].keys] == [(0, 0.0), (3, -20.0)]
+
+
+def test_timeline_filter_without_out_lasts_as_long_as_the_longest_track():
+    # no tractor out: the longest track is the black one (out=199: 200 frames), -25 -> frame 175 = 7 s
+    _, clip = _doc()
+    assert [k.time for k in clip.curves["level_db"].keys] == [0, 7]
+    assert clip.effects == ["volume"]
+
+
+# ---- issue 6.1: source and role -----------------------------------------------------------------
+
+
+def test_kdenlive_source_links_and_names(realworld_dir):
+    # kdenlive_mixes_markers: producer1 = myClip.mp4 (kdenlive:id 2, meta.media.width/height
+    # 1920x1080, frame_rate 25/1, audio_index 1 with meta.media.1.codec.channels 2); tracks named
+    # "Nothing", "With Mix", "A3", "A2"; AVSplit groups pair "1:2664"/"2:2664", "0:1309"/"3:1297".
+    (tl,) = read_file(realworld_dir / "mlt" / "kdenlive-opentimelineio__kdenlive_mixes_markers.kdenlive")
+    assert (tl.app, tl.app_version, tl.dialect_version) == ("Kdenlive", "22.11.70 (rev. e629e8bf1)", "7.9.0")
+    assert (tl.size_known, tl.pixel_aspect) == (True, 1.0)
+    assert sorted(t.name for t in tl.tracks) == ["A2", "A3", "Nothing", "With Mix"]
+    clips = [(t, c) for t, c in tl.iter_clips() if c.name == "myClip.mp4"]
+    assert clips
+    for _, clip in clips:
+        assert (clip.source_width, clip.source_height, clip.source_rate) == (1920, 1080, 25)
+        assert (clip.audio_channels, clip.file_ext, clip.source_id, clip.speed) == (2, ".mp4", "2", 1.0)
+    # the group "0:1309"/"3:1297": real track 0 at frame 1309 (A3) with real track 3 at 1297 (With Mix)
+    by_group = {}
+    for t, c in clips:
+        by_group.setdefault(c.link_group, []).append((t.name, round(c.start * 25)))
+    assert sorted(by_group["0:1309"]) == [("A3", 1309), ("With Mix", 1297)]
+    assert sorted(by_group["1:2664"]) == [("A2", 2664), ("Nothing", 2664)]
+
+
+def test_shotcut_app_track_names_and_static_rect(realworld_dir):
+    # media.mlt: title "Shotcut version 20.09.27"; playlist1 "V2" has an affineSizePosition filter,
+    # transition.rect "941 175 812 457 1" in a 1920x1080 profile.
+    (tl,) = read_file(realworld_dir / "mlt" / "Shotcut-Autoexporter__media.mlt")
+    assert (tl.app, tl.app_version, tl.dialect_version) == ("Shotcut", "20.09.27", "6.23.0")
+    assert [t.name for t in tl.tracks] == ["V1", "V2", "A1"]
+    for clip in tl.tracks[1].clips:
+        assert clip.static["scale"] == pytest.approx(812 / 1920 * 100)
+        assert clip.static["center_x"] == pytest.approx((941 + 812 / 2) / 1920 - 0.5)
+        assert clip.static["center_y"] == pytest.approx((175 + 457 / 2) / 1080 - 0.5)
+        assert clip.static["opacity"] == 100.0
+        assert "affineSizePosition" in clip.effects
+        assert clip.param_refs["scale"].component == "rect"
+
+
+def test_profile_pixel_aspect(realworld_dir):
+    # kdenlive_example_v191180: DV/DVD PAL profile, sample_aspect 16/15; VID0001.MKV 720x576.
+    (tl,) = read_file(realworld_dir / "mlt" / "kdenlive-opentimelineio__kdenlive_example_v191180.kdenlive")
+    assert tl.pixel_aspect == pytest.approx(16 / 15) and (tl.width, tl.height) == (720, 576)
+    vid = [c for _, c in tl.iter_clips() if c.name == "VID0001.MKV"]
+    assert vid and all((c.source_width, c.source_height, c.file_ext) == (720, 576, ".mkv") for c in vid)
+    assert "audiolevel" not in {e for _, c in tl.iter_clips() for e in c.effects}  # a meter, not an effect
+
+
+def test_timewarp_speed():
+    producer = (
+        '<property name="mlt_service">timewarp</property><property name="warp_speed">-0.5</property>'
+        '<property name="resource">-0.5:clip.MOV</property>'
+    )
+    _, clip = _doc(producer=producer)
+    assert (clip.speed, clip.time_remap, clip.file_ext) == (-0.5, False, ".mov")
+
+
+def test_unknown_stays_none():
+    tl, clip = _doc()
+    assert (tl.app, tl.app_version, tl.pixel_aspect) == (None, None, None)
+    assert (clip.source_width, clip.source_rate, clip.audio_channels, clip.link_group) == (None,) * 4
+    assert clip.start == 0 and clip.end == F(50, 25)

@@ -1,0 +1,50 @@
+"""What every reader promises on every real export (realworld and production): the new fields
+are typed and in range, unknown is None rather than 0, and a static value is exactly a parameter
+the file sets to one value (so downstream can tell static from animated)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+
+from core.formats import read_file
+from core.timeline import PARAMS
+from tests.core._corpus import TIMELINE_FILES, file_id
+
+
+def _positive_int_or_none(v) -> bool:
+    return v is None or (type(v) is int and v > 0)
+
+
+@pytest.mark.parametrize("path", TIMELINE_FILES, ids=[file_id(p) for p in TIMELINE_FILES])
+def test_fields_and_static_values(path):
+    for tl in read_file(path):
+        assert type(tl.size_known) is bool and tl.dialect_version
+        assert tl.pixel_aspect is None or 0.1 < tl.pixel_aspect < 10
+        for track in tl.tracks:
+            assert track.name is None or (isinstance(track.name, str) and track.name)
+        for _, clip in tl.iter_clips():
+            assert _positive_int_or_none(clip.source_width) and _positive_int_or_none(clip.source_height)
+            assert clip.source_pixel_aspect is None or 0.1 < clip.source_pixel_aspect < 10
+            assert clip.source_rate is None or (isinstance(clip.source_rate, Fraction) and clip.source_rate > 0)
+            assert clip.audio_channels is None or (type(clip.audio_channels) is int and clip.audio_channels >= 0)
+            assert _positive_int_or_none(clip.source_channel)
+            assert clip.file_ext is None or (clip.file_ext.startswith(".") and clip.file_ext == clip.file_ext.lower())
+            assert isinstance(clip.speed, float) and math.isfinite(clip.speed)  # 0: a freeze frame (NGxx13_Lego)
+            assert type(clip.time_remap) is bool
+            assert all(isinstance(e, str) and e for e in clip.effects)
+            assert clip.gain_db is None or math.isfinite(clip.gain_db)
+            assert set(clip.param_refs) <= set(PARAMS) | {"gain_db"}
+            assert set(clip.static) <= set(PARAMS) and set(clip.curves) <= set(PARAMS)
+            for param, value in clip.static.items():
+                assert math.isfinite(value)
+                curve = clip.curves.get(param)
+                # static: one value; its curve (if any: not at the default) is that one key
+                assert curve is None or [k.value for k in curve.keys] == pytest.approx([value])
+                if curve is None:
+                    assert abs(value - PARAMS[param][0]) <= 1e-9, f"{param}: static {value} but no curve"
+            for param, curve in clip.curves.items():
+                if len(curve) > 1:
+                    assert param not in clip.static
