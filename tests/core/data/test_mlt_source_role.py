@@ -8,7 +8,7 @@ from fractions import Fraction as F
 
 import pytest
 
-from core.formats import read_bytes, read_file
+from core.data.formats import read_bytes, read_file
 
 DOC = (
     '<mlt version="7.0.0"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'

@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import pytest
 
-from core.formats import read_file
-from core.timeline import PARAMS
-from tests.core._corpus import TIMELINE_FILES, file_id
+from core.data.formats import read_file
+from core.data.timeline import PARAMS
+from tests.core.data._corpus import TIMELINE_FILES, file_id
 
 
 def _positive_int_or_none(v) -> bool:
