@@ -23,8 +23,16 @@ class WindowDataset(Dataset):
     """Per-window dicts of tensors with exactly core.data.batch.BATCH_KEYS (shapes without the batch axis)."""
 
     def __init__(
-        self, raw: dict[str, np.ndarray], scalers: Scalers, context: float | tuple[float, float] = 0.0, seed: int = 0
+        self,
+        raw: dict[str, np.ndarray],
+        scalers: Scalers,
+        context: float | tuple[float, float] = 0.0,
+        seed: int = 0,
+        skip_empty: bool = False,
     ) -> None:
+        """``skip_empty``: leave out windows where no clip is active (no loss position, no metric; on long
+        real programmes with sparse tracks they are close to half the windows). Item ``i`` is then the
+        i-th non-empty window; the timeline summaries still see every window."""
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):
@@ -49,9 +57,11 @@ class WindowDataset(Dataset):
             else {"keyframe": {"video": 0.02, "audio": 0.02}, "interpolation": [1 / 3] * 3}
         )
         self._summaries: dict[int, TimelineSummary] = {}
+        n = int(raw["timeline"].shape[0])
+        self._index = np.flatnonzero(raw["keyframe_valid"].reshape(n, -1).any(1)) if skip_empty else np.arange(n)
 
     def __len__(self) -> int:
-        return int(self.raw["timeline"].shape[0])
+        return len(self._index)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw other context clips next epoch (call before each training epoch)."""
@@ -78,7 +88,7 @@ class WindowDataset(Dataset):
 
     def context_of(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """((K, T, N_SUMMARY) timeline-wide summary, (K, T) given mask) of window ``i``."""
-        r = self.raw
+        r, i = self.raw, int(self._index[i])
         tr = (
             r["track_row"][i]
             if "track_row" in r
@@ -91,7 +101,8 @@ class WindowDataset(Dataset):
         return self.context_of(i)[1]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        r = self.raw
+        summary, given = self.context_of(i)  # (K, T, S), (K, T)
+        r, i = self.raw, int(self._index[i])
         step_mask = r["step_mask"][i]  # (K, T)
         feats = (transform_features(r["features"][i]) - self._fmean) / self._fstd  # (K, T, F)
         feats = np.where(step_mask[..., None], feats, 0.0).astype(np.float32)
@@ -100,8 +111,6 @@ class WindowDataset(Dataset):
         kvalid = r["keyframe_valid"][i] & step_mask  # (K, T)
         ivalid = r["interp_valid"][i] & kvalid
         keyframe = r["keyframe"][i]
-
-        summary, given = self.context_of(i)  # (K, T, S), (K, T)
         ctx_given = tvalid & given[..., None]  # (K, T, R)
         out = {
             "features": feats,

@@ -81,10 +81,13 @@ def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
     lies under it (so equal base names in two sub-folders stay distinct), else its base name."""
     p = Path(path)
     if cfg.data_dir:
-        try:
-            return p.resolve().relative_to(Path(cfg.data_dir).resolve()).as_posix()
-        except ValueError:
-            pass
+        root = Path(cfg.data_dir)
+        # as found under the folder first: a symlinked file keeps its place in the folder's layout
+        for a, b in ((p.absolute(), root.absolute()), (p.resolve(), root.resolve())):
+            try:
+                return a.relative_to(b).as_posix()
+            except ValueError:
+                pass
     return p.name
 
 

@@ -21,7 +21,7 @@ def assess(
     timeline's clips given: the dict scripts/evaluate.py prints (see ``report``)."""
     dev = torch.device(device)
     model = model.to(dev)
-    ds = WindowDataset(raw, scalers, context=context, seed=seed)
+    ds = WindowDataset(raw, scalers, context=context, seed=seed, skip_empty=True)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(dev)
     const = constant_of(raw, scalers.target_mean, scalers.target_std)

@@ -192,10 +192,11 @@ class _Loaders:
 def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> _Loaders:
     """Training windows draw their context fraction per window; validation is fixed per seed."""
     t, scalers = cfg.train, data.scalers
-    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed)
-    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1)}
+    # windows with no active clip carry no loss position and no metric: skipped
+    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True)
+    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
     if t.eval_context > 0:
-        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1)
+        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)
     if len(train_ds) == 0 or len(val_sets[""]) == 0:
         raise TrainingError(
             f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
