@@ -27,6 +27,12 @@ EPS = 1e-12
 # under a tenth of the target's std floor (0.1 degree, 0.1 % opacity, 0.1 dB, 0.01 pan) count as
 # nothing, is negligible wherever the baseline's loss is of order 1, and keeps the baseline at 1.0.
 RATIO_SMOOTHING = 0.01
+# The same for the classification heads, in nats: where every key of the data evaluated has one
+# interpolation (Premiere writes only linear keys) the data's own constant has a cross-entropy of
+# 1e-6 and the ratio of any model that is not certain runs into the thousands. 0.01 nats is a
+# model giving 99 % to the true class; small beside a keyframe head's ~0.1 and an interpolation
+# head's ~0.6 on mixed data.
+CLASS_RATIO_SMOOTHING = 0.01
 
 
 @dataclass
@@ -138,7 +144,7 @@ def summarise(acc: _Acc, prefix: str, cfg: ModelConfig, base_prefix: str | None 
             if not n:
                 continue  # no valid position for this head in the validation set
             base = acc[f"{base_prefix}loss/{head}"] / n
-            s = RATIO_SMOOTHING if head in cfg.targets else 0.0
+            s = RATIO_SMOOTHING if head in cfg.targets else CLASS_RATIO_SMOOTHING
             ratio = (out[f"loss/{head}"] + s) / max(base + s, EPS)
             out[f"ratio/{head}"] = ratio
             ratios.append(ratio)
@@ -217,7 +223,7 @@ def noise_floor(val: dict[str, np.ndarray], scalers, cfg: ModelConfig, baseline:
         pb = np.clip(pb, 1e-4, 1 - 1e-4)
         ce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
         ceb = -(y * np.log(pb) + (1 - y) * np.log(1 - pb)).mean()
-        out["ratio/keyframe"] = float(ce / max(ceb, EPS))
+        out["ratio/keyframe"] = float((ce + CLASS_RATIO_SMOOTHING) / max(ceb + CLASS_RATIO_SMOOTHING, EPS))
         ratios.append(out["ratio/keyframe"])
     out["objective"] = float(np.mean(ratios)) if ratios else float("nan")
     return out
@@ -251,7 +257,8 @@ def compare(
 
     Returns {"model": metrics with ``ratio_vs_<name>/<head>`` and ``objective_vs_<name>`` for every
     comparator, "comparators": {name: its own metrics with ratios to ``reference``}}. Losses are global
-    masked means over the whole loader, as in ``evaluate``; regression ratios use RATIO_SMOOTHING.
+    masked means over the whole loader, as in ``evaluate``; ratios use RATIO_SMOOTHING (regression) and
+    CLASS_RATIO_SMOOTHING (classification).
     ``model`` None evaluates the comparators alone.
     """
     if model is not None:
