@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
-from core.data.context import N_SUMMARY
+from core.data.context import N_SUMMARY, TRACK_GIVEN_SHARE, TRACK_HAS, TRACK_INTERP_LOG, TRACK_KEY_LOGIT, TRACK_MEAN
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
 N_TRACK_KINDS = 2  # 0 video, 1 audio
@@ -134,6 +134,16 @@ class MultiTrackTransformer(nn.Module):
         # leaves a little feature noise on every clip, which the near-constant heads pay for in full.
         self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 2) for name in cfg.targets})
         self.rest = nn.Parameter(torch.zeros(len(cfg.targets)))
+        # The same-track rule is the prior every head starts from (core.learn.rules.same_track_outputs):
+        # where the token's track has given clips, a regression head rests on their mean instead of its
+        # learned resting value, and the class heads add the given clips' key rate / interpolation
+        # logits. At initialisation the model is that rule; training learns where to depart from it.
+        r_idx = [REGRESSION_TARGETS.index(name) for name in cfg.targets]
+        self.register_buffer("rule_mean_idx", torch.tensor([TRACK_MEAN.start + r for r in r_idx]), persistent=False)
+        self.register_buffer("rule_has_idx", torch.tensor([TRACK_HAS.start + r for r in r_idx]), persistent=False)
+        self.rule_given = TRACK_GIVEN_SHARE
+        self.rule_key = TRACK_KEY_LOGIT
+        self.rule_interp = TRACK_INTERP_LOG.start
         self.classification = nn.ModuleDict(
             {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify}
         )
@@ -169,16 +179,28 @@ class MultiTrackTransformer(nn.Module):
         for blk in self.blocks:
             x = blk(x, step_mask)
         x = self.norm(x)  # (B, K, T, D)
-        skip = self.summary_skip(batch["context_summary"].to(x.dtype))  # (B, K, T, n_out)
+        summary = batch["context_summary"].to(x.dtype)  # (B, K, T, S)
+        skip = self.summary_skip(summary)  # (B, K, T, n_out)
+        track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
+        track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
+        given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
         out: dict[str, Tensor] = {}
         j = 0
         for name, head in self.regression.items():
             dg = head(x)  # (B, K, T, 2): deviation, gate logit
-            out[name] = self.rest[j] + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
+            h = track_has[..., j]
+            base = h * track_mean[..., j] + (1.0 - h) * self.rest[j]
+            out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
             j += 1
         for name, head in self.classification.items():
             c = head.out_features
-            out[name] = head(x) + skip[..., j : j + c]  # (B, K, T, C)
+            logits = head(x) + skip[..., j : j + c]  # (B, K, T, C)
+            if name == "keyframe":
+                key = summary[..., self.rule_key : self.rule_key + 1]
+                logits = logits + given * torch.cat([torch.zeros_like(key), key], dim=-1)
+            elif name == "interpolation":
+                logits = logits + given * summary[..., self.rule_interp : self.rule_interp + c]
+            out[name] = logits
             j += c
         return out
 
