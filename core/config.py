@@ -40,6 +40,9 @@ class DataConfig:
     max_tracks: int = 8  # tracks per window (K); more tracks -> more track groups
     val_fraction: float = 0.2
     split_seed: int = 0
+    # "file": by a hash of the file name; "programme": versions of one edit (shared media, names that
+    # differ by a trailing number) stay on one side (core.data.split); "auto": programme for data_dir
+    split_by: str = "auto"
     workers: int = 0  # parse/window processes; 0 = in-process
     cache_dir: str | None = None  # prepared-data cache; None = ~/.cache/xmlai
 
@@ -49,6 +52,10 @@ class DataConfig:
         _check(0 <= self.overlap < self.window, f"data.overlap must be in [0, window), got {self.overlap}")
         _check(self.max_tracks >= 1, f"data.max_tracks must be >= 1, got {self.max_tracks}")
         _check(0 < self.val_fraction < 1, f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
+        _check(
+            self.split_by in ("auto", "file", "programme"),
+            f"data.split_by must be auto, file or programme, got {self.split_by!r}",
+        )
         _check(self.synth_count >= 2, f"data.synth_count must be >= 2, got {self.synth_count}")
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
 
@@ -114,6 +121,11 @@ class ModelConfig:
 class LossConfig:
     weights: dict[str, float] = field(default_factory=dict)  # head -> weight; missing heads weigh 1.0
     keyframe_pos_weight: float | None = None  # CE weight of the "key here" class; None = sqrt(neg/pos) of train
+    # training loss of the regression heads on standardised targets: "mse", or "huber" (quadratic within
+    # huber_delta standard deviations, linear beyond), so a few -60 dB floors or 325 % scales cannot
+    # dominate the gradients. Evaluation always reports the MSE ratios.
+    regression: str = "mse"
+    huber_delta: float = 1.0
 
     def __post_init__(self) -> None:
         known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
@@ -122,6 +134,8 @@ class LossConfig:
             _check(float(v) >= 0, f"loss.weights.{k} must be >= 0, got {v}")
         if self.keyframe_pos_weight is not None:
             _check(self.keyframe_pos_weight > 0, "loss.keyframe_pos_weight must be > 0")
+        _check(self.regression in ("mse", "huber"), f"loss.regression must be mse or huber, got {self.regression!r}")
+        _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
 
     def weight(self, head: str) -> float:
         return float(self.weights.get(head, 1.0))
@@ -142,6 +156,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global grad norm; 0 = off
     explode_factor: float = 1e4  # stop when a grad norm exceeds this times the running median
     early_stopping: int = 5  # epochs without val_objective improvement; 0 = off
+    # training windows drawn (without replacement) per epoch; 0 = all. Real corpora give 10,000+ windows
+    # of long programmes: a subset per epoch lets early stopping look at the validation files more often
+    epoch_windows: int = 0
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
     # calibrated key probability at which a local peak counts as a key; 0.1 maximised F1 (within one step)
@@ -172,6 +189,7 @@ class TrainConfig:
         _check(0 <= self.context_max < 1, f"train.context_max must be in [0, 1), got {self.context_max}")
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+        _check(self.epoch_windows >= 0, f"train.epoch_windows must be >= 0, got {self.epoch_windows}")
         _check(
             0 < self.keyframe_threshold < 1,
             f"train.keyframe_threshold must be in (0, 1), got {self.keyframe_threshold}",

@@ -13,10 +13,14 @@ raw window arrays (N = windows)                       dtype    shape
   keyframe_valid  active clip step                     bool     (N, K, T)
   interpolation   0 linear / 1 smooth / 2 hold         int64    (N, K, T)
   interp_valid    a key is here                        bool     (N, K, T)
-  clip_id         clip identity within the window,     int32    (N, K, T)
+  clip_id         the clip's index in its track,       int32    (N, K, T)
                   -1 where no clip is active
+  source_id       core.data.context.source_id of the   int64    (N, K, T)
+                  clip's media, 0 where none/unknown
   track_kind      0 video / 1 audio (0 on padding)     int64    (N, K)
   track_index     position of the track in its group   int64    (N, K)
+  track_row       row of the track in its timeline     int64    (N, K)
+                  (all track groups), -1 on padding
   track_mask      real track                           bool     (N, K)
   step_mask       real step of a real track            bool     (N, K, T)
   timeline        timeline number in the prepared set  int64    (N,)
@@ -29,7 +33,9 @@ A batch (``core.data.dataset``; collate adds B in front of each per-window shape
   interpolation, interpolation_mask (B,K,T) = interp_valid and not given;
   context_values (B,K,T,R) standardised true values where given, else 0;
   context_given (B,K,T,R) float 1.0 where given; context_key (B,K,T) float 1.0 where a given
-  clip has a key at this step.
+  clip has a key at this step; context_summary (B,K,T,S) the timeline-wide summary of the given
+  clips (core.data.context.SUMMARY_FEATURES), 0 on padding.
+  The given clips are drawn per timeline: a clip given in one window is given in all of them.
 
 Model outputs: {regression target: (B,K,T) standardised prediction,
                 "keyframe": (B,K,T,2) logits, "interpolation": (B,K,T,3) logits}.
@@ -59,6 +65,54 @@ FEATURES = (
     "clip_enabled",
     "track_enabled",
 )
+
+# What the export says about the timeline, the clip's source and its role (issue 6; Timeline/Clip
+# fields filled by the readers). Every value the file may not state comes with a ``*_known`` flag and
+# is 0 (a neutral value: ratio 1, same rate, normal speed) where unknown, never a silent guess.
+# Computed in core.data.frames.metadata_features. Premiere's clip gain is not an input: the readers
+# add it to the heard level_db, which is a target.
+METADATA_FEATURES = (
+    "dialect_xmeml",  # one-hot of Timeline.dialect
+    "dialect_fcpxml",
+    "dialect_mlt",
+    "app_known",  # Timeline.app one-hot (Final Cut Pro 7 and X told apart by the dialect)
+    "app_premiere",
+    "app_fcp7",
+    "app_fcpx",
+    "app_resolve",
+    "seq_size_known",
+    "seq_aspect_log",  # log(width * pixel aspect / height) of the sequence
+    "src_size_known",  # the clip's source frame size is known
+    "src_w_log_ratio",  # log(source width / sequence width), pixels
+    "src_h_log_ratio",  # log(source height / sequence height)
+    "fit_log",  # log of the scale (1 = 100 %) that fits the source into the frame, pixel aspects applied
+    "fill_log",  # ... that fills the frame
+    "fit_px_log",  # the same in square pixels (what Premiere's 100 % means for anamorphic media)
+    "fill_px_log",
+    "src_portrait",  # 1 portrait, 0 landscape or unknown
+    "src_rate_known",
+    "src_rate_log_ratio",  # log(source fps / sequence fps)
+    "channels_known",  # audio channel count of the source is known
+    "channels_log",  # log(audio channels)
+    "channel_known",  # the source channel the clip plays is known
+    "channel_odd",  # it plays an odd (left of a pair) channel: 1, 3, ...
+    "channel_even",  # an even (right) channel: 2, 4, ...
+    "channel_index",  # 0-based source channel, capped at 8
+    "speed_known",
+    "speed_log",  # log(|speed|)
+    "reversed",
+    "time_remap",  # a variable-speed retiming is applied (unknown = 0)
+    "ext_known",  # the media file's extension, grouped
+    "ext_video",
+    "ext_image",
+    "ext_audio",
+    "ext_graphic",
+    "effects_log1p",  # log1p(number of enabled effects applied)
+    "linked",  # the clip is linked to others (picture + sound, stereo pair)
+    "track_of_kind_pos",  # the track's position among the tracks of its kind, 0 first .. 1 last
+    "tracks_of_kind_log",  # log(number of tracks of this kind)
+)
+FEATURES = FEATURES + METADATA_FEATURES
 
 # Durations in seconds span 0.1 s to hours, yet what editors do depends on the first and last
 # second of a clip (fades, ducking ramps, key placement). The model therefore sees the
@@ -109,8 +163,10 @@ RAW_KEYS = (
     "interpolation",
     "interp_valid",
     "clip_id",
+    "source_id",
     "track_kind",
     "track_index",
+    "track_row",
     "track_mask",
     "step_mask",
     "timeline",
@@ -132,10 +188,12 @@ BATCH_KEYS = (
     "context_values",
     "context_given",
     "context_key",
+    "context_summary",
 )
 
 __all__ = [
     "FEATURES",
+    "METADATA_FEATURES",
     "MODEL_FEATURES",
     "transform_features",
     "trim_tracks",

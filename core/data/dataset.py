@@ -1,11 +1,11 @@
 """Torch Dataset over raw windows: standardised features/targets, loss masks and context keys.
 
-Context keys (DESIGN.md "Model, loss, objective"): per window a fraction p of its clips (distinct
-(track, clip_id) with clip_id >= 0) is "given": their true standardised targets and keys become
-inputs, and their positions leave the loss masks so the loss counts only the rest. The number of
-given clips is p * n rounded stochastically (so p = 0.5 over one-clip windows gives half of them).
-The choice for window i at epoch e comes from an RNG seeded with (seed, e, i): reproducible, and a
-fixed-fraction evaluation set is identical on every pass.
+Context keys (DESIGN.md "Model, loss, objective"): per **timeline** a fraction p of its clips is
+"given": their true standardised targets and keys become inputs, their positions leave the loss
+masks so the loss counts only the rest, and every window of the timeline sees a summary of all of
+them (core.data.context). The number of given clips is p * n rounded stochastically. The choice for
+timeline j at epoch e comes from an RNG seeded with (seed, e, j): reproducible, the same in every
+window of the timeline, and a fixed-fraction evaluation set is identical on every pass.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from core.data.batch import BATCH_KEYS, transform_features
+from core.data.context import ClipTable, TimelineSummary, draw_given
 from core.data.scalers import Scalers
 
 
@@ -22,8 +23,16 @@ class WindowDataset(Dataset):
     """Per-window dicts of tensors with exactly core.data.batch.BATCH_KEYS (shapes without the batch axis)."""
 
     def __init__(
-        self, raw: dict[str, np.ndarray], scalers: Scalers, context: float | tuple[float, float] = 0.0, seed: int = 0
+        self,
+        raw: dict[str, np.ndarray],
+        scalers: Scalers,
+        context: float | tuple[float, float] = 0.0,
+        seed: int = 0,
+        skip_empty: bool = False,
     ) -> None:
+        """``skip_empty``: leave out windows where no clip is active (no loss position, no metric; on long
+        real programmes with sparse tracks they are close to half the windows). Item ``i`` is then the
+        i-th non-empty window; the timeline summaries still see every window."""
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):
@@ -41,35 +50,59 @@ class WindowDataset(Dataset):
         self._fstd = np.asarray(scalers.feature_std, np.float32)
         self._tmean = np.asarray(scalers.target_mean, np.float32)  # (R,)
         self._tstd = np.asarray(scalers.target_std, np.float32)
+        self.clips = ClipTable(raw, scalers.target_mean, scalers.target_std)
+        self._prior = (
+            scalers.baseline
+            if scalers.baseline
+            else {"keyframe": {"video": 0.02, "audio": 0.02}, "interpolation": [1 / 3] * 3}
+        )
+        self._summaries: dict[int, TimelineSummary] = {}
+        n = int(raw["timeline"].shape[0])
+        self._index = np.flatnonzero(raw["keyframe_valid"].reshape(n, -1).any(1)) if skip_empty else np.arange(n)
 
     def __len__(self) -> int:
-        return int(self.raw["timeline"].shape[0])
+        return len(self._index)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw other context clips next epoch (call before each training epoch)."""
+        if int(epoch) != self.epoch:
+            self._summaries.clear()
         self.epoch = int(epoch)
+
+    def given_clips(self, timeline: int) -> np.ndarray:
+        """(rows of ``timeline`` in ``self.clips``,) bool: the clips given as context at the current epoch."""
+        n = self.clips.rows(timeline).stop - self.clips.rows(timeline).start
+        if self.context == 0.0:
+            return np.zeros(n, bool)
+        return draw_given(n, self.context, np.random.default_rng((self.seed, self.epoch, int(timeline))))
+
+    def summary(self, timeline: int) -> TimelineSummary:
+        """The timeline's given clips, summarised (cached for the current epoch)."""
+        s = self._summaries.get(timeline)
+        if s is None:
+            if len(self._summaries) > 4096:
+                self._summaries.clear()
+            s = TimelineSummary(self.clips, timeline, self.given_clips(timeline), self._prior)
+            self._summaries[timeline] = s
+        return s
+
+    def context_of(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """((K, T, N_SUMMARY) timeline-wide summary, (K, T) given mask) of window ``i``."""
+        r, i = self.raw, int(self._index[i])
+        tr = (
+            r["track_row"][i]
+            if "track_row" in r
+            else np.where(r["track_mask"][i], np.arange(len(r["track_mask"][i])), -1)
+        )
+        return self.summary(int(r["timeline"][i])).tokens(tr, r["track_kind"][i], r["clip_id"][i], r["step_mask"][i])
 
     def given_mask(self, i: int) -> np.ndarray:
         """(K, T) bool: steps of the clips given as context in window ``i`` at the current epoch."""
-        clip = self.raw["clip_id"][i]  # (K, T)
-        real = (clip >= 0) & self.raw["step_mask"][i]
-        given = np.zeros(clip.shape, bool)
-        if self.context == 0.0 or not real.any():
-            return given
-        rng = np.random.default_rng((self.seed, self.epoch, int(i)))
-        p = rng.uniform(*self.context) if isinstance(self.context, tuple) else self.context
-        # one id per (track, clip): clips are numbered per track
-        ids = np.arange(clip.shape[0], dtype=np.int64)[:, None] * (int(clip.max()) + 1) + clip  # (K, T)
-        uniq, inv = np.unique(ids[real], return_inverse=True)
-        n = len(uniq)
-        k = min(n, int(np.floor(p * n + rng.random())))  # stochastic rounding keeps E[k] = p * n
-        chosen = np.zeros(n, bool)
-        chosen[rng.permutation(n)[:k]] = True
-        given[real] = chosen[inv.reshape(-1)]
-        return given
+        return self.context_of(i)[1]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        r = self.raw
+        summary, given = self.context_of(i)  # (K, T, S), (K, T)
+        r, i = self.raw, int(self._index[i])
         step_mask = r["step_mask"][i]  # (K, T)
         feats = (transform_features(r["features"][i]) - self._fmean) / self._fstd  # (K, T, F)
         feats = np.where(step_mask[..., None], feats, 0.0).astype(np.float32)
@@ -78,8 +111,6 @@ class WindowDataset(Dataset):
         kvalid = r["keyframe_valid"][i] & step_mask  # (K, T)
         ivalid = r["interp_valid"][i] & kvalid
         keyframe = r["keyframe"][i]
-
-        given = self.given_mask(i)  # (K, T)
         ctx_given = tvalid & given[..., None]  # (K, T, R)
         out = {
             "features": feats,
@@ -96,6 +127,7 @@ class WindowDataset(Dataset):
             "context_values": np.where(ctx_given, targets, 0.0).astype(np.float32),
             "context_given": ctx_given.astype(np.float32),
             "context_key": (given & kvalid & (keyframe == 1)).astype(np.float32),
+            "context_summary": summary,
         }
         return {k: torch.from_numpy(np.array(out[k])) for k in BATCH_KEYS}  # copies: never alias the raw arrays
 

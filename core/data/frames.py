@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from core.config import REGRESSION_TARGETS
-from core.data.batch import FEATURES
+from core.data.batch import FEATURES, METADATA_FEATURES
+from core.data.context import source_id
 from core.data.timeline import INTERPOLATIONS, PARAMS, Curve, Timeline
 
 _F = {name: i for i, name in enumerate(FEATURES)}
@@ -72,6 +73,92 @@ def curve_values(curve: Curve, t: np.ndarray) -> np.ndarray:
     # before/at the first key wins over at/after the last, as in Curve.value_at (keys sharing one time)
     out = np.where(t >= times[-1], values[-1], out)
     return np.where(t <= times[0], values[0], out)
+
+
+_VIDEO_EXT = frozenset(
+    ".mov .mp4 .m4v .mxf .avi .mts .m2ts .mpg .mpeg .mkv .webm .dv .r3d .braw .wmv .3gp .mod .vob".split()
+)
+_IMAGE_EXT = frozenset(".png .jpg .jpeg .tif .tiff .bmp .gif .webp .tga .exr .dpx .heic".split())
+_AUDIO_EXT = frozenset(".wav .aif .aiff .mp3 .m4a .aac .flac .ogg .wma .bwf .caf".split())
+_GRAPHIC_EXT = frozenset(".psd .ai .eps .svg .pdf .prproj .motn .moti .aep".split())
+
+
+_TIMELINE_META = METADATA_FEATURES[: METADATA_FEATURES.index("seq_aspect_log") + 1]  # same on every row
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else 0.0
+
+
+def timeline_metadata(tl: Timeline) -> dict[str, float]:
+    """The timeline-level METADATA_FEATURES (dialect, application, sequence frame)."""
+    out = dict.fromkeys(METADATA_FEATURES, 0.0)
+    if tl.dialect in ("xmeml", "fcpxml", "mlt"):
+        out["dialect_" + tl.dialect] = 1.0
+    app = (getattr(tl, "app", None) or "").lower()
+    if app:
+        out["app_known"] = 1.0
+        if "premiere" in app:
+            out["app_premiere"] = 1.0
+        elif "resolve" in app:
+            out["app_resolve"] = 1.0
+        elif "final cut" in app:
+            out["app_fcpx" if tl.dialect == "fcpxml" else "app_fcp7"] = 1.0
+    if getattr(tl, "size_known", True) and tl.width > 0 and tl.height > 0:
+        out["seq_size_known"] = 1.0
+        out["seq_aspect_log"] = _log(tl.width * (getattr(tl, "pixel_aspect", None) or 1.0) / tl.height)
+    return out
+
+
+def metadata_features(tl: Timeline, track, clip, base: dict[str, float] | None = None) -> dict[str, float]:
+    """METADATA_FEATURES of one clip: ``base`` (``timeline_metadata(tl)``) plus the clip's source and role.
+    Unknown values keep 0 and their ``*_known`` flag 0."""
+    out = dict(base) if base is not None else timeline_metadata(tl)
+    sw, sh = getattr(clip, "source_width", None), getattr(clip, "source_height", None)
+    if sw and sh and sw > 0 and sh > 0 and out["seq_size_known"]:
+        spar = getattr(clip, "source_pixel_aspect", None) or 1.0
+        qpar = getattr(tl, "pixel_aspect", None) or 1.0
+        out["src_size_known"] = 1.0
+        out["src_w_log_ratio"] = _log(sw / tl.width)
+        out["src_h_log_ratio"] = _log(sh / tl.height)
+        rw, rh = (tl.width * qpar) / (sw * spar), tl.height / sh
+        out["fit_log"], out["fill_log"] = _log(min(rw, rh)), _log(max(rw, rh))
+        pw, ph = tl.width / sw, tl.height / sh
+        out["fit_px_log"], out["fill_px_log"] = _log(min(pw, ph)), _log(max(pw, ph))
+        out["src_portrait"] = float(sh > sw * spar)
+    rate = getattr(clip, "source_rate", None)
+    if rate and rate > 0 and tl.rate > 0:
+        out["src_rate_known"] = 1.0
+        out["src_rate_log_ratio"] = _log(float(rate) / float(tl.rate))
+    ch = getattr(clip, "audio_channels", None)
+    if ch is not None and ch > 0:
+        out["channels_known"] = 1.0
+        out["channels_log"] = _log(ch)
+    sc = getattr(clip, "source_channel", None)
+    if sc is not None and sc >= 1:
+        out["channel_known"] = 1.0
+        out["channel_odd" if sc % 2 == 1 else "channel_even"] = 1.0
+        out["channel_index"] = float(min(sc - 1, 8))
+    speed = getattr(clip, "speed", None)
+    if speed is not None and speed != 0:
+        out["speed_known"] = 1.0
+        out["speed_log"] = _log(abs(speed))
+        out["reversed"] = float(speed < 0)
+    out["time_remap"] = float(bool(getattr(clip, "time_remap", None)))
+    ext = (getattr(clip, "file_ext", None) or "").lower()
+    if ext:
+        out["ext_known"] = 1.0
+        for group, exts in (
+            ("video", _VIDEO_EXT),
+            ("image", _IMAGE_EXT),
+            ("audio", _AUDIO_EXT),
+            ("graphic", _GRAPHIC_EXT),
+        ):
+            if ext in exts:
+                out["ext_" + group] = 1.0
+    out["effects_log1p"] = math.log1p(len(getattr(clip, "effects", None) or ()))
+    out["linked"] = float(getattr(clip, "link_group", None) is not None)
+    return out
 
 
 def _owner(clips, n_steps: int, step: Fraction) -> np.ndarray:
@@ -116,7 +203,7 @@ def _clip_keys(clip, params: tuple[str, ...], idx: np.ndarray, step: Fraction):
 def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     """Sample ``tl`` into a frame table: one row per (track, step), track-major.
 
-    Columns: track, track_kind, track_enabled, step, t, every core.data.batch.FEATURES name, clip_id,
+    Columns: track, track_kind, track_enabled, step, t, every core.data.batch.FEATURES name, clip_id, source_id,
     one column per REGRESSION_TARGETS name, valid_<target>, keyframe, keyframe_valid, interpolation,
     interp_valid. See the module docstring for the decisions.
     """
@@ -129,13 +216,26 @@ def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     targets = np.zeros((K, S, len(REGRESSION_TARGETS)), dtype=np.float64)
     valid = np.zeros((K, S, len(REGRESSION_TARGETS)), dtype=bool)
     clip_id = np.full((K, S), -1, dtype=np.int32)
+    source = np.zeros((K, S), dtype=np.int64)  # core.data.context.source_id of the owning clip, 0 = none
     keyframe = np.zeros((K, S), dtype=np.int64)
     interp = np.zeros((K, S), dtype=np.int64)
     plays = np.zeros((K, S), dtype=bool)  # an enabled clip on an enabled track is active
 
+    tl_meta = timeline_metadata(tl)
+    for name in _TIMELINE_META:
+        feats[:, :, _F[name]] = tl_meta[name]
+    kinds_list = [tr.kind for tr in tl.tracks]
+    for k, track in enumerate(tl.tracks):
+        n = kinds_list.count(track.kind)
+        pos = kinds_list[:k].count(track.kind)  # tracks of this kind before it
+        feats[k, :, _F["track_of_kind_pos"]] = pos / (n - 1) if n > 1 else 0.0
+        feats[k, :, _F["tracks_of_kind_log"]] = _log(n)
     for k, track in enumerate(tl.tracks):
         owner = _owner(track.clips, S, step)
         clip_id[k] = owner
+        if track.clips:
+            src = np.array([source_id(c) for c in track.clips], dtype=np.int64)
+            source[k] = np.where(owner >= 0, src[np.maximum(owner, 0)], 0)
         params = tuple(p for p, (_, kind) in PARAMS.items() if kind == track.kind)
         for j, c in enumerate(track.clips):
             a = max(math.ceil(Fraction(c.start) / step), 0)
@@ -157,6 +257,8 @@ def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
             f[:, _F["transition_in_s"]] = float(c.transition_in)
             f[:, _F["transition_out_s"]] = float(c.transition_out)
             f[:, _F["clip_enabled"]] = float(c.enabled)
+            for name, v in metadata_features(tl, track, c, tl_meta).items():
+                f[:, _F[name]] = v
             feats[k, idx] = f
             plays[k, idx] = c.enabled and track.enabled
             for p in params:
@@ -186,6 +288,7 @@ def timeline_to_frames(tl: Timeline, step_s: float = 0.1) -> pd.DataFrame:
     for name, i in _F.items():
         cols[name] = feats[:, :, i].reshape(-1)  # includes track_enabled (0/1 float)
     cols["clip_id"] = clip_id.reshape(-1)
+    cols["source_id"] = source.reshape(-1)
     for name, r in _R.items():
         cols[name] = targets[:, :, r].reshape(-1)
     for name, r in _R.items():

@@ -30,18 +30,27 @@ from core.data.formats import read_bytes
 from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
 from core.data.publish import is_complete, publish_dir
 from core.data.scalers import Scalers
+from core.data.split import programmes, signature
 from core.data.synth import write_corpus
 from core.data.timeline import TimelineError
 from core.data.windows import concat_windows, windows_of
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-3"
+CODE_VERSION = "prepare-6"  # 4: track_row, source_id; 5: metadata features; 6: programme split
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the windows; workers and cache_dir do not.
-WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed")
+WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed", "split_by")
 
 
 # ----------------------------------------------------------------------------- split
+
+
+def split_mode(cfg: DataConfig) -> str:
+    """ "file" or "programme": ``data.split_by``, where "auto" is by programme for a folder of exports and
+    by file for the built-in corpus (whose files are all distinct timelines)."""
+    if cfg.split_by == "auto":
+        return "programme" if cfg.data_dir else "file"
+    return cfg.split_by
 
 
 def split_of(name: str, val_fraction: float, seed: int) -> str:
@@ -65,6 +74,7 @@ class FileResult:
     n_timelines: int
     error: str = ""
     digest: str = ""
+    signature: str = ""  # core.data.split.signature: the file's clip names, for the split by programme
 
 
 def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
@@ -72,10 +82,13 @@ def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
     lies under it (so equal base names in two sub-folders stay distinct), else its base name."""
     p = Path(path)
     if cfg.data_dir:
-        try:
-            return p.resolve().relative_to(Path(cfg.data_dir).resolve()).as_posix()
-        except ValueError:
-            pass
+        root = Path(cfg.data_dir)
+        # as found under the folder first: a symlinked file keeps its place in the folder's layout
+        for a, b in ((p.absolute(), root.absolute()), (p.resolve(), root.resolve())):
+            try:
+                return a.relative_to(b).as_posix()
+            except ValueError:
+                pass
     return p.name
 
 
@@ -92,7 +105,7 @@ def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
             oracle = builtin_oracle(name, data, cfg, windows)
             if oracle is not None:
                 windows.update(oracle)
-        return FileResult(name, split, windows, len(timelines), "", digest)
+        return FileResult(name, split, windows, len(timelines), "", digest, signature(timelines))
     except Exception as e:  # one bad file (or a reader bug) must never stop the others
         msg = str(e) if name in str(e) else f"{name}: {e}"
         return FileResult(name, split, None, 0, f"{type(e).__name__}: {msg}", digest)
@@ -159,9 +172,19 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"two input files share a name (the split is by name): {dup[:5]}")
+    programme: dict[str, str] = {}
+    if split_mode(cfg) == "programme":  # versions of one edit go to the same side
+        programme = programmes({r.name: r.signature for r in results if not r.error and r.windows is not None})
+        results = [
+            dataclasses.replace(r, split=split_of(programme[r.name], cfg.val_fraction, cfg.split_seed))
+            if r.name in programme
+            else r
+            for r in results
+        ]
     parts: dict[str, list] = {"train": [], "val": []}
     errors: list[tuple[str, str]] = []
     splits: dict[str, str] = {}
+    timelines_of: dict[str, list[int]] = {}
     n_timelines = 0
     for r in results:
         if r.error or r.windows is None:
@@ -169,6 +192,7 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
             continue
         w = dict(r.windows)
         w["timeline"] = w["timeline"] + n_timelines
+        timelines_of[r.name] = [n_timelines, r.n_timelines]
         n_timelines += r.n_timelines
         splits[r.name] = r.split
         parts[r.split].append(w)
@@ -185,6 +209,9 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
         "n_train_files": len(parts["train"]),
         "n_val_files": len(parts["val"]),
         "splits": splits,
+        "split_by": split_mode(cfg),
+        "programmes": programme,
+        "timelines_of": timelines_of,  # file -> [first global timeline number, count]
         "digests": {r.name: r.digest for r in results},
         "noise_floor": "oracle_targets" in val,
     }

@@ -44,8 +44,10 @@ def empty_windows(window: int, max_tracks: int) -> dict[str, np.ndarray]:
         "interpolation": np.zeros((0, K, T), np.int64),
         "interp_valid": np.zeros((0, K, T), bool),
         "clip_id": np.zeros((0, K, T), np.int32),
+        "source_id": np.zeros((0, K, T), np.int64),
         "track_kind": np.zeros((0, K), np.int64),
         "track_index": np.zeros((0, K), np.int64),
+        "track_row": np.zeros((0, K), np.int64),
         "track_mask": np.zeros((0, K), bool),
         "step_mask": np.zeros((0, K, T), bool),
         "timeline": np.zeros(0, np.int64),
@@ -83,6 +85,7 @@ def make_windows(
     interp = dense("interpolation", np.int64)
     ivalid = dense("interp_valid", bool, False)
     clip_id = dense("clip_id", np.int32, -1)
+    source = dense("source_id", np.int64) if "source_id" in frames else np.zeros((nk, ns), np.int64)
     real = np.zeros((nk, ns), bool)
     real[tpos, spos] = True
 
@@ -91,6 +94,7 @@ def make_windows(
     tmask = np.zeros(nk, bool)
     tmask[:n_tracks] = True
     tindex = np.where(tmask, np.arange(nk) % K, 0)
+    trow = np.where(tmask, np.arange(nk), -1)  # the track's row in the timeline (all groups)
 
     starts = window_starts(S, T, overlap)  # (W,)
     W = len(starts)
@@ -108,8 +112,10 @@ def make_windows(
         "interpolation": interp[rows, cols],
         "interp_valid": ivalid[rows, cols],
         "clip_id": clip_id[rows, cols],
+        "source_id": source[rows, cols],  # (N, K, T)
         "track_kind": kind[rows[:, :, 0]],  # (N, K)
         "track_index": tindex[rows[:, :, 0]],
+        "track_row": trow[rows[:, :, 0]],
         "track_mask": tmask[rows[:, :, 0]],
         "step_mask": real[rows, cols],  # (N, K, T)
         "timeline": np.full(len(st), timeline, np.int64),  # (N,)

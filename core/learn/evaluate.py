@@ -29,6 +29,12 @@ EPS = 1e-12
 # under a tenth of the target's std floor (0.1 degree, 0.1 % opacity, 0.1 dB, 0.01 pan) count as
 # nothing, is negligible wherever the baseline's loss is of order 1, and keeps the baseline at 1.0.
 RATIO_SMOOTHING = 0.01
+# The same for the classification heads, in nats: where every key of the data evaluated has one
+# interpolation (Premiere writes only linear keys) the data's own constant has a cross-entropy of
+# 1e-6 and the ratio of any model that is not certain runs into the thousands. 0.01 nats is a
+# model giving 99 % to the true class; small beside a keyframe head's ~0.1 and an interpolation
+# head's ~0.6 on mixed data.
+CLASS_RATIO_SMOOTHING = 0.01
 
 
 @dataclass
@@ -142,7 +148,7 @@ def summarise(acc: _Acc, prefix: str, cfg: ModelConfig, base_prefix: str | None 
             if not n:
                 continue  # no valid position for this head in the validation set
             base = acc[f"{base_prefix}loss/{head}"] / n
-            s = RATIO_SMOOTHING if head in cfg.targets else 0.0
+            s = RATIO_SMOOTHING if head in cfg.targets else CLASS_RATIO_SMOOTHING
             ratio = (out[f"loss/{head}"] + s) / max(base + s, EPS)
             out[f"ratio/{head}"] = ratio
             ratios.append(ratio)
@@ -221,7 +227,7 @@ def noise_floor(val: dict[str, np.ndarray], scalers, cfg: ModelConfig, baseline:
         pb = np.clip(pb, 1e-4, 1 - 1e-4)
         ce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
         ceb = -(y * np.log(pb) + (1 - y) * np.log(1 - pb)).mean()
-        out["ratio/keyframe"] = float(ce / max(ceb, EPS))
+        out["ratio/keyframe"] = float((ce + CLASS_RATIO_SMOOTHING) / max(ceb + CLASS_RATIO_SMOOTHING, EPS))
         ratios.append(out["ratio/keyframe"])
     out["objective"] = float(np.mean(ratios)) if ratios else float("nan")
     return out
@@ -236,3 +242,58 @@ def gap_closed(model_ratios: dict[str, float], floor: dict[str, float]) -> float
     m = float(np.mean([model_ratios[h] for h in heads]))
     f = float(np.mean([floor[h] for h in heads]))
     return (1.0 - m) / (1.0 - f) if not math.isclose(f, 1.0) else float("nan")
+
+
+@torch.no_grad()
+def compare(
+    model: torch.nn.Module | None,
+    loader,
+    loss_fn,
+    comparators: dict,
+    stds: torch.Tensor,
+    cfg: ModelConfig,
+    device: torch.device,
+    reference: str = "data_constant",
+    threshold: float = 0.5,
+    autocast=None,
+) -> dict:
+    """The model and every comparator (core.learn.rules.comparators: name -> batch -> outputs) over ``loader``.
+
+    Returns {"model": metrics with ``ratio_vs_<name>/<head>`` and ``objective_vs_<name>`` for every
+    comparator, "comparators": {name: its own metrics with ratios to ``reference``}}. Losses are global
+    masked means over the whole loader, as in ``evaluate``; ratios use RATIO_SMOOTHING (regression) and
+    CLASS_RATIO_SMOOTHING (classification).
+    ``model`` None evaluates the comparators alone.
+    """
+    if model is not None:
+        was_training = model.training
+        model.eval()
+    acc = _Acc()
+    stds = stds.to(device)
+    for batch in loader:
+        batch = {k: v.to(device, non_blocking=True) for k, v in trim_tracks(batch).items()}
+        if model is not None:
+            if autocast is not None:
+                with autocast():
+                    outputs = model(batch)
+            else:
+                outputs = model(batch)
+            accumulate(acc, "model/", loss_fn.calibrate(outputs), batch, loss_fn, stds, cfg, threshold)
+        for name, fn in comparators.items():
+            accumulate(acc, f"{name}/", fn(batch), batch, loss_fn, stds, cfg, threshold)
+    acc.all_reduce()
+    if model is not None:
+        model.train(was_training)
+
+    def with_ratios(prefix: str, against: list[str]) -> dict[str, float]:
+        out = summarise(acc, prefix, cfg)
+        for name in against:
+            s = summarise(acc, prefix, cfg, base_prefix=f"{name}/")
+            out[f"objective_vs_{name}"] = s["objective"]
+            out.update({f"ratio_vs_{name}/{k[6:]}": v for k, v in s.items() if k.startswith("ratio/")})
+        return out
+
+    result: dict = {"comparators": {n: with_ratios(f"{n}/", [reference]) for n in comparators}}
+    if model is not None:
+        result["model"] = with_ratios("model/", list(comparators))
+    return result

@@ -63,13 +63,13 @@ class MultiTrackLoss(nn.Module):
     def _regression_terms(
         self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
     ) -> tuple[Tensor, Tensor]:
-        """Per-position squared error (B, K, T) and its mask (B, K, T) bool."""
+        """Per-position error (B, K, T), 0 where masked, and its mask (B, K, T) bool."""
         idx = self.target_index[name]
         pred = outputs[name].float()  # (B, K, T)
         target = batch["targets"][..., idx].float()  # (B, K, T)
         mask = batch["target_mask"][..., idx].bool()  # (B, K, T)
         err = torch.where(mask, pred - target, torch.zeros_like(pred))  # garbage at masked positions never leaks
-        return err.square(), mask
+        return err, mask
 
     def _class_terms(
         self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
@@ -84,8 +84,14 @@ class MultiTrackLoss(nn.Module):
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """Total weighted loss (scalar) and each head's unweighted masked loss (keyframe CE class-weighted)."""
         per_head: dict[str, Tensor] = {}
+        huber = self.loss_cfg.regression == "huber"
+        d = float(self.loss_cfg.huber_delta)
         for name in self.targets:
-            sq, mask = self._regression_terms(outputs, batch, name)
+            err, mask = self._regression_terms(outputs, batch, name)
+            sq = err.square()
+            if huber:  # twice the Huber loss: e^2 within d standard deviations, 2 d |e| - d^2 beyond
+                a = err.abs()
+                sq = torch.where(a <= d, sq, 2 * d * a - d * d)
             per_head[name] = _masked_mean(sq, mask)
         for name in self.classify:
             ce, mask, labels = self._class_terms(outputs, batch, name)
@@ -105,8 +111,8 @@ class MultiTrackLoss(nn.Module):
         """
         sums: dict[str, tuple[Tensor, Tensor]] = {}
         for name in self.targets:
-            sq, mask = self._regression_terms(outputs, batch, name)
-            sums[name] = (sq.sum(), mask.sum().float())
+            err, mask = self._regression_terms(outputs, batch, name)
+            sums[name] = (err.square().sum(), mask.sum().float())
         for name in self.classify:
             ce, mask, _ = self._class_terms(outputs, batch, name)
             sums[name] = (torch.where(mask, ce, torch.zeros_like(ce)).sum(), mask.sum().float())

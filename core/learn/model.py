@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
+from core.data.context import N_SUMMARY, TRACK_GIVEN_SHARE, TRACK_HAS, TRACK_INTERP_LOG, TRACK_KEY_LOGIT, TRACK_MEAN
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
 N_TRACK_KINDS = 2  # 0 video, 1 audio
@@ -109,8 +110,15 @@ class MultiTrackTransformer(nn.Module):
         self.cfg = cfg
         self.n_features = n_features
         self.d_model = cfg.d_model
-        n_ctx = 2 * len(REGRESSION_TARGETS) + 1  # context values, given flags, context key
+        n_ctx = 2 * len(REGRESSION_TARGETS) + 1 + N_SUMMARY  # context values, flags, key, timeline summary
         self.input = nn.Linear(n_features + n_ctx, cfg.d_model)
+        # The timeline summary also reaches every head directly (zero at start): "the mean of the given
+        # clips on this track" is a linear function of it, so the model can match that rule exactly and
+        # spend its depth on where to depart from it.
+        n_out = len(cfg.targets) + sum(CLASSIFICATION_TARGETS[name] for name in cfg.classify)
+        self.summary_skip = nn.Linear(N_SUMMARY, n_out)
+        nn.init.zeros_(self.summary_skip.weight)
+        nn.init.zeros_(self.summary_skip.bias)
         self.track_emb = nn.Embedding(MAX_TRACKS, cfg.d_model)
         self.kind_emb = nn.Embedding(N_TRACK_KINDS, cfg.d_model)
         half = (cfg.d_model + 1) // 2
@@ -120,7 +128,22 @@ class MultiTrackTransformer(nn.Module):
         block = FactorisedBlock if cfg.attention == "factorised" else FullBlock
         self.blocks = nn.ModuleList([block(cfg) for _ in range(cfg.n_layers)])
         self.norm = nn.LayerNorm(cfg.d_model)
-        self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 1) for name in cfg.targets})
+        # Each regression head is a gated deviation from a learned resting value: out = rest + sigmoid(g) * d.
+        # Real targets are zero-inflated (rotation 0, pan 0, scale 100 on most clips; a few clips far off);
+        # a closed gate gives exactly the resting value whatever the token, where a plain linear head
+        # leaves a little feature noise on every clip, which the near-constant heads pay for in full.
+        self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 2) for name in cfg.targets})
+        self.rest = nn.Parameter(torch.zeros(len(cfg.targets)))
+        # The same-track rule is the prior every head starts from (core.learn.rules.same_track_outputs):
+        # where the token's track has given clips, a regression head rests on their mean instead of its
+        # learned resting value, and the class heads add the given clips' key rate / interpolation
+        # logits. At initialisation the model is that rule; training learns where to depart from it.
+        r_idx = [REGRESSION_TARGETS.index(name) for name in cfg.targets]
+        self.register_buffer("rule_mean_idx", torch.tensor([TRACK_MEAN.start + r for r in r_idx]), persistent=False)
+        self.register_buffer("rule_has_idx", torch.tensor([TRACK_HAS.start + r for r in r_idx]), persistent=False)
+        self.rule_given = TRACK_GIVEN_SHARE
+        self.rule_key = TRACK_KEY_LOGIT
+        self.rule_interp = TRACK_INTERP_LOG.start
         self.classification = nn.ModuleDict(
             {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify}
         )
@@ -143,9 +166,10 @@ class MultiTrackTransformer(nn.Module):
                 batch["context_values"].to(features.dtype),
                 batch["context_given"].to(features.dtype),
                 batch["context_key"].to(features.dtype)[..., None],
+                batch["context_summary"].to(features.dtype),
             ],
             dim=-1,
-        )  # (B, K, T, F+2R+1)
+        )  # (B, K, T, F+2R+1+S)
         x = self.input(inputs)  # (B, K, T, D)
         track_index = batch["track_index"].long().clamp(0, self.track_emb.num_embeddings - 1)  # (B, K)
         track_kind = batch["track_kind"].long().clamp(0, self.kind_emb.num_embeddings - 1)  # (B, K)
@@ -155,11 +179,29 @@ class MultiTrackTransformer(nn.Module):
         for blk in self.blocks:
             x = blk(x, step_mask)
         x = self.norm(x)  # (B, K, T, D)
+        summary = batch["context_summary"].to(x.dtype)  # (B, K, T, S)
+        skip = self.summary_skip(summary)  # (B, K, T, n_out)
+        track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
+        track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
+        given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
         out: dict[str, Tensor] = {}
+        j = 0
         for name, head in self.regression.items():
-            out[name] = head(x).squeeze(-1)  # (B, K, T)
+            dg = head(x)  # (B, K, T, 2): deviation, gate logit
+            h = track_has[..., j]
+            base = h * track_mean[..., j] + (1.0 - h) * self.rest[j]
+            out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
+            j += 1
         for name, head in self.classification.items():
-            out[name] = head(x)  # (B, K, T, C)
+            c = head.out_features
+            logits = head(x) + skip[..., j : j + c]  # (B, K, T, C)
+            if name == "keyframe":
+                key = summary[..., self.rule_key : self.rule_key + 1]
+                logits = logits + given * torch.cat([torch.zeros_like(key), key], dim=-1)
+            elif name == "interpolation":
+                logits = logits + given * summary[..., self.rule_interp : self.rule_interp + c]
+            out[name] = logits
+            j += c
         return out
 
 

@@ -24,17 +24,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 from tqdm.auto import tqdm
 
 from core.config import Config
 from core.data.batch import MODEL_FEATURES, trim_tracks
 from core.data.dataset import WindowDataset
 from core.learn.checkpoint import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
-from core.learn.evaluate import evaluate, gap_closed, noise_floor
+from core.learn.evaluate import compare, gap_closed, noise_floor
 from core.learn.faults import Fault
 from core.learn.loss import MultiTrackLoss
 from core.learn.model import build_model, count_parameters
+from core.learn.rules import comparators, constant_of
 
 
 class TrainingError(RuntimeError):
@@ -205,26 +206,30 @@ class _Loaders:
     train_ds: WindowDataset
     train: DataLoader
     val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
-    sampler: DistributedSampler | None
+    sampler: DistributedSampler | RandomSampler | None
     generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
 
 
 def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> _Loaders:
     """Training windows draw their context fraction per window; validation is fixed per seed."""
     t, scalers = cfg.train, data.scalers
-    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed)
-    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1)}
+    # windows with no active clip carry no loss position and no metric: skipped
+    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True)
+    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
     if t.eval_context > 0:
-        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1)
+        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)
     if len(train_ds) == 0 or len(val_sets[""]) == 0:
         raise TrainingError(
             f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
             "add timelines or lower data.val_fraction"
         )
-    sampler = (
-        DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed) if world > 1 else None
-    )
     gen = torch.Generator()
+    if world > 1:
+        sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed)
+    elif 0 < t.epoch_windows < len(train_ds):
+        sampler = RandomSampler(train_ds, num_samples=t.epoch_windows, generator=gen)  # a new subset each epoch
+    else:
+        sampler = None
 
     def val_loader(ds):
         s = ShardSampler(len(ds), rank, world) if world > 1 else None
@@ -334,32 +339,58 @@ def validate(
     device,
     autocast,
     floor: dict[str, float] | None,
+    data_constant: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """val_objective (and with context), per-head ratios, MAE, F1; plus the constant baseline's metrics."""
+    """val_objective (and with context), per-head ratios, MAE, F1; plus the constant baseline's metrics.
+
+    ``val_objective`` divides by the train constant (what trials are compared on). Beside it, against
+    the best constant for the validation data (``data_constant``, core.learn.rules.constant_of) and
+    against the same-track rule: ``val_objective_vs_data`` / ``val_objective_ctx_vs_data``,
+    ``vs_data/ratio/<head>`` (structure only), ``ctx_vs_data/ratio/<head>`` and
+    ``val_objective_ctx_vs_same_track``; and the rule's own ``same_track/ctx_objective_vs_data``.
+    """
     stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
+    const = data_constant if data_constant is not None else scalers.baseline
+    comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
+    del comps["editor_default"]  # printed by scripts/evaluate.py; one pass less per epoch here
     metrics: dict[str, Any] = {}
     base_metrics: dict[str, float] = {}
     for prefix, loader in loaders.items():
-        m, b = evaluate(
+        res = compare(
             model,
             loader,
             loss_fn,
-            scalers.baseline,
+            comps,
             stds,
             cfg.model,
             device,
-            autocast,
             threshold=cfg.train.keyframe_threshold,
+            autocast=autocast,
         )
-        if prefix == "":
-            base_metrics = b
-        metrics[f"val_{prefix}objective" if prefix else "val_objective"] = m.pop("objective")
+        m = res["model"]
+        key = f"val_{prefix}objective" if prefix else "val_objective"
+        metrics[key] = m["objective_vs_train_constant"]
         for k, v in m.items():
-            metrics[f"{prefix}{k}"] = v
+            if k.startswith("ratio_vs_train_constant/"):
+                metrics[f"{prefix}ratio/{k.split('/', 1)[1]}"] = v
+            elif k.startswith("ratio_vs_data_constant/"):
+                metrics[f"{prefix}vs_data/ratio/{k.split('/', 1)[1]}"] = v
+            elif not k.startswith(("ratio_vs_", "objective_vs_")):
+                metrics[f"{prefix}{k}"] = v
+        tag = "_ctx" if prefix else ""
+        metrics[f"val_objective{tag}_vs_data"] = m["objective_vs_data_constant"]
+        metrics[f"val_objective{tag}_vs_same_track"] = m["objective_vs_same_track"]
+        rule = res["comparators"]["same_track"]
+        metrics[f"same_track/{prefix}objective_vs_data"] = rule["objective_vs_data_constant"]
+        for k, v in rule.items():
+            if k.startswith("ratio_vs_data_constant/"):
+                metrics[f"same_track/{prefix}ratio/{k.split('/', 1)[1]}"] = v
+        if prefix == "":
+            base = res["comparators"]["train_constant"]
+            base_metrics = {k: v for k, v in base.items() if not k.startswith(("ratio_vs_", "objective_vs_"))}
     metrics["val_objective_ctx"] = metrics.pop("val_ctx_objective", float("nan"))
     for k, v in base_metrics.items():
-        if not k.startswith("ratio/") and k != "objective":
-            metrics[f"baseline/{k}"] = v
+        metrics[f"baseline/{k}"] = v
     if floor:
         metrics["noise_floor"] = floor["objective"]
         metrics["gap_closed"] = gap_closed({k: v for k, v in metrics.items() if k.startswith("ratio/")}, floor)
@@ -414,6 +445,8 @@ def train(
         model = torch.compile(model)
 
     floor = noise_floor(data.val, scalers, cfg.model, scalers.baseline) if is_main else None
+    # the best constant for the validation files: on real exports the train constant can be far off
+    data_constant = constant_of(data.val, scalers.target_mean, scalers.target_std)
     if is_main and start_epoch == 1:
         say(
             f"model: {count_parameters(raw_model) / 1e6:.2f}M parameters, attention {cfg.model.attention}, "
@@ -427,7 +460,7 @@ def train(
         t0 = time.perf_counter()
         loaders.train_ds.set_epoch(epoch)
         loaders.generator.manual_seed(t.seed * 100003 + epoch)
-        if loaders.sampler is not None:
+        if isinstance(loaders.sampler, DistributedSampler):
             loaders.sampler.set_epoch(epoch)
         fault = hooks.fault if hooks.fault is not None and hooks.fault.due(epoch) else None
         train_loss, tokens = train_epoch(
@@ -440,7 +473,9 @@ def train(
             "lr": opt.param_groups[0]["lr"],
             "tokens_per_s": tokens * world / train_time,
         }
-        val_metrics, base_metrics = validate(raw_model, loaders.val, loss_fn, scalers, cfg, device, autocast, floor)
+        val_metrics, base_metrics = validate(
+            raw_model, loaders.val, loss_fn, scalers, cfg, device, autocast, floor, data_constant
+        )
         metrics.update(val_metrics)
         if not math.isfinite(metrics["val_objective"]):
             raise TrainingError(f"non-finite val_objective at epoch {epoch}")
@@ -504,6 +539,9 @@ def format_epoch(m: dict[str, Any]) -> str:
     ratios = " ".join(f"{k[6:]}={v:.3f}" for k, v in m.items() if k.startswith("ratio/"))
     maes = " ".join(f"{k[4:]}={v:.3g}" for k, v in m.items() if k.startswith("mae/"))
     bmaes = " ".join(f"{k[13:]}={v:.3g}" for k, v in m.items() if k.startswith("baseline/mae/"))
+    vs_data = " ".join(f"{k[14:]}={v:.3f}" for k, v in m.items() if k.startswith("vs_data/ratio/"))
+    ctx_vs_data = " ".join(f"{k[18:]}={v:.3f}" for k, v in m.items() if k.startswith("ctx_vs_data/ratio/"))
+    rule = " ".join(f"{k[21:]}={v:.3f}" for k, v in m.items() if k.startswith("same_track/ctx_ratio/"))
     floor = f", noise floor {m['noise_floor']:.3f}" if "noise_floor" in m else ""
     gap = f"  gap closed {100 * m['gap_closed']:.0f}%" if "gap_closed" in m else ""
     best = "  *best" if m.get("is_best") else ""
@@ -518,5 +556,12 @@ def format_epoch(m: dict[str, Any]) -> str:
             f"    keyframe F1 {m.get('keyframe_f1', nan):.3f} (within 1 step {m.get('keyframe_f1_within1', nan):.3f};"
             f" baseline {m.get('baseline/keyframe_f1', 0.0):.3f})  interpolation acc {m.get('interp_acc', nan):.3f}"
             f" (baseline {m.get('baseline/interp_acc', nan):.3f})",
+            f"    vs the best constant for the validation data: {m.get('val_objective_vs_data', nan):.4f}, with context"
+            f" {m.get('val_objective_ctx_vs_data', nan):.4f} (same-track rule"
+            f" {m.get('same_track/ctx_objective_vs_data', nan):.4f};"
+            f" model/rule {m.get('val_objective_ctx_vs_same_track', nan):.4f})",
+            f"    ratios   {vs_data}",
+            f"    context  {ctx_vs_data}",
+            f"    rule     {rule}",
         ]
     )

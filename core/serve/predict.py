@@ -53,9 +53,14 @@ class _GivenCurves(WindowDataset):
                 out[k, ok] = self.given[tr, clip[k][ok]]
         return out
 
-    def given_mask(self, i: int) -> np.ndarray:
-        """(K, T): steps of clips with any given curve; their keys are context (``context_key``)."""
-        return self._given_targets(i).any(-1)
+    def given_clips(self, timeline: int) -> np.ndarray:
+        """Clips with any curve are the context, in every window and in the timeline-wide summary."""
+        sl = self.clips.rows(timeline)
+        track, index = self.clips.track[sl], self.clips.index[sl]
+        ok = (track < self.given.shape[0]) & (index < self.given.shape[1])
+        out = np.zeros(len(track), bool)
+        out[ok] = self.given[track[ok], index[ok]].any(-1)
+        return out
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         item = super().__getitem__(i)

@@ -112,3 +112,75 @@ def test_default_training_reaches_the_quality_figures(tmp_path):
     assert best["ratio/keyframe"] <= 0.85
     assert best["keyframe_f1_within1"] >= 0.4
     assert best["val_objective_ctx"] < best["val_objective"]
+
+
+REAL_SMALL = (
+    "xmeml/xmeml__fcp.sample.xml",
+    "xmeml/xmeml__Conecta_Test_XML.xml",
+    "xmeml/otio-fcp-adapter__premiere_example.xml",
+    "xmeml/xmeml__DNPR63700211_Bare_musikk-timeline.xml",
+    "fcpxml/pipeline-neo__TimelineSample.fcpxml",
+    "mlt/Shotcut-Autoexporter__media.mlt",
+)
+
+
+def test_train_and_evaluate_on_a_small_real_folder(tmp_path, realworld_dir):
+    """Train briefly on a few real exports (linked, never copied), then scripts/evaluate.py on them."""
+    from core.data.preprocess import split_of
+
+    data = tmp_path / "exports"
+    for rel in REAL_SMALL:
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).symlink_to(realworld_dir / rel)
+    # a split seed that puts files on both sides (by file: five programmes of six small files)
+    seed = next(s for s in range(50) if len({split_of(n, 0.4, s) for n in REAL_SMALL}) == 2)
+    common = ["--data.cache_dir", str(tmp_path / "cache"), "--data.window", "50"]
+    r = run(
+        "scripts/train.py",
+        "--data",
+        str(data),
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+        "--model.preset",
+        "tiny",
+        "--train.epochs",
+        "1",
+        "--data.split_by",
+        "file",
+        "--data.val_fraction",
+        "0.4",
+        "--data.split_seed",
+        str(seed),
+        *common,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "vs the best constant for the validation data" in r.stdout
+    r = run("scripts/evaluate.py", str(tmp_path / "run"), "--data", str(data), "--context", "0.5", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    assert doc["files"] == len(REAL_SMALL) and doc["context"] == 0.5 and doc["windows"] > 0
+    assert doc["objective_vs_data_constant"] > 0
+    heads = ("scale", "rotation", "center_x", "center_y", "opacity", "level_db", "pan", "keyframe", "interpolation")
+    assert set(doc["heads"]) == set(heads)
+    for h in heads:
+        row = doc["heads"][h]
+        for name in ("train_constant", "data_constant", "editor_default", "same_track"):
+            assert row[f"ratio_vs_{name}"] is None or row[f"ratio_vs_{name}"] > 0, (h, name)
+    # the data constant against itself is 1 on every head; the objective is the mean of the head ratios
+    const = doc["comparators"]["data_constant"]
+    assert const["objective_vs_data_constant"] == pytest.approx(1.0)
+    ratios = [v["ratio_vs_data_constant"] for v in doc["heads"].values() if v["ratio_vs_data_constant"] is not None]
+    assert doc["objective_vs_data_constant"] == pytest.approx(sum(ratios) / len(ratios), rel=1e-6)
+    # the human-readable report names every comparator
+    r = run("scripts/evaluate.py", str(tmp_path / "run" / "checkpoints" / "best"), "--data", str(data))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for needle in ("train const", "data const", "editor dflt", "same_track", "objective", "keyframe F1"):
+        assert needle in r.stdout, needle
+
+
+def test_evaluate_names_what_is_wrong(tmp_path):
+    r = run("scripts/evaluate.py", str(tmp_path), "--data", str(tmp_path))
+    assert r.returncode == 1 and "neither an exported model" in r.stderr
+    r = run("scripts/evaluate.py", str(tmp_path), "--data", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "is not a folder" in r.stderr

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from core.config import REGRESSION_TARGETS
 from core.data.batch import BATCH_KEYS, MODEL_FEATURES
+from core.data.context import N_SUMMARY
 from core.data.dataset import WindowDataset, collate
 from core.data.frames import timeline_to_frames
 from core.data.scalers import Scalers
@@ -65,13 +66,14 @@ def test_batch_contract(raw, scalers):
         "target_mask": (B, K, T, R),
         "context_values": (B, K, T, R),
         "context_given": (B, K, T, R),
+        "context_summary": (B, K, T, N_SUMMARY),
         "track_kind": (B, K),
         "track_index": (B, K),
         "track_mask": (B, K),
     }
     for k, v in b.items():
         assert tuple(v.shape) == shapes.get(k, (B, K, T)), k
-    for k in ("features", "targets", "context_values", "context_given", "context_key"):
+    for k in ("features", "targets", "context_values", "context_given", "context_key", "context_summary"):
         assert b[k].dtype == torch.float32, k
     for k in ("track_kind", "track_index", "keyframe", "interpolation"):
         assert b[k].dtype == torch.int64, k
@@ -155,3 +157,46 @@ def test_a_shuffled_dataloader_visits_every_window_once(raw, scalers):
     seen = torch.cat([b["features"][:, 0, 0, :].flatten() for b in loader])
     every = torch.cat([ds[i]["features"][0, 0, :].flatten() for i in range(len(ds))])
     assert len(seen) == len(every) and torch.equal(seen.sort().values, every.sort().values)
+
+
+def test_given_clips_are_drawn_per_timeline_and_summarised(raw, scalers):
+    """A clip given in one window is given in every window that shows it, and the track block of the
+    summary is the mean of the given clips' clip means on that track, whichever window looks."""
+    from core.data.context import TRACK_HAS, TRACK_MEAN
+
+    ds = WindowDataset(raw, scalers, context=0.5, seed=4)
+    seen: dict[tuple[int, int, int], bool] = {}
+    for i in range(len(ds)):
+        given = ds.given_mask(i)
+        tl, rows = int(raw["timeline"][i]), raw["track_row"][i]
+        clip, real = raw["clip_id"][i], raw["step_mask"][i] & (raw["clip_id"][i] >= 0)
+        for k, t in zip(*np.nonzero(real)):
+            key = (tl, int(rows[k]), int(clip[k, t]))
+            assert seen.setdefault(key, bool(given[k, t])) == bool(given[k, t]), key
+    for i in range(0, len(ds), 3):
+        item = ds[i]
+        tl, rows = int(raw["timeline"][i]), raw["track_row"][i]
+        # the track block, recomputed from the raw windows of the whole timeline
+        s = item["context_summary"].numpy()
+        for k in np.flatnonzero(raw["track_mask"][i]):
+            if not raw["step_mask"][i, k].any():
+                continue
+            same = (raw["timeline"] == tl)[:, None] & (raw["track_row"] == rows[k])  # (N, K) this track anywhere
+            r = int(np.flatnonzero(raw["target_valid"][i, k].any(0))[0]) if raw["target_valid"][i, k].any() else None
+            if r is None:
+                continue
+            vals: dict[int, list[float]] = {}
+            for n, kk in zip(*np.nonzero(same)):
+                for t in np.flatnonzero(raw["step_mask"][n, kk] & (raw["clip_id"][n, kk] >= 0)):
+                    vals.setdefault(int(raw["clip_id"][n, kk, t]), []).append(
+                        (raw["start_step"][n] + t, float(raw["targets"][n, kk, t, r]))
+                    )
+            given_means = [
+                np.mean(list(dict(v).values())) for c, v in vals.items() if seen.get((tl, int(rows[k]), c), None)
+            ]
+            t0 = int(np.flatnonzero(raw["step_mask"][i, k])[0])
+            if given_means:
+                expect = (np.mean(given_means) - scalers.target_mean[r]) / scalers.target_std[r]
+                assert s[k, t0, TRACK_HAS][r] == 1.0
+                assert s[k, t0, TRACK_MEAN][r] == pytest.approx(expect, rel=1e-4, abs=1e-4)
+    assert 0 < sum(seen.values()) < len(seen)

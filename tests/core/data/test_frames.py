@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from core.config import REGRESSION_TARGETS
 from core.data.batch import FEATURES
-from core.data.frames import curve_values, n_steps_of, timeline_to_frames
+from core.data.frames import _TIMELINE_META, curve_values, n_steps_of, timeline_to_frames
 from core.data.timeline import INTERPOLATIONS, PARAMS, Clip, Curve, Key, Timeline, Track
 
 
@@ -145,8 +145,10 @@ def test_structural_features(frames):
     assert (frames.n_audio_active == 1).all()
     np.testing.assert_allclose(v2.seq_position, np.arange(40) * 0.1 / 4, atol=1e-6)
     np.testing.assert_allclose(v2.seq_remaining_s, 4 - np.arange(40) * 0.1, atol=1e-6)
+    per_row = ("n_video_active", "n_audio_active", "seq_position", "seq_remaining_s", "track_enabled")
+    per_row += _TIMELINE_META + ("track_of_kind_pos", "tracks_of_kind_log")  # timeline and track metadata
     for f in FEATURES:  # no clip, no clip features
-        if f not in ("n_video_active", "n_audio_active", "seq_position", "seq_remaining_s", "track_enabled"):
+        if f not in per_row:
             assert v2[f][0] == 0.0, f
     assert (frames.clip_enabled[frames.active == 1] == 1).all() and (frames.track_enabled == 1).all()
 

@@ -26,8 +26,10 @@ DTYPES = {
     "interpolation": np.int64,
     "interp_valid": np.bool_,
     "clip_id": np.int32,
+    "source_id": np.int64,
     "track_kind": np.int64,
     "track_index": np.int64,
+    "track_row": np.int64,
     "track_mask": np.bool_,
     "step_mask": np.bool_,
     "timeline": np.int64,
@@ -68,6 +70,7 @@ def check_contract(w: dict, K: int, T: int) -> None:
         "target_valid": (N, K, T, R),
         "track_kind": (N, K),
         "track_index": (N, K),
+        "track_row": (N, K),
         "track_mask": (N, K),
         "timeline": (N,),
         "start_step": (N,),
@@ -102,6 +105,8 @@ def test_no_real_step_lost_and_padding_masked(n_tracks, n_steps, window, overlap
     # every real cell is where it should be: its step, its slot in its track group, its values
     assert (step[sm] == w["start_step"][n_idx] + t_idx).all()
     assert (track[sm] % max_tracks == k_idx).all() and (w["track_index"][n_idx, k_idx] == k_idx).all()
+    assert (w["track_row"][n_idx, k_idx] == track[sm]).all()  # the row in the timeline, across track groups
+    assert (w["track_row"][~w["track_mask"]] == -1).all()
     ref = by_id.loc[ids[sm]]
     np.testing.assert_array_equal(w["targets"][sm], ref[list(REGRESSION_TARGETS)].to_numpy(np.float32))
     np.testing.assert_array_equal(w["features"][sm], ref[list(FEATURES)].to_numpy(np.float32))

@@ -250,3 +250,22 @@ def test_low_precision_outputs_give_float32_loss() -> None:
     out = {k: v.bfloat16() for k, v in random_outputs(batch).items()}
     total, per_head = MultiTrackLoss(LossConfig(), ModelConfig())(out, batch)
     assert total.dtype == torch.float32 and torch.isfinite(total)
+
+
+def test_huber_is_mse_within_delta_and_finite_at_zero_error():
+    cfg = ModelConfig(preset="tiny", targets=["scale"], classify=[])
+    b, k, t = 1, 1, 4
+    batch = {
+        "targets": torch.zeros(b, k, t, 7),
+        "target_mask": torch.ones(b, k, t, 7, dtype=torch.bool),
+    }
+    pred = torch.tensor([[[0.0, 0.5, -3.0, 1.0]]], requires_grad=True)
+    huber = MultiTrackLoss(LossConfig(regression="huber", huber_delta=1.0), cfg)
+    mse = MultiTrackLoss(LossConfig(), cfg)
+    h, _ = huber({"scale": pred}, batch)
+    m, _ = mse({"scale": pred}, batch)
+    # e^2 within 1 std, 2|e| - 1 beyond: (0 + 0.25 + 5 + 1) / 4 against (0 + 0.25 + 9 + 1) / 4
+    assert h.item() == pytest.approx((0 + 0.25 + 5 + 1) / 4)
+    assert m.item() == pytest.approx((0 + 0.25 + 9 + 1) / 4)
+    h.backward()
+    assert torch.isfinite(pred.grad).all() and float(pred.grad[0, 0, 0]) == 0.0

@@ -7,6 +7,7 @@ import torch
 
 from core.config import CLASSIFICATION_TARGETS, MODEL_PRESETS, REGRESSION_TARGETS, LossConfig, ModelConfig
 from core.data.batch import FEATURES
+from core.data.context import N_SUMMARY
 from core.learn.loss import MultiTrackLoss
 from core.learn.model import SelfAttention, build_model, count_parameters
 
@@ -46,6 +47,7 @@ def make_batch(b: int = 3, k: int = 4, t: int = 12, seed: int = 0) -> dict[str, 
         "context_values": torch.randn(b, k, t, R, generator=g) * given,
         "context_given": given.float(),
         "context_key": (torch.rand(b, k, t, generator=g) < 0.05).float() * active,
+        "context_summary": torch.randn(b, k, t, N_SUMMARY, generator=g) * step_mask[..., None],
     }
 
 
@@ -128,6 +130,7 @@ def test_padded_positions_do_not_influence_valid_outputs(attention: str) -> None
     changed["context_values"][pad] = 5.0
     changed["context_given"][pad] = 1.0
     changed["context_key"][pad] = 1.0
+    changed["context_summary"][pad] = 2.0
     changed["track_kind"][~batch["track_mask"]] = 1
     changed["track_index"][~batch["track_mask"]] = 7
     valid = batch["step_mask"]
@@ -164,6 +167,7 @@ def test_torchscript_matches_eager(attention: str, tmp_path) -> None:
                 "context_values",
                 "context_given",
                 "context_key",
+                "context_summary",
             )
         }
         with torch.no_grad():
