@@ -8,7 +8,9 @@ import pytest
 
 from core.config import DataConfig
 
-SMALL = dict(window=40, overlap=0, max_tracks=8, val_fraction=0.25)
+# split_by file: the generated timelines share their clip names, so by programme (the default for a folder)
+# they would all be one programme and the validation set empty
+SMALL = dict(window=40, overlap=0, max_tracks=8, val_fraction=0.25, split_by="file")
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ def tune_args(data_cfg: DataConfig, *extra: str) -> list[str]:
         "0",
         "--data.val_fraction",
         str(data_cfg.val_fraction),
+        "--data.split_by",
+        data_cfg.split_by,
         "--model.preset",
         "tiny",
         "--train.batch_size",

@@ -125,6 +125,7 @@ def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
         *("--trials", "3", "--space", "loss_weights", "--epochs", "1", "--refit-top", "2", "--max-concurrent", "1"),
         *("--data", data_cfg.data_dir, "--data.window", "40", "--data.overlap", "0", "--data.val_fraction", "0.25"),
         *("--model.preset", "tiny", "--train.epochs", "4", "--train.batch_size", "16"),
+        *("--data.split_by", data_cfg.split_by),
     ]
     env = {**os.environ, "RAY_ADDRESS": ""}
     tune_py = str(root / "scripts" / "tune.py")

@@ -126,6 +126,8 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
         "0",
         "--data.val_fraction",
         str(data_cfg.val_fraction),
+        "--data.split_by",
+        data_cfg.split_by,
         "--model.preset",
         "tiny",
     ]
