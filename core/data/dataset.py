@@ -58,7 +58,8 @@ class WindowDataset(Dataset):
         )
         self._summaries: dict[int, TimelineSummary] = {}
         n = int(raw["timeline"].shape[0])
-        self._index = np.flatnonzero(raw["keyframe_valid"].reshape(n, -1).any(1)) if skip_empty else np.arange(n)
+        kv = raw["keyframe_valid"]
+        self._index = np.flatnonzero(kv.any(axis=tuple(range(1, kv.ndim)))) if skip_empty else np.arange(n)
 
     def __len__(self) -> int:
         return len(self._index)

@@ -175,12 +175,17 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
     programme: dict[str, str] = {}
     if split_mode(cfg) == "programme":  # versions of one edit go to the same side
         programme = programmes({r.name: r.signature for r in results if not r.error and r.windows is not None})
-        results = [
+        by_programme = [
             dataclasses.replace(r, split=split_of(programme[r.name], cfg.val_fraction, cfg.split_seed))
             if r.name in programme
             else r
             for r in results
         ]
+        sides = {r.split for r in by_programme if not r.error and r.windows is not None}
+        if cfg.split_by == "programme" or sides == {"train", "val"}:
+            results = by_programme
+        else:  # "auto" and the grouping left one side empty (one programme, or the built-in corpus's names)
+            programme = {}
     parts: dict[str, list] = {"train": [], "val": []}
     errors: list[tuple[str, str]] = []
     splits: dict[str, str] = {}

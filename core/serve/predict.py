@@ -25,7 +25,7 @@ from core.data.batch import trim_tracks
 from core.data.dataset import WindowDataset, collate
 from core.data.formats import read_file
 from core.data.frames import grid_step, timeline_to_frames
-from core.data.timeline import INTERPOLATIONS, PARAMS, Curve, Key, Timeline
+from core.data.timeline import INTERPOLATIONS, LEVEL_FLOOR_DB, PARAMS, Curve, Key, Timeline
 from core.data.windows import make_windows, window_starts
 from core.learn.keys import key_probability, pick_keys
 from core.learn.loss import MultiTrackLoss
@@ -139,6 +139,8 @@ class Predictor:
                 self._accumulate(out, raw, idx, n_starts, n_tracks, S, (vsum, ksum, isum, cnt))
         c = np.maximum(cnt, 1)
         values = self.scalers.destandardise_targets(vsum / c[..., None])  # (n_tracks, S, R) native
+        lvl = REGRESSION_TARGETS.index("level_db")
+        values[..., lvl] = np.maximum(values[..., lvl], LEVEL_FLOOR_DB)  # the canonical unit floors at -60 dB
         for k, track in enumerate(tl.tracks):  # targets of the other track kind mean nothing here
             for r, name in enumerate(REGRESSION_TARGETS):
                 if PARAMS[name][1] != track.kind or name not in self.cfg.model.targets:

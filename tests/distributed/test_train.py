@@ -38,7 +38,9 @@ def prepared(ray_session, data_cfg, tmp_path_factory):
 def runs(prepared):
     """The same config trained at 0, 1 and 2 workers (2 = real gloo DDP), once for the module."""
     storage, data_path, cfg = prepared
-    return {w: fit(cfg.to_dict(), data_path, num_workers=w, storage_path=storage, name=f"exp/w{w}") for w in (0, 1, 2)}
+    # the same global batch (and so the same number of optimizer steps) at every size: DDP splits it
+    sized = {w: apply_overrides(cfg, {"train.batch_size": 8 // max(1, w)}) for w in (0, 1, 2)}
+    return {w: fit(sized[w], data_path, num_workers=w, storage_path=storage, name=f"exp/w{w}") for w in (0, 1, 2)}
 
 
 @pytest.mark.ray
