@@ -159,6 +159,9 @@ class TrainConfig:
     # training windows drawn (without replacement) per epoch; 0 = all. Real corpora give 10,000+ windows
     # of long programmes: a subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
+    # exponential moving average of the weights, validated and checkpointed instead of the raw weights
+    # (core.learn.train_loop.WeightAverage); 0 = off, 0.99-0.999 typical
+    ema_decay: float = 0.0
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
     # calibrated key probability at which a local peak counts as a key; 0.1 maximised F1 (within one step)
@@ -190,6 +193,7 @@ class TrainConfig:
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
         _check(self.epoch_windows >= 0, f"train.epoch_windows must be >= 0, got {self.epoch_windows}")
+        _check(0 <= self.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(
             0 < self.keyframe_threshold < 1,
             f"train.keyframe_threshold must be in (0, 1), got {self.keyframe_threshold}",

@@ -70,7 +70,10 @@ FEATURES = (
 # fields filled by the readers). Every value the file may not state comes with a ``*_known`` flag and
 # is 0 (a neutral value: ratio 1, same rate, normal speed) where unknown, never a silent guess.
 # Computed in core.data.frames.metadata_features. Premiere's clip gain is not an input: the readers
-# add it to the heard level_db, which is a target.
+# add it to the heard level_db, which is a target. Nor are the effects applied: exporters write the
+# Motion / Opacity / Levels / Pan filters only on clips where those parameters were changed, so the
+# effect list tells which targets are set (the built-in corpus scored under its own noise floor with it)
+# and would say "nothing set" on every clip of a timeline still to annotate.
 METADATA_FEATURES = (
     "dialect_xmeml",  # one-hot of Timeline.dialect
     "dialect_fcpxml",
@@ -107,7 +110,6 @@ METADATA_FEATURES = (
     "ext_image",
     "ext_audio",
     "ext_graphic",
-    "effects_log1p",  # log1p(number of enabled effects applied)
     "linked",  # the clip is linked to others (picture + sound, stereo pair)
     "track_of_kind_pos",  # the track's position among the tracks of its kind, 0 first .. 1 last
     "tracks_of_kind_log",  # log(number of tracks of this kind)

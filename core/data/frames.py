@@ -156,7 +156,6 @@ def metadata_features(tl: Timeline, track, clip, base: dict[str, float] | None =
         ):
             if ext in exts:
                 out["ext_" + group] = 1.0
-    out["effects_log1p"] = math.log1p(len(getattr(clip, "effects", None) or ()))
     out["linked"] = float(getattr(clip, "link_group", None) is not None)
     return out
 

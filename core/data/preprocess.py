@@ -36,7 +36,7 @@ from core.data.timeline import TimelineError
 from core.data.windows import concat_windows, windows_of
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-6"  # 4: track_row, source_id; 5: metadata features; 6: programme split
+CODE_VERSION = "prepare-7"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the windows; workers and cache_dir do not.
 WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed", "split_by")

@@ -134,6 +134,8 @@ class MultiTrackTransformer(nn.Module):
         # leaves a little feature noise on every clip, which the near-constant heads pay for in full.
         self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 2) for name in cfg.targets})
         self.rest = nn.Parameter(torch.zeros(len(cfg.targets)))
+        for head in self.regression.values():  # gates start nearly closed (sigmoid(-3) = 0.05): a clip
+            nn.init.constant_(head.bias[1:], -3.0)  # departs from the resting value only where it pays
         # The same-track rule is the prior every head starts from (core.learn.rules.same_track_outputs):
         # where the token's track has given clips, a regression head rests on their mean instead of its
         # learned resting value, and the class heads add the given clips' key rate / interpolation
