@@ -24,6 +24,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,18 +36,22 @@ from core.config import apply_overrides, config_from_dict  # noqa: E402
 from core.data.preprocess import Prepared, prepare  # noqa: E402
 from core.data.windows import concat_windows  # noqa: E402
 from core.learn.assess import assess  # noqa: E402
+from core.learn.calibrate import calibrate  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
+from core.learn.loss import MultiTrackLoss  # noqa: E402
 from core.learn.train_loop import LocalHooks, train  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 CONTEXTS = (0.0, 0.5)
 
 
-def subset(raw: dict[str, np.ndarray], data: Prepared, prefix: str) -> dict[str, np.ndarray]:
-    """The windows of ``raw`` whose file name starts with ``prefix`` (``meta["timelines_of"]``)."""
+def subset(raw: dict[str, np.ndarray], data: Prepared, prefix: str | Callable[[str], bool]) -> dict[str, np.ndarray]:
+    """The windows of ``raw`` whose file name starts with ``prefix`` (or passes it, a predicate), by
+    ``meta["timelines_of"]``."""
+    wanted = prefix if callable(prefix) else (lambda name: name.startswith(prefix))
     keep = np.zeros(int(raw["timeline"].max(initial=-1)) + 1, bool)
     for name, (first, count) in data.meta["timelines_of"].items():
-        if name.startswith(prefix):
+        if wanted(name):
             keep[first : first + count] = True
     sel = keep[raw["timeline"]] if len(keep) else np.zeros(len(raw["timeline"]), bool)
     return {k: v[sel] for k, v in raw.items()}
@@ -73,6 +78,53 @@ def evaluate_contexts(model, cfg, scalers, raw) -> dict:
     return {f"context_{c:g}": summarise(assess(model, cfg, scalers, raw, context=c, seed=0)) for c in CONTEXTS}
 
 
+def _mix(a, wa: float, b, wb: float):
+    """The window-weighted mean of two summaries (numbers averaged leaf by leaf; None where either is)."""
+    if isinstance(a, dict):
+        return {k: _mix(a[k], wa, b[k], wb) for k in a}
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return (a * wa + b * wb) / (wa + wb)
+    return None
+
+
+def crossfit(ck: Path, data: Prepared, val_files: list[str]) -> dict:
+    """The stacked model (core.learn.calibrate) on files its stacking never saw: the validation programmes in
+    two halves; stack on one half, evaluate the other, and the other way round; per corpus the two
+    halves' figures weighted by their windows (each half's ratios are to its own best constant)."""
+    programme = data.meta.get("programmes") or {}
+    groups = sorted({programme.get(f, f) for f in val_files})
+    halves = [set(groups[0::2]), set(groups[1::2])]
+    folds: dict[str, list[dict]] = {"realworld": [], "production": []}
+    for i in (0, 1):
+        model, cfg, scalers = load_checkpoint(ck)
+        fit = subset(data.val, data, lambda n, h=halves[i]: n in val_files and programme.get(n, n) in h)
+        w = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).keyframe_pos_weight
+        fits = calibrate(model, scalers, fit, w, context=CONTEXTS[1])
+        print(f"[real] cross-fit {i + 1}/2: stacking fitted on {len(halves[i])} programmes: {fits}", flush=True)
+        for corpus in folds:
+
+            def held_out(n, h=halves[1 - i], c=corpus):
+                return n.startswith(c + "/") and n in val_files and programme.get(n, n) in h
+
+            raw = subset(data.val, data, held_out)
+            if len(raw["timeline"]):
+                folds[corpus].append(evaluate_contexts(model, cfg, scalers, raw))
+    out = {}
+    for corpus, parts in folds.items():
+        if not parts:
+            out[corpus] = None
+            continue
+        mixed = parts[0]
+        for part in parts[1:]:
+            mixed = {
+                c: _mix(mixed[c], mixed[c]["windows"], part[c], part[c]["windows"])
+                | {"windows": mixed[c]["windows"] + part[c]["windows"]}
+                for c in mixed
+            }
+        out[corpus] = mixed
+    return out
+
+
 def real_part(args) -> dict:
     overrides = {
         "data.data_dir": str(args.corpus.resolve()),
@@ -97,17 +149,23 @@ def real_part(args) -> dict:
         f"windows, prepared in {prep_s:.0f}s",
         flush=True,
     )
-    out = args.out / "real"
+    out = Path(args.real_run) if args.real_run else args.out / "real"
     t0 = time.perf_counter()
-    res = train(cfg, data, LocalHooks(out), progress=False, log=print if args.verbose else (lambda s: None))
-    train_s = time.perf_counter() - t0
-    print(f"[real] trained {res.epochs_run} epochs in {train_s:.0f}s; best epoch {res.best.get('epoch')}", flush=True)
-    model, mcfg, scalers = load_checkpoint(out / "checkpoints" / "best")
+    if args.real_run:
+        best = json.loads((out / "checkpoints" / "best" / "metrics.json").read_text())
+        epochs_run, best_epoch, train_s = None, best.get("epoch"), None
+    else:
+        res = train(cfg, data, LocalHooks(out), progress=False, log=print if args.verbose else (lambda s: None))
+        train_s = time.perf_counter() - t0
+        epochs_run, best_epoch = res.epochs_run, res.best.get("epoch")
+        print(f"[real] trained {epochs_run} epochs in {train_s:.0f}s; best epoch {best_epoch}", flush=True)
+    ck = out / "checkpoints" / "best"
+    model, mcfg, scalers = load_checkpoint(ck)
     report = {
         "config": overrides,
         "val_files": val_files,
-        "epochs_run": res.epochs_run,
-        "best_epoch": res.best.get("epoch"),
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
         "train_s": train_s,
     }
     for corpus in ("realworld", "production"):
@@ -117,6 +175,9 @@ def real_part(args) -> dict:
             continue
         report[corpus] = evaluate_contexts(model, mcfg, scalers, raw)
         report[corpus]["files"] = [n for n in val_files if n.startswith(corpus + "/")]
+    stacked = crossfit(ck, data, val_files)
+    for corpus, block in stacked.items():
+        report[corpus + "_stacked"] = block
     return report
 
 
@@ -184,6 +245,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--set", nargs=2, action="append", metavar=("KEY", "VALUE"), help="extra config override (YAML value)"
     )
+    p.add_argument("--real-run", help="a run folder trained on the real corpora (this script's) to evaluate again")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--skip-builtin", action="store_true")
     p.add_argument("--builtin-run", help="a built-in-corpus run folder to evaluate instead of training one")
@@ -204,6 +266,11 @@ def main(argv=None) -> int:
             if result["real"].get(corpus):
                 n = len(result["real"][corpus]["files"])
                 print_block(f"trained on real training files; {corpus} validation files ({n}):", result["real"][corpus])
+            if result["real"].get(corpus + "_stacked"):
+                print_block(
+                    f"  stacked with the constant and the rule (cross-fitted on validation halves), {corpus}:",
+                    result["real"][corpus + "_stacked"],
+                )
     if not args.skip_builtin:
         result["builtin"] = b = builtin_part(args)
         print(

@@ -162,6 +162,9 @@ class TrainConfig:
     # exponential moving average of the weights, validated and checkpointed instead of the raw weights
     # (core.learn.train_loop.WeightAverage); 0 = off, 0.99-0.999 typical
     ema_decay: float = 0.0
+    # after training, stack each head of the best checkpoint with the train constant and the same-track
+    # rule, fitted on the validation files (core.learn.calibrate); scripts/train.py does it
+    calibrate: bool = True
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
     # calibrated key probability at which a local peak counts as a key; 0.1 maximised F1 (within one step)

@@ -17,6 +17,7 @@ from pathlib import Path
 from _common import ROOT, add_config_flags, config_from_args, line_buffered, print_file_errors
 from core.config import ConfigError
 from core.data.preprocess import prepare
+from core.learn.calibrate import calibrate_checkpoint
 from core.learn.train_loop import LocalHooks, train
 
 DEBUG = {
@@ -108,7 +109,15 @@ def run(args: argparse.Namespace) -> int:
         + (f", noise floor {res.noise_floor['objective']:.3f}" if res.noise_floor else "")
         + f"), with half the clips as context {b.get('val_objective_ctx', float('nan')):.4f}"
     )
-    print(f"checkpoints: {out / 'checkpoints' / 'best'} and {out / 'checkpoints' / 'last'}")
+    best_dir = out / "checkpoints" / "best"
+    if cfg.train.calibrate and len(data.val["features"]) and best_dir.is_dir():
+        fits = calibrate_checkpoint(best_dir, data.val, context=cfg.train.eval_context, seed=cfg.train.seed)
+        print(
+            "stacked the best checkpoint's heads with the train constant and the same-track rule, fitted on the "
+            "validation files (a_none, a_given, b_given): "
+            + ", ".join(f"{h} {v['a_none']:.2f}/{v['a_given']:.2f}/{v['b_given']:.2f}" for h, v in fits.items())
+        )
+    print(f"checkpoints: {best_dir} and {out / 'checkpoints' / 'last'}")
     return 0
 
 

@@ -149,6 +149,23 @@ class MultiTrackTransformer(nn.Module):
         self.classification = nn.ModuleDict(
             {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify}
         )
+        # Per-head stacking fitted after training on held-out files (core.learn.calibrate): every head's
+        # output becomes c + a * (model - c) + b * (rule - c), c the train constant of the token's track
+        # kind, rule the same-track mean where the track has given clips; (a, b) per head, one pair for
+        # tokens whose track has given clips and one (b = 0) for the rest. Identity until calibrated.
+        n_heads = len(cfg.targets) + len(cfg.classify)
+        self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("blend", torch.tensor([[1.0, 1.0, 0.0]] * n_heads))  # (H, 3): a_none, a_given, b_given
+        self.register_buffer("const_reg", torch.zeros(len(cfg.targets), N_TRACK_KINDS))  # standardised means
+        self.register_buffer("const_key", torch.zeros(N_TRACK_KINDS))  # key logit per kind
+        self.register_buffer("const_interp", torch.zeros(CLASSIFICATION_TARGETS.get("interpolation", 3)))  # log p
+        self.register_buffer("key_log_w", torch.zeros(()))  # log of the training positive-key weight
+        # checkpoints written before calibration existed load as uncalibrated
+        self._register_load_state_dict_pre_hook(self._default_calibration)
+
+    def _default_calibration(self, state_dict, prefix, *args) -> None:
+        for name in ("calibrated", "blend", "const_reg", "const_key", "const_interp", "key_log_w"):
+            state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
@@ -204,7 +221,51 @@ class MultiTrackTransformer(nn.Module):
                 logits = logits + given * summary[..., self.rule_interp : self.rule_interp + c]
             out[name] = logits
             j += c
+        if bool(self.calibrated):
+            out = self.stack(out, batch, summary, track_mean, track_has, given)
         return out
+
+    def stack(
+        self,
+        out: dict[str, Tensor],
+        batch: dict[str, Tensor],
+        summary: Tensor,
+        track_mean: Tensor,
+        track_has: Tensor,
+        given: Tensor,
+    ) -> dict[str, Tensor]:
+        """The calibrated outputs (see ``blend``): c + a * (model - c) + b * (rule - c) per head."""
+        kind = batch["track_kind"].long().clamp(0, self.const_reg.shape[1] - 1)  # (B, K)
+        g = given[..., 0]  # (B, K, T)
+        h = 0
+        j = 0
+        res: dict[str, Tensor] = {}
+        for name in self.regression.keys():
+            c = self.const_reg[j][kind][:, :, None]  # (B, K, 1)
+            has = track_has[..., j]  # (B, K, T)
+            w = self.blend[h]
+            a = has * w[1] + (1.0 - has) * w[0]
+            res[name] = c + a * (out[name] - c) + has * w[2] * (track_mean[..., j] - c)
+            j += 1
+            h += 1
+        for name in self.classification.keys():
+            w = self.blend[h]
+            a = (g * w[1] + (1.0 - g) * w[0])[..., None]  # (B, K, T, 1)
+            b = (g * w[2])[..., None]
+            if name == "keyframe":
+                # on the calibrated logit (training weighted positives by exp(key_log_w)), returned uncalibrated
+                z = (out[name][..., 1] - out[name][..., 0] - self.key_log_w)[..., None]  # (B, K, T, 1)
+                c = self.const_key[kind][:, :, None, None]  # (B, K, 1, 1)
+                rule = summary[..., self.rule_key : self.rule_key + 1]
+                z = c + a * (z - c) + b * (rule - c) + self.key_log_w
+                res[name] = torch.cat([torch.zeros_like(z), z], dim=-1)
+            else:
+                m = torch.log_softmax(out[name], dim=-1)
+                c = self.const_interp
+                rule = summary[..., self.rule_interp : self.rule_interp + m.shape[-1]]
+                res[name] = c + a * (m - c) + b * (rule - c)
+            h += 1
+        return res
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -459,6 +459,7 @@ def train(
     if resume:
         st = load_state(Path(resume) / CHECKPOINT_FILE)
         model.load_state_dict(st.get("train_model", st["model"]))
+        model.calibrated.fill_(False)  # a calibrated checkpoint's stacking is for its final weights only
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         _set_rng_state(st["rng"])
@@ -469,6 +470,7 @@ def train(
     average = WeightAverage(model, t.ema_decay) if t.ema_decay > 0 else None
     if average is not None and resume:
         average.model.load_state_dict(st["model"])  # the checkpoint's "model" is the average
+        average.model.calibrated.fill_(False)
         average.steps = int(st.get("ema_steps", 0))
     raw_model = model
     if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
