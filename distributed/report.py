@@ -222,24 +222,36 @@ def plot_importance(imp: dict[str, float], out: Path) -> int:
 
 
 def plot_heads(chosen: dict[str, Any], default: dict[str, Any] | None, out: Path) -> int:
-    """Per-head loss ratios to the constant baseline: the exported model and, when refit, the default config."""
-    heads = [k[len("ratio/") :] for k in chosen if k.startswith("ratio/")]
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    x = np.arange(len(heads))
-    width = 0.4 if default else 0.6
-    ax.bar(x - (width / 2 if default else 0), [chosen[f"ratio/{h}"] for h in heads], width, label="exported model")
+    """Per-head loss ratios on the validation files against their best constant (per-kind means, key rates):
+    the exported model structure only and with half the clips given, the same-track rule with half given
+    (core.learn.rules), and, when refit, the default config's model. Older metrics without the data-constant
+    ratios fall back to the ratios to the train constant."""
+    vs_data = any(k.startswith("vs_data/ratio/") for k in chosen)
+    prefix = "vs_data/ratio/" if vs_data else "ratio/"
+    heads = [k[len(prefix) :] for k in chosen if k.startswith(prefix)]
+    bars = [("exported model, structure only", chosen, prefix, "tab:blue")]
+    if vs_data:
+        bars += [
+            ("exported model, half the clips given", chosen, "ctx_vs_data/ratio/", "tab:cyan"),
+            ("same-track rule, half the clips given", chosen, "same_track/ctx_ratio/", "tab:green"),
+        ]
     if default:
-        ax.bar(
-            x + width / 2,
-            [default.get(f"ratio/{h}", np.nan) for h in heads],
-            width,
-            label="default config",
-            color="tab:orange",
-        )
-    ax.axhline(BASELINE, color="grey", ls="--", lw=1, label="constant baseline (train mean, base rates)")
+        bars.append(("default config, structure only", default, prefix, "tab:orange"))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    x = np.arange(len(heads))
+    width = 0.8 / len(bars)
+    values = []
+    for i, (label, metrics, pre, color) in enumerate(bars):
+        v = [metrics.get(f"{pre}{h}", np.nan) for h in heads]
+        v = [np.nan if x_ is None else x_ for x_ in v]
+        values += v
+        ax.bar(x - 0.4 + width * (i + 0.5), v, width, label=label, color=color)
+    what = "the validation data's best constant" if vs_data else "the train constant"
+    ax.axhline(BASELINE, color="grey", ls="--", lw=1, label=what)
     ax.set_xticks(x, heads, rotation=30)
-    ax.set(ylabel="loss / constant's loss", title="Per-head ratios on the validation files (lower is better)")
-    ax.set_ylim(0, max(1.3, min(3.0, np.nanmax([chosen[f"ratio/{h}"] for h in heads] + [1.0]) * 1.1)))
+    ax.set(ylabel=f"loss / {what}'s loss", title="Per-head ratios on the validation files (lower is better)")
+    finite = [v for v in values if np.isfinite(v)] + [1.0]
+    ax.set_ylim(0, max(1.3, min(3.0, max(finite) * 1.1)))
     ax.legend(fontsize=8)
     _save(fig, out)
     return len(heads)
