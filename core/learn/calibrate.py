@@ -58,103 +58,73 @@ def set_constants(model, scalers, keyframe_pos_weight: float) -> None:
         m.key_log_w.fill_(math.log(keyframe_pos_weight))
 
 
-@torch.no_grad()
-def _passes(model, loader, device) -> list[tuple[dict, dict]]:
-    """(batch, uncalibrated outputs) of every batch of ``loader``, on the CPU."""
-    m = unwrap(model)
-    m.eval()
-    out = []
-    for batch in loader:
-        b = {k: v.to(device) for k, v in batch.items()}
-        o = m(b)
-        out.append(({k: v.cpu() for k, v in b.items()}, {k: v.float().cpu() for k, v in o.items()}))
-    return out
+class _Sums:
+    """Sufficient statistics of one side (no given clip on the token's track, or one), streamed over batches:
+    per regression head the least-squares sums, per class head the summed cross-entropy of every candidate
+    ``(a, b)``; nothing of a batch is kept."""
 
+    def __init__(self, m, given_side: bool) -> None:
+        self.m, self.given_side = m, given_side
+        self.reg = {name: np.zeros(5) for name in m.cfg.targets}  # d1d1, d1d2, d2d2, d1e, d2e
+        bs = B_GRID if given_side else [0.0]
+        self.pairs = [(float(a), float(b)) for a, b in product(GRID, bs)]
+        self.ce = {name: np.zeros(len(self.pairs)) for name in m.cfg.classify}
+        self.tokens = dict.fromkeys(m.cfg.classify, 0)
 
-def _fit_regression(m, passes_none, passes_given) -> dict[str, tuple[float, float, float]]:
-    """Least-squares (a_none, a_given, b_given) per regression head."""
-    fits = {}
-    for j, name in enumerate(m.cfg.targets):
-        r = REGRESSION_TARGETS.index(name)
-        s_none = np.zeros(2)  # sum d*e, sum d*d
-        s_given = np.zeros(5)  # d1d1, d1d2, d2d2, d1e, d2e
-        for passes, given_pass in ((passes_none, False), (passes_given, True)):
-            for batch, out in passes:
-                kind = batch["track_kind"].long().clamp(0, len(TRACK_KINDS) - 1)
-                c = m.const_reg[j].cpu()[kind][:, :, None].double()
-                mask = batch["target_mask"][..., r].bool() & batch["step_mask"].bool()
-                summary = batch["context_summary"].double()
-                has = summary[..., TRACK_HAS.start + r] > 0
-                y = batch["targets"][..., r].double()
-                d1 = out[name].double() - c
-                e = y - c
-                if not given_pass:
-                    sel = mask & ~has
-                    s_none += [float((d1 * e)[sel].sum()), float((d1 * d1)[sel].sum())]
-                else:
-                    sel = mask & has
-                    d2 = summary[..., TRACK_MEAN.start + r] - c
-                    s_given += [
-                        float((d1 * d1)[sel].sum()),
-                        float((d1 * d2)[sel].sum()),
-                        float((d2 * d2)[sel].sum()),
-                        float((d1 * e)[sel].sum()),
-                        float((d2 * e)[sel].sum()),
-                    ]
-        a0 = float(np.clip(s_none[0] / s_none[1], *A_RANGE)) if s_none[1] > 0 else 1.0
-        a1, b1 = 1.0, 0.0
-        if s_given[0] > 0 and s_given[2] > 0:
-            ridge = 1e-6 * (s_given[0] + s_given[2])
-            gram = np.array([[s_given[0] + ridge, s_given[1]], [s_given[1], s_given[2] + ridge]])
-            a1, b1 = np.linalg.solve(gram, s_given[3:5])
-            a1, b1 = float(np.clip(a1, *A_RANGE)), float(np.clip(b1, *B_RANGE))
-        fits[name] = (a0, a1, b1)
-    return fits
-
-
-def _class_tokens(m, passes, name: str, given_side: bool) -> tuple[torch.Tensor, ...]:
-    """(model, constant, rule, labels) of head ``name`` at its valid tokens on one side (the token's track
-    has a given clip or not): keyframe as calibrated logits (N,), interpolation as log-probs (N, C)."""
-    ms, cs, rs, ys = [], [], [], []
-    for batch, out in passes:
-        summary = batch["context_summary"].float()
+    def add(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> None:
+        m = self.m
+        summary = batch["context_summary"].double()  # (B, K, T, S)
+        kind = batch["track_kind"].long().clamp(0, len(TRACK_KINDS) - 1)  # (B, K)
+        step = batch["step_mask"].bool()
+        for j, name in enumerate(m.cfg.targets):
+            r = REGRESSION_TARGETS.index(name)
+            has = summary[..., TRACK_HAS.start + r] > 0
+            sel = batch["target_mask"][..., r].bool() & step & (has if self.given_side else ~has)
+            if not sel.any():
+                continue
+            c = m.const_reg[j].double()[kind][:, :, None].expand(sel.shape)[sel]
+            d1 = out[name].double()[sel] - c
+            d2 = summary[..., TRACK_MEAN.start + r][sel] - c
+            e = batch["targets"][..., r].double()[sel] - c
+            self.reg[name] += [float(d1 @ d1), float(d1 @ d2), float(d2 @ d2), float(d1 @ e), float(d2 @ e)]
         given = summary[..., TRACK_GIVEN_SHARE] > 0  # (B, K, T)
-        mask = batch[f"{name}_mask"].bool() & (given if given_side else ~given)
-        if not mask.any():
-            continue
-        kind = batch["track_kind"].long().clamp(0, len(TRACK_KINDS) - 1)[:, :, None].expand(mask.shape)
-        if name == "keyframe":
-            z = out[name][..., 1] - out[name][..., 0] - float(m.key_log_w)
-            ms.append(z[mask])
-            cs.append(m.const_key.cpu()[kind[mask]])
-            rs.append(summary[..., m.rule_key][mask])
-        else:
-            ms.append(torch.log_softmax(out[name], dim=-1)[mask])
-            cs.append(m.const_interp.cpu().expand(int(mask.sum()), -1))
-            rs.append(summary[..., m.rule_interp : m.rule_interp + out[name].shape[-1]][mask])
-        ys.append(batch[name].long()[mask])
-    if not ys:
-        return ()
-    return tuple(torch.cat(x).double() if i < 3 else torch.cat(x) for i, x in enumerate((ms, cs, rs, ys)))
+        for name in m.cfg.classify:
+            mask = batch[f"{name}_mask"].bool() & (given if self.given_side else ~given)
+            if not mask.any():
+                continue
+            y = batch[name].long()[mask]
+            if name == "keyframe":
+                mz = (out[name][..., 1] - out[name][..., 0]).double()[mask] - float(m.key_log_w)
+                c = m.const_key.double()[kind][:, :, None].expand(mask.shape)[mask]
+                r = summary[..., m.rule_key][mask]
+            else:
+                mz = torch.log_softmax(out[name].double(), dim=-1)[mask]  # (N, C)
+                c = m.const_interp.double()
+                r = summary[..., m.rule_interp : m.rule_interp + mz.shape[-1]][mask]
+            for i, (a, b) in enumerate(self.pairs):
+                z = c + a * (mz - c) + b * (r - c)
+                if name == "keyframe":
+                    self.ce[name][i] += float((F.softplus(z) - y.double() * z).sum())  # binary CE, positive logit
+                else:
+                    self.ce[name][i] += float(F.cross_entropy(z, y, reduction="sum"))
+            self.tokens[name] += int(y.numel())
+
+    def regression(self, name: str) -> tuple[float, float] | None:
+        """Least squares: (a,) without a given clip (b = 0), (a, b) with one; None without positions."""
+        s = self.reg[name]
+        if s[0] <= 0:
+            return None
+        if not self.given_side or s[2] <= 0:
+            return float(np.clip(s[3] / s[0], *A_RANGE)), 0.0
+        ridge = 1e-6 * (s[0] + s[2])
+        a, b = np.linalg.solve(np.array([[s[0] + ridge, s[1]], [s[1], s[2] + ridge]]), s[3:5])
+        return float(np.clip(a, *A_RANGE)), float(np.clip(b, *B_RANGE))
+
+    def classes(self, name: str) -> tuple[float, float] | None:
+        return self.pairs[int(np.argmin(self.ce[name]))] if self.tokens[name] else None
 
 
-def _best_pair(tokens, name: str, pairs: list[tuple[float, float]]) -> tuple[float, float] | None:
-    """The (a, b) of ``pairs`` with the least cross-entropy on ``tokens`` (None without tokens)."""
-    if not tokens:
-        return None
-    mz, c, r, y = tokens
-    best, best_loss = None, math.inf
-    for a, b in pairs:
-        z = c + a * (mz - c) + b * (r - c)
-        if name == "keyframe":
-            loss = float((F.softplus(z) - y.double() * z).sum())  # binary CE on the positive logit
-        else:
-            loss = float(F.cross_entropy(z, y, reduction="sum"))
-        if loss < best_loss:
-            best, best_loss = (a, b), loss
-    return best
-
-
+@torch.no_grad()
 def calibrate(
     model,
     scalers,
@@ -168,38 +138,33 @@ def calibrate(
 ) -> dict[str, Any]:
     """Fit the stacking of every head on ``raw`` windows (held-out files) and switch it on in ``model``.
 
-    Returns {head: {"a_none": .., "a_given": .., "b_given": ..}}. Structure-only windows fit ``a_none``; windows with
-    ``context`` of each timeline's clips given fit the pair for tokens whose track has a given clip.
+    Returns {head: {"a_none": .., "a_given": .., "b_given": ..}}. Structure-only windows fit ``a_none``;
+    windows with ``context`` of each timeline's clips given fit the pair for tokens whose track has a given
+    clip.
     """
     m = unwrap(model)
     dev = torch.device(device)
-    m.to(dev)
+    m.to(dev).eval()
     set_constants(m, scalers, keyframe_pos_weight)
     m.calibrated.fill_(False)
-    loaders = [
-        DataLoader(
-            WindowDataset(raw, scalers, context=ctx, seed=seed, skip_empty=True),
-            batch_size=batch_size,
-            shuffle=False,
-            collate_fn=collate,
-        )
-        for ctx in (0.0, context)
-    ]
-    passes_none, passes_given = (_passes(m, loader, dev) for loader in loaders)
-    fits: dict[str, tuple[float, float, float]] = _fit_regression(m, passes_none, passes_given)
+    sides = []
+    for ctx, given_side in ((0.0, False), (context, True)):
+        sums = _Sums(m, given_side)
+        ds = WindowDataset(raw, scalers, context=ctx, seed=seed, skip_empty=True)
+        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
+            batch = {k: v.to(dev) for k, v in batch.items()}
+            sums.add(batch, {k: v.float() for k, v in m(batch).items()})
+        sides.append(sums)
+    none, given = sides
+    fits: dict[str, tuple[float, float, float]] = {}
+    for name in m.cfg.heads:
+        pick = none.regression if name in m.cfg.targets else none.classes
+        pick_given = given.regression if name in m.cfg.targets else given.classes
+        a0 = (pick(name) or (1.0, 0.0))[0]
+        fits[name] = (a0, *(pick_given(name) or (1.0, 0.0)))
+    for h, name in enumerate(m.cfg.heads):
+        m.blend[h] = torch.tensor(fits[name], device=m.blend.device)
     m.calibrated.fill_(True)
-    n_reg = len(m.cfg.targets)
-    with torch.no_grad():
-        for j, name in enumerate(m.cfg.targets):
-            m.blend[j] = torch.tensor(fits[name])
-        for i, name in enumerate(m.cfg.classify):
-            none = _best_pair(_class_tokens(m, passes_none, name, False), name, [(float(a), 0.0) for a in GRID])
-            a0 = none[0] if none else 1.0
-            pairs = [(float(a), float(b)) for a, b in product(GRID, B_GRID)]
-            given = _best_pair(_class_tokens(m, passes_given, name, True), name, pairs)
-            best = (a0, *given) if given else (a0, 1.0, 0.0)
-            m.blend[n_reg + i] = torch.tensor(best)
-            fits[name] = best
     names = ("a_none", "a_given", "b_given")
     return {name: dict(zip(names, (round(float(v), 4) for v in w))) for name, w in fits.items()}
 
