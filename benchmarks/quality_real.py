@@ -3,12 +3,15 @@
 python benchmarks/quality_real.py                        # both parts below, defaults
 python benchmarks/quality_real.py --skip-builtin         # the real-corpus part only
 python benchmarks/quality_real.py --builtin-run runs/X   # reuse a built-in-corpus run instead of training one
+python benchmarks/quality_real.py --skip-builtin --init runs/X   # real part twice: from scratch, and
+                                                         # fine-tuning the built-in run's weights (--init)
 
 1. Real corpora: trains on the training files of ../shared/corpus (realworld + production, split by
    programme, seeded), early stopping on the validation files, then prints on the validation files of
    each corpus separately: the objective against the best constant for that data (its own per-kind
    means, key rates and interpolation shares), structure only and with half of each timeline's clips
-   given, per head, beside the same-track rule.
+   given, per head, beside the same-track rule. With ``--init RUN`` the same training runs a second
+   time starting from RUN's weights (synthetic pre-training, then real fine-tuning), and both are printed.
 2. Built-in corpus: the default `python scripts/train.py` run (or --builtin-run), its own val_objective
    (structure only, half given), and the same model on every file of ../shared/corpus/realworld.
 
@@ -73,7 +76,7 @@ def evaluate_contexts(model, cfg, scalers, raw) -> dict:
     return {f"context_{c:g}": summarise(assess(model, cfg, scalers, raw, context=c, seed=0)) for c in CONTEXTS}
 
 
-def real_part(args) -> dict:
+def real_part(args, init: str | None = None) -> dict:
     overrides = {
         "data.data_dir": str(args.corpus.resolve()),
         "data.val_fraction": args.val_fraction,
@@ -85,6 +88,7 @@ def real_part(args) -> dict:
         "train.seed": args.seed,
         "train.device": "cpu",
         **dict(args.set or []),
+        **({"train.init_from": str(Path(init).resolve())} if init else {}),
     }
     cfg = apply_overrides(config_from_dict({}), overrides)
     t0 = time.perf_counter()
@@ -97,7 +101,7 @@ def real_part(args) -> dict:
         f"windows, prepared in {prep_s:.0f}s",
         flush=True,
     )
-    out = args.out / "real"
+    out = args.out / ("real_init" if init else "real")
     t0 = time.perf_counter()
     res = train(cfg, data, LocalHooks(out), progress=False, log=print if args.verbose else (lambda s: None))
     train_s = time.perf_counter() - t0
@@ -187,6 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--skip-builtin", action="store_true")
     p.add_argument("--builtin-run", help="a built-in-corpus run folder to evaluate instead of training one")
+    p.add_argument("--init", help="also train the real part from this run's weights (pre-training), report both")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     args = p.parse_args(argv)
     if args.set:
@@ -199,11 +204,14 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = {}
     if not args.skip_real:
-        result["real"] = real_part(args)
-        for corpus in ("realworld", "production"):
-            if result["real"].get(corpus):
-                n = len(result["real"][corpus]["files"])
-                print_block(f"trained on real training files; {corpus} validation files ({n}):", result["real"][corpus])
+        runs = {"real": None} if not args.init else {"real": None, "real_init": args.init}
+        for key, init in runs.items():
+            result[key] = real_part(args, init)
+            how = f"fine-tuned from {init}" if init else "trained on real training files"
+            for corpus in ("realworld", "production"):
+                if result[key].get(corpus):
+                    n = len(result[key][corpus]["files"])
+                    print_block(f"{how}; {corpus} validation files ({n}):", result[key][corpus])
     if not args.skip_builtin:
         result["builtin"] = b = builtin_part(args)
         print(
