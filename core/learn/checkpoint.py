@@ -101,8 +101,11 @@ def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Pat
     d = p / "checkpoints" / "best" if (p / "checkpoints" / "best" / CHECKPOINT_FILE).is_file() else p
     if not (d / CHECKPOINT_FILE).is_file():
         raise PersistenceError(f"{p}: no {CHECKPOINT_FILE} in it, nor in checkpoints/best under it")
-    _, scalers = load_config_scalers(d)
-    theirs_f, ours_f = list(scalers.feature_names), list(feature_names)
+    try:  # the names only: Scalers.load would refuse other features without naming the file
+        theirs_f = list(json.loads((d / "scalers.json").read_text())["feature_names"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PersistenceError(f"{d / 'scalers.json'}: unreadable or without feature_names ({e})") from None
+    ours_f = list(feature_names)
     if theirs_f != ours_f:
         diff = sorted(set(theirs_f) ^ set(ours_f))[:5] or ["(same names, another order)"]
         raise PersistenceError(
