@@ -3,12 +3,15 @@
 python benchmarks/quality_real.py                        # both parts below, defaults
 python benchmarks/quality_real.py --skip-builtin         # the real-corpus part only
 python benchmarks/quality_real.py --builtin-run runs/X   # reuse a built-in-corpus run instead of training one
+python benchmarks/quality_real.py --skip-builtin --init runs/X   # real part twice: from scratch, and
+                                                         # fine-tuning the built-in run's weights (--init)
 
 1. Real corpora: trains on the training files of ../shared/corpus (realworld + production, split by
    programme, seeded), early stopping on the validation files, then prints on the validation files of
    each corpus separately: the objective against the best constant for that data (its own per-kind
    means, key rates and interpolation shares), structure only and with half of each timeline's clips
-   given, per head, beside the same-track rule.
+   given, per head, beside the same-track rule. With ``--init RUN`` the same training runs a second
+   time starting from RUN's weights (synthetic pre-training, then real fine-tuning), and both are printed.
 2. Built-in corpus: the default `python scripts/train.py` run (or --builtin-run), its own val_objective
    (structure only, half given), and the same model on every file of ../shared/corpus/realworld.
 
@@ -125,7 +128,7 @@ def crossfit(ck: Path, data: Prepared, val_files: list[str]) -> dict:
     return out
 
 
-def real_part(args) -> dict:
+def real_part(args, init: str | None = None) -> dict:
     overrides = {
         "data.data_dir": str(args.corpus.resolve()),
         "data.val_fraction": args.val_fraction,
@@ -137,6 +140,7 @@ def real_part(args) -> dict:
         "train.seed": args.seed,
         "train.device": "cpu",
         **dict(args.set or []),
+        **({"train.init_from": str(Path(init).resolve())} if init else {}),
     }
     cfg = apply_overrides(config_from_dict({}), overrides)
     t0 = time.perf_counter()
@@ -149,9 +153,9 @@ def real_part(args) -> dict:
         f"windows, prepared in {prep_s:.0f}s",
         flush=True,
     )
-    out = Path(args.real_run) if args.real_run else args.out / "real"
+    out = Path(args.real_run) if args.real_run and not init else args.out / ("real_init" if init else "real")
     t0 = time.perf_counter()
-    if args.real_run:
+    if args.real_run and not init:
         best = json.loads((out / "checkpoints" / "best" / "metrics.json").read_text())
         epochs_run, best_epoch, train_s = None, best.get("epoch"), None
     else:
@@ -249,6 +253,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--skip-builtin", action="store_true")
     p.add_argument("--builtin-run", help="a built-in-corpus run folder to evaluate instead of training one")
+    p.add_argument("--init", help="also train the real part from this run's weights (pre-training), report both")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     args = p.parse_args(argv)
     if args.set:
@@ -261,16 +266,19 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = {}
     if not args.skip_real:
-        result["real"] = real_part(args)
-        for corpus in ("realworld", "production"):
-            if result["real"].get(corpus):
-                n = len(result["real"][corpus]["files"])
-                print_block(f"trained on real training files; {corpus} validation files ({n}):", result["real"][corpus])
-            if result["real"].get(corpus + "_stacked"):
-                print_block(
-                    f"  stacked with the constant and the rule (cross-fitted on validation halves), {corpus}:",
-                    result["real"][corpus + "_stacked"],
-                )
+        runs = {"real": None} if not args.init else {"real": None, "real_init": args.init}
+        for key, init in runs.items():
+            result[key] = real_part(args, init)
+            how = f"fine-tuned from {init}" if init else "trained on real training files"
+            for corpus in ("realworld", "production"):
+                if result[key].get(corpus):
+                    n = len(result[key][corpus]["files"])
+                    print_block(f"{how}; {corpus} validation files ({n}):", result[key][corpus])
+                if result[key].get(corpus + "_stacked"):
+                    print_block(
+                        f"  stacked with the constant and the rule (cross-fitted on validation halves), {corpus}:",
+                        result[key][corpus + "_stacked"],
+                    )
     if not args.skip_builtin:
         result["builtin"] = b = builtin_part(args)
         print(

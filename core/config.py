@@ -170,6 +170,9 @@ class TrainConfig:
     # calibrated key probability at which a local peak counts as a key; 0.1 maximised F1 (within one step)
     # on the training windows of the default run (README, "Measured")
     keyframe_threshold: float = 0.1
+    # a checkpoint folder, or a run folder (its checkpoints/best), whose weights the run starts from
+    # (fine-tuning, e.g. real exports after the built-in corpus); same model shapes and features
+    init_from: str | None = None
     seed: int = 0
     device: str = "auto"  # cpu | cuda | auto
     amp: str = "auto"  # auto (bf16 on cuda) | bf16 | off

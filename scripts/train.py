@@ -4,6 +4,7 @@ python scripts/train.py                      # built-in corpus, default config
 python scripts/train.py --data DIR           # a folder of your own exports
 python scripts/train.py --config my.yaml --train.lr 3e-4 --model.preset large
 python scripts/train.py --resume runs/NAME   # continue where it stopped
+python scripts/train.py --data DIR --init runs/NAME   # fine-tune another run's weights on your exports
 python scripts/train.py --debug              # tiny data, model and epochs; full tracebacks
 """
 
@@ -39,6 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", metavar="DIR", help="folder of exports (xmeml); default: the built-in corpus")
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>)")
     p.add_argument("--resume", metavar="PATH", help="run folder or checkpoint folder to continue from")
+    p.add_argument(
+        "--init", metavar="PATH", help="start from the weights of a run or checkpoint folder (train.init_from)"
+    )
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: train.device (auto)")
     p.add_argument("--epochs", type=int, help="shortcut for --train.epochs")
     p.add_argument("--preset", help="shortcut for --model.preset (tiny, small, base, large)")
@@ -75,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         extra["train.epochs"] = args.epochs
     if args.preset:
         extra["model.preset"] = args.preset
+    if args.init:
+        extra["train.init_from"] = str(Path(args.init).resolve())
     resume = Path(args.resume) if args.resume else None
     if resume and not args.config and (resume / "config.yaml").is_file():
         args.config = str(resume / "config.yaml")  # continue with the run's own resolved config

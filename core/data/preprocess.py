@@ -31,7 +31,7 @@ from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
 from core.data.publish import is_complete, publish_dir
 from core.data.scalers import Scalers
 from core.data.split import programmes, signature
-from core.data.synth import write_corpus
+from core.data.synth import GENERATOR_VERSION, write_corpus
 from core.data.timeline import TimelineError
 from core.data.windows import concat_windows, windows_of
 
@@ -245,7 +245,10 @@ def input_paths(cfg: DataConfig, paths: list[str | os.PathLike] | None = None) -
         return found
     return [
         Path(p)
-        for p in write_corpus(cache_root(cfg) / "synth" / f"seed_{cfg.synth_seed}", cfg.synth_count, cfg.synth_seed)
+        # one folder per generator version: checkouts of other versions sharing the cache never rewrite it
+        for p in write_corpus(
+            cache_root(cfg) / "synth" / f"v{GENERATOR_VERSION}_seed_{cfg.synth_seed}", cfg.synth_count, cfg.synth_seed
+        )
     ]
 
 

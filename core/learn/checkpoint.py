@@ -18,7 +18,7 @@ import torch
 from core.config import load_config
 from core.data.batch import MODEL_FEATURES
 from core.data.scalers import Scalers
-from core.learn.model import build_model
+from core.learn.model import CALIBRATION_BUFFERS, build_model
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "state.pt"
@@ -89,3 +89,40 @@ def load_checkpoint(d: str | Path):
     model.load_state_dict(st["model"])
     model.eval()
     return model, cfg, scalers
+
+
+def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Path:
+    """Copy into ``model`` the weights of the checkpoint at ``path`` (a checkpoint folder, or a run
+    folder: its ``checkpoints/best``); returns the folder used. The checkpoint must have been trained
+    on the same input features and hold exactly the model's weights with the same shapes, else a
+    PersistenceError names the file and what differs. Read with ``weights_only=True``; the scalers
+    stay the new run's own."""
+    p = Path(path)
+    d = p / "checkpoints" / "best" if (p / "checkpoints" / "best" / CHECKPOINT_FILE).is_file() else p
+    if not (d / CHECKPOINT_FILE).is_file():
+        raise PersistenceError(f"{p}: no {CHECKPOINT_FILE} in it, nor in checkpoints/best under it")
+    try:  # the names only: Scalers.load would refuse other features without naming the file
+        theirs_f = list(json.loads((d / "scalers.json").read_text())["feature_names"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PersistenceError(f"{d / 'scalers.json'}: unreadable or without feature_names ({e})") from None
+    ours_f = list(feature_names)
+    if theirs_f != ours_f:
+        diff = sorted(set(theirs_f) ^ set(ours_f))[:5] or ["(same names, another order)"]
+        raise PersistenceError(
+            f"{d / 'scalers.json'}: trained on other input features ({len(theirs_f)} against this "
+            f"model's {len(ours_f)}; differing: {', '.join(diff)})"
+        )
+    weights = load_state(d / CHECKPOINT_FILE)["model"]
+    own = model.state_dict()
+    problems = [f"missing {k}" for k in own if k not in weights and k not in CALIBRATION_BUFFERS]
+    problems += [f"unexpected {k}" for k in weights if k not in own]
+    problems += [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in weights and tuple(weights[k].shape) != tuple(v.shape)
+    ]
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise PersistenceError(f"{d / CHECKPOINT_FILE}: weights do not fit this model (another preset?): {shown}")
+    model.load_state_dict(weights)
+    return d

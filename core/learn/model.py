@@ -24,6 +24,8 @@ from core.data.context import N_SUMMARY, TRACK_GIVEN_SHARE, TRACK_HAS, TRACK_INT
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
 N_TRACK_KINDS = 2  # 0 video, 1 audio
+# the stacking's buffers (core.learn.calibrate); weights written before they existed load without them
+CALIBRATION_BUFFERS = ("calibrated", "blend", "const_reg", "const_key", "const_interp", "key_log_w")
 
 
 class SelfAttention(nn.Module):
@@ -164,7 +166,7 @@ class MultiTrackTransformer(nn.Module):
         self._register_load_state_dict_pre_hook(self._default_calibration)
 
     def _default_calibration(self, state_dict, prefix, *args) -> None:
-        for name in ("calibrated", "blend", "const_reg", "const_key", "const_interp", "key_log_w"):
+        for name in CALIBRATION_BUFFERS:
             state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:

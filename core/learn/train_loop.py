@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from core.config import Config
 from core.data.batch import MODEL_FEATURES, trim_tracks
 from core.data.dataset import WindowDataset
-from core.learn.checkpoint import CHECKPOINT_FILE, load_state, save_checkpoint_dir, unwrap
+from core.learn.checkpoint import CHECKPOINT_FILE, init_weights, load_state, save_checkpoint_dir, unwrap
 from core.learn.evaluate import compare, gap_closed, noise_floor
 from core.learn.faults import Fault
 from core.learn.loss import MultiTrackLoss
@@ -466,6 +466,9 @@ def train(
         start_epoch = int(st["epoch"]) + 1
         best, history, bad_epochs = st["best"], st["history"], int(st["bad_epochs"])
         say(f"resumed from {resume}: epoch {start_epoch - 1} done, best val_objective {best['val_objective']:.4f}")
+    elif t.init_from:  # fine-tuning: another run's weights, this run's own optimizer, schedule and scalers
+        say(f"initial weights from {init_weights(model, t.init_from, MODEL_FEATURES)}")
+        model.calibrated.fill_(False)  # its stacking was fitted to its own data
 
     average = WeightAverage(model, t.ema_decay) if t.ema_decay > 0 else None
     if average is not None and resume:

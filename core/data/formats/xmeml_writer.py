@@ -21,6 +21,10 @@ Encoding choices a reader has to match (all of them are what Premiere itself doe
 - centre is one point parameter: ``center_x`` and ``center_y`` are written together, at the
   union of their key times;
 - audio level is linear gain (``core.data.timeline.db_to_gain``); -60 dB and below is written as 0;
+  a clip's ``gain_db`` is written as Premiere's Audio Gain filter and Audio Levels then hold
+  ``level_db - gain_db`` (the reader adds the two back; a level above the floor must stay above it);
+- a ``<file>`` states its clip's ``source_width``/``source_height`` (1920x1080 where unknown),
+  ``source_pixel_aspect`` by FCP7's names, ``source_rate`` and ``audio_channels`` (default 2);
 - two adjacent audio tracks with identical clips are written as one exploded stereo pair;
 - stills are clipitems whose ``<file>`` is an image (the ``<pathurl>`` extension says so; a still
   whose name lacks one gets ``.png`` appended, a movie named like an image gets ``.mov``);
@@ -38,7 +42,7 @@ from urllib.parse import quote
 from lxml import etree
 
 from core.data.formats._source import STILL_EXTENSIONS
-from core.data.timeline import PARAMS, Clip, Curve, Timeline, Track, db_to_gain
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, Track, db_to_gain
 
 TICKS_PER_SECOND = 254_016_000_000  # Premiere's pproTicks clock
 BOM = b"\xef\xbb\xbf"
@@ -46,6 +50,17 @@ BOM = b"\xef\xbb\xbf"
 _AV_EXTS = (".mov", ".mp4", ".mxf", ".avi")
 _STILL_DURATION_FRAMES = 1_080_000  # Premiere gives stills a 12 h (at 25 fps) media duration
 _GENERATOR_DURATION_FRAMES = 1_035_764  # what Premiere writes for synthetic media (slugs, mattes)
+GAIN_EFFECT_ID = "{61756678, 4761696e, 4b657947}"  # Premiere's Audio Gain, as Premiere writes it
+# Source pixel aspect -> (FCP7 <pixelaspectratio> name, <anamorphic>), the reader's table inverted
+_PIXEL_ASPECTS = {
+    1.0: ("square", False),
+    round(16 / 15, 6): ("PAL-601", False),
+    round(64 / 45, 6): ("PAL-601", True),
+    0.9: ("NTSC-601", False),
+    1.2: ("NTSC-601", True),
+    round(4 / 3, 6): ("HD-(1440x1080)", False),
+    1.5: ("HD-(1280x1080)", False),
+}
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -218,9 +233,26 @@ def _video_filters(item: etree._Element, clip: Clip, cf: _ClipFrames) -> None:
 
 def _audio_filters(item: etree._Element, clip: Clip, cf: _ClipFrames) -> None:
     c = clip.curves
+    gain = clip.gain_db or 0.0
+    if clip.gain_db is not None:
+        # Premiere's Audio Gain; a reader adds it to the volume, so Audio Levels get level - gain.
+        p = _sub(_effect(item, "Gain", GAIN_EFFECT_ID, "filter", "audio"), "parameter", authoringApp="PremierePro")
+        for tag, text in (("parameterid", "Gain(dB)"), ("name", "Gain(dB)"), ("valuemin", -96), ("valuemax", 96)):
+            _sub(p, tag, text)
+        _sub(p, "value", _num(gain))
     if "level_db" in c:
         e = _effect(item, "Audio Levels", "audiolevels", "audiolevels", "audio")
-        _scalar_param(e, "level", "Level", 0, 3.98109, PARAMS["level_db"][0], c["level_db"], cf, to_file=db_to_gain)
+        _scalar_param(
+            e,
+            "level",
+            "Level",
+            0,
+            3.98109,
+            PARAMS["level_db"][0],
+            c["level_db"],
+            cf,
+            to_file=lambda v: db_to_gain(v if v <= LEVEL_FLOOR_DB else v - gain),
+        )
     if "pan" in c:
         e = _effect(item, "Audio Pan", "audiopan", "audiopan", "audio")
         _scalar_param(e, "pan", "Pan", -1, 1, PARAMS["pan"][0], c["pan"], cf)
@@ -493,18 +525,19 @@ class _Writer:
         if clip.media_kind in ("video", "still") or key[1] == "av":
             v = _sub(fm, "video")
             sc = _sub(v, "samplecharacteristics")
-            _rate(sc, rate)
-            _sub(sc, "width", 1920)
-            _sub(sc, "height", 1080)
-            _sub(sc, "anamorphic", "FALSE")
-            _sub(sc, "pixelaspectratio", "square")
+            _rate(sc, clip.source_rate or rate)
+            par, anamorphic = _PIXEL_ASPECTS.get(round(clip.source_pixel_aspect or 1.0, 6), ("square", False))
+            _sub(sc, "width", clip.source_width or 1920)
+            _sub(sc, "height", clip.source_height or 1080)
+            _sub(sc, "anamorphic", _bool(anamorphic))
+            _sub(sc, "pixelaspectratio", par)
             _sub(sc, "fielddominance", "none")
         if clip.media_kind != "still":
             a = _sub(fm, "audio")
             asc = _sub(a, "samplecharacteristics")
             _sub(asc, "depth", 16)
             _sub(asc, "samplerate", 48000)
-            _sub(a, "channelcount", 2)
+            _sub(a, "channelcount", clip.audio_channels or 2)
 
     def nested(self, item: etree._Element, clip: Clip, rate: Fraction, media_frames: int) -> None:
         self.n_seq += 1

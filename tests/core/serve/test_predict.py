@@ -18,7 +18,7 @@ from core.serve.predict import DEFAULT_TOLERANCE, _GivenCurves
 
 @pytest.fixture(scope="module")
 def timeline():
-    return generate_timeline(3)  # some clips keyed (scale, centre, opacity, music level), most not
+    return generate_timeline(3)  # some clips keyed (audio levels), most not
 
 
 @pytest.fixture(scope="module")
