@@ -98,3 +98,10 @@ def leading_numbers(text: str, *, commas: bool = False) -> list[float]:
         except ValueError:
             break
     return out
+
+
+def frames_to_seconds(frames: int | Fraction, rate: Fraction) -> Fraction:
+    """Frames at ``rate`` to exact seconds; the integer case skips Fraction's operator dispatch."""
+    if type(frames) is int:
+        return Fraction(frames * rate.denominator, rate.numerator)
+    return frames / rate

@@ -118,3 +118,61 @@ def _check_doctype(tree: etree._ElementTree, name: str) -> None:
         # Internal entities are refused too: nested ones are the billion-laughs attack, and
         # iterentities() also lists parameter entities (<!ENTITY % ...>).
         raise TimelineError(name, f"entity declared in DOCTYPE ({entity.name!r}): refused")
+
+
+class DocumentReader:
+    """What every dialect's reader holds: the document, its file name for errors, and lxml's
+    ``getpath`` (the write-back locator stored in ``Clip.xml_path`` and ``ParamRef``)."""
+
+    def __init__(self, root: etree._Element, name: str) -> None:
+        self.root = root
+        self.name = name
+        self.getpath = root.getroottree().getpath
+
+    def error(self, where: str, reason: str) -> TimelineError:
+        """A TimelineError naming the file, the place in it (may be empty) and what is wrong."""
+        return TimelineError(self.name, f"{where}: {reason}" if where else reason)
+
+
+def child_map(el: etree._Element) -> dict[str, etree._Element]:
+    """First child element per tag, in one pass.
+
+    About three times faster than repeated ``find``/``findtext`` (each of which goes through
+    lxml's Python-level ElementPath and rescans the children); xmeml clipitems have 20-30 children.
+    """
+    kids: dict[str, etree._Element] = {}
+    for child in el:
+        kids.setdefault(child.tag, child)
+    return kids
+
+
+def kid_text(kids: dict[str, etree._Element], tag: str) -> str | None:
+    """Text of child ``tag`` in a ``child_map``, None when there is no such child."""
+    child = kids.get(tag)
+    return None if child is None else child.text
+
+
+def first_text(el: etree._Element, tag: str) -> str | None:
+    """Text of the first child ``tag``, stopping at it (for elements with many later children)."""
+    for child in el:
+        if child.tag == tag:
+            return child.text
+    return None
+
+
+def child_path(parent: str, tag: str, number: int, count: int) -> str:
+    """What lxml's ``getpath`` gives for the ``number``-th of ``count`` children ``tag`` of the
+    element at ``parent`` (no index when it is the only one)."""
+    return f"{parent}/{tag}" if count == 1 else f"{parent}/{tag}[{number}]"
+
+
+def xml_bool(text: str | None, default: bool) -> bool:
+    """Booleans as exports write them: TRUE/FALSE in any case (Norden-Aktuelt writes ``False``), 1/0, yes/no."""
+    if text is None:
+        return default
+    t = text.strip().lower()
+    if t in ("true", "1", "yes"):
+        return True
+    if t in ("false", "0", "no"):
+        return False
+    return default
