@@ -31,7 +31,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._xml import safe_parse
-from core.data.formats.xmeml_writer import _num as number_text  # one number format for every writer
+from core.data.formats.xmeml_elements import number_text  # one number format for every writer
 from core.data.timeline import Curve, Timeline, TimelineError
 
 BOM = b"\xef\xbb\xbf"

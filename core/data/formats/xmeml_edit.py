@@ -32,8 +32,8 @@ from core.data.formats._edit import (
 )
 from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
 from core.data.formats.xmeml import _Item, _Reader
+from core.data.formats.xmeml_elements import effect_element
 from core.data.formats.xmeml_filters import EFFECT_NAME_IDS
-from core.data.formats.xmeml_writer import _effect
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, db_to_gain
 
 # canonical parameter -> (effectid, parameterid, parameter name, valuemin, valuemax)
@@ -184,7 +184,7 @@ def _parameter(tree, el: etree._Element, clip: Clip, param: str, first_value) ->
     if effect is None:
         holder = etree.Element("holder")  # xmeml_writer builds the filter; it is then placed here
         title, category, mediatype = EFFECTS[effect_id]
-        effect = _effect(holder, title, effect_id, category, mediatype)
+        effect = effect_element(holder, title, effect_id, category, mediatype)
         filter_el = holder[0]
         filters = list(el.iterchildren("filter"))
         if filters:
