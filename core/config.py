@@ -160,7 +160,7 @@ class TrainConfig:
     # of long programmes: a subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
     # exponential moving average of the weights, validated and checkpointed instead of the raw weights
-    # (core.learn.train_loop.WeightAverage); 0 = off, 0.99-0.999 typical
+    # (core.learn.average.WeightAverage); 0 = off, 0.99-0.999 typical
     ema_decay: float = 0.0
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
