@@ -11,6 +11,9 @@ import os
 from lxml import etree
 
 from core.data.formats._xml import MAX_BYTES, safe_parse
+from core.data.formats.fcpxml import read_fcpxml
+from core.data.formats.mlt import read_mlt
+from core.data.formats.xmeml import read_xmeml
 from core.data.timeline import Timeline, TimelineError
 
 __all__ = ["read_bytes", "read_file", "detect_dialect", "DIALECTS"]
@@ -29,16 +32,10 @@ def read_bytes(data: bytes, name: str) -> list[Timeline]:
     root = safe_parse(data, name)
     dialect = detect_dialect(root)
     if dialect == "xmeml":
-        from core.data.formats.xmeml import read_xmeml
-
         return read_xmeml(root, name)
     if dialect == "fcpxml":
-        from core.data.formats.fcpxml import read_fcpxml
-
         return read_fcpxml(root, name)
     if dialect == "mlt":
-        from core.data.formats.mlt import read_mlt
-
         return read_mlt(root, name)
     raise TimelineError(name, f"unknown timeline format: root element <{root.tag}>")
 

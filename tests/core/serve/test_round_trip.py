@@ -15,7 +15,8 @@ from fractions import Fraction
 import pytest
 
 from core.data.formats import read_bytes
-from core.data.formats._edit import STATIC_NOTE, write_back
+from core.data.formats._edit import STATIC_NOTE
+from core.data.formats.write_back import write_back
 from tests.conftest import REALWORLD
 from tests.core.data._corpus import PRODUCTION, TIMELINE_FILES, file_id
 
