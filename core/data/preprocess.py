@@ -15,10 +15,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import shutil
-import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import numpy as np
 from core.config import DataConfig
 from core.data.formats import read_bytes
 from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
-from core.data.publish import is_complete, publish_dir
+from core.data.publish import is_complete, write_and_publish
 from core.data.scalers import Scalers
 from core.data.split import programmes, signature
 from core.data.synth import write_corpus
@@ -138,12 +136,10 @@ class Prepared:
         )
 
     @classmethod
-    def load(cls, d: str | Path) -> Prepared:
+    def load(cls, d: str | Path, read_split: Callable[[Path], dict[str, np.ndarray]] | None = None) -> Prepared:
+        """Read what ``save`` wrote; ``read_split`` reads one split's .npz (default: into memory)."""
         d = Path(d)
-        arrays = {}
-        for split in ("train", "val"):
-            with np.load(d / f"{split}.npz", allow_pickle=False) as z:
-                arrays[split] = {k: z[k] for k in z.files}
+        arrays = {split: (read_split or _read_npz)(d / f"{split}.npz") for split in ("train", "val")}
         info = json.loads((d / "prepared.json").read_text())
         return cls(
             arrays["train"],
@@ -153,6 +149,11 @@ class Prepared:
             list(info["files"]),
             dict(info["meta"]),
         )
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np.ndarray]:
@@ -299,10 +300,4 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
 def _save_atomic(data: Prepared, target: Path) -> None:
     """Write into a sibling temp folder and publish it (core.data.publish): readers never see a half-written
     cache, and a cache another process has just completed is kept, never deleted."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        data.save(tmp)
-        publish_dir(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_and_publish(data.save, target)

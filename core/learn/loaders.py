@@ -20,7 +20,7 @@ class ShardSampler(Sampler[int]):
 
     DistributedSampler pads the last round by repeating windows, so the summed metrics (and
     val_objective) would change with the number of workers; here the shards add up to the set exactly
-    (a rank may get none, which ``evaluate`` allows).
+    (a rank may get none, which ``compare`` allows).
     """
 
     def __init__(self, n: int, rank: int, world: int) -> None:

@@ -12,8 +12,9 @@ import threading
 
 from lxml import etree
 
-from core.data.timeline import TimelineError
+from core.data.timeline import Timeline, TimelineError, Track
 
+DEFAULT_SIZE = (1920, 1080)  # a frame size the file does not state (``Timeline.size_known`` False)
 MAX_BYTES = 256 * 1024 * 1024  # larger than any real export by two orders of magnitude
 
 _local = threading.local()  # lxml parsers are not thread-safe: one per thread
@@ -132,6 +133,26 @@ class DocumentReader:
     def error(self, where: str, reason: str) -> TimelineError:
         """A TimelineError naming the file, the place in it (may be empty) and what is wrong."""
         return TimelineError(self.name, f"{where}: {reason}" if where else reason)
+
+    def timeline(self, el, name: str, rate, duration, tracks: list[Track], size: tuple, **more) -> Timeline:
+        """The Timeline read from element ``el``, with what every dialect fills alike: the dialect (the root
+        tag), the file, the root's ``version``, the element's path, and ``size`` (width, height, None where
+        the file does not state it) with DEFAULT_SIZE for what is missing. ``more``: the dialect's own fields."""
+        width, height = size
+        return Timeline(
+            name=name,
+            rate=rate,
+            duration=duration,
+            tracks=tracks,
+            width=width or DEFAULT_SIZE[0],
+            height=height or DEFAULT_SIZE[1],
+            size_known=bool(width and height),
+            dialect=self.root.tag,
+            source=self.name,
+            dialect_version=(self.root.get("version") or "").strip() or None,
+            xml_path=self.getpath(el),
+            **more,
+        )
 
 
 def child_map(el: etree._Element) -> dict[str, etree._Element]:

@@ -95,6 +95,7 @@ from lxml import etree
 
 from core.data.formats._numbers import check_length
 from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension
+from core.data.formats._xml import DEFAULT_SIZE
 from core.data.formats.fcpxml_base import STORY
 from core.data.formats.fcpxml_compound import compose_into, cut_to
 from core.data.formats.fcpxml_effects import EffectReading
@@ -104,7 +105,6 @@ __all__ = ["read_fcpxml"]
 
 MAX_LANES = 10**4
 DEFAULT_RATE = Fraction(25)  # a sequence format without frameDuration (never seen in real files)
-DEFAULT_SIZE = (1920, 1080)
 
 LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
 MAX_NESTING = 16  # compound clips inside compound clips
@@ -145,8 +145,7 @@ class _Reader(EffectReading):
         fmt = self.ids.get(seq.get("format") or "")
         rate = self.format_rate(fmt, where) or DEFAULT_RATE
         size = self.size(fmt, where) if fmt is not None else (None, None)
-        width, height = size[0] or DEFAULT_SIZE[0], size[1] or DEFAULT_SIZE[1]
-        self.frame_size = (width, height)
+        self.frame_size = (size[0] or DEFAULT_SIZE[0], size[1] or DEFAULT_SIZE[1])  # what positions count in
         self.active: list[str] = []  # compound / multicam resources being flattened (a cycle guard)
         clips = _Clips()
         tc_start = self.time(seq.get("tcStart"), where, "tcStart", Fraction(0))
@@ -158,20 +157,7 @@ class _Reader(EffectReading):
         if duration < 0:
             raise self.error(where, f"negative duration {seq.get('duration')}")
         duration = max(duration, Timeline.last_clip_end(tracks))
-        return Timeline(
-            name=seq_name,
-            rate=rate,
-            duration=duration,
-            tracks=tracks,
-            width=width,
-            height=height,
-            dialect="fcpxml",
-            source=self.name,
-            size_known=bool(size[0] and size[1]),
-            app=self.app(project),
-            dialect_version=(self.root.get("version") or "").strip() or None,
-            xml_path=self.getpath(seq),
-        )
+        return self.timeline(seq, seq_name, rate, duration, tracks, size, app=self.app(project))
 
     def app(self, project: etree._Element) -> str | None:
         """DaVinci Resolve names its event "... (Resolve)"; a library in an ``.fcpbundle`` is Final

@@ -154,21 +154,16 @@ class _Reader(FilterReading):
             out = self.frames(tractor.get("out"), where)
             duration = self.secs(out + 1) if out is not None else Fraction(0)
         app, version = self.app()
-        return Timeline(
-            name=name,
-            rate=self.rate,
-            duration=duration,
-            tracks=tracks,
-            width=self.width,
-            height=self.height,
-            dialect="mlt",
-            source=self.name,
-            size_known=self.size_known,
+        return self.timeline(
+            tractor,
+            name,
+            self.rate,
+            duration,
+            tracks,
+            self.stated_size,
             pixel_aspect=self.pixel_aspect,
             app=app,
             app_version=version,
-            dialect_version=(self.root.get("version") or "").strip() or None,
-            xml_path=self.getpath(tractor),
         )
 
     def app(self) -> tuple[str | None, str | None]:

@@ -12,11 +12,10 @@ from lxml import etree
 
 from core.data.formats._numbers import NumberError, check_length
 from core.data.formats._source import SourceInfo
-from core.data.formats._xml import DocumentReader
+from core.data.formats._xml import DEFAULT_SIZE, DocumentReader
 
 MAX_FRAMES = 10**12
 MAX_PIXELS = 1 << 16
-DEFAULT_SIZE = (1920, 1080)
 
 
 class MltBase(DocumentReader):
@@ -45,7 +44,7 @@ class MltBase(DocumentReader):
                 raise self.error("profile", f"frame {what} {value} is out of range")
             size.append(value)
         self.width, self.height = size
-        self.size_known = bool(self.int_attr(profile, "width") and self.int_attr(profile, "height"))
+        self.stated_size = (self.int_attr(profile, "width"), self.int_attr(profile, "height"))
         self.pixel_aspect = ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
         self.sources: dict[etree._Element, SourceInfo] = {}
 

@@ -68,7 +68,6 @@ from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_xmeml"]
 
-DEFAULT_SIZE = (1920, 1080)
 PPRO_TICKS = 254_016_000_000  # Premiere's ticks per second
 
 ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
@@ -146,20 +145,8 @@ class _Reader(FilterReading, SourceReading):
         chars = video.find("format/samplecharacteristics") if video is not None else None
         chars = child_map(chars) if chars is not None else None
         size = self.frame_size(chars, where)
-        return Timeline(
-            name=seq_name,
-            rate=rate,
-            duration=duration,
-            tracks=tracks,
-            width=size[0] or DEFAULT_SIZE[0],
-            height=size[1] or DEFAULT_SIZE[1],
-            dialect="xmeml",
-            source=self.name,
-            size_known=bool(size[0] and size[1]),
-            pixel_aspect=pixel_aspect(chars),
-            app=self.app(seq, seq_name),
-            dialect_version=(self.root.get("version") or "").strip() or None,
-            xml_path=self.getpath(seq),
+        return self.timeline(
+            seq, seq_name, rate, duration, tracks, size, pixel_aspect=pixel_aspect(chars), app=self.app(seq, seq_name)
         )
 
     def app(self, seq: etree._Element, seq_name: str) -> str | None:
