@@ -52,6 +52,19 @@ from core.data.timeline import Clip, Timeline, Track
 
 BOM = b"\xef\xbb\xbf"
 
+# Premiere's view state on every <sequence> (scroll positions, zoom start, in point): all 0 in a fresh export
+SEQUENCE_VIEW_ZEROS = dict.fromkeys(
+    (
+        "TL__SQAudioVisibleBase",
+        "TL__SQVideoVisibleBase",
+        "TL__SQVisibleBaseTime",
+        "TL__SQHideShyTracks",
+        "Monitor__ProgramZoomIn",
+        "MZ__EditLine",
+        "MZ__WorkInPoint",
+    ),
+    "0",
+)
 _AV_EXTS = (".mov", ".mp4", ".mxf", ".avi")
 _STILL_DURATION_FRAMES = 1_080_000  # Premiere gives stills a 12 h (at 25 fps) media duration
 _GENERATOR_DURATION_FRAMES = 1_035_764  # what Premiere writes for synthetic media (slugs, mattes)
@@ -84,22 +97,16 @@ class _Writer:
             parent,
             "sequence",
             id=f"sequence-{self.n_seq}",
-            TL__SQAudioVisibleBase="0",
-            TL__SQVideoVisibleBase="0",
-            TL__SQVisibleBaseTime="0",
+            **SEQUENCE_VIEW_ZEROS,
             TL__SQAVDividerPosition="0.5",
-            TL__SQHideShyTracks="0",
             TL__SQHeaderWidth="184",
             Monitor__ProgramZoomOut=ticks,
-            Monitor__ProgramZoomIn="0",
-            MZ__EditLine="0",
             MZ__Sequence__PreviewFrameSizeHeight=str(tl.height),
             MZ__Sequence__PreviewFrameSizeWidth=str(tl.width),
             MZ__Sequence__AudioTimeDisplayFormat="200",
             MZ__Sequence__VideoTimeDisplayFormat="101",
             MZ__Sequence__EditingModeGUID="795454d9-d3c2-429d-9474-923ab13b7018",
             MZ__WorkOutPoint=ticks,
-            MZ__WorkInPoint="0",
             explodedTracks="true",
         )
         sub(seq, "uuid", f"00000000-0000-4000-8000-{self.n_seq:012d}")
