@@ -6,6 +6,8 @@ application wrote a file. Every failure is a ``TimelineError(name, reason)``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 
 from lxml import etree
@@ -29,6 +31,24 @@ def detect_dialect(root: etree._Element) -> str | None:
 
 def read_bytes(data: bytes, name: str) -> list[Timeline]:
     """Parse ``data`` (the content of file ``name``) into one Timeline per top-level sequence."""
+    with _no_cyclic_gc():
+        return _read(data, name)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """A reader builds many small objects and no reference cycles: the cyclic collector's passes over
+    them are wasted work (a tenth of a parse). Off while reading, back on after (if it was on)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _read(data: bytes, name: str) -> list[Timeline]:
     root = safe_parse(data, name)
     dialect = detect_dialect(root)
     if dialect == "xmeml":

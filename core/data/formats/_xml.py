@@ -59,12 +59,13 @@ def safe_parse(data: bytes, name: str, keep_comments: bool = False) -> etree._El
         raise TimelineError(name, f"expected bytes, got {type(data).__name__}")
     if len(data) > MAX_BYTES:
         raise TimelineError(name, f"file too large: {len(data)} bytes (limit {MAX_BYTES})")
-    if not bytes(data[:4096]).strip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"):
+    data = bytes(data)  # a copy only for a bytearray or memoryview
+    if not data[:4096].strip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"):
         raise TimelineError(name, "empty file")
-    _precheck_doctype(bytes(data[:_PROLOG_SCAN]), name)
+    _precheck_doctype(data, name)
     try:
         # lxml honours a UTF-8/UTF-16 BOM and the declared encoding; CRLF is normalised by XML itself.
-        tree = etree.ElementTree(etree.fromstring(bytes(data), _parser(keep_comments)))
+        tree = etree.ElementTree(etree.fromstring(data, _parser(keep_comments)))
     except etree.XMLSyntaxError as e:
         reason = re.sub(r",? line \d+, column \d+$", "", e.msg or "syntax error")
         raise TimelineError(name, f"not well-formed XML: line {e.lineno}: {reason}") from None
@@ -81,20 +82,22 @@ _PROLOG_SCAN = 1 << 20  # a DOCTYPE must precede the root element; real prologs 
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(?:%\s+)?([^\s>]+)\s+(SYSTEM|PUBLIC)?")
 
 
-def _precheck_doctype(head: bytes, name: str) -> None:
-    """Refuse entity declarations before libxml2 sees them (ASCII-compatible encodings).
+def _precheck_doctype(data: bytes, name: str) -> None:
+    """Refuse entity declarations in the first _PROLOG_SCAN bytes before libxml2 sees them
+    (ASCII-compatible encodings). Searched in place: no copy of the document.
 
     Cheaper and clearer than letting libxml2 trip its amplification guard on a billion-laughs
     file; ``_check_doctype`` repeats the check on the parsed DTD for other encodings (UTF-16).
     """
-    start = head.find(b"<!DOCTYPE")
+    limit = min(len(data), _PROLOG_SCAN)
+    start = data.find(b"<!DOCTYPE", 0, limit)
     if start < 0:
         return
-    bracket, close = head.find(b"[", start), head.find(b">", start)
+    bracket, close = data.find(b"[", start, limit), data.find(b">", start, limit)
     if close >= 0 and not 0 <= bracket < close:
         return  # no internal subset (``<!DOCTYPE xmeml>``): nothing can be declared; the rest is the document
-    end = head.find(b"]>", start)
-    match = _ENTITY_DECL.search(head, start, end if end >= 0 else len(head))
+    end = data.find(b"]>", start, limit)
+    match = _ENTITY_DECL.search(data, start, end if end >= 0 else limit)
     if match:
         entity = match.group(1).decode("ascii", "replace")
         kind = "external entity" if match.group(2) else "entity"

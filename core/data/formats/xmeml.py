@@ -264,7 +264,7 @@ class _Reader(FilterReading, SourceReading):
         media_kind, file_el = self.media_kind(item.tag, kids, track_kind, where)
         name = (kid_text(kids, "name") or "").strip()
         if not name and file_el is not None:
-            name = (file_el.findtext("name") or "").strip()
+            name = (first_text(file_el, "name") or "").strip()
         if media_kind == "sequence":
             source = self.sequence_source(self.deref(kids.get("sequence")), where)
         elif file_el is not None:

@@ -47,9 +47,12 @@ class XmemlBase(DocumentReader):
             return None
         if len(text) <= 20:  # the common case; int() accepts surrounding whitespace
             try:
-                return _checked_int(int(text))
+                value = int(text)
             except ValueError:
                 pass
+            else:
+                if -MAX_FRAMES <= value <= MAX_FRAMES:
+                    return value  # larger ones fall through to the exact path, which reports them
         if not text.strip():
             return None
         try:
@@ -86,9 +89,3 @@ class XmemlBase(DocumentReader):
             rate = Fraction(timebase) * (Fraction(1000, 1001) if xml_bool(key[1], False) else 1)
             self.rates[key] = rate
         return rate
-
-
-def _checked_int(value: int) -> int:
-    if abs(value) > MAX_FRAMES:
-        raise ValueError(value)  # falls through to the Fraction path, which reports it
-    return value

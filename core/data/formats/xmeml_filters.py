@@ -40,6 +40,7 @@ PARAM_MAP: dict[tuple[str, str], list[tuple[str, str | None, object]]] = {
 }
 
 
+_COMPONENT_WHAT = {"horiz": "value/horiz", "vert": "value/vert"}  # what an error names, built once
 MAPPED_EFFECTS = frozenset(effect for effect, _ in PARAM_MAP)  # never "timeremap": retiming is not an effect
 
 
@@ -116,11 +117,11 @@ class FilterReading(XmemlBase):
             filter_path = child_path(path, "filter", number, len(filter_els))
             params = list(effect.iterchildren("parameter"))
             for param_number, param in enumerate(params, 1):
-                param_kids = child_map(param)
-                param_id = (kid_text(param_kids, "parameterid") or "").strip()
+                param_id = (first_text(param, "parameterid") or "").strip()  # the first child: no dict yet
                 targets = PARAM_MAP.get((effect_id, param_id.lower()))
                 if not targets or all(t[0] in curves for t in targets):
                     continue
+                param_kids = child_map(param)
                 if effects == 1:
                     param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
                 else:  # never seen: let lxml index the effects
@@ -195,7 +196,7 @@ class FilterReading(XmemlBase):
         static value is the parameter's one value (a plain value or a single key), else None.
         """
         interp_el = param_kids.get("interpolation")
-        interp_name = (interp_el.findtext("name") or "").strip().lower() if interp_el is not None else ""
+        interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
         base_interp = "smooth" if interp_name == "fcpcurve" else "linear"
         keyframes = list(param.iterchildren("keyframe"))
         if keyframes:
@@ -243,8 +244,9 @@ class FilterReading(XmemlBase):
             yield canon, keys, value
 
     def component(self, value_el: etree._Element, component: str | None, where: str) -> float | None:
-        text = value_el.text if component is None else first_text(value_el, component)
-        return self.number(text, where, f"value{'/' + component if component else ''}")
+        if component is None:
+            return self.number(value_el.text, where, "value")
+        return self.number(first_text(value_el, component), where, _COMPONENT_WHAT[component])
 
 
 def _add_db(level: float, gain: float) -> float:
