@@ -44,6 +44,8 @@ class DataConfig:
     # differ by a trailing number) stay on one side (core.data.split); "auto": programme for data_dir
     split_by: str = "auto"
     workers: int = 0  # parse/window processes; 0 = in-process
+    # seconds one file's parse and windowing may take; a slower file is reported and skipped (0 = no limit)
+    file_timeout_s: float = 120.0
     cache_dir: str | None = None  # prepared-data cache; None = ~/.cache/xmlai
 
     def __post_init__(self) -> None:
@@ -58,6 +60,7 @@ class DataConfig:
         )
         _check(self.synth_count >= 2, f"data.synth_count must be >= 2, got {self.synth_count}")
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
+        _check(self.file_timeout_s >= 0, f"data.file_timeout_s must be >= 0, got {self.file_timeout_s}")
 
 
 MODEL_PRESETS: dict[str, dict[str, Any]] = {

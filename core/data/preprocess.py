@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import zlib
 from collections.abc import Callable, Iterable
@@ -24,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from core.config import DataConfig
+from core.data.file_limit import FileTimeout, slow_file_fault, time_limit, timeout_reason
+from core.data.file_pool import map_files
 from core.data.formats import read_bytes
 from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
 from core.data.publish import is_complete, write_and_publish
@@ -36,8 +37,18 @@ from core.data.windows import concat_windows, windows_of
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
 CODE_VERSION = "prepare-7"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
-# DataConfig fields that change the windows; workers and cache_dir do not.
-WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed", "split_by")
+# DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
+# cache_dir do not.
+WINDOW_FIELDS = (
+    "step_s",
+    "window",
+    "overlap",
+    "max_tracks",
+    "val_fraction",
+    "split_seed",
+    "split_by",
+    "file_timeout_s",
+)
 
 
 # ----------------------------------------------------------------------------- split
@@ -90,15 +101,22 @@ def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
     return p.name
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
-    """Parse one file and window all its timelines. Never raises: a failure is ``error`` naming the file."""
-    digest = hashlib.sha256(data).hexdigest()
+    """Parse one file and window all its timelines. Never raises: a failure is ``error`` naming the file,
+    and so is a parse and windowing that take longer than ``cfg.file_timeout_s`` (core.data.file_limit)."""
+    digest = _digest(data)
     split = split_of(name, cfg.val_fraction, cfg.split_seed)
     try:
-        timelines = read_bytes(data, name)
-        if not timelines:
-            raise TimelineError(name, "no timeline (sequence) in the file")
-        windows = windows_of(timelines, cfg)
+        with time_limit(cfg.file_timeout_s, name):
+            slow_file_fault(name)
+            timelines = read_bytes(data, name)
+            if not timelines:
+                raise TimelineError(name, "no timeline (sequence) in the file")
+            windows = windows_of(timelines, cfg)
         if split == "val":
             oracle = builtin_oracle(name, data, cfg, windows)
             if oracle is not None:
@@ -266,6 +284,16 @@ def _work(item: tuple[str, bytes, DataConfig]) -> FileResult:
     return process_file(*item)
 
 
+def _lost(item: tuple[str, bytes, DataConfig], why: str) -> FileResult:
+    """The error row of a file whose worker was killed for overrunning its limit, or died on it."""
+    name, data, cfg = item
+    if why == "timeout":
+        error = f"{FileTimeout.__name__}: {timeout_reason(name, cfg.file_timeout_s)}"
+    else:
+        error = f"WorkerLost: {name}: {why} while preparing it: skipped"
+    return FileResult(name, split_of(name, cfg.val_fraction, cfg.split_seed), None, 0, error, _digest(data))
+
+
 def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "local", cache: bool = True) -> Prepared:
     """Files -> Prepared, through the content-keyed cache. ``engine="local"``: in-process, or a process
     pool of ``cfg.workers`` (same result). The Ray engine lives in distributed/data.py and calls
@@ -285,10 +313,9 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
     if cache and is_complete(target):
         return Prepared.load(target)
 
-    items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per task
+    items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per busy worker
     if cfg.workers > 0 and len(files) > 1:
-        with mp.get_context("spawn").Pool(min(cfg.workers, len(files))) as pool:
-            results = list(pool.imap_unordered(_work, items, chunksize=max(1, len(files) // (8 * cfg.workers))))
+        results = map_files(_work, items, min(cfg.workers, len(files)), cfg.file_timeout_s, _lost)
     else:
         results = [_work(it) for it in items]
     data = assemble(results, cfg, cache_key=key)

@@ -8,7 +8,9 @@ import multiprocessing as mp
 
 import pytest
 
+from core.config import DataConfig
 from distributed import data as ddata
+from tests.distributed.conftest import SLOW_FOR_RAY, SMALL
 from tests.distributed.drivers import assert_same_prepared
 
 
@@ -20,6 +22,20 @@ def test_ray_data_equals_local_engine(ray_session, data_cfg):
     assert_same_prepared(local, ray_prepared)
     assert [name for name, _ in ray_prepared.errors] == ["broken.xml"]  # reported, not fatal
     assert len(ray_prepared.files) == 13 and len(ray_prepared.train["features"]) > 0
+
+
+@pytest.mark.ray
+def test_time_limit_on_the_ray_engine(ray_session, corpus_dir, tmp_path):
+    """A file whose preparation sleeps 60 s (the drill, set for the session in conftest.py) is reported by
+    name after data.file_timeout_s = 1 s, in the Ray task itself; the other files are prepared."""
+    files = sorted(corpus_dir.glob("synth_*.xml"))[:3]
+    slow = tmp_path / SLOW_FOR_RAY
+    slow.write_bytes(files[0].read_bytes())
+    cfg = DataConfig(data_dir=str(tmp_path), **{**SMALL, "file_timeout_s": 1.0})
+    prepared = ddata.prepare_ray(cfg, [*files, slow], num_blocks=2)
+    assert [name for name, _ in prepared.errors] == [SLOW_FOR_RAY]
+    assert "data.file_timeout_s = 1 s" in prepared.errors[0][1]
+    assert len(prepared.files) == 4 and len(prepared.train["features"]) + len(prepared.val["features"]) > 0
 
 
 @pytest.mark.ray

@@ -2,6 +2,10 @@
 
 ``read_bytes`` sniffs the dialect from the root element, so callers never need to know which
 application wrote a file. Every failure is a ``TimelineError(name, reason)``.
+
+Limits: a file over MAX_BYTES (256 MB) is refused before it is parsed; every number is checked for size
+before exact arithmetic (``_numbers``). Reading has no clock of its own: data preparation stops a file
+that takes longer than ``data.file_timeout_s`` (``core.data.file_limit``), wherever the reader is.
 """
 
 from __future__ import annotations
