@@ -33,13 +33,16 @@ def map_files(
     todo = iter(items)  # read lazily: one item per busy worker in memory
     results: list[Any] = []
     busy: dict[Connection, _Worker] = {}
+
+    def give_next(worker: _Worker) -> None:
+        if worker.take(todo):
+            busy[worker.conn] = worker
+        else:
+            worker.stop()
+
     try:
         for _ in range(workers):
-            worker = _Worker(ctx, work)
-            if not worker.take(todo):
-                worker.stop()
-                break
-            busy[worker.conn] = worker
+            give_next(_Worker(ctx, work))
         while busy:
             timeout = None
             if time_limit_s > 0:
@@ -51,23 +54,16 @@ def map_files(
                     results.append(conn.recv())
                 except (EOFError, OSError):  # the worker died with the item
                     results.append(lost(worker.item, "its worker process died"))
-                    worker.stop()
+                    worker.kill()
                     worker = _Worker(ctx, work)
-                if worker.take(todo):
-                    busy[worker.conn] = worker
-                else:
-                    worker.stop()
+                give_next(worker)
             now = time.monotonic()
             for conn, worker in list(busy.items()):
                 if time_limit_s > 0 and now - worker.started > time_limit_s + KILL_GRACE_S:
                     del busy[conn]
                     results.append(lost(worker.item, "timeout"))
                     worker.kill()
-                    fresh = _Worker(ctx, work)
-                    if fresh.take(todo):
-                        busy[fresh.conn] = fresh
-                    else:
-                        fresh.stop()
+                    give_next(_Worker(ctx, work))
     finally:
         for worker in busy.values():
             worker.kill()
