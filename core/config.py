@@ -44,6 +44,8 @@ class DataConfig:
     # differ by a trailing number) stay on one side (core.data.split); "auto": programme for data_dir
     split_by: str = "auto"
     workers: int = 0  # parse/window processes; 0 = in-process
+    # seconds one file's parse and windowing may take; a slower file is reported and skipped (0 = no limit)
+    file_timeout_s: float = 120.0
     cache_dir: str | None = None  # prepared-data cache; None = ~/.cache/xmlai
 
     def __post_init__(self) -> None:
@@ -58,6 +60,7 @@ class DataConfig:
         )
         _check(self.synth_count >= 2, f"data.synth_count must be >= 2, got {self.synth_count}")
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
+        _check(self.file_timeout_s >= 0, f"data.file_timeout_s must be >= 0, got {self.file_timeout_s}")
 
 
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
@@ -160,7 +163,7 @@ class TrainConfig:
     # of long programmes: a subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
     # exponential moving average of the weights, validated and checkpointed instead of the raw weights
-    # (core.learn.train_loop.WeightAverage); 0 = off, 0.99-0.999 typical
+    # (core.learn.average.WeightAverage); 0 = off, 0.99-0.999 typical
     ema_decay: float = 0.0
     # after training, stack each head of the best checkpoint with the train constant and the same-track
     # rule, fitted on the validation files (core.learn.calibrate); scripts/train.py does it

@@ -17,9 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
 import os
-import shutil
 import struct
 import tempfile
 import time
@@ -43,8 +41,7 @@ from core.data.preprocess import (
     prepare,
     process_file,
 )
-from core.data.publish import DONE, dir_lock, is_complete, publish_dir
-from core.data.scalers import Scalers
+from core.data.publish import DONE, dir_lock, is_complete, write_and_publish
 from distributed.storage import download_dir, exists, is_uri, upload_dir, write_text
 
 CACHE_DIR = "_prepared"
@@ -179,14 +176,7 @@ def _save(data, target: str) -> None:
     every file; two drivers writing the same key write the same content and never delete anything.
     """
     if not is_uri(target):
-        dst = Path(target)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
-        try:
-            data.save(tmp)
-            publish_dir(tmp, dst)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_and_publish(data.save, target)
         return
     with tempfile.TemporaryDirectory(prefix="xmlai-prep-") as tmp:
         data.save(tmp)
@@ -214,12 +204,7 @@ def load_cached(target: str):
                 if not is_complete(local):
                     if not exists(f"{target}/{DONE}"):
                         raise FileNotFoundError(f"{target}: no complete prepared-data cache (no {DONE} marker)")
-                    tmp = Path(tempfile.mkdtemp(prefix=f".{local.name}.", dir=local.parent))
-                    try:
-                        download_dir(target, tmp)
-                        publish_dir(tmp, local, locked=True)
-                    finally:
-                        shutil.rmtree(tmp, ignore_errors=True)
+                    write_and_publish(lambda tmp: download_dir(target, tmp), local, locked=True)
     data = _load_mapped(Path(local))
     _LOADED.clear()  # one data set per process at a time (stage 1's small one, or a refit's full one)
     _LOADED[target] = data
@@ -228,21 +213,10 @@ def load_cached(target: str):
 
 def _load_mapped(d: Path):
     """``Prepared.load`` with every array a read-only memory map into its .npz (np.savez stores, never compresses)."""
-    arrays = {}
-    for split in ("train", "val"):
-        try:
-            arrays[split] = _map_npz(d / f"{split}.npz")
-        except (ValueError, OSError, zipfile.BadZipFile):
-            return Prepared.load(d)  # an unexpected layout: read it into memory instead
-    info = json.loads((d / "prepared.json").read_text())
-    return Prepared(
-        arrays["train"],
-        arrays["val"],
-        Scalers.load(d / "scalers.json"),
-        [tuple(e) for e in info["errors"]],
-        list(info["files"]),
-        dict(info["meta"]),
-    )
+    try:
+        return Prepared.load(d, read_split=_map_npz)
+    except (ValueError, OSError, zipfile.BadZipFile):
+        return Prepared.load(d)  # an unexpected layout: read it into memory instead
 
 
 def _map_npz(path: Path) -> dict[str, np.ndarray]:

@@ -50,7 +50,7 @@ from distributed.storage import (
     upload_dir,
     write_text,
 )
-from distributed.tune import make_trainable, run_search, trial_dirname
+from distributed.tune import make_trainable, new_tuner, resume_hint, run_search
 
 REFIT_STATE = "xmlai_refit.json"
 STAGE1_FILE = "stage1.json"
@@ -219,26 +219,17 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
     if tune.Tuner.can_restore(refit_path):
         tuner = tune.Tuner.restore(refit_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
     else:
-        tuner = tune.Tuner(
+        tuner = new_tuner(
             trainable,
-            tune_config=tune.TuneConfig(
-                metric=OBJECTIVE,
-                mode=MODE,
-                num_samples=len(points),
-                max_concurrent_trials=conc,
-                search_alg=FixedPoints(points),
-                scheduler=FIFOScheduler(),
-                trial_dirname_creator=trial_dirname,
-                reuse_actors=s.workers_per_trial == 0,
-            ),
-            run_config=tune.RunConfig(
-                name=REFIT_DIR,
-                storage_path=exp_path,
-                verbose=0,
-                callbacks=[make_progress(len(points), epochs, log, what="refit")],
-                failure_config=tune.FailureConfig(max_failures=1),  # a refit is expensive: one retry
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            ),
+            s,
+            samples=len(points),
+            concurrency=conc,
+            searcher=FixedPoints(points),
+            scheduler=FIFOScheduler(),
+            name=REFIT_DIR,
+            storage=exp_path,
+            callbacks=[make_progress(len(points), epochs, log, what="refit")],
+            max_failures=1,  # a refit is expensive: one retry
         )
     grid = tuner.fit()
     summary = summarize_grid(grid, refit_path, rs)
@@ -261,10 +252,7 @@ def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: s
     out.rows = summary.rows
     missing = len(points) - summary.counts.get("finished", 0)
     if missing > 0 and summary.counts.get("errors", 0) < missing:
-        log(
-            f"refit interrupted with {missing} refit(s) unfinished: continue with  python scripts/tune.py --resume "
-            f"--name {name}" + ("" if is_uri(storage) else f" --storage {storage}")
-        )
+        log(resume_hint(f"refit interrupted with {missing} refit(s) unfinished", name, storage))
         out.wall_s = time.perf_counter() - t0
         return out
     usable = [r for r in out.rows if r["checkpoint"]]

@@ -247,41 +247,30 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
             # unfinished ones continue from their last checkpoint. The searcher's state comes back with them.
             tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False)
         else:
-            tuner = tune.Tuner(
+            scheduler = (
+                # time_attr = the 1-based epoch: it survives a restore, Tune's iteration counter does not
+                ASHAScheduler(
+                    time_attr="epoch",
+                    max_t=s.epochs,
+                    grace_period=s.grace_period,
+                    reduction_factor=s.reduction_factor,
+                )
+                if s.early_stopping
+                else FIFOScheduler()
+            )
+            tuner = new_tuner(
                 trainable,
-                tune_config=tune.TuneConfig(
-                    # metric/mode on both the searcher (define-by-run OptunaSearch ignores TuneConfig's) and
-                    # TuneConfig (ASHA reads them there): ray-notes.md section 3
-                    metric=OBJECTIVE,
-                    mode=MODE,
-                    num_samples=s.trials,
-                    max_concurrent_trials=max_conc,
-                    search_alg=_searcher(space, s),
-                    # time_attr = the 1-based epoch: it survives a restore, Tune's iteration counter does not
-                    scheduler=ASHAScheduler(
-                        time_attr="epoch",
-                        max_t=s.epochs,
-                        grace_period=s.grace_period,
-                        reduction_factor=s.reduction_factor,
-                    )
-                    if s.early_stopping
-                    else FIFOScheduler(),
-                    trial_dirname_creator=trial_dirname,
-                    trial_name_creator=trial_name,
-                    # a 0-worker trial's process (torch imported, data mapped) serves the next trial
-                    reuse_actors=s.workers_per_trial == 0,
-                ),
-                run_config=tune.RunConfig(
-                    name=name,
-                    storage_path=storage,
-                    verbose=0,
-                    callbacks=[make_progress(s.trials, s.epochs, log), TrialLedger(log)],
-                    # a lost node or a killed trial process: retried from the trial's last checkpoint
-                    failure_config=tune.FailureConfig(max_failures=s.max_failures),
-                    # keep every checkpoint of a 0-worker trial (at most `epochs`, small): with num_to_keep set,
-                    # Tune forces an experiment snapshot every few reports and warns that it is a bottleneck
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-                ),
+                s,
+                samples=s.trials,
+                concurrency=max_conc,
+                searcher=_searcher(space, s),
+                scheduler=scheduler,
+                name=name,
+                storage=storage,
+                callbacks=[make_progress(s.trials, s.epochs, log), TrialLedger(log)],
+                # a lost node or a killed trial process: retried from the trial's last checkpoint
+                max_failures=s.max_failures,
+                trial_name_creator=trial_name,
             )
         grid = tuner.fit()
         result = summarize_grid(grid, exp_path, s)
@@ -289,14 +278,61 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         log(format_table(result, s.top))
         unfinished = s.trials - result.counts["finished"] - result.counts["errors"]
         if unfinished > 0:  # Ctrl-C: Tune saved its state and returned
-            log(
-                f"interrupted with {unfinished} trial(s) unfinished: continue with  python scripts/tune.py --resume "
-                f"--name {name}" + ("" if is_uri(storage) else f" --storage {storage}")
-            )
+            log(resume_hint(f"interrupted with {unfinished} trial(s) unfinished", name, storage))
         return result
     finally:
         if started:
             ray.shutdown()
+
+
+def new_tuner(
+    trainable,
+    s: SearchSettings,
+    *,
+    samples: int,
+    concurrency: int,
+    searcher,
+    scheduler,
+    name: str,
+    storage: str,
+    callbacks: list,
+    max_failures: int,
+    trial_name_creator=None,
+) -> tune.Tuner:
+    """A Tuner as both stages run one: the search (stage 1) and the refit (stage 2)."""
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            # metric/mode on both the searcher (define-by-run OptunaSearch ignores TuneConfig's) and
+            # TuneConfig (ASHA reads them there): ray-notes.md section 3
+            metric=OBJECTIVE,
+            mode=MODE,
+            num_samples=samples,
+            max_concurrent_trials=concurrency,
+            search_alg=searcher,
+            scheduler=scheduler,
+            trial_dirname_creator=trial_dirname,
+            trial_name_creator=trial_name_creator,
+            # a 0-worker trial's process (torch imported, data mapped) serves the next trial
+            reuse_actors=s.workers_per_trial == 0,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            verbose=0,
+            callbacks=callbacks,
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            # keep every checkpoint of a 0-worker trial (at most `epochs`, small): with num_to_keep set,
+            # Tune forces an experiment snapshot every few reports and warns that it is a bottleneck
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+        ),
+    )
+
+
+def resume_hint(what: str, name: str, storage: str) -> str:
+    """``what`` and the command that continues the experiment."""
+    where = "" if is_uri(storage) else f" --storage {storage}"
+    return f"{what}: continue with  python scripts/tune.py --resume --name {name}{where}"
 
 
 def _searcher(space, s: SearchSettings):

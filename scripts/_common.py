@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -31,6 +32,14 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             )
 
 
+def parse_config_args(p: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """The config-driven tools' arguments (``add_config_flags`` added), with line-buffered output from here on."""
+    add_config_flags(p)
+    args = p.parse_args(argv)
+    line_buffered()
+    return args
+
+
 def config_from_args(args: argparse.Namespace, extra: dict | None = None) -> Config:
     cfg = load_config(args.config) if args.config else config_from_dict({})
     overrides = dict(extra or {})
@@ -39,6 +48,26 @@ def config_from_args(args: argparse.Namespace, extra: dict | None = None) -> Con
             _, section, key = k.split("__")
             overrides[f"{section}.{key}"] = yaml.safe_load(v)
     return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def run_guarded(work: Callable[[], int], errors: tuple[type[BaseException], ...], debug: bool = False) -> int:
+    """Run an entry point's work; one of the expected ``errors`` is one line on stderr and exit code 2
+    (``debug``: raised, with its traceback)."""
+    try:
+        return work()
+    except errors as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def experiment_args(argv, doc: str, out_help: str) -> argparse.Namespace:
+    """``EXPERIMENT [--out DIR]``: the arguments of the tools that read a finished (or running) search."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", help="experiment folder (or bucket URI) written by scripts/tune.py")
+    p.add_argument("--out", help=out_help)
+    return p.parse_args(argv)
 
 
 def line_buffered() -> None:

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         print(f"error: --out {args.out} is the input file; write the annotation elsewhere", file=sys.stderr)
         return 2
     from core.data.formats import read_bytes
-    from core.data.formats._edit import write_back
+    from core.data.formats.write_back import write_back
     from core.learn.checkpoint import PersistenceError
     from core.serve.export import load_exported
 

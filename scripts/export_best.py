@@ -10,24 +10,20 @@ and constant baseline) and MODEL_CARD.md. Load it with one line:
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-import _common  # noqa: F401  (puts the repo root on sys.path when run from a checkout)
+from _common import experiment_args, run_guarded  # first: puts the repo root on sys.path
 from distributed.export import export_best
 from distributed.settings import SearchError
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", help="experiment folder (or URI) written by scripts/tune.py")
-    p.add_argument("--out", help="output folder (default EXPERIMENT/best_model)")
-    args = p.parse_args(argv)
-    try:
-        export_best(args.experiment, args.out)
-    except (SearchError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    args = experiment_args(argv, __doc__, "output folder (default EXPERIMENT/best_model)")
+    return run_guarded(lambda: _export(args.experiment, args.out), (SearchError, FileNotFoundError))
+
+
+def _export(experiment: str, out: str | None) -> int:
+    export_best(experiment, out)
     return 0
 
 

@@ -9,24 +9,20 @@ while a search runs, or after --resume).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-import _common  # noqa: F401 (puts the checkout on sys.path)
+from _common import experiment_args, run_guarded  # first: puts the checkout on sys.path
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", help="experiment folder (or bucket URI) written by scripts/tune.py")
-    p.add_argument("--out", help="report folder (default EXPERIMENT/report)")
-    args = p.parse_args(argv)
-    from distributed.report import write_report
+    args = experiment_args(argv, __doc__, "report folder (default EXPERIMENT/report)")
+    return run_guarded(lambda: _write(args.experiment, args.out), (FileNotFoundError, RuntimeError))
 
-    try:
-        print(f"report: {write_report(args.experiment, args.out)}")
-    except (FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+def _write(experiment: str, out: str | None) -> int:
+    from distributed.report import write_report  # here: matplotlib takes a while, and --help needs none of it
+
+    print(f"report: {write_report(experiment, out)}")
     return 0
 
 

@@ -15,7 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, add_config_flags, config_from_args, line_buffered, print_file_errors
+from _common import (
+    ROOT,
+    config_from_args,
+    parse_config_args,
+    print_file_errors,
+    run_guarded,
+)
 from core.config import ConfigError
 from core.data.preprocess import prepare
 from core.learn.calibrate import calibrate_checkpoint
@@ -48,20 +54,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preset", help="shortcut for --model.preset (tiny, small, base, large)")
     p.add_argument("--debug", action="store_true", help="shrink data, model and epochs; full stack traces")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_config_flags(p)
-    return p.parse_args(argv)
+    return parse_config_args(p, argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    line_buffered()
     try:
-        return run(args)
-    except (ConfigError, FileNotFoundError) as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return run_guarded(lambda: run(args), (ConfigError, FileNotFoundError), args.debug)
     except Exception as e:  # a clear one-line message; --debug shows the whole traceback
         if args.debug:
             raise

@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _common import add_config_flags, config_from_args, line_buffered
+from _common import config_from_args, parse_config_args, run_guarded
 from core.config import ConfigError
 from distributed.debug import debug_search
 from distributed.settings import LAPTOP_SEARCH, SearchSettings
@@ -105,20 +105,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="2 trials of 2 epochs in this process (no Ray) on a tiny corpus; full stack traces",
     )
-    add_config_flags(p)
-    return p.parse_args(argv)
+    return parse_config_args(p, argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    line_buffered()
     try:
-        return run(args)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return run_guarded(lambda: run(args), (ConfigError, FileNotFoundError, ValueError, RuntimeError), args.debug)
     except KeyboardInterrupt:
         print(
             "\ninterrupted: continue with  python scripts/tune.py --resume"

@@ -13,12 +13,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing as mp
 import os
-import shutil
-import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from core.config import DataConfig
+from core.data.file_limit import FileTimeout, slow_file_fault, time_limit, timeout_reason
+from core.data.file_pool import map_files
 from core.data.formats import read_bytes
 from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
-from core.data.publish import is_complete, publish_dir
+from core.data.publish import is_complete, write_and_publish
 from core.data.scalers import Scalers
 from core.data.split import programmes, signature
 from core.data.synth import GENERATOR_VERSION, write_corpus
@@ -38,8 +37,18 @@ from core.data.windows import concat_windows, windows_of
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
 CODE_VERSION = "prepare-7"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
-# DataConfig fields that change the windows; workers and cache_dir do not.
-WINDOW_FIELDS = ("step_s", "window", "overlap", "max_tracks", "val_fraction", "split_seed", "split_by")
+# DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
+# cache_dir do not.
+WINDOW_FIELDS = (
+    "step_s",
+    "window",
+    "overlap",
+    "max_tracks",
+    "val_fraction",
+    "split_seed",
+    "split_by",
+    "file_timeout_s",
+)
 
 
 # ----------------------------------------------------------------------------- split
@@ -92,15 +101,22 @@ def file_name(path: str | os.PathLike, cfg: DataConfig) -> str:
     return p.name
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
-    """Parse one file and window all its timelines. Never raises: a failure is ``error`` naming the file."""
-    digest = hashlib.sha256(data).hexdigest()
+    """Parse one file and window all its timelines. Never raises: a failure is ``error`` naming the file,
+    and so is a parse and windowing that take longer than ``cfg.file_timeout_s`` (core.data.file_limit)."""
+    digest = _digest(data)
     split = split_of(name, cfg.val_fraction, cfg.split_seed)
     try:
-        timelines = read_bytes(data, name)
-        if not timelines:
-            raise TimelineError(name, "no timeline (sequence) in the file")
-        windows = windows_of(timelines, cfg)
+        with time_limit(cfg.file_timeout_s, name):
+            slow_file_fault(name)
+            timelines = read_bytes(data, name)
+            if not timelines:
+                raise TimelineError(name, "no timeline (sequence) in the file")
+            windows = windows_of(timelines, cfg)
         if split == "val":
             oracle = builtin_oracle(name, data, cfg, windows)
             if oracle is not None:
@@ -138,12 +154,10 @@ class Prepared:
         )
 
     @classmethod
-    def load(cls, d: str | Path) -> Prepared:
+    def load(cls, d: str | Path, read_split: Callable[[Path], dict[str, np.ndarray]] | None = None) -> Prepared:
+        """Read what ``save`` wrote; ``read_split`` reads one split's .npz (default: into memory)."""
         d = Path(d)
-        arrays = {}
-        for split in ("train", "val"):
-            with np.load(d / f"{split}.npz", allow_pickle=False) as z:
-                arrays[split] = {k: z[k] for k in z.files}
+        arrays = {split: (read_split or _read_npz)(d / f"{split}.npz") for split in ("train", "val")}
         info = json.loads((d / "prepared.json").read_text())
         return cls(
             arrays["train"],
@@ -153,6 +167,11 @@ class Prepared:
             list(info["files"]),
             dict(info["meta"]),
         )
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np.ndarray]:
@@ -268,6 +287,16 @@ def _work(item: tuple[str, bytes, DataConfig]) -> FileResult:
     return process_file(*item)
 
 
+def _lost(item: tuple[str, bytes, DataConfig], why: str) -> FileResult:
+    """The error row of a file whose worker was killed for overrunning its limit, or died on it."""
+    name, data, cfg = item
+    if why == "timeout":
+        error = f"{FileTimeout.__name__}: {timeout_reason(name, cfg.file_timeout_s)}"
+    else:
+        error = f"WorkerLost: {name}: {why} while preparing it: skipped"
+    return FileResult(name, split_of(name, cfg.val_fraction, cfg.split_seed), None, 0, error, _digest(data))
+
+
 def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "local", cache: bool = True) -> Prepared:
     """Files -> Prepared, through the content-keyed cache. ``engine="local"``: in-process, or a process
     pool of ``cfg.workers`` (same result). The Ray engine lives in distributed/data.py and calls
@@ -287,10 +316,9 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
     if cache and is_complete(target):
         return Prepared.load(target)
 
-    items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per task
+    items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per busy worker
     if cfg.workers > 0 and len(files) > 1:
-        with mp.get_context("spawn").Pool(min(cfg.workers, len(files))) as pool:
-            results = list(pool.imap_unordered(_work, items, chunksize=max(1, len(files) // (8 * cfg.workers))))
+        results = map_files(_work, items, min(cfg.workers, len(files)), cfg.file_timeout_s, _lost)
     else:
         results = [_work(it) for it in items]
     data = assemble(results, cfg, cache_key=key)
@@ -302,10 +330,4 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
 def _save_atomic(data: Prepared, target: Path) -> None:
     """Write into a sibling temp folder and publish it (core.data.publish): readers never see a half-written
     cache, and a cache another process has just completed is kept, never deleted."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        data.save(tmp)
-        publish_dir(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_and_publish(data.save, target)

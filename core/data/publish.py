@@ -18,7 +18,8 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DONE = "DONE"
@@ -62,3 +63,16 @@ def publish_dir(tmp: str | os.PathLike, target: str | os.PathLike, *, locked: bo
         shutil.rmtree(aside, ignore_errors=True)
     os.rename(tmp, target)
     return True
+
+
+def write_and_publish(write: Callable[[Path], None], target: str | os.PathLike, *, locked: bool = False) -> bool:
+    """Let ``write`` fill a sibling temp folder of ``target``, then publish it (``publish_dir``, same return);
+    the temp folder never stays behind."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(tmp)
+        return publish_dir(tmp, target, locked=locked)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from core.config import REGRESSION_TARGETS, ModelConfig
 from core.data.batch import trim_tracks
 from core.learn.keys import key_probability, pick_keys
-from core.learn.loss import baseline_outputs
 
 EPS = 1e-12
 # Added to both sides of a regression head's ratio: (model + s) / (baseline + s). Where a target is
@@ -157,40 +156,6 @@ def summarise(acc: _Acc, prefix: str, cfg: ModelConfig, base_prefix: str | None 
 
 
 @torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    loader,
-    loss_fn,
-    baseline: dict,
-    stds: torch.Tensor,
-    cfg: ModelConfig,
-    device: torch.device,
-    autocast=None,
-    threshold: float = 0.5,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Run the model and the constant baseline over ``loader``.
-
-    Returns (model metrics incl. ``objective`` and ``ratio/<head>``, baseline metrics). Sums are
-    all-reduced across ranks, so every rank returns the same numbers.
-    """
-    was_training = model.training
-    model.eval()
-    acc = _Acc()
-    stds = stds.to(device)
-    for batch in loader:
-        batch = {k: v.to(device, non_blocking=True) for k, v in trim_tracks(batch).items()}
-        if autocast is not None:
-            with autocast():
-                outputs = model(batch)
-        else:
-            outputs = model(batch)
-        accumulate(acc, "m/", loss_fn.calibrate(outputs), batch, loss_fn, stds, cfg, threshold)
-        accumulate(acc, "b/", baseline_outputs(batch, baseline), batch, loss_fn, stds, cfg, threshold)
-    acc.all_reduce()
-    model.train(was_training)
-    return summarise(acc, "m/", cfg, base_prefix="b/"), summarise(acc, "b/", cfg, base_prefix="b/")
-
-
 def noise_floor(val: dict[str, np.ndarray], scalers, cfg: ModelConfig, baseline: dict) -> dict[str, float] | None:
     """Loss ratio of the best structure-only predictor, where the data carries one (built-in corpus).
 
@@ -261,7 +226,7 @@ def compare(
 
     Returns {"model": metrics with ``ratio_vs_<name>/<head>`` and ``objective_vs_<name>`` for every
     comparator, "comparators": {name: its own metrics with ratios to ``reference``}}. Losses are global
-    masked means over the whole loader, as in ``evaluate``; ratios use RATIO_SMOOTHING (regression) and
+    masked means over the whole loader; ratios use RATIO_SMOOTHING (regression) and
     CLASS_RATIO_SMOOTHING (classification).
     ``model`` None evaluates the comparators alone.
     """

@@ -61,26 +61,39 @@ class FeedForward(nn.Module):
         return self.net(x)
 
 
-class FullBlock(nn.Module):
+class _PreNormBlock(nn.Module):
+    """What both blocks end with: the pre-norm feed-forward half, and dropout on every residual branch.
+
+    Subclasses build their attention first and then call ``add_feed_forward``, so parameters are created
+    (and initialised from the seed) in the same order as always.
+    """
+
+    def add_feed_forward(self, cfg: ModelConfig) -> None:
+        self.norm_ff = nn.LayerNorm(cfg.d_model)
+        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+class FullBlock(_PreNormBlock):
     """Pre-norm block attending over all K*T tokens of a window."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.norm_attn = nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg.d_model, cfg.n_heads)
-        self.norm_ff = nn.LayerNorm(cfg.d_model)
-        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.add_feed_forward(cfg)
 
     def forward(self, x: Tensor, step_mask: Tensor) -> Tensor:
         # x (B, K, T, D); step_mask (B, K, T) bool
         b, k, t, d = x.shape
         h = self.attn(self.norm_attn(x).reshape(b, k * t, d), step_mask.reshape(b, k * t))  # (B, K*T, D)
-        x = x + self.drop(h.view(b, k, t, d))
-        return x + self.drop(self.ff(self.norm_ff(x)))
+        return self.feed_forward(x + self.drop(h.view(b, k, t, d)))
 
 
-class FactorisedBlock(nn.Module):
+class FactorisedBlock(_PreNormBlock):
     """Pre-norm block: attention within each track over time, then across tracks at each step, then FFN."""
 
     def __init__(self, cfg: ModelConfig):
@@ -89,9 +102,7 @@ class FactorisedBlock(nn.Module):
         self.time_attn = SelfAttention(cfg.d_model, cfg.n_heads)
         self.norm_track = nn.LayerNorm(cfg.d_model)
         self.track_attn = SelfAttention(cfg.d_model, cfg.n_heads)
-        self.norm_ff = nn.LayerNorm(cfg.d_model)
-        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.add_feed_forward(cfg)
 
     def forward(self, x: Tensor, step_mask: Tensor) -> Tensor:
         # x (B, K, T, D); step_mask (B, K, T) bool
@@ -100,8 +111,7 @@ class FactorisedBlock(nn.Module):
         x = x + self.drop(h.view(b, k, t, d))
         xt = self.norm_track(x).transpose(1, 2).reshape(b * t, k, d)  # (B*T, K, D)
         h = self.track_attn(xt, step_mask.transpose(1, 2).reshape(b * t, k))  # (B*T, K, D)
-        x = x + self.drop(h.view(b, t, k, d).transpose(1, 2))
-        return x + self.drop(self.ff(self.norm_ff(x)))
+        return self.feed_forward(x + self.drop(h.view(b, t, k, d).transpose(1, 2)))
 
 
 class MultiTrackTransformer(nn.Module):

@@ -8,13 +8,9 @@ the model only when torch.distributed is initialised with world size > 1; rank 0
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import random
-import shutil
-import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,73 +20,29 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
-from tqdm.auto import tqdm
+from torch.utils.data import DistributedSampler
 
 from core.config import Config
-from core.data.batch import MODEL_FEATURES, trim_tracks
-from core.data.dataset import WindowDataset
+from core.data.batch import MODEL_FEATURES
+from core.learn.average import WeightAverage
 from core.learn.checkpoint import CHECKPOINT_FILE, init_weights, load_state, save_checkpoint_dir, unwrap
-from core.learn.evaluate import compare, gap_closed, noise_floor
-from core.learn.faults import Fault
+from core.learn.epoch import format_epoch, train_epoch, validate
+from core.learn.evaluate import noise_floor
+from core.learn.hooks import Hooks, LocalHooks, TrainingError
+from core.learn.loaders import build_loaders
 from core.learn.loss import MultiTrackLoss
 from core.learn.model import build_model, count_parameters
-from core.learn.rules import comparators, constant_of
+from core.learn.rules import constant_of
 
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite loss, exploding gradients). The message says why and where."""
-
-
-class Hooks:
-    """How the loop talks to its runner. The default runs alone and keeps nothing."""
-
-    rank: int = 0
-    world_size: int = 1
-    device: torch.device | None = None  # a runner that assigns devices (Ray Train) sets it
-    fault: Fault | None = None  # an injected failure (core.learn.faults), for drills and tests
-
-    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
-        """Called once per epoch by every rank; ``checkpoint_dir`` (rank 0 only) is deleted afterwards."""
-
-    def resume_from(self) -> str | None:
-        return None
-
-
-class LocalHooks(Hooks):
-    """Single-process runs: keep ``out_dir/checkpoints/last`` and ``.../best``; resume from a folder."""
-
-    def __init__(self, out_dir: str | Path, resume: str | Path | None = None) -> None:
-        self.out_dir = Path(out_dir)
-        self.resume = Path(resume) if resume else None
-        self.history: list[dict[str, Any]] = []
-
-    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
-        self.history.append(metrics)
-        if checkpoint_dir is None:
-            return
-        ck = self.out_dir / "checkpoints"
-        ck.mkdir(parents=True, exist_ok=True)
-        targets = ["last"] + (["best"] if metrics.get("is_best") else [])
-        for name in targets:
-            tmp = ck / f".{name}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(checkpoint_dir, tmp)
-            old = ck / f".{name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            if (ck / name).exists():
-                os.replace(ck / name, old)
-            os.replace(tmp, ck / name)  # the swap keeps a complete checkpoint on disk at every moment
-            shutil.rmtree(old, ignore_errors=True)
-
-    def resume_from(self) -> str | None:
-        if self.resume is None:
-            return None
-        p = self.resume
-        for cand in (p, p / "checkpoints" / "last", p / "last"):
-            if (cand / CHECKPOINT_FILE).is_file():
-                return str(cand)
-        raise FileNotFoundError(f"--resume {p}: no {CHECKPOINT_FILE} in it, nor in checkpoints/last under it")
+# The runner's side of the loop, importable from here as before the split into modules.
+__all__ = [
+    "train",
+    "TrainResult",
+    "Hooks",
+    "LocalHooks",
+    "TrainingError",
+    "resolve_device",
+]
 
 
 @dataclass
@@ -183,73 +135,6 @@ def _autocast_factory(cfg: Config, device: torch.device) -> Callable | None:
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-class ShardSampler(Sampler[int]):
-    """Every ``world``-th index from ``rank``: each validation window is evaluated on exactly one rank.
-
-    DistributedSampler pads the last round by repeating windows, so the summed metrics (and
-    val_objective) would change with the number of workers; here the shards add up to the set exactly
-    (a rank may get none, which ``evaluate`` allows).
-    """
-
-    def __init__(self, n: int, rank: int, world: int) -> None:
-        self.indices = list(range(rank, n, world))
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-@dataclass
-class _Loaders:
-    train_ds: WindowDataset
-    train: DataLoader
-    val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
-    sampler: DistributedSampler | RandomSampler | None
-    generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
-
-
-def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> _Loaders:
-    """Training windows draw their context fraction per window; validation is fixed per seed."""
-    t, scalers = cfg.train, data.scalers
-    # windows with no active clip carry no loss position and no metric: skipped
-    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True)
-    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
-    if t.eval_context > 0:
-        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)
-    if len(train_ds) == 0 or len(val_sets[""]) == 0:
-        raise TrainingError(
-            f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
-            "add timelines or lower data.val_fraction"
-        )
-    gen = torch.Generator()
-    if world > 1:
-        sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed)
-    elif 0 < t.epoch_windows < len(train_ds):
-        sampler = RandomSampler(train_ds, num_samples=t.epoch_windows, generator=gen)  # a new subset each epoch
-    else:
-        sampler = None
-
-    def val_loader(ds):
-        s = ShardSampler(len(ds), rank, world) if world > 1 else None
-        return DataLoader(
-            ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers, pin_memory=pin
-        )
-
-    train_loader = DataLoader(
-        train_ds,
-        batch_size=t.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=gen,
-        num_workers=t.loader_workers,
-        pin_memory=pin,
-        drop_last=False,
-    )
-    return _Loaders(train_ds, train_loader, {k: val_loader(ds) for k, ds in val_sets.items()}, sampler, gen)
-
-
 def _pick_device(hooks: Hooks, cfg: Config) -> torch.device:
     device = hooks.device or resolve_device(cfg.train.device)
     if device.type == "cuda" and device.index is None:  # set_device needs an index: DDP's local rank
@@ -262,169 +147,6 @@ def _pick_device(hooks: Hooks, cfg: Config) -> torch.device:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return device
-
-
-class WeightAverage:
-    """An exponential moving average of a model's weights (``train.ema_decay``), updated after every step.
-
-    On small real corpora the validation objective of the raw weights jumps from epoch to epoch (a head
-    that is almost constant in the validation files costs 2x one epoch and 1x the next); the average
-    is what is validated, checkpointed and exported, the raw weights are what the optimizer moves.
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        import copy
-
-        self.decay = decay
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-        self.steps = 0
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.steps += 1
-        d = min(self.decay, (1 + self.steps) / (10 + self.steps))  # warm-up: early weights fade fast
-        for a, p in zip(self.model.parameters(), model.parameters()):
-            a.lerp_(p.detach(), 1.0 - d)
-        for a, b in zip(self.model.buffers(), model.buffers()):
-            a.copy_(b)
-
-
-def train_epoch(
-    model,
-    loader,
-    loss_fn,
-    opt,
-    cfg: Config,
-    device,
-    autocast,
-    epoch: int,
-    grad_norms: list[float],
-    show_progress: bool,
-    fault: Fault | None = None,
-    average: WeightAverage | None = None,
-) -> tuple[float, int]:
-    """One pass over ``loader``; returns (mean training loss, real tokens seen).
-
-    Raises TrainingError on a NaN loss, exploding gradients or running out of memory (``fault``, when
-    given, strikes at the first batch).
-    """
-    t = cfg.train
-    pin = device.type == "cuda"
-    model.train()
-    tot, nb, tokens = 0.0, 0, 0
-    bar = _progress(loader, f"epoch {epoch}/{t.epochs}", show_progress)
-    try:
-        for batch in bar:
-            batch = {k: v.to(device, non_blocking=pin) for k, v in trim_tracks(batch).items()}
-            with autocast() if autocast else contextlib.nullcontext():
-                outputs = model(batch)
-            loss, _ = loss_fn({k: v.float() for k, v in outputs.items()}, batch)
-            if fault is not None and nb == 0:
-                loss = fault.strike(loss, f"epoch {epoch}, batch {nb}")
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"non-finite training loss ({loss.item()}) at epoch {epoch}, batch {nb}: "
-                    f"lower train.lr (now {t.lr}) or raise train.grad_clip"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = float(
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else float("inf"))
-            )
-            if not math.isfinite(norm):
-                raise TrainingError(
-                    f"non-finite gradient norm (exploding gradients) at epoch {epoch}, batch {nb}: "
-                    f"lower train.lr (now {t.lr}) or raise train.grad_clip"
-                )
-            if len(grad_norms) >= 20 and norm > t.explode_factor * statistics.median(grad_norms[-200:]):
-                raise TrainingError(
-                    f"gradient explosion at epoch {epoch}, batch {nb}: norm {norm:.3g} is over "
-                    f"{t.explode_factor:g}x the running median; lower train.lr"
-                )
-            grad_norms.append(norm)
-            opt.step()
-            if average is not None:
-                average.update(unwrap(model))
-            tot += float(loss.detach())
-            nb += 1
-            tokens += int(batch["step_mask"].sum())
-            if hasattr(bar, "set_postfix") and (t.log_every and nb % t.log_every == 0):
-                bar.set_postfix(loss=f"{tot / nb:.4f}")
-    except (torch.OutOfMemoryError, MemoryError) as e:
-        raise TrainingError(
-            f"out of memory at epoch {epoch}, batch {nb} ({type(e).__name__}: {str(e)[:200]}): lower "
-            f"train.batch_size (now {t.batch_size}), the model size or data.window"
-        ) from e
-    return tot / max(nb, 1), tokens
-
-
-def validate(
-    model,
-    loaders: dict[str, DataLoader],
-    loss_fn,
-    scalers,
-    cfg: Config,
-    device,
-    autocast,
-    floor: dict[str, float] | None,
-    data_constant: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], dict[str, float]]:
-    """val_objective (and with context), per-head ratios, MAE, F1; plus the constant baseline's metrics.
-
-    ``val_objective`` divides by the train constant (what trials are compared on). Beside it, against
-    the best constant for the validation data (``data_constant``, core.learn.rules.constant_of) and
-    against the same-track rule: ``val_objective_vs_data`` / ``val_objective_ctx_vs_data``,
-    ``vs_data/ratio/<head>`` (structure only), ``ctx_vs_data/ratio/<head>`` and
-    ``val_objective_ctx_vs_same_track``; and the rule's own ``same_track/ctx_objective_vs_data``.
-    """
-    stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
-    const = data_constant if data_constant is not None else scalers.baseline
-    comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
-    del comps["editor_default"]  # printed by scripts/evaluate.py; one pass less per epoch here
-    metrics: dict[str, Any] = {}
-    base_metrics: dict[str, float] = {}
-    for prefix, loader in loaders.items():
-        res = compare(
-            model,
-            loader,
-            loss_fn,
-            comps,
-            stds,
-            cfg.model,
-            device,
-            threshold=cfg.train.keyframe_threshold,
-            autocast=autocast,
-        )
-        m = res["model"]
-        key = f"val_{prefix}objective" if prefix else "val_objective"
-        metrics[key] = m["objective_vs_train_constant"]
-        for k, v in m.items():
-            if k.startswith("ratio_vs_train_constant/"):
-                metrics[f"{prefix}ratio/{k.split('/', 1)[1]}"] = v
-            elif k.startswith("ratio_vs_data_constant/"):
-                metrics[f"{prefix}vs_data/ratio/{k.split('/', 1)[1]}"] = v
-            elif not k.startswith(("ratio_vs_", "objective_vs_")):
-                metrics[f"{prefix}{k}"] = v
-        tag = "_ctx" if prefix else ""
-        metrics[f"val_objective{tag}_vs_data"] = m["objective_vs_data_constant"]
-        metrics[f"val_objective{tag}_vs_same_track"] = m["objective_vs_same_track"]
-        rule = res["comparators"]["same_track"]
-        metrics[f"same_track/{prefix}objective_vs_data"] = rule["objective_vs_data_constant"]
-        for k, v in rule.items():
-            if k.startswith("ratio_vs_data_constant/"):
-                metrics[f"same_track/{prefix}ratio/{k.split('/', 1)[1]}"] = v
-        if prefix == "":
-            base = res["comparators"]["train_constant"]
-            base_metrics = {k: v for k, v in base.items() if not k.startswith(("ratio_vs_", "objective_vs_"))}
-    metrics["val_objective_ctx"] = metrics.pop("val_ctx_objective", float("nan"))
-    for k, v in base_metrics.items():
-        metrics[f"baseline/{k}"] = v
-    if floor:
-        metrics["noise_floor"] = floor["objective"]
-        metrics["gap_closed"] = gap_closed({k: v for k, v in metrics.items() if k.startswith("ratio/")}, floor)
-    return metrics, base_metrics
 
 
 def train(
@@ -568,52 +290,3 @@ def train(
             result.stopped_early = True
             break
     return result
-
-
-def _progress(it, desc: str, enabled: bool):
-    """A bar over the batches on a terminal only: written to a file, every refresh of a bar is one more
-    carriage-return line; there the epoch's report (one line per epoch) is the progress."""
-    if not enabled or not _is_terminal(sys.stderr):  # tqdm draws on stderr
-        return it
-    return tqdm(it, desc=desc, leave=False, dynamic_ncols=True)
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # replaced or closed streams
-        return False
-
-
-def format_epoch(m: dict[str, Any]) -> str:
-    """A few readable lines per epoch: objective with per-head ratios, MAE in native units, classes."""
-    nan = float("nan")
-    ratios = " ".join(f"{k[6:]}={v:.3f}" for k, v in m.items() if k.startswith("ratio/"))
-    maes = " ".join(f"{k[4:]}={v:.3g}" for k, v in m.items() if k.startswith("mae/"))
-    bmaes = " ".join(f"{k[13:]}={v:.3g}" for k, v in m.items() if k.startswith("baseline/mae/"))
-    vs_data = " ".join(f"{k[14:]}={v:.3f}" for k, v in m.items() if k.startswith("vs_data/ratio/"))
-    ctx_vs_data = " ".join(f"{k[18:]}={v:.3f}" for k, v in m.items() if k.startswith("ctx_vs_data/ratio/"))
-    rule = " ".join(f"{k[21:]}={v:.3f}" for k, v in m.items() if k.startswith("same_track/ctx_ratio/"))
-    floor = f", noise floor {m['noise_floor']:.3f}" if "noise_floor" in m else ""
-    gap = f"  gap closed {100 * m['gap_closed']:.0f}%" if "gap_closed" in m else ""
-    best = "  *best" if m.get("is_best") else ""
-    return "\n".join(
-        [
-            f"epoch {m['epoch']:3d}  train_loss {m['train_loss']:.4f}  val_objective {m['val_objective']:.4f}"
-            f" (baseline 1.0{floor})  with context {m.get('val_objective_ctx', nan):.4f}{gap}"
-            f"  {m['epoch_time_s']:.1f}s{best}",
-            f"    ratios   {ratios}",
-            f"    MAE      {maes}",
-            f"    baseline {bmaes}",
-            f"    keyframe F1 {m.get('keyframe_f1', nan):.3f} (within 1 step {m.get('keyframe_f1_within1', nan):.3f};"
-            f" baseline {m.get('baseline/keyframe_f1', 0.0):.3f})  interpolation acc {m.get('interp_acc', nan):.3f}"
-            f" (baseline {m.get('baseline/interp_acc', nan):.3f})",
-            f"    vs the best constant for the validation data: {m.get('val_objective_vs_data', nan):.4f}, with context"
-            f" {m.get('val_objective_ctx_vs_data', nan):.4f} (same-track rule"
-            f" {m.get('same_track/ctx_objective_vs_data', nan):.4f};"
-            f" model/rule {m.get('val_objective_ctx_vs_same_track', nan):.4f})",
-            f"    ratios   {vs_data}",
-            f"    context  {ctx_vs_data}",
-            f"    rule     {rule}",
-        ]
-    )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from core.config import DataConfig
+from core.data.file_limit import SLOW_FILE_ENV
 
 # split_by file: the generated timelines share their clip names, so by programme (the default for a folder)
 # they would all be one programme and the validation set empty
+SLOW_FOR_RAY = "slow_for_the_time_limit.xml"
 SMALL = dict(window=40, overlap=0, max_tracks=8, val_fraction=0.25, split_by="file")
 
 
@@ -20,10 +23,18 @@ def ray_session():
     from distributed.cluster import init_ray
     from distributed.settings import SearchSettings
 
+    # the time-limit drill (core.data.file_limit) reaches Ray's workers only through the environment they
+    # start with; it names a file that only test_time_limit_on_the_ray_engine writes
+    before = os.environ.get(SLOW_FILE_ENV)
+    os.environ[SLOW_FILE_ENV] = f"{SLOW_FOR_RAY}=60"
     started = init_ray(SearchSettings(num_cpus=2), log=lambda s: None)
     yield ray
     if started and ray.is_initialized():
         ray.shutdown()  # only what this session started
+    if before is None:
+        os.environ.pop(SLOW_FILE_ENV, None)
+    else:
+        os.environ[SLOW_FILE_ENV] = before
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from core.config import DataConfig
 
@@ -52,6 +56,39 @@ def start_tune(args: list[str], log: Path, env: dict[str, str] | None = None) ->
         env={**os.environ, "RAY_ADDRESS": "", **(env or {})},
         start_new_session=True,
     )
+
+
+def strike_while_running(
+    proc: subprocess.Popen, log: Path, timeout: float, strike: Callable[[], bool], missed: str, stop=None
+) -> None:
+    """Poll ``strike`` (which acts and returns True once the run is in the state it waits for) while the driver
+    runs, then wait for the driver to end; fail with ``missed`` and the log's tail when the state never comes
+    within ``timeout`` s. A driver still running on the way out (a failure) is stopped with ``stop`` (default:
+    kill)."""
+    deadline, struck = time.monotonic() + timeout, False
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if strike():
+                struck = True
+                break
+            time.sleep(0.3)
+        assert struck, f"{missed}:\n{log.read_text()[-3000:]}"
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            (stop or subprocess.Popen.kill)(proc)
+
+
+def assert_same_prepared(a, b) -> None:
+    """Two ``Prepared`` data sets hold the same files, errors, windows, scalers and metadata."""
+    assert a.files == b.files
+    assert a.errors == b.errors
+    for split in ("train", "val"):
+        assert sorted(getattr(a, split)) == sorted(getattr(b, split))
+        for k, v in getattr(a, split).items():
+            np.testing.assert_array_equal(v, getattr(b, split)[k], err_msg=f"{split}/{k}")
+    assert a.scalers.to_json() == b.scalers.to_json()
+    assert a.meta == b.meta
 
 
 def descendants(pid: int) -> list[int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -25,8 +24,14 @@ from distributed import data as ddata
 from distributed.cluster import check_storage, init_ray
 from distributed.settings import SearchError, SearchSettings
 from tests.distributed.conftest import SMALL
-from tests.distributed.drivers import checkpoints_written, start_tune, trial_reports, tune_args
-from tests.distributed.test_data import _same
+from tests.distributed.drivers import (
+    assert_same_prepared,
+    checkpoints_written,
+    start_tune,
+    strike_while_running,
+    trial_reports,
+    tune_args,
+)
 
 pytestmark = pytest.mark.ray
 
@@ -91,7 +96,7 @@ def test_ray_data_ships_bytes_to_worker_nodes_and_equals_the_local_engine(cluste
     shutil.rmtree(exports)  # gone from every node's disk: the workers can only use the bytes the driver shipped
     shipped = ddata.prepare_shipped(refs, cfg, key)
 
-    _same(local, shipped)
+    assert_same_prepared(local, shipped)
     assert [name for name, _ in shipped.errors] == ["broken.xml"]
     assert key == local.meta["cache_key"]
     # the head has no CPU: every parse task ran on a worker node
@@ -99,35 +104,39 @@ def test_ray_data_ships_bytes_to_worker_nodes_and_equals_the_local_engine(cluste
     assert cpus == {cluster.head.node_id: 0, cluster.a.node_id: 1, cluster.b.node_id: 1}
 
 
+def _start_search(cluster, data_cfg, tmp_path, name: str, trials: int, epochs: int, *extra: str):
+    """``scripts/tune.py`` on the cluster, storage shared by its nodes, every trial run to ``epochs`` (no early
+    stop), two retries; returns (driver process, its log, the experiment folder)."""
+    args = tune_args(
+        data_cfg,
+        *("--address", cluster.address, "--trials", str(trials), "--epochs", str(epochs)),
+        *("--grace-period", str(epochs), "--max-failures", "2"),
+        *("--storage", str(tmp_path), "--shared-storage", "--name", name, *extra),
+    )
+    log = tmp_path / "driver.log"
+    return start_tune(args, log), log, tmp_path / name
+
+
 def test_search_spreads_over_both_worker_nodes_and_survives_losing_one(cluster, data_cfg, tmp_path):
     a, b = cluster.a.node_id, cluster.b.node_id
     epochs = 5
-    args = tune_args(
-        data_cfg,
-        *("--address", cluster.address, "--trials", "3", "--epochs", str(epochs), "--grace-period", str(epochs)),
-        *("--storage", str(tmp_path), "--shared-storage", "--name", "spread", "--max-failures", "2", "--seed", "0"),
-    )
-    log = tmp_path / "driver.log"
-    proc = start_tune(args, log)
-    exp = tmp_path / "spread"
-    victim, deadline = None, time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            seen = checkpoints_written(exp)
-            nodes = {c["node_id"] for cks in seen.values() for c in cks}
-            # mid-way on node A with two checkpoints there (so Tune has recorded at least the first)
-            on_a = [t for t, cks in seen.items() if [c["node_id"] for c in cks[-2:]] == [a, a]]
-            on_a = [t for t in on_a if seen[t][-1]["epoch"] <= epochs - 2]
-            if {a, b} <= nodes and on_a:  # trials ran on both nodes, and one is mid-way on node A
-                victim, last_on_a = on_a[0], seen[on_a[0]][-1]["epoch"]
-                cluster.cluster.remove_node(cluster.a, allow_graceful=False)  # SIGKILL every process of node A
-                break
-            time.sleep(0.5)
-        assert victim, f"no trial ran on both nodes in time:\n{log.read_text()[-3000:]}"
-        proc.wait(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, log, exp = _start_search(cluster, data_cfg, tmp_path, "spread", 3, epochs, "--seed", "0")
+    struck = {}
+
+    def kill_node_a() -> bool:
+        seen = checkpoints_written(exp)
+        nodes = {c["node_id"] for cks in seen.values() for c in cks}
+        # mid-way on node A with two checkpoints there (so Tune has recorded at least the first)
+        on_a = [t for t, cks in seen.items() if [c["node_id"] for c in cks[-2:]] == [a, a]]
+        on_a = [t for t in on_a if seen[t][-1]["epoch"] <= epochs - 2]
+        if not ({a, b} <= nodes and on_a):  # trials ran on both nodes, and one is mid-way on node A
+            return False
+        struck.update(victim=on_a[0], last_on_a=seen[on_a[0]][-1]["epoch"])
+        cluster.cluster.remove_node(cluster.a, allow_graceful=False)  # SIGKILL every process of node A
+        return True
+
+    strike_while_running(proc, log, 600, kill_node_a, "no trial ran on both nodes in time")
+    victim, last_on_a = struck["victim"], struck["last_on_a"]
     out = log.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "prepared with the ray engine" in out  # --data-engine auto on a multi-node cluster
@@ -154,36 +163,34 @@ def test_ray_train_trial_survives_losing_the_node_of_its_worker(cluster, data_cf
     cluster.cluster.wait_for_nodes()
     by_id = {n.node_id: n for n in workers}
     epochs = 5
-    args = tune_args(
+    proc, log, exp = _start_search(
+        cluster,
         data_cfg,
-        *("--address", cluster.address, "--trials", "2", "--epochs", str(epochs), "--grace-period", str(epochs)),
-        *("--storage", str(tmp_path), "--shared-storage", "--name", "train", "--max-concurrent", "1"),
-        *("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-failures", "2"),
+        tmp_path,
+        "train",
+        2,
+        epochs,
+        *("--max-concurrent", "1", "--workers-per-trial", "1", "--cpus-per-worker", "1"),
         *("--train.batch_size", "4"),  # epochs of a few seconds: the node is killed while one runs
     )
-    log = tmp_path / "driver.log"
-    proc = start_tune(args, log)
-    exp = tmp_path / "train"
-    victim, deadline = None, time.monotonic() + 900
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            # mid-way, its last two kept checkpoints from one node (so Train has recorded at least the older one)
-            midway = [
-                (t, cks[-1])
-                for t, cks in checkpoints_written(exp).items()
-                if len(cks) >= 2 and cks[-2]["node_id"] == cks[-1]["node_id"] and 2 <= cks[-1]["epoch"] <= epochs - 2
-            ]
-            if midway:
-                victim, last = midway[0]
-                lost = last["node_id"]
-                cluster.cluster.remove_node(by_id[lost], allow_graceful=False)
-                break
-            time.sleep(0.5)
-        assert victim, f"no trial got mid-way in time:\n{log.read_text()[-3000:]}"
-        proc.wait(timeout=900)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    struck = {}
+
+    def kill_a_workers_node() -> bool:
+        # mid-way, its last two kept checkpoints from one node (so Train has recorded at least the older one)
+        midway = [
+            (t, cks[-1])
+            for t, cks in checkpoints_written(exp).items()
+            if len(cks) >= 2 and cks[-2]["node_id"] == cks[-1]["node_id"] and 2 <= cks[-1]["epoch"] <= epochs - 2
+        ]
+        if not midway:
+            return False
+        struck["victim"], struck["last"] = midway[0]
+        cluster.cluster.remove_node(by_id[struck["last"]["node_id"]], allow_graceful=False)
+        return True
+
+    strike_while_running(proc, log, 900, kill_a_workers_node, "no trial got mid-way in time")
+    victim, last = struck["victim"], struck["last"]
+    lost = last["node_id"]
     out = log.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "2 trials with results: 2 finished" in out and " 0 errors" in out, out[-3000:]

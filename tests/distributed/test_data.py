@@ -6,21 +6,12 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 
-import numpy as np
 import pytest
 
+from core.config import DataConfig
 from distributed import data as ddata
-
-
-def _same(a, b):
-    assert a.files == b.files
-    assert a.errors == b.errors
-    for split in ("train", "val"):
-        assert sorted(getattr(a, split)) == sorted(getattr(b, split))
-        for k, v in getattr(a, split).items():
-            np.testing.assert_array_equal(v, getattr(b, split)[k], err_msg=f"{split}/{k}")
-    assert a.scalers.to_json() == b.scalers.to_json()
-    assert a.meta == b.meta
+from tests.distributed.conftest import SLOW_FOR_RAY, SMALL
+from tests.distributed.drivers import assert_same_prepared
 
 
 @pytest.mark.ray
@@ -28,9 +19,23 @@ def test_ray_data_equals_local_engine(ray_session, data_cfg):
     files = ddata.input_files(data_cfg)
     local = ddata.prepare_local(data_cfg, files)
     ray_prepared = ddata.prepare_ray(data_cfg, files, num_blocks=4)
-    _same(local, ray_prepared)
+    assert_same_prepared(local, ray_prepared)
     assert [name for name, _ in ray_prepared.errors] == ["broken.xml"]  # reported, not fatal
     assert len(ray_prepared.files) == 13 and len(ray_prepared.train["features"]) > 0
+
+
+@pytest.mark.ray
+def test_time_limit_on_the_ray_engine(ray_session, corpus_dir, tmp_path):
+    """A file whose preparation sleeps 60 s (the drill, set for the session in conftest.py) is reported by
+    name after data.file_timeout_s = 1 s, in the Ray task itself; the other files are prepared."""
+    files = sorted(corpus_dir.glob("synth_*.xml"))[:3]
+    slow = tmp_path / SLOW_FOR_RAY
+    slow.write_bytes(files[0].read_bytes())
+    cfg = DataConfig(data_dir=str(tmp_path), **{**SMALL, "file_timeout_s": 1.0})
+    prepared = ddata.prepare_ray(cfg, [*files, slow], num_blocks=2)
+    assert [name for name, _ in prepared.errors] == [SLOW_FOR_RAY]
+    assert "data.file_timeout_s = 1 s" in prepared.errors[0][1]
+    assert len(prepared.files) == 4 and len(prepared.train["features"]) + len(prepared.val["features"]) > 0
 
 
 @pytest.mark.ray
@@ -39,8 +44,8 @@ def test_cache_is_keyed_by_content_and_reused(ray_session, data_cfg, tmp_path):
     path1, prepared = ddata.prepare_cached(data_cfg, str(tmp_path), engine="ray", log=logs.append)
     path2, again = ddata.prepare_cached(data_cfg, str(tmp_path), engine="local", log=logs.append)
     assert path1 == path2 and "found in the cache" in logs[-1]  # the second call parsed nothing
-    _same(prepared, again)
-    _same(prepared, ddata.load_cached(path1))
+    assert_same_prepared(prepared, again)
+    assert_same_prepared(prepared, ddata.load_cached(path1))
     other = type(data_cfg)(**{**data_cfg.__dict__, "window": 30})
     assert ddata.cache_key(ddata.input_files(other), other) != ddata.cache_key(ddata.input_files(data_cfg), data_cfg)
 

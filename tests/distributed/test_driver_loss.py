@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from tests.distributed.drivers import (
     kill_driver,
     snapshot_time,
     start_tune,
+    strike_while_running,
     trial_params,
     tune_args,
 )
@@ -59,27 +59,25 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
         *common,
         *extra,
     )
-    proc = start_tune(args, tmp_path / "first.log", env)
-    killed, deadline = False, time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            seen, done, snap = checkpoints_written(exp), finished_trials(exp), snapshot_time(exp)
-            # a trial finished, and another is mid-way with a checkpoint Tune's last snapshot has recorded
-            midway = [
-                t
-                for t, cks in seen.items()
-                if t not in done and cks[-1]["epoch"] < epochs and snap and snap >= cks[0]["mtime"] + 2
-            ]
-            if done and midway:
-                kill_driver(proc)
-                killed = True
-                break
-            time.sleep(0.3)
-    finally:
-        if proc.poll() is None:
+    log = tmp_path / "first.log"
+    proc = start_tune(args, log, env)
+
+    def kill_at_a_recorded_checkpoint() -> bool:
+        seen, done, snap = checkpoints_written(exp), finished_trials(exp), snapshot_time(exp)
+        # a trial finished, and another is mid-way with a checkpoint Tune's last snapshot has recorded
+        midway = [
+            t
+            for t, cks in seen.items()
+            if t not in done and cks[-1]["epoch"] < epochs and snap and snap >= cks[0]["mtime"] + 2
+        ]
+        if done and midway:
             kill_driver(proc)
-    first = (tmp_path / "first.log").read_text()
-    assert killed, f"the search never reached the state to kill it in:\n{first[-3000:]}"
+            return True
+        return False
+
+    missed = "the search never reached the state to kill it in"
+    strike_while_running(proc, log, 600, kill_at_a_recorded_checkpoint, missed, stop=kill_driver)
+    first = log.read_text()
     at_kill, done_at_kill, snap = checkpoints_written(exp), finished_trials(exp), snapshot_time(exp)
     assert len(done_at_kill) < trials
 

@@ -5,10 +5,7 @@ search, --resume, and no finished trial runs again."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from distributed.export import best_checkpoint, export_best
 from distributed.settings import SearchError, SearchSettings
 from distributed.storage import resolve_storage
 from distributed.tune import run_search
+from tests.distributed.drivers import start_tune, tune_args
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
@@ -28,6 +26,11 @@ TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 
 
 def _base(data_cfg):
     return apply_overrides(config_from_dict({"data": data_cfg.__dict__}), TINY)
+
+
+def _settings(tmp_path, name: str, **kw) -> SearchSettings:
+    """A search of the small space on this session's 2 CPUs, stored under ``tmp_path/name``."""
+    return SearchSettings(space="loss_weights", storage=str(tmp_path), name=name, num_cpus=2, **kw)
 
 
 def test_concurrency_from_resources():
@@ -44,17 +47,7 @@ def test_storage_paths_are_absolute_or_uris():
 
 @pytest.mark.ray
 def test_search_runs_asha_stops_some_and_best_exports(ray_session, data_cfg, tmp_path):
-    s = SearchSettings(
-        trials=6,
-        space="loss_weights",
-        epochs=4,
-        grace_period=1,
-        reduction_factor=2,
-        storage=str(tmp_path),
-        name="small",
-        seed=1,
-        num_cpus=2,
-    )
+    s = _settings(tmp_path, "small", trials=6, epochs=4, grace_period=1, reduction_factor=2, seed=1)
     logs: list[str] = []
     res = run_search(_base(data_cfg), s, log=logs.append)
     assert res.counts["errors"] == 0 and res.counts["finished"] == 6, "\n".join(logs)
@@ -99,52 +92,20 @@ def _finished_trials(exp: Path, max_t: int) -> dict[str, int]:
 def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
     """SIGINT a real `scripts/tune.py` run after a trial finished; --resume completes it without re-running it."""
     name, max_t = "resume", 3
-    args = [
-        sys.executable,
-        str(ROOT / "scripts" / "tune.py"),
-        "--trials",
-        "6",
-        "--space",
-        "loss_weights",
-        "--epochs",
-        str(max_t),
-        "--grace-period",
-        str(max_t),  # no early stop: every trial reaches max_t
-        "--storage",
-        str(tmp_path),
-        "--name",
-        name,
-        "--num-cpus",
-        "2",
-        "--max-concurrent",
-        "1",
-        "--data",
-        data_cfg.data_dir,
-        "--data.window",
-        str(data_cfg.window),
-        "--data.overlap",
-        "0",
-        "--data.val_fraction",
-        str(data_cfg.val_fraction),
-        "--data.split_by",
-        data_cfg.split_by,
-        "--model.preset",
-        "tiny",
-    ]
-    proc = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "RAY_ADDRESS": ""},
+    args = tune_args(
+        data_cfg,
+        *("--trials", "6", "--epochs", str(max_t), "--grace-period", str(max_t)),  # no early stop: all reach max_t
+        *("--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1"),
     )
+    log = tmp_path / "driver.log"
+    proc = start_tune(args, log)
     exp = tmp_path / name
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(_finished_trials(exp, max_t)) < 1 and proc.poll() is None:
         time.sleep(1)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: Tune saves its state and stops
-    out, _ = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    out = log.read_text()
     before = _finished_trials(exp, max_t)
     assert before and len(before) < 6, out
 
@@ -160,17 +121,7 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
 @pytest.mark.slow
 def test_search_with_train_workers_exports_best(ray_session, data_cfg, tmp_path):
     """workers_per_trial=1: each trial drives a TorchTrainer (TuneReportCallback), checkpoints live in train_runs/."""
-    s = SearchSettings(
-        trials=2,
-        space="loss_weights",
-        epochs=2,
-        grace_period=2,
-        workers_per_trial=1,
-        cpus_per_worker=1.0,
-        storage=str(tmp_path),
-        name="nested",
-        num_cpus=2,
-    )
+    s = _settings(tmp_path, "nested", trials=2, epochs=2, grace_period=2, workers_per_trial=1, cpus_per_worker=1.0)
     res = run_search(_base(data_cfg), s, log=lambda line: None)
     assert res.counts["finished"] == 2 and res.counts["errors"] == 0
     best = best_checkpoint(res.experiment_path)

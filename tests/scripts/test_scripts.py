@@ -16,6 +16,14 @@ def run(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.Complete
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+def train_tiny(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``scripts/train.py`` for one epoch of the tiny model on the exports in ``data``."""
+    return run(
+        *("scripts/train.py", "--data", str(data), "--no-progress", "--out", str(out)),
+        *("--model.preset", "tiny", "--train.epochs", "1", *extra),
+    )
+
+
 def test_train_debug_then_resume_then_annotate(tmp_path):
     out = tmp_path / "run"
     cache = tmp_path / "cache"
@@ -67,17 +75,9 @@ def test_train_reports_bad_files_and_goes_on(tmp_path):
     (data / "evil.xml").write_bytes(
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xmeml>&e;</xmeml>'
     )
-    r = run(
-        "scripts/train.py",
-        "--data",
-        str(data),
-        "--no-progress",
-        "--out",
-        str(tmp_path / "run"),
-        "--model.preset",
-        "tiny",
-        "--train.epochs",
-        "1",
+    r = train_tiny(
+        data,
+        tmp_path / "run",
         "--data.window",
         "50",
         "--data.val_fraction",
@@ -138,17 +138,9 @@ def test_train_and_evaluate_on_a_small_real_folder(tmp_path, realworld_dir):
     # a split seed that puts files on both sides (by file: five programmes of six small files)
     seed = next(s for s in range(50) if len({split_of(n, 0.4, s) for n in REAL_SMALL}) == 2)
     common = ["--data.cache_dir", str(tmp_path / "cache"), "--data.window", "50"]
-    r = run(
-        "scripts/train.py",
-        "--data",
-        str(data),
-        "--no-progress",
-        "--out",
-        str(tmp_path / "run"),
-        "--model.preset",
-        "tiny",
-        "--train.epochs",
-        "1",
+    r = train_tiny(
+        data,
+        tmp_path / "run",
         "--data.split_by",
         "file",
         "--data.val_fraction",

@@ -1,4 +1,5 @@
-"""Write predicted curves back into the document they were read from, in its own dialect.
+"""What the write-back editors share (``write_back.write_back`` is the entry point): predicted curves
+go back into the document they were read from, in its own dialect.
 
 The document is edited in place: each clip's element is found again by its locator
 (``Clip.xml_path``, ``Clip.param_refs``, see ``core.data.timeline``) and only the parameters a
@@ -31,8 +32,8 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._xml import safe_parse
-from core.data.formats.xmeml_writer import _num as number_text  # one number format for every writer
-from core.data.timeline import Curve, Timeline, TimelineError
+from core.data.formats.xmeml_elements import number_text  # one number format for every writer
+from core.data.timeline import Curve, Timeline
 
 BOM = b"\xef\xbb\xbf"
 # Change.note of a component written into a given partner's static value: one value, the mean of
@@ -222,32 +223,4 @@ def _ascii_based(encoding: str) -> bool:
     )  # fmt: skip
 
 
-def write_back(
-    data: bytes, name: str, timelines: list[Timeline], predicted: list[Predicted], dry_run: bool = False
-) -> tuple[bytes | None, list[Change]]:
-    """Write ``predicted`` curves (one dict per timeline, in the order ``timelines`` were read from
-    ``data``) into the document; returns (the new document, None on a dry run; one Change per
-    predicted parameter)."""
-    if len(timelines) != len(predicted):
-        raise ValueError(f"{len(timelines)} timelines but {len(predicted)} predictions")
-    tree = parse_for_edit(data, name)
-    dialect = timelines[0].dialect if timelines else ""
-    if dialect == "xmeml":
-        from core.data.formats.xmeml_edit import ClipWriter
-    elif dialect == "fcpxml":
-        from core.data.formats.fcpxml_edit import ClipWriter
-    elif dialect == "mlt":
-        from core.data.formats.mlt_edit import ClipWriter
-    else:
-        raise TimelineError(name, f"no writer for dialect {dialect!r}")
-    writer = ClipWriter(tree, name)
-    changes: list[Change] = []
-    for tl, pred in zip(timelines, predicted):
-        for (k, j), curves in sorted(pred.items()):
-            clip = tl.tracks[k].clips[j]
-            for param, n, note in writer.write(tl, clip, curves):
-                changes.append(Change(tl.name, track_label(tl, k), clip.name, clip.start, param, 0, n, note))
-    return (None if dry_run else serialize(tree, data)), changes
-
-
-__all__ = ["Change", "FrameKey", "Predicted", "frame_keys", "joint_rows", "number_text", "write_back"]
+__all__ = ["Change", "FrameKey", "Predicted", "frame_keys", "joint_rows", "number_text"]

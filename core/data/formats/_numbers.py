@@ -98,3 +98,27 @@ def leading_numbers(text: str, *, commas: bool = False) -> list[float]:
         except ValueError:
             break
     return out
+
+
+def frames_to_seconds(frames: int | Fraction, rate: Fraction) -> Fraction:
+    """Frames at ``rate`` to exact seconds; the integer case skips Fraction's operator dispatch."""
+    if type(frames) is int:
+        return ratio(frames * rate.denominator, rate.numerator)
+    return frames / rate
+
+
+_FROM_COPRIME = getattr(Fraction, "_from_coprime_ints", None)  # Python >= 3.12
+
+
+def ratio(num: int, den: int) -> Fraction:
+    """``Fraction(num, den)`` for ints with ``den > 0``, about three times faster (the readers build one per
+    time): reduce with math.gcd, then skip Fraction's type dispatch and second normalisation."""
+    g = math.gcd(num, den)
+    if g != 1:
+        num //= g
+        den //= g
+    if _FROM_COPRIME is not None:
+        return _FROM_COPRIME(num, den)
+    value = object.__new__(Fraction)  # what 3.12's Fraction._from_coprime_ints does
+    value._numerator, value._denominator = num, den
+    return value

@@ -3,9 +3,11 @@ still-image extensions, one mapping onto the canonical ``Clip`` fields."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+from urllib.parse import unquote
 
 # Files these readers and the xmeml writer treat as still images (a movie is anything else).
 STILL_EXTENSIONS = frozenset((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".psd", ".bmp", ".gif", ".webp", ".svg"))
@@ -40,3 +42,14 @@ class SourceInfo:
 
 
 NO_SOURCE = SourceInfo()
+
+
+def file_extension(path: str) -> str | None:
+    """Lower-case extension (with the dot) of a path, file URL or Windows path, None without one."""
+    ext = os.path.splitext(unquote(path.replace("\\", "/").rsplit("/", 1)[-1]))[1].lower()
+    return ext if 1 < len(ext) <= 6 and ext[1:].isalnum() else None
+
+
+def is_still_path(path: str) -> bool:
+    """Whether a media path names a still image (by its extension)."""
+    return os.path.splitext(path.lower())[1] in STILL_EXTENSIONS

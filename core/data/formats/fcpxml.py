@@ -88,45 +88,26 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
-import math
-import os
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from urllib.parse import unquote
 
 from lxml import etree
 
-from core.data.formats._numbers import NumberError, check_length, exact, leading_numbers
-from core.data.formats._source import NO_SOURCE, SourceInfo
-from core.data.timeline import (
-    AUDIO_PARAMS,
-    LEVEL_FLOOR_DB,
-    PARAMS,
-    VIDEO_PARAMS,
-    Clip,
-    Curve,
-    Key,
-    ParamRef,
-    Timeline,
-    TimelineError,
-    Track,
-)
+from core.data.formats._numbers import check_length
+from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension
+from core.data.formats._xml import DEFAULT_SIZE
+from core.data.formats.fcpxml_base import STORY
+from core.data.formats.fcpxml_compound import compose_into, cut_to
+from core.data.formats.fcpxml_effects import EffectReading
+from core.data.timeline import AUDIO_PARAMS, VIDEO_PARAMS, Clip, Timeline, Track
 
-MAX_SECONDS = 10**9  # about 30 years: anything larger is corrupt
+__all__ = ["read_fcpxml"]
+
 MAX_LANES = 10**4
-MAX_PIXELS = 1 << 16
 DEFAULT_RATE = Fraction(25)  # a sequence format without frameDuration (never seen in real files)
-DEFAULT_SIZE = (1920, 1080)
 
-STORY = frozenset(("asset-clip", "clip", "ref-clip", "mc-clip", "sync-clip", "gap", "title", "video", "audio", "spine"))
 LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
-AUDIO_ADJUSTMENTS = frozenset(
-    ("adjust-volume", "adjust-panner", "adjust-loudness", "adjust-noiseReduction", "adjust-humReduction", "adjust-EQ",
-     "adjust-matchEQ", "adjust-voiceIsolation")
-)  # fmt: skip
 MAX_NESTING = 16  # compound clips inside compound clips
-_TIME = re.compile(r"([+-]?\d+)(?:/(\d+))?s?$")
 
 
 @dataclass
@@ -139,54 +120,12 @@ class _Clips:
         self.by_track.setdefault((kind, lane), []).append(clip)
 
 
-class _Reader:
+class _Reader(EffectReading):
+    """Reads the projects of one document: the story here, effects and typed values in the base parts."""
+
     def __init__(self, root: etree._Element, name: str) -> None:
-        self.root = root
-        self.name = name
-        self.getpath = root.getroottree().getpath  # the write-back locator (Clip.xml_path, ParamRef)
-        self.ids: dict[str, etree._Element] = {}
-        for res in root.iter("resources"):
-            for el in res:
-                ident = el.get("id")
-                if ident and ident not in self.ids:
-                    self.ids[ident] = el
-        self.sources: dict[etree._Element, SourceInfo] = {}
-        self.active: list[str] = []
-
-    def error(self, where: str, reason: str) -> TimelineError:
-        return TimelineError(self.name, f"{where}: {reason}" if where else reason)
-
-    # ---- typed attributes --------------------------------------------------------------------
-
-    def time(self, text: str | None, where: str, what: str, default: Fraction | None = None) -> Fraction | None:
-        """A rational time ``N/Ds`` or ``Ns`` (also ``N`` without the s, or decimal ``1.5s``) as
-        exact seconds; length and magnitude are checked before any exact arithmetic."""
-        if text is None or not text.strip():
-            return default
-        try:
-            s = check_length(text)
-            m = _TIME.match(s)
-            if m is not None and len(m.group(1)) <= 18 and len(m.group(2) or "") <= 12:
-                den = int(m.group(2)) if m.group(2) else 1
-                if den == 0:
-                    raise NumberError(f"{s!r} has a zero denominator")
-                value = Fraction(int(m.group(1)), den)
-            else:  # decimal seconds ("1.5s") are legal too; odd ratios take the checked path
-                value = exact(s[:-1] if s.endswith("s") else s, MAX_SECONDS)
-        except NumberError as e:
-            raise self.error(where, f"{what} {e}") from None
-        if abs(value) > MAX_SECONDS:
-            raise self.error(where, f"{what} {text.strip()[:40]} is absurd")
-        return value
-
-    def numbers(self, text: str | None, where: str, what: str) -> list[float]:
-        """Whitespace-separated numbers, a unit suffix such as ``dB`` dropped; [] if absent."""
-        if text is None:
-            return []
-        try:
-            return leading_numbers(text, commas=True)
-        except NumberError as e:
-            raise self.error(where, f"{what} {e}") from None
+        super().__init__(root, name)
+        self.active: list[str] = []  # compound / multicam resources being flattened (a cycle guard)
 
     # ---- document ----------------------------------------------------------------------------
 
@@ -206,8 +145,7 @@ class _Reader:
         fmt = self.ids.get(seq.get("format") or "")
         rate = self.format_rate(fmt, where) or DEFAULT_RATE
         size = self.size(fmt, where) if fmt is not None else (None, None)
-        width, height = size[0] or DEFAULT_SIZE[0], size[1] or DEFAULT_SIZE[1]
-        self.frame_size = (width, height)
+        self.frame_size = (size[0] or DEFAULT_SIZE[0], size[1] or DEFAULT_SIZE[1])  # what positions count in
         self.active: list[str] = []  # compound / multicam resources being flattened (a cycle guard)
         clips = _Clips()
         tc_start = self.time(seq.get("tcStart"), where, "tcStart", Fraction(0))
@@ -219,20 +157,7 @@ class _Reader:
         if duration < 0:
             raise self.error(where, f"negative duration {seq.get('duration')}")
         duration = max(duration, Timeline.last_clip_end(tracks))
-        return Timeline(
-            name=seq_name,
-            rate=rate,
-            duration=duration,
-            tracks=tracks,
-            width=width,
-            height=height,
-            dialect="fcpxml",
-            source=self.name,
-            size_known=bool(size[0] and size[1]),
-            app=self.app(project),
-            dialect_version=(self.root.get("version") or "").strip() or None,
-            xml_path=self.getpath(seq),
-        )
+        return self.timeline(seq, seq_name, rate, duration, tracks, size, app=self.app(project))
 
     def app(self, project: etree._Element) -> str | None:
         """DaVinci Resolve names its event "... (Resolve)"; a library in an ``.fcpbundle`` is Final
@@ -244,27 +169,6 @@ class _Reader:
         if library is not None and library.tag == "library" and ".fcpbundle" in (library.get("location") or ""):
             return "Final Cut Pro"
         return None
-
-    def format_rate(self, fmt: etree._Element | None, where: str) -> Fraction | None:
-        """1 / frameDuration of a ``<format>``; None without one (stills: FFVideoFormatRateUndefined)."""
-        if fmt is None:
-            return None
-        frame = self.time(fmt.get("frameDuration"), where, "frameDuration")
-        if frame is None:
-            return None
-        if frame <= 0:
-            raise self.error(where, f"frameDuration {fmt.get('frameDuration')} is not positive")
-        return 1 / frame
-
-    def size(self, fmt: etree._Element, where: str) -> tuple[int | None, int | None]:
-        """(width, height) of a ``<format>``, None where it does not say."""
-        size = []
-        for what in ("width", "height"):
-            values = self.numbers(fmt.get(what), where, what)
-            if values and not 0 < values[0] <= MAX_PIXELS:
-                raise self.error(where, f"frame {what} {values[0]:g} is out of range")
-            size.append(int(values[0]) if values else None)
-        return size[0], size[1]
 
     @staticmethod
     def tracks(clips: _Clips) -> list[Track]:
@@ -467,9 +371,9 @@ class _Reader:
                 continue
             container = outer_video if kind == "video" else outer_audio
             for clip in made:
-                if not _cut(clip, outer.start, outer.end):
+                if not cut_to(clip, outer.start, outer.end):
                     continue
-                _compose_into(clip, container)
+                compose_into(clip, container)
                 clip.enabled = clip.enabled and enabled
                 clip.xml_context = (context, *clip.xml_context)
                 if clip.link_group is not None:  # the resource is shared: links are per placement
@@ -524,180 +428,6 @@ class _Reader:
             return True  # FFVideoFormatRateUndefined
         return (asset.get("duration") or "").strip() in ("0s", "0/1s", "0")
 
-    # ---- effects -----------------------------------------------------------------------------
-
-    def owners(self, el: etree._Element, shift: Fraction, where: str) -> list[tuple[etree._Element, Fraction]]:
-        """Elements whose adjust-* children apply to ``el``, with their time shift: ``el`` first,
-        then its channel sources, then its lane-less content (document order)."""
-        out = [(el, shift)]
-        for child in el.iterchildren("audio-channel-source", "audio-role-source"):
-            out.append((child, shift))
-        stack = [(c, shift) for c in reversed(el) if c.tag in STORY and c.get("lane") is None]
-        while stack:
-            child, parent_shift = stack.pop()
-            offset = self.time(child.get("offset"), where, "offset", Fraction(0))
-            start = self.time(child.get("start"), where, "start", Fraction(0))
-            child_shift = offset + parent_shift - start
-            out.append((child, child_shift))
-            for c in child.iterchildren("audio-channel-source", "audio-role-source"):
-                out.append((c, child_shift))
-            stack.extend((c, child_shift) for c in reversed(child) if c.tag in STORY and c.get("lane") is None)
-        return out
-
-    def effects(self, owners, params: tuple[str, ...], clip: Clip, where: str) -> None:
-        """Fill ``clip``'s curves, static values, parameter locations and effect names from the
-        owners' enabled ``adjust-*`` and ``filter-*`` elements; for each parameter the first owner
-        that has it wins."""
-        curves, static, refs = clip.curves, clip.static, clip.param_refs
-        audio = "level_db" in params
-        for owner, shift in owners:
-            found: dict[str, list[Key]] = {}
-            stat: dict[str, float] = {}
-            orefs: dict[str, ParamRef] = {}
-            for adj in owner:
-                tag = adj.tag
-                if not isinstance(tag, str) or not (tag.startswith("adjust-") or tag.startswith("filter-")):
-                    continue
-                if adj.get("enabled", "1").strip() in ("0", "false"):
-                    continue
-                if (tag in AUDIO_ADJUSTMENTS or tag == "filter-audio") != audio:
-                    continue
-                clip.effects.append(self.effect_name(adj))
-                ctx = _Param(shift, clip, found, stat, orefs, where)
-                if tag == "adjust-transform":
-                    self.transform(adj, ctx)
-                elif tag == "adjust-blend":
-                    self.param(adj, "amount", _scalar("opacity", lambda v: v * 100.0), ctx, fade=0.0)
-                elif tag == "adjust-volume":
-                    self.param(adj, "amount", _scalar("level_db", _db), ctx, fade=LEVEL_FLOOR_DB)
-                elif tag == "adjust-panner":
-                    self.panner(adj, ctx)
-            for canon, ref in orefs.items():
-                if canon not in refs or (found.get(canon) and canon not in curves):
-                    refs[canon] = ref  # the first owner that has it, or the one whose curve wins
-            for canon, keys in found.items():
-                if keys and canon not in curves:
-                    curves[canon] = Curve(keys)
-                    if canon in stat:
-                        static[canon] = stat[canon]
-                    else:
-                        static.pop(canon, None)
-            for canon, value in stat.items():
-                if canon not in curves:
-                    static.setdefault(canon, value)
-
-    def effect_name(self, adj: etree._Element) -> str:
-        if adj.tag.startswith("filter-"):
-            effect = self.ids.get(adj.get("ref") or "")
-            return adj.get("name") or (effect.get("name") if effect is not None else None) or adj.tag
-        if adj.tag == "adjust-conform" and adj.get("type"):
-            return f"adjust-conform ({adj.get('type')})"  # fit / fill / none: it decides the scale seen
-        return adj.tag
-
-    def transform(self, adj, ctx: _Param) -> None:
-        width, height = self.frame_size
-
-        def scale(vals):
-            return [("scale", vals[0] * 100.0)] if vals else []
-
-        def position(vals):
-            if len(vals) < 2:
-                return []
-            return [("center_x", vals[0] * height / (100.0 * width)), ("center_y", 0.0 - vals[1] / 100.0)]
-
-        def rotation(vals):
-            return [("rotation", vals[0])] if vals else []
-
-        self.param(adj, "scale", (scale, {"scale": None}), ctx)
-        self.param(adj, "position", (position, {"center_x": "0", "center_y": "1"}), ctx)
-        self.param(adj, "rotation", (rotation, {"rotation": None}), ctx)
-
-    def panner(self, adj, ctx: _Param) -> None:
-        """Stereo Left/Right mode (or no mode): ``amount`` -100 (left) .. 100 (right) is the pan.
-        Surround modes pan with ``left_right_mix``; the other presets (Dialogue, Create Space, ...)
-        spread sound rather than place it and give no pan."""
-        mode = (adj.get("mode") or "").strip().lower()
-        if not mode or mode.startswith("1") or "stereo left/right" in mode:
-            pname = "amount"
-        elif adj.get("left_right_mix") is not None or any(
-            p.get("name") == "left_right_mix" for p in adj.iterchildren("param")
-        ):
-            pname = "left_right_mix"
-        else:
-            return
-        self.param(adj, pname, _scalar("pan", lambda v: max(-1.0, min(1.0, v / 100.0))), ctx)
-
-    def param(self, adj, pname: str, conversion, ctx: _Param, fade: float | None = None) -> None:
-        """Keys of one parameter: ``<param>`` keyframes, 1.2 key lists, fades, or the static value.
-
-        ``conversion`` is (values -> [(canonical, value)], {canonical: component}). Where the
-        parameter lives goes to ``ctx.refs``, its one value (a plain value or a single key) to
-        ``ctx.static``, its keys to ``ctx.found``. ``fade`` is the floor a fadeIn/fadeOut starts
-        from or ends at (None: the parameter has no fades).
-        """
-        convert, canons = conversion
-        where = f"{ctx.where}, {adj.tag}/{pname}"
-        param = next((p for p in adj.iterchildren("param") if p.get("name") == pname), None)
-        if param is not None:
-            animated = param.find("keyframeAnimation") is not None or param.get("keyTimes") is not None
-            path, attr = self.getpath(param), None if animated or param.get("value") is None else "value"
-        elif adj.get(pname) is not None:
-            path, attr = self.getpath(adj), pname
-        else:
-            path = None
-        if path is not None:
-            for canon, component in canons.items():
-                ctx.refs.setdefault(canon, ParamRef(path, attr, component, self.getpath(adj)))
-        rows: list[tuple[Fraction, list[tuple[str, float]], str]] = []
-        if param is not None:
-            anim = param.find("keyframeAnimation")
-            if anim is not None:
-                for kf in anim.iterchildren("keyframe"):
-                    t = self.time(kf.get("time"), where, "keyframe time")
-                    if t is None:
-                        raise self.error(where, "keyframe without time")
-                    rows.append((t + ctx.shift, convert(self.numbers(kf.get("value"), where, "value")), _interp(kf)))
-            elif param.get("keyTimes") is not None:
-                times = [x for x in param.get("keyTimes").split(";") if x.strip()]
-                values = [x for x in (param.get("keyValues") or "").split(";") if x.strip()]
-                if len(times) != len(values):
-                    raise self.error(where, f"{len(times)} keyTimes but {len(values)} keyValues")
-                for t, v in zip(times, values):
-                    rows.append(
-                        (
-                            self.time(t, where, "keyTimes") + ctx.shift,
-                            convert(self.numbers(v, where, "value")),
-                            "smooth",
-                        )
-                    )
-        keys: dict[str, list[Key]] = {}
-        for t, values, interp in rows:
-            for canon, value in values:
-                keys.setdefault(canon, []).append(Key(t, value, interp))
-        static: list[tuple[str, float]] = []
-        if not rows:
-            text = param.get("value") if param is not None and param.get("value") is not None else adj.get(pname)
-            static = convert(self.numbers(text, where, "value"))
-        fades = []
-        if param is not None and fade is not None:
-            for f in param.iterchildren("fadeIn", "fadeOut"):
-                length = self.time(f.get("duration"), where, "fade duration", Fraction(0))
-                interp = "linear" if (f.get("type") or "").lower() == "linear" else "smooth"
-                fades.append((f.tag, length, interp))
-        if fades:
-            (canon,) = canons
-            base = static[0][1] if static else PARAMS[canon][0]
-            ctx.found[canon] = _faded(keys.get(canon, []), base, fades, canon, fade, ctx.clip.start, ctx.clip.end)
-            return
-        for canon, value in static:
-            ctx.stat.setdefault(canon, value)
-            if abs(value - PARAMS[canon][0]) > 1e-9:  # untouched parameters give no curve
-                ctx.found.setdefault(canon, [Key(ctx.clip.start, value, "smooth")])
-        for canon, canon_keys in keys.items():
-            ctx.found.setdefault(canon, canon_keys)
-            if len(canon_keys) == 1:
-                ctx.stat.setdefault(canon, canon_keys[0].value)
-
     # ---- source and retiming -----------------------------------------------------------------
 
     def source(self, el: etree._Element, where: str) -> SourceInfo:
@@ -737,7 +467,7 @@ class _Reader:
             rep = res.find("media-rep")
             src = rep.get("src") if rep is not None else None
         found = self.sources[res] = SourceInfo(
-            width=width, height=height, rate=rate, channels=channels, ext=_extension(src or ""), ident=res.get("id")
+            width=width, height=height, rate=rate, channels=channels, ext=file_extension(src or ""), ident=res.get("id")
         )
         return found
 
@@ -767,163 +497,6 @@ class _Reader:
             return 1.0, False
         overall = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
         return float(overall), len(slopes) > 1
-
-
-@dataclass
-class _Param:
-    """Where one owner's parameters go while they are read (see ``_Reader.param``)."""
-
-    shift: Fraction
-    clip: Clip
-    found: dict[str, list[Key]]
-    stat: dict[str, float]
-    refs: dict[str, ParamRef]
-    where: str
-
-
-def _scalar(canon: str, convert):
-    return (lambda vals: [(canon, convert(vals[0]))] if vals else []), {canon: None}
-
-
-def _faded(keys: list[Key], base: float, fades, canon: str, floor: float, start: Fraction, end: Fraction) -> list[Key]:
-    """A parameter's keys with FCP X's fades applied on top (issue 7.3).
-
-    Without keys the fade ramps between the floor and the static value ``base``. With keys the
-    fade scales them: within a fade the value is the key curve times the fade's progress g
-    (opacity) or plus 20*log10(g) dB (volume), with a key at each end of the fade.
-    """
-    spans = {tag: (length, interp) for tag, length, interp in fades}
-    if not keys:
-        out = []
-        if "fadeIn" in spans:
-            length, interp = spans["fadeIn"]
-            out += [Key(start, floor, interp), Key(start + length, base, interp)]
-        if "fadeOut" in spans:
-            length, interp = spans["fadeOut"]
-            out += [Key(end - length, base, interp), Key(end, floor, interp)]
-        return out
-    curve = Curve(keys)
-    in_end = start + spans["fadeIn"][0] if "fadeIn" in spans else None
-    out_start = end - spans["fadeOut"][0] if "fadeOut" in spans else None
-
-    def scaled(value: float, g: float) -> float:
-        if canon == "level_db":
-            return floor if g <= 0 or value <= floor else max(floor, value + 20.0 * math.log10(g))
-        return value * g
-
-    def gain(t: Fraction) -> float:
-        g = 1.0
-        if in_end is not None and t < in_end:
-            g *= max(0.0, float((t - start) / (in_end - start))) if in_end > start else 1.0
-        if out_start is not None and t > out_start:
-            g *= max(0.0, float((end - t) / (end - out_start))) if end > out_start else 1.0
-        return g
-
-    out = []
-    if in_end is not None:
-        out.append(Key(start, floor, spans["fadeIn"][1]))
-        out.append(Key(in_end, curve.value_at(in_end), _interp_at(curve, in_end)))
-    for k in keys:
-        if (in_end is not None and k.time <= in_end) or (out_start is not None and k.time >= out_start):
-            if start < k.time < end and k.time not in (in_end, out_start):
-                out.append(Key(k.time, scaled(k.value, gain(k.time)), k.interp))
-            continue
-        out.append(k)
-    if out_start is not None:
-        out.append(Key(out_start, curve.value_at(out_start), spans["fadeOut"][1]))
-        out.append(Key(end, floor, spans["fadeOut"][1]))
-    return sorted(out, key=lambda k: k.time)
-
-
-def _interp_at(curve: Curve, t: Fraction) -> str:
-    """The interpolation governing time ``t`` of ``curve`` (that of the last key at or before it)."""
-    before = [k for k in curve.keys if k.time <= t]
-    return (before[-1] if before else curve.keys[0]).interp
-
-
-def _cut(clip: Clip, lo: Fraction, hi: Fraction) -> bool:
-    """Cut ``clip`` to [lo, hi) (a compound's range); False when nothing of it is left."""
-    if clip.end <= lo or clip.start >= hi:
-        return False
-    if clip.start < lo:
-        clip.source_in += lo - clip.start
-        clip.start, clip.transition_in = lo, Fraction(0)
-    if clip.end > hi:
-        clip.end, clip.transition_out = hi, Fraction(0)
-    clip.source_out = clip.source_in + (clip.end - clip.start)
-    return True
-
-
-# How a container's adjustment combines with its content's (canonical units): picture scale and
-# opacity multiply, offsets and angles add, levels add in dB; pan is the content's if it has one.
-_COMBINE = {
-    "scale": lambda a, b: a * b / 100.0,
-    "opacity": lambda a, b: a * b / 100.0,
-    "rotation": lambda a, b: a + b,
-    "center_x": lambda a, b: a + b,
-    "center_y": lambda a, b: a + b,
-    "level_db": lambda a, b: LEVEL_FLOOR_DB if min(a, b) <= LEVEL_FLOOR_DB else max(LEVEL_FLOOR_DB, a + b),
-}
-
-
-def _compose_into(clip: Clip, container: Clip) -> None:
-    """Apply a compound's or multicam's own adjustments on top of one of its contents.
-
-    Curves combine key by key over the union of both key times (``_COMBINE``); a side without a
-    curve counts with its static value or the default. The result is static when neither side
-    is animated.
-    """
-    for canon in set(container.curves) | set(container.static):
-        combine = _COMBINE.get(canon)
-        mine, theirs = clip.curves.get(canon), container.curves.get(canon)
-        mine_static = canon in clip.static or mine is None
-        theirs_static = canon in container.static or theirs is None
-        if combine is None:  # pan: the content's own wins
-            if mine is None and theirs is not None:
-                clip.curves[canon] = theirs
-            if mine is None and canon not in clip.static and canon in container.static:
-                clip.static[canon] = container.static[canon]
-        else:
-            default = PARAMS[canon][0]
-            if mine is not None or theirs is not None:
-                a = mine or Curve([Key(clip.start, clip.static.get(canon, default))])
-                b = theirs or Curve([Key(clip.start, container.static.get(canon, default))])
-                times = sorted({k.time for k in a.keys} | {k.time for k in b.keys})
-                interp = {k.time: k.interp for k in b.keys} | {k.time: k.interp for k in a.keys}
-                clip.curves[canon] = Curve([Key(t, combine(a.value_at(t), b.value_at(t)), interp[t]) for t in times])
-            if mine_static and theirs_static:
-                value = combine(clip.static.get(canon, default), container.static.get(canon, default))
-                clip.static[canon] = value
-                # one value: one key at the clip's start, as for any static value (none at the default)
-                if abs(value - default) > 1e-9:
-                    clip.curves[canon] = Curve([Key(clip.start, value, "smooth")])
-                else:
-                    clip.curves.pop(canon, None)
-            else:
-                clip.static.pop(canon, None)
-        if canon not in clip.param_refs and canon in container.param_refs:
-            clip.param_refs[canon] = container.param_refs[canon]
-    clip.effects = clip.effects + container.effects
-
-
-def _extension(path: str) -> str | None:
-    """Lower-case extension (with the dot) of a path or file URL, None without one."""
-    ext = os.path.splitext(unquote(path.rsplit("/", 1)[-1]))[1].lower()
-    return ext if 1 < len(ext) <= 6 and ext[1:].isalnum() else None
-
-
-def _db(value: float) -> float:
-    return max(LEVEL_FLOOR_DB, value)
-
-
-def _interp(kf: etree._Element) -> str:
-    curve = (kf.get("curve") or "").strip().lower()
-    if curve in ("linear", "smooth"):
-        return curve
-    interp = (kf.get("interp") or "").strip().lower()
-    if interp == "linear":
-        return "linear"
-    return "smooth"  # ease, easeIn, easeOut, or nothing: the DTD's default curve is smooth
 
 
 def read_fcpxml(root: etree._Element, name: str) -> list[Timeline]:

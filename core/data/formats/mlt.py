@@ -72,121 +72,25 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from fractions import Fraction
 
 from lxml import etree
 
-from core.data.formats._numbers import MAX_VALUE, NumberError, bounded_float, check_length, leading_numbers
-from core.data.formats._source import STILL_EXTENSIONS, SourceInfo
-from core.data.timeline import (
-    LEVEL_FLOOR_DB,
-    PARAMS,
-    Clip,
-    Curve,
-    Key,
-    ParamRef,
-    Timeline,
-    TimelineError,
-    Track,
-    gain_to_db,
-)
+from core.data.formats._numbers import MAX_VALUE, check_length
+from core.data.formats._source import SourceInfo, file_extension, is_still_path
+from core.data.formats.mlt_base import MAX_PIXELS, property_text, ratio
+from core.data.formats.mlt_filters import FilterReading, effect_name
+from core.data.timeline import Clip, Timeline, Track
 
-MAX_FRAMES = 10**12
-MAX_PIXELS = 1 << 16
-DEFAULT_SIZE = (1920, 1080)
+__all__ = ["read_mlt"]
+
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
-FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
-HOLD_MARKERS = frozenset("|!")
-METERS = frozenset(("audiolevel",))
-RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
-_KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
 
 
-class _Reader:
-    def __init__(self, root: etree._Element, name: str) -> None:
-        self.root = root
-        self.name = name
-        self.getpath = root.getroottree().getpath  # the write-back locator (Clip.xml_path, ParamRef)
-        self.ids: dict[str, etree._Element] = {}
-        for el in root.iter("producer", "chain", "playlist", "tractor"):
-            ident = el.get("id")
-            if ident and ident not in self.ids:
-                self.ids[ident] = el
-        profile = root.find("profile")
-        if profile is None:
-            raise self.error("", "no <profile>")
-        num = self.int_attr(profile, "frame_rate_num")
-        den = self.int_attr(profile, "frame_rate_den")
-        if not num or not den or num <= 0 or den <= 0 or num / den > 10**6:
-            raise self.error("profile", f"frame rate {num}/{den} is not usable")
-        self.rate = Fraction(num, den)
-        self.fps = num / den  # MLT converts clock strings in doubles
-        size = []
-        for what, default in zip(("width", "height"), DEFAULT_SIZE):
-            value = self.int_attr(profile, what) or default
-            if not 0 < value <= MAX_PIXELS:
-                raise self.error("profile", f"frame {what} {value} is out of range")
-            size.append(value)
-        self.width, self.height = size
-        self.size_known = bool(self.int_attr(profile, "width") and self.int_attr(profile, "height"))
-        self.pixel_aspect = _ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
-        self.sources: dict[etree._Element, SourceInfo] = {}
-
-    def error(self, where: str, reason: str) -> TimelineError:
-        return TimelineError(self.name, f"{where}: {reason}" if where else reason)
-
-    def int_attr(self, el: etree._Element, what: str) -> int | None:
-        text = el.get(what)
-        if text is None or not text.strip():
-            return None
-        try:
-            value = int(check_length(text))
-        except ValueError:
-            raise self.error(el.tag, f"{what} is not an integer: {text.strip()[:40]!r}") from None
-        if abs(value) > MAX_FRAMES:
-            raise self.error(el.tag, f"{what} {text.strip()[:40]} is absurd")
-        return value
-
-    # ---- time --------------------------------------------------------------------------------
-
-    def frames(self, text: str | None, where: str, default: int | None = None) -> int | None:
-        """A position as MLT parses it: frames, clock ``HH:MM:SS.mmm`` or SMPTE ``HH:MM:SS:FF``."""
-        if text is None or not text.strip():
-            return default
-        s = text.strip()
-        try:
-            check_length(s)
-            if ":" not in s and ";" not in s:
-                value = int(s) if s.lstrip("+-").isdigit() else int(float(s.replace(",", ".")))
-            else:
-                value = self.clock(s)
-        except NumberError as e:
-            raise self.error(where, f"time {e}") from None
-        except (ValueError, OverflowError):
-            raise self.error(where, f"not a time: {s[:40]!r}") from None
-        if abs(value) > MAX_FRAMES:
-            raise self.error(where, f"time {s[:40]} is absurd")
-        return value
-
-    def clock(self, s: str) -> int:
-        sign = -1 if s.startswith("-") else 1
-        parts = s.lstrip("+-").replace(";", ":").split(":")
-        if len(parts) == 4 or (len(parts) == 3 and "." not in parts[-1] and "," not in parts[-1] and ";" in s):
-            h, m, sec, ff = (["0"] * (4 - len(parts)) + parts)[-4:]
-            return sign * (round(self.fps * (int(h) * 3600 + int(m) * 60 + int(sec))) + int(ff))
-        if len(parts) > 3:
-            raise ValueError(s)
-        h, m, sec = (["0"] * (3 - len(parts)) + parts)[-3:]
-        seconds = float(sec.replace(",", "."))  # older files may use a decimal comma
-        # round() on a float is round-half-even, as C's lrint in the default rounding mode
-        return sign * (
-            math.floor(self.fps * int(h) * 3600) + math.floor(self.fps * int(m) * 60) + round(self.fps * seconds)
-        )
-
-    def secs(self, frames: int) -> Fraction:
-        return Fraction(frames) / self.rate
+class _Reader(FilterReading):
+    """Reads the top-level tractors of one document: tracks and playlists here; filters and positions
+    in the parts it builds on."""
 
     # ---- document ----------------------------------------------------------------------------
 
@@ -210,7 +114,10 @@ class _Reader:
                 break
             tractor = inner
         name = (
-            _prop(tractor, "kdenlive:clipname") or tractor.get("title") or tractor.get("id") or f"tractor {number + 1}"
+            property_text(tractor, "kdenlive:clipname")
+            or tractor.get("title")
+            or tractor.get("id")
+            or f"tractor {number + 1}"
         )
         where = f"tractor {name!r}"
         tracks: list[Track] = []
@@ -247,21 +154,16 @@ class _Reader:
             out = self.frames(tractor.get("out"), where)
             duration = self.secs(out + 1) if out is not None else Fraction(0)
         app, version = self.app()
-        return Timeline(
-            name=name,
-            rate=self.rate,
-            duration=duration,
-            tracks=tracks,
-            width=self.width,
-            height=self.height,
-            dialect="mlt",
-            source=self.name,
-            size_known=self.size_known,
+        return self.timeline(
+            tractor,
+            name,
+            self.rate,
+            duration,
+            tracks,
+            self.stated_size,
             pixel_aspect=self.pixel_aspect,
             app=app,
             app_version=version,
-            dialect_version=(self.root.get("version") or "").strip() or None,
-            xml_path=self.getpath(tractor),
         )
 
     def app(self) -> tuple[str | None, str | None]:
@@ -270,8 +172,10 @@ class _Reader:
         if title.lower().startswith("shotcut"):
             return "Shotcut", title.split("version", 1)[1].strip() or None if "version" in title else None
         bin_ = self.ids.get("main_bin")
-        version = _prop(bin_, "kdenlive:docproperties.kdenliveversion") if bin_ is not None else None
-        if version is not None or (bin_ is not None and _prop(bin_, "kdenlive:docproperties.version") is not None):
+        version = property_text(bin_, "kdenlive:docproperties.kdenliveversion") if bin_ is not None else None
+        if version is not None or (
+            bin_ is not None and property_text(bin_, "kdenlive:docproperties.version") is not None
+        ):
             return "Kdenlive", (version or "").strip() or None
         return None, None
 
@@ -289,10 +193,10 @@ class _Reader:
 
     def link_groups(self, tractor: etree._Element, by_position: dict[int, Track], where: str) -> None:
         """Kdenlive's AVSplit groups (JSON ``track:frame`` leaves) link a clip's picture and sound."""
-        text = _prop(tractor, "kdenlive:sequenceproperties.groups")
+        text = property_text(tractor, "kdenlive:sequenceproperties.groups")
         if text is None:
             bin_ = self.ids.get("main_bin")
-            text = _prop(bin_, "kdenlive:docproperties.groups") if bin_ is not None else None
+            text = property_text(bin_, "kdenlive:docproperties.groups") if bin_ is not None else None
         if not text or not text.strip() or len(text) > 10**7:
             return
         try:
@@ -331,12 +235,14 @@ class _Reader:
             playlists = [self.ids.get(t.get("producer") or "") for t in el.iterchildren("track")]
             playlists = [p for p in playlists if p is not None and p.tag == "playlist"]
             hides = [t.get("hide") for t in el.iterchildren("track")]
-            audio = _prop(el, "kdenlive:audio_track") == "1" or (bool(hides) and all(h == "video" for h in hides))
-            name = _prop(el, "kdenlive:track_name")
+            audio = property_text(el, "kdenlive:audio_track") == "1" or (
+                bool(hides) and all(h == "video" for h in hides)
+            )
+            name = property_text(el, "kdenlive:track_name")
         else:
             playlists = [el]
-            audio = _prop(el, "shotcut:audio") == "1" or track_el.get("hide") == "video"
-            name = _prop(el, "shotcut:name")
+            audio = property_text(el, "shotcut:audio") == "1" or track_el.get("hide") == "video"
+            name = property_text(el, "shotcut:name")
         kind = "audio" if audio else "video"
         clips: list[Clip] = []
         track_end = 0
@@ -352,38 +258,6 @@ class _Reader:
             kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.getpath(el)
         )
         return track, track_len
-
-    def apply_filters(self, filters, clips: list[Clip], kind: str, length: int, where: str) -> None:
-        """Apply track or timeline filters (keys in track time) to the clips they cover.
-
-        A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
-        clips that overlap its zone. A clip's own curve for a parameter wins.
-        """
-        for f in filters:
-            refs: dict[str, ParamRef] = {}
-            static: dict[str, float] = {}
-            curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
-            name = _effect_name(f)
-            zone_in = self.secs(self.frames(f.get("in"), where, 0))
-            out = self.frames(f.get("out"), where)
-            zone_out = self.secs(out + 1) if out is not None else None
-            for clip in clips:
-                if clip.end <= zone_in or (zone_out is not None and clip.start >= zone_out):
-                    continue
-                if name is not None:
-                    clip.effects.append(name)
-                for param, curve in curves.items():
-                    if param not in clip.curves:
-                        clip.param_refs[param] = refs[param]
-                        if param in static:
-                            clip.static[param] = static[param]  # the clip's own is at most a default
-                    _merge(clip.curves, param, list(curve.keys))
-                    if len(clip.curves[param]) > 1:
-                        clip.static.pop(param, None)  # animated now (the track's keys, or both joined)
-                for param, value in static.items():
-                    if param not in curves and param not in clip.curves:
-                        clip.static.setdefault(param, value)
-                        clip.param_refs.setdefault(param, refs[param])
 
     def playlist_length(self, playlist: etree._Element, where: str) -> int:
         pos = 0
@@ -423,7 +297,7 @@ class _Reader:
                 raise self.error(ewhere, f"unknown producer {item.get('producer')!r}")
             length = self.entry_length(item, ewhere)
             e_in = self.frames(item.get("in"), ewhere, self.frames(producer.get("in"), ewhere, 0))
-            if producer.tag == "tractor" and _prop(producer, "shotcut:transition"):
+            if producer.tag == "tractor" and property_text(producer, "shotcut:transition"):
                 # The transition overlaps both neighbours: they meet at its middle.
                 if clips and clips[-1].end == self.secs(pos):
                     clips[-1].end += Fraction(length, 2) / self.rate
@@ -464,7 +338,7 @@ class _Reader:
                     clip.param_refs,
                     clip.static,
                 )
-                clip.effects = [n for n in map(_effect_name, filters) if n is not None]
+                clip.effects = [n for n in map(effect_name, filters) if n is not None]
             clips.append(clip)
             pos += length
         return clips
@@ -481,15 +355,15 @@ class _Reader:
         if service == "timewarp":  # Shotcut/Kdenlive speed change: resource "SPEED:path"
             speed = _number(props.get("warp_speed")) or _number(props.get("resource", "").partition(":")[0]) or 1.0
         if producer.tag == "chain" and any(
-            _prop(link, "mlt_service") == "timeremap" for link in producer.iterchildren("link")
+            property_text(link, "mlt_service") == "timeremap" for link in producer.iterchildren("link")
         ):
             remap = True
         width, height = _count(props.get("meta.media.width")), _count(props.get("meta.media.height"))
         if width is not None and not 0 < width <= MAX_PIXELS or height is not None and not 0 < height <= MAX_PIXELS:
             raise self.error(where, f"source frame size {width}x{height} is out of range")
-        aspect = _ratio(props.get("meta.media.sample_aspect_num"), props.get("meta.media.sample_aspect_den"))
+        aspect = ratio(props.get("meta.media.sample_aspect_num"), props.get("meta.media.sample_aspect_den"))
         if aspect is None and width is not None:
-            aspect = _ratio(props.get("aspect_ratio"), "1")
+            aspect = ratio(props.get("aspect_ratio"), "1")
         rate = None
         num, den = _count(props.get("meta.media.frame_rate_num")), _count(props.get("meta.media.frame_rate_den"))
         if num and den and num / den <= 10**6:
@@ -503,7 +377,7 @@ class _Reader:
         resource = props.get("warp_resource") or props.get("resource", "")
         if service == "timewarp" and ":" in resource and not props.get("warp_resource"):
             resource = resource.partition(":")[2]
-        ext = _extension(resource) if service not in GENERATOR_SERVICES else None
+        ext = file_extension(resource) if service not in GENERATOR_SERVICES else None
         ident = props.get("kdenlive:id") or resource or producer.get("id")
         found = self.sources[producer] = SourceInfo(
             width=width,
@@ -520,164 +394,23 @@ class _Reader:
 
     def clip_name(self, producer: etree._Element, entry: etree._Element) -> str:
         for prop in ("kdenlive:clipname", "shotcut:caption", "resource"):
-            value = _prop(producer, prop)
+            value = property_text(producer, prop)
             if value:
                 return os.path.basename(value) if prop == "resource" else value
         return entry.get("producer") or ""
 
     def media_kind(self, producer: etree._Element, track_kind: str) -> str:
-        if producer.tag == "tractor" or _prop(producer, "kdenlive:producer_type") == "17":
+        if producer.tag == "tractor" or property_text(producer, "kdenlive:producer_type") == "17":
             return "sequence"
-        service = (_prop(producer, "mlt_service") or "").lower()
+        service = (property_text(producer, "mlt_service") or "").lower()
         if service in ("xml", "tractor", "consumer") or service.startswith("xml"):
             return "sequence"
         if service in GENERATOR_SERVICES:
             return "generator"
-        resource = (_prop(producer, "resource") or "").lower()
-        if service in STILL_SERVICES or os.path.splitext(resource)[1] in STILL_EXTENSIONS:
+        resource = (property_text(producer, "resource") or "").lower()
+        if service in STILL_SERVICES or is_still_path(resource):
             return "still"
         return "audio" if track_kind == "audio" else "video"
-
-    # ---- filters -----------------------------------------------------------------------------
-
-    def curves(
-        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
-    ) -> dict[str, Curve]:
-        """Canonical curves of ``filters``; ``to_time`` maps a frame of the attachment domain to
-        timeline seconds. The first filter that gives a parameter wins. ``refs`` gets where each
-        mapped parameter lives (the curve's property, else the first filter that has it), ``static``
-        the parameters with one value (a plain value or one key, defaults included)."""
-        curves: dict[str, Curve] = {}
-        for f in filters:
-            prop_els = {p.get("name"): p for p in f.iterchildren("property")}
-            props = {name: p.text or "" for name, p in prop_els.items()}
-            if props.get("disable", "0").strip() == "1":
-                continue
-            fwhere = f"{where}, filter {f.get('id') or props.get('mlt_service')}"
-            f_in = self.frames(f.get("in"), fwhere, 0)
-            f_out = self.frames(f.get("out"), fwhere)
-            length = f_out - f_in + 1 if f_out is not None else default_len
-            for canon, keys, prop, value in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
-                ref = ParamRef(
-                    self.getpath(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.getpath(f)
-                )
-                if keys and canon not in curves:
-                    refs[canon] = ref
-                    if value is None:
-                        static.pop(canon, None)
-                    else:
-                        static[canon] = value
-                else:
-                    refs.setdefault(canon, ref)
-                    if canon not in curves and value is not None:
-                        static.setdefault(canon, value)
-                    elif keys and canon in curves:
-                        static.pop(canon, None)  # a second filter's keys join the curve (fades)
-                if not keys:
-                    continue
-                _merge(curves, canon, keys)
-        return curves
-
-    def filter_keys(self, props: dict, f_in: int, length: int, to_time, kind: str, where: str):
-        """Yield (canonical parameter, keys) for one filter's mapped properties."""
-        service = (props.get("mlt_service") or "").lower()
-        ident = (props.get("kdenlive_id") or props.get("shotcut:filter") or "").lower()
-        mapped: list[tuple[str, str, object]] = []  # (property, canonical or "rect", converter)
-        if kind == "audio" or service in ("volume", "panner"):
-            if service == "volume":
-                if "level" in props:
-                    mapped.append(("level", "level_db", lambda v: max(LEVEL_FLOOR_DB, v[0])))
-                elif "gain" in props:
-                    mapped.append(("gain", "level_db", None))
-            elif service == "panner":
-                mapped.append(("start", "pan", lambda v: 2.0 * v[0] - 1.0))
-        if kind == "video":
-            if service in ("affine", "qtblend", "composite", "frei0r.affine"):
-                for prop in RECT_PROPS:
-                    if prop in props:
-                        mapped.append((prop, "rect", None))
-                        break
-                for prop in ("rotation", "transition.rotate_z", "transition.rotation"):
-                    if prop in props:
-                        mapped.append((prop, "rotation", lambda v: v[0]))
-                        break
-            elif service == "brightness":
-                if "alpha" in props and _animated(props["alpha"]):
-                    mapped.append(("alpha", "opacity", lambda v: v[0] * 100.0))
-                elif ident in FADE_IDS and "level" in props:
-                    mapped.append(("level", "opacity", lambda v: v[0] * 100.0))
-        for prop, canon, convert in mapped:
-            rows = self.animation(props[prop], f_in, length, to_time, where)
-            if "end" in props and "=" not in props[prop] and prop in ("gain", "level"):
-                # Old Kdenlive fades: a static start value ramps to ``end`` over the filter.
-                rows = rows + [(to_time(f_in + length), props["end"], "linear")]
-            if canon == "rect":
-                out: dict[str, list[Key]] = {}
-                for t, text, interp in rows:
-                    for c, value in self.rect(text, where):
-                        out.setdefault(c, []).append(Key(t, value, interp))
-                for c, keys in _drop_defaults(out):
-                    yield c, keys, prop, _one_value(out[c])
-                continue
-            keys = []
-            for t, text, interp in rows:
-                if prop == "gain":
-                    value = _gain(text, where, self)
-                else:
-                    nums = _numbers(text, where, self)
-                    if not nums:
-                        continue
-                    value = convert(nums)
-                keys.append(Key(t, value, interp))
-            for c, kept in _drop_defaults({canon: keys}):
-                yield c, kept, prop, _one_value(keys)
-
-    def animation(self, text: str, f_in: int, length: int, to_time, where: str):
-        """(timeline seconds, value text, interpolation) per key of an animation string."""
-        if "=" not in text:
-            return [(to_time(f_in), text, "linear")]  # a plain static value
-        rows = []
-        for part in text.split(";") if not re.search(r"\d\d:\d\d:\d\d;\d", text) else _split_smpte(text):
-            if not part.strip():
-                continue
-            m = _KEY.match(part)
-            if m is None:
-                raise self.error(where, f"not an animation key: {part.strip()[:40]!r}")
-            frame = self.frames(m.group(1), where)
-            if frame < 0:
-                frame += length  # counts back from the end
-            marker = m.group(2) or ""
-            interp = "linear" if not marker else "hold" if marker in HOLD_MARKERS else "smooth"
-            rows.append((to_time(f_in + frame), m.group(3), interp))
-        return rows
-
-    def rect(self, text: str, where: str) -> list[tuple[str, float]]:
-        parts = text.split()
-        if len(parts) < 4:
-            return []
-        vals = []
-        for i, part in enumerate(parts[:5]):
-            pct = part.endswith("%")
-            try:
-                v = bounded_float(part.rstrip("%"))
-            except NumberError:
-                raise self.error(where, f"rect value {text.strip()[:40]} is out of range") from None
-            except ValueError:
-                raise self.error(where, f"rect value is not a number: {text.strip()[:40]!r}") from None
-            if pct and i < 4:
-                v = v / 100.0 * (self.width if i % 2 == 0 else self.height)
-            elif i == 4:
-                v = v if pct else v * 100.0  # opacity percent
-            vals.append(v)
-        x, y, w, h = vals[:4]
-        out = [
-            ("scale", w / self.width * 100.0),
-            ("center_x", (x + w / 2.0) / self.width - 0.5),
-            ("center_y", (y + h / 2.0) / self.height - 0.5),
-        ]
-        if len(vals) > 4:
-            out.append(("opacity", vals[4]))
-        return out
 
 
 def _count(text: str | None) -> int | None:
@@ -695,88 +428,6 @@ def _number(text: str | None) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) and value != 0 and abs(value) < MAX_VALUE else None
-
-
-def _extension(path: str) -> str | None:
-    """Lower-case extension (with the dot) of a resource, None without one."""
-    ext = os.path.splitext(path.replace("\\", "/").rsplit("/", 1)[-1])[1].lower()
-    return ext if 1 < len(ext) <= 6 and ext[1:].isalnum() else None
-
-
-def _one_value(keys: list[Key]) -> float | None:
-    """The value of a parameter set to one value (one key), else None."""
-    return keys[0].value if len(keys) == 1 else None
-
-
-def _effect_name(f: etree._Element) -> str | None:
-    """Kdenlive's effect id, Shotcut's filter name or the MLT service of an enabled filter (None
-    for a disabled one and for Kdenlive's level meter, which changes nothing)."""
-    props = {p.get("name"): (p.text or "").strip() for p in f.iterchildren("property")}
-    if props.get("disable") == "1" or props.get("mlt_service") in METERS:
-        return None
-    return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
-
-
-def _ratio(num: str | None, den: str | None) -> float | None:
-    """num/den of two short positive numbers, None when either is missing or unusable."""
-    if num is None or den is None:
-        return None
-    try:
-        n, d = float(check_length(num)), float(check_length(den))
-    except ValueError:
-        return None
-    return n / d if n > 0 and d > 0 and math.isfinite(n / d) else None
-
-
-def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:
-    """Add keys for ``canon``: the first curve wins, but keys wholly before or after it (a fade in
-    and a fade out as two filters) join it."""
-    old = curves.get(canon)
-    if old is None:
-        curves[canon] = Curve(keys)
-    elif min(k.time for k in keys) > old.keys[-1].time or max(k.time for k in keys) < old.keys[0].time:
-        curves[canon] = Curve(old.keys + keys)
-
-
-def _split_smpte(text: str) -> list[str]:
-    """Split keys on ``;`` when SMPTE times may use ``;`` as a separator too: a key ends before
-    the next ``TIME=`` starts."""
-    return re.split(r";(?=\s*-?[0-9:.;]+[^0-9:.;\s=]?=)", text)
-
-
-def _animated(text: str) -> bool:
-    return ";" in text
-
-
-def _numbers(text: str, where: str, reader: _Reader) -> list[float]:
-    try:
-        return leading_numbers(text)
-    except NumberError as e:
-        raise reader.error(where, f"value {e}") from None
-
-
-def _gain(text: str, where: str, reader: _Reader) -> float:
-    nums = _numbers(text, where, reader)
-    if not nums:
-        return 0.0
-    return max(LEVEL_FLOOR_DB, nums[0]) if text.strip().lower().endswith("db") else gain_to_db(nums[0])
-
-
-def _drop_defaults(found: dict[str, list[Key]]):
-    """Keys all at the default value are no curve (untouched parameters, e.g. a full-frame rect):
-    they come out with no keys, so the parameter's place is still known."""
-    for canon, keys in found.items():
-        if all(abs(k.value - PARAMS[canon][0]) < 1e-9 for k in keys):
-            yield canon, []
-            continue
-        yield canon, keys
-
-
-def _prop(el: etree._Element, name: str) -> str | None:
-    for p in el.iterchildren("property"):
-        if p.get("name") == name:
-            return p.text
-    return None
 
 
 def read_mlt(root: etree._Element, name: str) -> list[Timeline]:

@@ -30,8 +30,10 @@ from core.data.formats._edit import (
     number_text,
     place,
 )
-from core.data.formats.xmeml import EFFECT_NAME_IDS, _bool, _first_text, _Item, _kids, _Reader, _text
-from core.data.formats.xmeml_writer import _effect
+from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
+from core.data.formats.xmeml import _Item, _Reader
+from core.data.formats.xmeml_elements import effect_element
+from core.data.formats.xmeml_filters import EFFECT_NAME_IDS
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, db_to_gain
 
 # canonical parameter -> (effectid, parameterid, parameter name, valuemin, valuemax)
@@ -91,12 +93,12 @@ def _clip(tree, reader: _Reader, tl: Timeline, clip: Clip, curves: dict[str, Cur
 
 def _unit(reader: _Reader, el: etree._Element, seq_rate: Fraction, where: str) -> Fraction:
     """The rate the clip's ``<when>`` counts in, by the reader's own rule."""
-    kids = _kids(el)
+    kids = child_map(el)
     clip_rate = reader.rate(el, where, kids) or seq_rate
-    start = reader.frames(_text(kids, "start"), where, "start")
-    end = reader.frames(_text(kids, "end"), where, "end")
-    src_in = reader.frames(_text(kids, "in"), where, "in")
-    src_out = reader.frames(_text(kids, "out"), where, "out")
+    start = reader.frames(kid_text(kids, "start"), where, "start")
+    end = reader.frames(kid_text(kids, "end"), where, "end")
+    src_in = reader.frames(kid_text(kids, "in"), where, "in")
+    src_out = reader.frames(kid_text(kids, "out"), where, "out")
     item = _Item(el, kids, el.tag, start if start is not None else 0, end if end is not None else 0)
     return reader.source_unit(item, src_in, src_out, clip_rate, seq_rate)
 
@@ -182,7 +184,7 @@ def _parameter(tree, el: etree._Element, clip: Clip, param: str, first_value) ->
     if effect is None:
         holder = etree.Element("holder")  # xmeml_writer builds the filter; it is then placed here
         title, category, mediatype = EFFECTS[effect_id]
-        effect = _effect(holder, title, effect_id, category, mediatype)
+        effect = effect_element(holder, title, effect_id, category, mediatype)
         filter_el = holder[0]
         filters = list(el.iterchildren("filter"))
         if filters:
@@ -211,13 +213,13 @@ def _parameter(tree, el: etree._Element, clip: Clip, param: str, first_value) ->
 def _enabled_effect(el: etree._Element, effect_id: str) -> etree._Element | None:
     """The ``<effect>`` of the clip's first enabled filter with ``effect_id``, if any."""
     for filter_el in el.iterchildren("filter"):
-        kids = _kids(filter_el)
+        kids = child_map(filter_el)
         effect = kids.get("effect")
-        if effect is None or not _bool(_text(kids, "enabled"), True):
+        if effect is None or not xml_bool(kid_text(kids, "enabled"), True):
             continue
-        found = (_first_text(effect, "effectid") or "").strip().lower()
+        found = (first_text(effect, "effectid") or "").strip().lower()
         if not found:
-            found = EFFECT_NAME_IDS.get((_first_text(effect, "name") or "").strip().lower(), "")
+            found = EFFECT_NAME_IDS.get((first_text(effect, "name") or "").strip().lower(), "")
         if found == effect_id:
             return effect
     return None

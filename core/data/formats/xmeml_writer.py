@@ -34,23 +34,44 @@ Encoding choices a reader has to match (all of them are what Premiere itself doe
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from fractions import Fraction
 from urllib.parse import quote
 
 from lxml import etree
 
 from core.data.formats._source import STILL_EXTENSIONS
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, Track, db_to_gain
+from core.data.formats.xmeml_elements import (
+    ClipFrames,
+    audio_filters,
+    bool_text,
+    frame_at,
+    rate_element,
+    sub,
+    text_children,
+    ticks_at,
+    timecode_element,
+    video_filters,
+)
+from core.data.timeline import Clip, Timeline, Track
 
-TICKS_PER_SECOND = 254_016_000_000  # Premiere's pproTicks clock
 BOM = b"\xef\xbb\xbf"
 
+# Premiere's view state on every <sequence> (scroll positions, zoom start, in point): all 0 in a fresh export
+SEQUENCE_VIEW_ZEROS = dict.fromkeys(
+    (
+        "TL__SQAudioVisibleBase",
+        "TL__SQVideoVisibleBase",
+        "TL__SQVisibleBaseTime",
+        "TL__SQHideShyTracks",
+        "Monitor__ProgramZoomIn",
+        "MZ__EditLine",
+        "MZ__WorkInPoint",
+    ),
+    "0",
+)
 _AV_EXTS = (".mov", ".mp4", ".mxf", ".avi")
 _STILL_DURATION_FRAMES = 1_080_000  # Premiere gives stills a 12 h (at 25 fps) media duration
 _GENERATOR_DURATION_FRAMES = 1_035_764  # what Premiere writes for synthetic media (slugs, mattes)
-GAIN_EFFECT_ID = "{61756678, 4761696e, 4b657947}"  # Premiere's Audio Gain, as Premiere writes it
 # Source pixel aspect -> (FCP7 <pixelaspectratio> name, <anamorphic>), the reader's table inverted
 _PIXEL_ASPECTS = {
     1.0: ("square", False),
@@ -61,201 +82,6 @@ _PIXEL_ASPECTS = {
     round(4 / 3, 6): ("HD-(1440x1080)", False),
     1.5: ("HD-(1280x1080)", False),
 }
-
-
-# --- small helpers -------------------------------------------------------------------------------
-
-
-def _num(v: float) -> str:
-    """Shortest exact text for a float: integers without a dot (as Premiere), else ``repr``."""
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"cannot write non-finite value {v!r}")
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
-
-
-def _frames(t: Fraction, rate: Fraction) -> int:
-    """Seconds -> nearest integer frame at ``rate`` (exact when ``t`` is on the frame grid)."""
-    return round(Fraction(t) * rate)
-
-
-def _ticks(frames: int, rate: Fraction) -> int:
-    return round(Fraction(frames) / rate * TICKS_PER_SECOND)
-
-
-def _sub(parent: etree._Element, tag: str, text: object = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, tag, {k.replace("__", "."): v for k, v in attrs.items()})
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
-def _bool(b: bool) -> str:
-    return "TRUE" if b else "FALSE"
-
-
-def _rate(parent: etree._Element, rate: Fraction) -> None:
-    timebase, ntsc = _timebase(rate)
-    r = _sub(parent, "rate")
-    _sub(r, "timebase", timebase)
-    _sub(r, "ntsc", _bool(ntsc))
-
-
-def _timebase(rate: Fraction) -> tuple[int, bool]:
-    """xmeml (timebase, ntsc) for an exact rate; 30000/1001 -> (30, True)."""
-    rate = Fraction(rate)
-    if rate.denominator == 1:
-        return rate.numerator, False
-    tb = rate * Fraction(1001, 1000)
-    if tb.denominator != 1:
-        raise ValueError(f"rate {rate} is neither integral nor NTSC (n*1000/1001)")
-    return tb.numerator, True
-
-
-def _timecode(parent: etree._Element, rate: Fraction) -> None:
-    tc = _sub(parent, "timecode")
-    _rate(tc, rate)
-    _, ntsc = _timebase(rate)
-    _sub(tc, "string", "00;00;00;00" if ntsc else "00:00:00:00")
-    _sub(tc, "frame", 0)
-    _sub(tc, "displayformat", "DF" if ntsc else "NDF")
-
-
-# --- curves -> filters ---------------------------------------------------------------------------
-
-
-def _interp_tag(param: etree._Element, curves: Iterable[Curve]) -> None:
-    if any(k.interp == "smooth" for c in curves for k in c.keys):
-        _sub(_sub(param, "interpolation"), "name", "FCPCurve")
-
-
-def _is_static(curve: Curve | None, cf: _ClipFrames, default: float) -> bool:
-    """One key on the clip's first frame with a non-default value: a reader gives it back from <value>."""
-    if curve is None or len(curve.keys) != 1:
-        return False
-    k = curve.keys[0]
-    return k.interp == "linear" and cf.when(k.time) == cf.source_in and abs(k.value - default) > 1e-9
-
-
-class _ClipFrames:
-    """Frame arithmetic of one clipitem: where timeline time t lands in source frames (``when``)."""
-
-    def __init__(self, clip: Clip, rate: Fraction) -> None:
-        self.rate = rate
-        self.start = _frames(clip.start, rate)
-        self.source_in = _frames(clip.source_in, rate)
-
-    def when(self, t: Fraction) -> int:
-        # Premiere measures keyframes in source frames: when = in + (t - start) * rate, with
-        # in/start of the *resolved* (cut point) edge; the -1 edges shift both by the same amount.
-        return self.source_in + _frames(t, self.rate) - self.start
-
-
-def _scalar_param(
-    effect: etree._Element,
-    pid: str,
-    name: str,
-    vmin: float,
-    vmax: float,
-    default: float,
-    curve: Curve | None,
-    cf: _ClipFrames,
-    to_file=lambda v: v,
-) -> None:
-    p = _sub(effect, "parameter", authoringApp="PremierePro")
-    _sub(p, "parameterid", pid)
-    _sub(p, "name", name)
-    _sub(p, "valuemin", _num(vmin))
-    _sub(p, "valuemax", _num(vmax))
-    keys = curve.keys if curve is not None else []
-    _sub(p, "value", _num(to_file(keys[0].value if keys else default)))
-    if _is_static(curve, cf, default):
-        keys = []  # Premiere writes a set-but-not-animated parameter as a bare <value>
-    for k in keys:
-        kf = _sub(p, "keyframe")
-        _sub(kf, "when", cf.when(k.time))
-        _sub(kf, "value", _num(to_file(k.value)))
-    if curve is not None:
-        _interp_tag(p, [curve])
-
-
-def _center_param(effect: etree._Element, cx: Curve | None, cy: Curve | None, cf: _ClipFrames) -> None:
-    p = _sub(effect, "parameter", authoringApp="PremierePro")
-    _sub(p, "parameterid", "center")
-    _sub(p, "name", "Center")
-    curves = [c for c in (cx, cy) if c is not None and c.keys]
-    times = sorted({k.time for c in curves for k in c.keys})
-    static = len(curves) == 2 and all(_is_static(c, cf, 0.0) for c in curves)
-
-    def point(parent: etree._Element, t: Fraction | None) -> None:
-        v = _sub(parent, "value")
-        _sub(v, "horiz", _num(cx.value_at(t) if cx is not None and cx.keys and t is not None else 0.0))
-        _sub(v, "vert", _num(cy.value_at(t) if cy is not None and cy.keys and t is not None else 0.0))
-
-    point(p, times[0] if times else None)
-    for t in [] if static else times:
-        kf = _sub(p, "keyframe")
-        _sub(kf, "when", cf.when(t))
-        point(kf, t)
-    if curves:
-        _interp_tag(p, curves)
-
-
-def _effect(filt_parent: etree._Element, name: str, effectid: str, category: str, mediatype: str) -> etree._Element:
-    effect = _sub(_sub(filt_parent, "filter"), "effect")
-    _sub(effect, "name", name)
-    _sub(effect, "effectid", effectid)
-    _sub(effect, "effectcategory", category)
-    _sub(effect, "effecttype", category if mediatype == "audio" else "motion")
-    _sub(effect, "mediatype", mediatype)
-    return effect
-
-
-def _video_filters(item: etree._Element, clip: Clip, cf: _ClipFrames) -> None:
-    c = clip.curves
-    if any(p in c for p in ("scale", "rotation", "center_x", "center_y")):
-        e = _effect(item, "Basic Motion", "basic", "motion", "video")
-        _scalar_param(e, "scale", "Scale", 0, 1000, PARAMS["scale"][0], c.get("scale"), cf)
-        _scalar_param(e, "rotation", "Rotation", -8640, 8640, PARAMS["rotation"][0], c.get("rotation"), cf)
-        _center_param(e, c.get("center_x"), c.get("center_y"), cf)
-        p = _sub(e, "parameter", authoringApp="PremierePro")
-        _sub(p, "parameterid", "centerOffset")
-        _sub(p, "name", "Anchor Point")
-        v = _sub(p, "value")
-        _sub(v, "horiz", 0)
-        _sub(v, "vert", 0)
-    if "opacity" in c:
-        e = _effect(item, "Opacity", "opacity", "motion", "video")
-        _scalar_param(e, "opacity", "opacity", 0, 100, PARAMS["opacity"][0], c["opacity"], cf)
-
-
-def _audio_filters(item: etree._Element, clip: Clip, cf: _ClipFrames) -> None:
-    c = clip.curves
-    gain = clip.gain_db or 0.0
-    if clip.gain_db is not None:
-        # Premiere's Audio Gain; a reader adds it to the volume, so Audio Levels get level - gain.
-        p = _sub(_effect(item, "Gain", GAIN_EFFECT_ID, "filter", "audio"), "parameter", authoringApp="PremierePro")
-        for tag, text in (("parameterid", "Gain(dB)"), ("name", "Gain(dB)"), ("valuemin", -96), ("valuemax", 96)):
-            _sub(p, tag, text)
-        _sub(p, "value", _num(gain))
-    if "level_db" in c:
-        e = _effect(item, "Audio Levels", "audiolevels", "audiolevels", "audio")
-        _scalar_param(
-            e,
-            "level",
-            "Level",
-            0,
-            3.98109,
-            PARAMS["level_db"][0],
-            c["level_db"],
-            cf,
-            to_file=lambda v: db_to_gain(v if v <= LEVEL_FLOOR_DB else v - gain),
-        )
-    if "pan" in c:
-        e = _effect(item, "Audio Pan", "audiopan", "audiopan", "audio")
-        _scalar_param(e, "pan", "Pan", -1, 1, PARAMS["pan"][0], c["pan"], cf)
 
 
 # --- the document --------------------------------------------------------------------------------
@@ -279,57 +105,46 @@ class _Writer:
     def sequence(self, parent: etree._Element, tl: Timeline) -> None:
         self.n_seq += 1
         rate = Fraction(tl.rate)
-        dur = _frames(tl.duration, rate)
-        ticks = str(_ticks(dur, rate))
-        seq = _sub(
+        dur = frame_at(tl.duration, rate)
+        ticks = str(ticks_at(dur, rate))
+        seq = sub(
             parent,
             "sequence",
             id=f"sequence-{self.n_seq}",
-            TL__SQAudioVisibleBase="0",
-            TL__SQVideoVisibleBase="0",
-            TL__SQVisibleBaseTime="0",
+            **SEQUENCE_VIEW_ZEROS,
             TL__SQAVDividerPosition="0.5",
-            TL__SQHideShyTracks="0",
             TL__SQHeaderWidth="184",
             Monitor__ProgramZoomOut=ticks,
-            Monitor__ProgramZoomIn="0",
-            MZ__EditLine="0",
             MZ__Sequence__PreviewFrameSizeHeight=str(tl.height),
             MZ__Sequence__PreviewFrameSizeWidth=str(tl.width),
             MZ__Sequence__AudioTimeDisplayFormat="200",
             MZ__Sequence__VideoTimeDisplayFormat="101",
             MZ__Sequence__EditingModeGUID="795454d9-d3c2-429d-9474-923ab13b7018",
             MZ__WorkOutPoint=ticks,
-            MZ__WorkInPoint="0",
             explodedTracks="true",
         )
-        _sub(seq, "uuid", f"00000000-0000-4000-8000-{self.n_seq:012d}")
-        _sub(seq, "duration", dur)
-        _rate(seq, rate)
-        _sub(seq, "name", tl.name)
-        media = _sub(seq, "media")
-        video = _sub(media, "video")
-        sc = _sub(_sub(video, "format"), "samplecharacteristics")
-        _rate(sc, rate)
-        _sub(sc, "width", tl.width)
-        _sub(sc, "height", tl.height)
-        _sub(sc, "anamorphic", "FALSE")
-        _sub(sc, "pixelaspectratio", "square")
-        _sub(sc, "fielddominance", "none")
-        _sub(sc, "colordepth", 24)
+        sub(seq, "uuid", f"00000000-0000-4000-8000-{self.n_seq:012d}")
+        sub(seq, "duration", dur)
+        rate_element(seq, rate)
+        sub(seq, "name", tl.name)
+        media = sub(seq, "media")
+        video = sub(media, "video")
+        sc = sub(sub(video, "format"), "samplecharacteristics")
+        rate_element(sc, rate)
+        text_children(sc, width=tl.width, height=tl.height, anamorphic="FALSE", pixelaspectratio="square")
+        text_children(sc, fielddominance="none", colordepth=24)
         for track in tl.video_tracks:
             self.track(video, track, rate, tl)
-        audio = _sub(media, "audio")
-        _sub(audio, "numOutputChannels", 2)
-        asc = _sub(_sub(audio, "format"), "samplecharacteristics")
-        _sub(asc, "depth", 16)
-        _sub(asc, "samplerate", 48000)
+        audio = sub(media, "audio")
+        sub(audio, "numOutputChannels", 2)
+        asc = sub(sub(audio, "format"), "samplecharacteristics")
+        text_children(asc, depth=16, samplerate=48000)
         atracks = tl.audio_tracks
         pair_of = _stereo_pairs(atracks)
         for i, track in enumerate(atracks):
             self.track(audio, track, rate, tl, exploded=pair_of.get(i), audio_index=i)
-        _timecode(seq, rate)
-        _sub(_sub(seq, "labels"), "label2", "Forest")
+        timecode_element(seq, rate)
+        sub(sub(seq, "labels"), "label2", "Forest")
 
     def track(
         self,
@@ -373,21 +188,21 @@ class _Writer:
                 self.transition(el, clip.start, head, rate, track.kind)
             tail = _transition_frames(clip, nxt, rate)
             self.item(el, clip, rate, track.kind, head, tail, exploded)
-        _sub(el, "enabled", _bool(track.enabled))
-        _sub(el, "locked", "FALSE")
+        sub(el, "enabled", bool_text(track.enabled))
+        sub(el, "locked", "FALSE")
         if track.kind == "audio":
-            _sub(el, "outputchannelindex", (exploded or 0) + 1)
+            sub(el, "outputchannelindex", (exploded or 0) + 1)
 
     def transition(self, parent: etree._Element, cut: Fraction, length: int, rate: Fraction, kind: str) -> None:
         half = length // 2
-        c = _frames(cut, rate)
-        tr = _sub(parent, "transitionitem")
-        _sub(tr, "start", c - half)
-        _sub(tr, "end", c - half + length)
-        _sub(tr, "alignment", "center")
-        _sub(tr, "cutPointTicks", _ticks(half, rate))
-        _rate(tr, rate)
-        e = _sub(tr, "effect")
+        c = frame_at(cut, rate)
+        tr = sub(parent, "transitionitem")
+        sub(tr, "start", c - half)
+        sub(tr, "end", c - half + length)
+        sub(tr, "alignment", "center")
+        sub(tr, "cutPointTicks", ticks_at(half, rate))
+        rate_element(tr, rate)
+        e = sub(tr, "effect")
         if kind == "video":
             for tag, text in (
                 ("name", "Cross Dissolve"),
@@ -401,7 +216,7 @@ class _Writer:
                 ("endratio", 1),
                 ("reverse", "FALSE"),
             ):
-                _sub(e, tag, text)
+                sub(e, tag, text)
         else:
             for tag, text in (
                 ("name", "Cross Fade (+3dB)"),
@@ -410,7 +225,7 @@ class _Writer:
                 ("effecttype", "transition"),
                 ("mediatype", "audio"),
             ):
-                _sub(e, tag, text)
+                sub(e, tag, text)
 
     def item(
         self,
@@ -422,8 +237,8 @@ class _Writer:
         tail: int,
         exploded: int | None,
     ) -> None:
-        start, end = _frames(clip.start, rate), _frames(clip.end, rate)
-        src_in = _frames(clip.source_in, rate)
+        start, end = frame_at(clip.start, rate), frame_at(clip.end, rate)
+        src_in = frame_at(clip.source_in, rate)
         src_out = src_in + (end - start)
         # Inside a centre-aligned transition Premiere writes -1 and extends in/out to the
         # transition's edge; the cut point sits half a transition away.
@@ -431,61 +246,61 @@ class _Writer:
         x_out = src_out + (tail - tail // 2) if tail else src_out
         if x_in < 0:
             raise ValueError(f"clip {clip.name!r}: source in {src_in} frames leaves no handle for its transition")
-        cf = _ClipFrames(clip, rate)
+        cf = ClipFrames(clip, rate)
         mk = clip.media_kind
         if mk == "generator":
-            item = _sub(parent, "generatoritem", id=self.clip_id())
-            _sub(item, "name", clip.name)
-            _sub(item, "enabled", _bool(clip.enabled))
-            _sub(item, "duration", max(_GENERATOR_DURATION_FRAMES, x_out))
-            _sub(item, "start", -1 if head else start)
-            _sub(item, "end", -1 if tail else end)
-            _sub(item, "in", x_in)
-            _sub(item, "out", x_out)
-            _rate(item, rate)
+            item = sub(parent, "generatoritem", id=self.clip_id())
+            sub(item, "name", clip.name)
+            sub(item, "enabled", bool_text(clip.enabled))
+            sub(item, "duration", max(_GENERATOR_DURATION_FRAMES, x_out))
+            sub(item, "start", -1 if head else start)
+            sub(item, "end", -1 if tail else end)
+            sub(item, "in", x_in)
+            sub(item, "out", x_out)
+            rate_element(item, rate)
             title = any(w in clip.name.lower() for w in ("title", "text", "lower third"))
-            e = _sub(item, "effect")
-            _sub(e, "name", "Text" if title else "Color")
-            _sub(e, "effectid", "Text" if title else "Color")
-            _sub(e, "effectcategory", "Text" if title else "Matte")
-            _sub(e, "effecttype", "generator")
-            _sub(e, "mediatype", "video")
-            _video_filters(item, clip, cf)
+            e = sub(item, "effect")
+            sub(e, "name", "Text" if title else "Color")
+            sub(e, "effectid", "Text" if title else "Color")
+            sub(e, "effectcategory", "Text" if title else "Matte")
+            sub(e, "effecttype", "generator")
+            sub(e, "mediatype", "video")
+            video_filters(item, clip, cf)
             return
-        item = _sub(parent, "clipitem", id=self.clip_id(), frameBlend="FALSE")
+        item = sub(parent, "clipitem", id=self.clip_id(), frameBlend="FALSE")
         if kind == "audio":
             item.set("premiereChannelType", "stereo" if exploded is not None else "mono")
-        _sub(item, "masterclipid", f"masterclip-{self._file_key_index(clip, kind)}")
-        _sub(item, "name", clip.name)
-        _sub(item, "enabled", _bool(clip.enabled))
+        sub(item, "masterclipid", f"masterclip-{self._file_key_index(clip, kind)}")
+        sub(item, "name", clip.name)
+        sub(item, "enabled", bool_text(clip.enabled))
         media_frames = self._media_frames(clip, kind, x_out)
-        _sub(item, "duration", media_frames)
-        _rate(item, rate)
-        _sub(item, "start", -1 if head else start)
-        _sub(item, "end", -1 if tail else end)
-        _sub(item, "in", x_in)
-        _sub(item, "out", x_out)
-        _sub(item, "pproTicksIn", _ticks(x_in, rate))
-        _sub(item, "pproTicksOut", _ticks(x_out, rate))
+        sub(item, "duration", media_frames)
+        rate_element(item, rate)
+        sub(item, "start", -1 if head else start)
+        sub(item, "end", -1 if tail else end)
+        sub(item, "in", x_in)
+        sub(item, "out", x_out)
+        sub(item, "pproTicksIn", ticks_at(x_in, rate))
+        sub(item, "pproTicksOut", ticks_at(x_out, rate))
         if kind == "video":
-            _sub(item, "alphatype", "straight" if mk == "still" else "none")
-            _sub(item, "pixelaspectratio", "square")
-            _sub(item, "anamorphic", "FALSE")
+            sub(item, "alphatype", "straight" if mk == "still" else "none")
+            sub(item, "pixelaspectratio", "square")
+            sub(item, "anamorphic", "FALSE")
         if mk == "sequence":
             self.nested(item, clip, rate, media_frames)
         else:
             self.file(item, clip, kind, rate, media_frames)
         if kind == "audio":
-            st = _sub(item, "sourcetrack")
-            _sub(st, "mediatype", "audio")
-            _sub(st, "trackindex", (exploded or 0) + 1)
-            _audio_filters(item, clip, cf)
+            st = sub(item, "sourcetrack")
+            sub(st, "mediatype", "audio")
+            sub(st, "trackindex", (exploded or 0) + 1)
+            audio_filters(item, clip, cf)
         else:
-            _video_filters(item, clip, cf)
-        li = _sub(item, "logginginfo")
+            video_filters(item, clip, cf)
+        li = sub(item, "logginginfo")
         for tag in ("description", "scene", "shottake", "lognote"):
-            _sub(li, tag, "")
-        _sub(_sub(item, "labels"), "label2", "Iris" if kind == "video" else "Caribbean")
+            sub(li, tag, "")
+        sub(sub(item, "labels"), "label2", "Iris" if kind == "video" else "Caribbean")
 
     def _file_key(self, clip: Clip, kind: str) -> tuple[str, str]:
         """A source's identity: its name and what it holds. Audio cut from a video file shares its <file>."""
@@ -511,41 +326,41 @@ class _Writer:
         key = self._file_key(clip, kind)
         fid = self.files[key]
         if fid in self.defined:
-            _sub(item, "file", id=fid)
+            sub(item, "file", id=fid)
             return
         self.defined.add(fid)
-        f = _sub(item, "file", id=fid)
-        _sub(f, "name", clip.name)
-        _sub(f, "pathurl", "file://localhost/Volumes/Media/Project/" + quote(_path_name(clip, key[1])))
-        _rate(f, rate)
+        f = sub(item, "file", id=fid)
+        sub(f, "name", clip.name)
+        sub(f, "pathurl", "file://localhost/Volumes/Media/Project/" + quote(_path_name(clip, key[1])))
+        rate_element(f, rate)
         if clip.media_kind != "still":
-            _sub(f, "duration", media_frames)
-        _timecode(f, rate)
-        fm = _sub(f, "media")
+            sub(f, "duration", media_frames)
+        timecode_element(f, rate)
+        fm = sub(f, "media")
         if clip.media_kind in ("video", "still") or key[1] == "av":
-            v = _sub(fm, "video")
-            sc = _sub(v, "samplecharacteristics")
-            _rate(sc, clip.source_rate or rate)
+            v = sub(fm, "video")
+            sc = sub(v, "samplecharacteristics")
+            rate_element(sc, clip.source_rate or rate)
             par, anamorphic = _PIXEL_ASPECTS.get(round(clip.source_pixel_aspect or 1.0, 6), ("square", False))
-            _sub(sc, "width", clip.source_width or 1920)
-            _sub(sc, "height", clip.source_height or 1080)
-            _sub(sc, "anamorphic", _bool(anamorphic))
-            _sub(sc, "pixelaspectratio", par)
-            _sub(sc, "fielddominance", "none")
+            sub(sc, "width", clip.source_width or 1920)
+            sub(sc, "height", clip.source_height or 1080)
+            sub(sc, "anamorphic", bool_text(anamorphic))
+            sub(sc, "pixelaspectratio", par)
+            sub(sc, "fielddominance", "none")
         if clip.media_kind != "still":
-            a = _sub(fm, "audio")
-            asc = _sub(a, "samplecharacteristics")
-            _sub(asc, "depth", 16)
-            _sub(asc, "samplerate", 48000)
-            _sub(a, "channelcount", clip.audio_channels or 2)
+            a = sub(fm, "audio")
+            asc = sub(a, "samplecharacteristics")
+            sub(asc, "depth", 16)
+            sub(asc, "samplerate", 48000)
+            sub(a, "channelcount", clip.audio_channels or 2)
 
     def nested(self, item: etree._Element, clip: Clip, rate: Fraction, media_frames: int) -> None:
         self.n_seq += 1
-        seq = _sub(item, "sequence", id=f"sequence-{self.n_seq}")
-        _sub(seq, "duration", media_frames)
-        _rate(seq, rate)
-        _sub(seq, "name", clip.name)
-        _sub(_sub(seq, "media"), "video")
+        seq = sub(item, "sequence", id=f"sequence-{self.n_seq}")
+        sub(seq, "duration", media_frames)
+        rate_element(seq, rate)
+        sub(seq, "name", clip.name)
+        sub(sub(seq, "media"), "video")
 
     def prepass(self, timelines: list[Timeline]) -> None:
         """Assign file ids in document order and find how long each file's media must be."""
@@ -556,7 +371,7 @@ class _Writer:
                     continue
                 self._file_key_index(clip, track.kind)
                 key = self._file_key(clip, track.kind)
-                out = _frames(clip.source_out, rate) + _frames(max(clip.transition_out, Fraction(0)), rate)
+                out = frame_at(clip.source_out, rate) + frame_at(max(clip.transition_out, Fraction(0)), rate)
                 self.file_frames[key] = max(self.file_frames.get(key, 0), out + 1)
 
 
@@ -574,7 +389,7 @@ def _transition_frames(a: Clip | None, b: Clip | None, rate: Fraction) -> int:
     """Frames of the transition at the cut between ``a`` and ``b``, 0 when there is none."""
     if a is None or b is None or a.end != b.start:
         return 0
-    la, lb = _frames(a.transition_out, rate), _frames(b.transition_in, rate)
+    la, lb = frame_at(a.transition_out, rate), frame_at(b.transition_in, rate)
     if la != lb:
         if la and lb:
             raise ValueError(f"clips {a.name!r} and {b.name!r} disagree on their transition ({la} vs {lb} frames)")
@@ -611,9 +426,9 @@ def write_xmeml(timelines: Timeline | list[Timeline]) -> bytes:
     if len(tls) == 1:
         w.sequence(root, tls[0])
     else:
-        project = _sub(root, "project")
-        _sub(project, "name", tls[0].name)
-        children = _sub(project, "children")
+        project = sub(root, "project")
+        sub(project, "name", tls[0].name)
+        children = sub(project, "children")
         for tl in tls:
             w.sequence(children, tl)
     etree.indent(root, space="\t")

@@ -13,7 +13,3 @@ PRODUCTION = REALWORLD.parent / "production"
 NOT_TIMELINES = frozenset(("xmeml__New_Event_2.06.13.fcpxml", "xmeml__Selvika_1._juni_2013.fcpxml"))
 ALL_FILES = sorted(p for d in (REALWORLD, PRODUCTION) if d.is_dir() for p in d.glob("*/*") if p.suffix != ".md")
 TIMELINE_FILES = [p for p in ALL_FILES if p.name not in NOT_TIMELINES]
-
-
-def file_id(path) -> str:
-    return f"{path.parent.parent.name}/{path.name}"

@@ -5,12 +5,13 @@ regression shows as a test that does not finish)."""
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 
 import pytest
 
 from core.data.formats import read_bytes
-from core.data.formats._numbers import MAX_DENOMINATOR, NumberError, exact
+from core.data.formats._numbers import MAX_DENOMINATOR, NumberError, exact, ratio
 from core.data.timeline import TimelineError
 
 HOSTILE = {
@@ -114,3 +115,14 @@ def test_exact_range_is_checked_on_the_digits():
         exact("1" + "0" * 13, 10**12)
     with pytest.raises(NumberError):
         exact("0.0001e17", 10**12)  # 1e13
+
+
+def test_fast_ratio_is_the_fraction():
+    # the readers' fast exact constructor must give exactly Fraction(n, d): same value, terms, hash and type
+    rng = random.Random(7)
+    cases = [(0, 1), (6, 4), (-6, 4), (30000, 1001), (10**12 * 1001, 30000)]
+    cases += [(rng.randint(-(10**15), 10**15), rng.randint(1, 10**9)) for _ in range(2000)]
+    for n, d in cases:
+        fast, slow = ratio(n, d), Fraction(n, d)
+        assert type(fast) is Fraction and (fast.numerator, fast.denominator) == (slow.numerator, slow.denominator)
+        assert fast == slow and hash(fast) == hash(slow) and fast + 1 == slow + 1

@@ -11,7 +11,8 @@ from lxml import etree
 
 from core.data.formats import read_file
 from core.data.formats._xml import safe_parse
-from tests.core.data._corpus import TIMELINE_FILES, file_id
+from tests.conftest import corpus_params
+from tests.core.data._corpus import TIMELINE_FILES
 
 CLIP_TAGS = {
     "xmeml": {"clipitem", "generatoritem"},
@@ -28,7 +29,7 @@ def _one(tree: etree._ElementTree, path: str) -> etree._Element:
     return found[0]
 
 
-@pytest.mark.parametrize("path", TIMELINE_FILES, ids=[file_id(p) for p in TIMELINE_FILES])
+@pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
 def test_every_path_finds_its_element(path: Path):
     tree = etree.ElementTree(safe_parse(path.read_bytes(), str(path)))
     for tl in read_file(path):

@@ -1,4 +1,5 @@
-"""What every reader promises on every real export (realworld and production): the new fields
+"""What every reader promises on every real export (realworld and production): exact times in
+range, video tracks before audio, plain-JSON output, the same from bytes as from the file; the fields
 are typed and in range, unknown is None rather than 0, and a static value is exactly a parameter
 the file sets to one value (so downstream can tell static from animated)."""
 
@@ -9,16 +10,36 @@ from fractions import Fraction
 
 import pytest
 
-from core.data.formats import read_file
-from core.data.timeline import PARAMS
-from tests.core.data._corpus import TIMELINE_FILES, file_id
+from core.data.formats import read_bytes, read_file
+from core.data.timeline import INTERPOLATIONS, MEDIA_KINDS, PARAMS
+from tests.conftest import corpus_params
+from tests.core.data._corpus import TIMELINE_FILES
 
 
 def _positive_int_or_none(v) -> bool:
     return v is None or (type(v) is int and v > 0)
 
 
-@pytest.mark.parametrize("path", TIMELINE_FILES, ids=[file_id(p) for p in TIMELINE_FILES])
+@pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
+def test_structure(path):
+    timelines = read_file(path)
+    assert timelines
+    for tl in timelines:
+        assert tl.dialect == path.parent.name and tl.source == str(path)  # the corpora keep a folder per dialect
+        assert tl.rate > 0 and tl.duration > 0 and tl.tracks
+        kinds = [t.kind for t in tl.tracks]
+        assert kinds == sorted(kinds, key=("video", "audio").index)  # video first, then audio
+        for _, clip in tl.iter_clips():
+            assert isinstance(clip.start, Fraction) and isinstance(clip.end, Fraction)
+            assert clip.start <= clip.end <= tl.duration
+            assert clip.media_kind in MEDIA_KINDS
+            for curve in clip.curves.values():
+                assert len(curve) >= 1
+                assert all(isinstance(k.time, Fraction) and k.interp in INTERPOLATIONS for k in curve.keys)
+    assert [tl.to_json() for tl in read_bytes(path.read_bytes(), str(path))] == [tl.to_json() for tl in timelines]
+
+
+@pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
 def test_fields_and_static_values(path):
     for tl in read_file(path):
         assert type(tl.size_known) is bool and tl.dialect_version

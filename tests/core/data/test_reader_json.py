@@ -13,8 +13,8 @@ import pytest
 
 from core.data.formats import read_file
 from core.data.timeline import TimelineError
-from tests.conftest import ROOT
-from tests.core.data._corpus import ALL_FILES, NOT_TIMELINES, PRODUCTION, TIMELINE_FILES, file_id
+from tests.conftest import ROOT, corpus_params
+from tests.core.data._corpus import ALL_FILES, NOT_TIMELINES, PRODUCTION, TIMELINE_FILES
 
 
 def _plain(value) -> bool:
@@ -26,7 +26,7 @@ def _plain(value) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
-@pytest.mark.parametrize("path", TIMELINE_FILES, ids=[file_id(p) for p in TIMELINE_FILES])
+@pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
 def test_to_json_is_plain_json(path):
     for tl in read_file(path):
         data = tl.to_json()

@@ -11,8 +11,9 @@ import pytest
 from lxml import etree
 
 from core.data.formats import read_bytes, read_file
-from core.data.formats._edit import serialize, write_back
+from core.data.formats._edit import serialize
 from core.data.formats._xml import safe_parse
+from core.data.formats.write_back import write_back
 from core.data.timeline import Curve, Key
 
 BOM = b"\xef\xbb\xbf"

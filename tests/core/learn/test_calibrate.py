@@ -55,7 +55,8 @@ def batch_of(raw, scalers, context=0.5):
 def run(model, cfg, scalers, raw, context):
     loader = DataLoader(WindowDataset(raw, scalers, context=context, seed=5), batch_size=32, collate_fn=collate)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
-    comps = comparators(scalers, constant_of(raw, scalers.target_mean, scalers.target_std), cfg.model.targets, cfg.model.classify)
+    const = constant_of(raw, scalers.target_mean, scalers.target_std)
+    comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
     stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
     return compare(model, loader, loss_fn, comps, stds, cfg.model, torch.device("cpu"))
 
@@ -76,7 +77,7 @@ def test_identity_blend_changes_nothing_and_zero_blend_is_the_constant(setup):
     d_plain = plain["keyframe"][..., 1] - plain["keyframe"][..., 0]
     torch.testing.assert_close(same["keyframe"][..., 1] - same["keyframe"][..., 0], d_plain, atol=1e-5, rtol=1e-5)
     video = batch["track_kind"] == 0  # (B, K)
-    for j, name in enumerate(("scale", "pan")):
+    for name in ("scale", "pan"):
         want = torch.where(
             video[:, :, None],
             torch.tensor(scalers.baseline["regression"][name]["video"], dtype=torch.float32),

@@ -17,9 +17,10 @@ from torch.utils.data import DataLoader, DistributedSampler
 from core.config import config_from_dict
 from core.data.batch import MODEL_FEATURES
 from core.data.preprocess import Prepared, prepare
+from core.learn.epoch import validate
+from core.learn.loaders import build_loaders
 from core.learn.loss import MultiTrackLoss
 from core.learn.model import build_model
-from core.learn.train_loop import build_loaders, validate
 
 CFG = {
     "data": {"synth_count": 10, "window": 40, "overlap": 0, "max_tracks": 8},

@@ -13,32 +13,14 @@ import shutil
 import pytest
 import torch
 
-from core.config import apply_overrides, config_from_dict
+from core.config import apply_overrides
 from core.data.batch import MODEL_FEATURES
 from core.data.dataset import WindowDataset, collate
-from core.data.preprocess import prepare
 from core.learn.checkpoint import CHECKPOINT_FILE, PersistenceError, init_weights, load_checkpoint, load_state
 from core.learn.model import build_model
 from core.learn.train_loop import Hooks, LocalHooks, TrainingError, train
 from core.serve.export import export_model, load_exported
-
-TINY = {
-    "data": {"synth_count": 24, "window": 40, "overlap": 0, "max_tracks": 8},
-    "model": {
-        "preset": "tiny",
-        "dropout": 0.0,
-        "targets": ["scale", "opacity", "level_db"],
-        "classify": ["keyframe", "interpolation"],
-    },
-    "train": {"epochs": 4, "batch_size": 16, "lr": 3e-3, "early_stopping": 0, "seed": 1},
-}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    cfg = config_from_dict({**TINY, "data": {**TINY["data"], "cache_dir": str(cache)}})
-    return cfg, prepare(cfg.data)
+from tests.core.learn._runs import Interrupt
 
 
 @pytest.fixture(scope="module")
@@ -111,24 +93,11 @@ def test_export_torchscript_and_predictor_match_checkpoint(trained, tmp_path):
                 torch.testing.assert_close(got[k], ref[k], rtol=1e-5, atol=1e-5)
 
 
-class _Interrupt(LocalHooks):
-    """Stops the run like a Ctrl-C right after epoch ``stop_after`` was checkpointed."""
-
-    def __init__(self, out_dir, stop_after: int) -> None:
-        super().__init__(out_dir)
-        self.stop_after = stop_after
-
-    def report(self, metrics, checkpoint_dir):
-        super().report(metrics, checkpoint_dir)
-        if metrics["epoch"] == self.stop_after:
-            raise KeyboardInterrupt
-
-
 def test_resume_does_not_redo_finished_epochs(tiny, tmp_path):
     cfg, data = tiny
     cfg = apply_overrides(cfg, {"train.epochs": 3})
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, data, _Interrupt(tmp_path, stop_after=2), progress=False, log=lambda s: None)
+        train(cfg, data, Interrupt(tmp_path, stop_after=2), progress=False, log=lambda s: None)
     hooks = LocalHooks(tmp_path, resume=tmp_path)
     res = train(cfg, data, hooks, progress=False, log=lambda s: None)
     assert [h["epoch"] for h in hooks.history] == [3]  # epochs 1 and 2 were not run again

@@ -15,9 +15,10 @@ from fractions import Fraction
 import pytest
 
 from core.data.formats import read_bytes
-from core.data.formats._edit import STATIC_NOTE, write_back
-from tests.conftest import REALWORLD
-from tests.core.data._corpus import PRODUCTION, TIMELINE_FILES, file_id
+from core.data.formats._edit import STATIC_NOTE
+from core.data.formats.write_back import write_back
+from tests.conftest import REALWORLD, corpus_params
+from tests.core.data._corpus import PRODUCTION, TIMELINE_FILES
 
 REAL = [p for p in TIMELINE_FILES if p.is_relative_to(REALWORLD)]
 PRODUCTION_FILES = [p for p in TIMELINE_FILES if p.is_relative_to(PRODUCTION)]
@@ -97,21 +98,13 @@ def _round_trip(path, predictor) -> None:
     assert written >= 1
 
 
-def _params(paths) -> list:
-    """One param per file, or one skipped param naming the missing corpus folder."""
-    if paths:
-        return [pytest.param(p, id=file_id(p)) for p in paths]
-    reason = f"real-world corpus not found at {REALWORLD} (set XMLAI_REALWORLD to its folder)"
-    return [pytest.param(None, id="no-corpus", marks=pytest.mark.skip(reason=reason))]
-
-
-@pytest.mark.parametrize("path", _params(REAL + SAMPLE))
+@pytest.mark.parametrize("path", corpus_params(REAL + SAMPLE))
 def test_annotate_write_and_read_back(path, predictor, one_thread):
     _round_trip(path, predictor)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", _params(SLOW))
+@pytest.mark.parametrize("path", corpus_params(SLOW))
 def test_annotate_write_and_read_back_production(path, predictor, one_thread):
     _round_trip(path, predictor)
 

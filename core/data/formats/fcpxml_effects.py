@@ -1,0 +1,282 @@
+"""The FCPXML reader's effects: canonical curves, static values and parameter locations from the
+``adjust-*`` and ``filter-*`` elements of a clip and its owners, fades included (the rules are in
+``fcpxml.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from lxml import etree
+
+from core.data.formats.fcpxml_base import STORY, FcpxmlBase
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef
+
+AUDIO_ADJUSTMENTS = frozenset(
+    ("adjust-volume", "adjust-panner", "adjust-loudness", "adjust-noiseReduction", "adjust-humReduction", "adjust-EQ",
+     "adjust-matchEQ", "adjust-voiceIsolation")
+)  # fmt: skip
+
+
+class EffectReading(FcpxmlBase):
+    """Reads the adjustments that apply to a clip (mixed into the FCPXML reader)."""
+
+    def owners(self, el: etree._Element, shift: Fraction, where: str) -> list[tuple[etree._Element, Fraction]]:
+        """Elements whose adjust-* children apply to ``el``, with their time shift: ``el`` first,
+        then its channel sources, then its lane-less content (document order)."""
+        out = [(el, shift)]
+        for child in el.iterchildren("audio-channel-source", "audio-role-source"):
+            out.append((child, shift))
+        stack = [(c, shift) for c in reversed(el) if c.tag in STORY and c.get("lane") is None]
+        while stack:
+            child, parent_shift = stack.pop()
+            offset = self.time(child.get("offset"), where, "offset", Fraction(0))
+            start = self.time(child.get("start"), where, "start", Fraction(0))
+            child_shift = offset + parent_shift - start
+            out.append((child, child_shift))
+            for c in child.iterchildren("audio-channel-source", "audio-role-source"):
+                out.append((c, child_shift))
+            stack.extend((c, child_shift) for c in reversed(child) if c.tag in STORY and c.get("lane") is None)
+        return out
+
+    def effects(self, owners, params: tuple[str, ...], clip: Clip, where: str) -> None:
+        """Fill ``clip``'s curves, static values, parameter locations and effect names from the
+        owners' enabled ``adjust-*`` and ``filter-*`` elements; for each parameter the first owner
+        that has it wins."""
+        curves, static, refs = clip.curves, clip.static, clip.param_refs
+        audio = "level_db" in params
+        for owner, shift in owners:
+            found: dict[str, list[Key]] = {}
+            stat: dict[str, float] = {}
+            orefs: dict[str, ParamRef] = {}
+            for adj in owner:
+                tag = adj.tag
+                if not isinstance(tag, str) or not (tag.startswith("adjust-") or tag.startswith("filter-")):
+                    continue
+                if adj.get("enabled", "1").strip() in ("0", "false"):
+                    continue
+                if (tag in AUDIO_ADJUSTMENTS or tag == "filter-audio") != audio:
+                    continue
+                clip.effects.append(self.effect_name(adj))
+                ctx = _Param(shift, clip, found, stat, orefs, where)
+                if tag == "adjust-transform":
+                    self.transform(adj, ctx)
+                elif tag == "adjust-blend":
+                    self.param(adj, "amount", _scalar("opacity", lambda v: v * 100.0), ctx, fade=0.0)
+                elif tag == "adjust-volume":
+                    self.param(adj, "amount", _scalar("level_db", _db), ctx, fade=LEVEL_FLOOR_DB)
+                elif tag == "adjust-panner":
+                    self.panner(adj, ctx)
+            for canon, ref in orefs.items():
+                if canon not in refs or (found.get(canon) and canon not in curves):
+                    refs[canon] = ref  # the first owner that has it, or the one whose curve wins
+            for canon, keys in found.items():
+                if keys and canon not in curves:
+                    curves[canon] = Curve(keys)
+                    if canon in stat:
+                        static[canon] = stat[canon]
+                    else:
+                        static.pop(canon, None)
+            for canon, value in stat.items():
+                if canon not in curves:
+                    static.setdefault(canon, value)
+
+    def effect_name(self, adj: etree._Element) -> str:
+        if adj.tag.startswith("filter-"):
+            effect = self.ids.get(adj.get("ref") or "")
+            return adj.get("name") or (effect.get("name") if effect is not None else None) or adj.tag
+        if adj.tag == "adjust-conform" and adj.get("type"):
+            return f"adjust-conform ({adj.get('type')})"  # fit / fill / none: it decides the scale seen
+        return adj.tag
+
+    def transform(self, adj, ctx: _Param) -> None:
+        width, height = self.frame_size
+
+        def scale(vals):
+            return [("scale", vals[0] * 100.0)] if vals else []
+
+        def position(vals):
+            if len(vals) < 2:
+                return []
+            return [("center_x", vals[0] * height / (100.0 * width)), ("center_y", 0.0 - vals[1] / 100.0)]
+
+        def rotation(vals):
+            return [("rotation", vals[0])] if vals else []
+
+        self.param(adj, "scale", (scale, {"scale": None}), ctx)
+        self.param(adj, "position", (position, {"center_x": "0", "center_y": "1"}), ctx)
+        self.param(adj, "rotation", (rotation, {"rotation": None}), ctx)
+
+    def panner(self, adj, ctx: _Param) -> None:
+        """Stereo Left/Right mode (or no mode): ``amount`` -100 (left) .. 100 (right) is the pan.
+        Surround modes pan with ``left_right_mix``; the other presets (Dialogue, Create Space, ...)
+        spread sound rather than place it and give no pan."""
+        mode = (adj.get("mode") or "").strip().lower()
+        if not mode or mode.startswith("1") or "stereo left/right" in mode:
+            pname = "amount"
+        elif adj.get("left_right_mix") is not None or any(
+            p.get("name") == "left_right_mix" for p in adj.iterchildren("param")
+        ):
+            pname = "left_right_mix"
+        else:
+            return
+        self.param(adj, pname, _scalar("pan", lambda v: max(-1.0, min(1.0, v / 100.0))), ctx)
+
+    def param(self, adj, pname: str, conversion, ctx: _Param, fade: float | None = None) -> None:
+        """Keys of one parameter: ``<param>`` keyframes, 1.2 key lists, fades, or the static value.
+
+        ``conversion`` is (values -> [(canonical, value)], {canonical: component}). Where the
+        parameter lives goes to ``ctx.refs``, its one value (a plain value or a single key) to
+        ``ctx.static``, its keys to ``ctx.found``. ``fade`` is the floor a fadeIn/fadeOut starts
+        from or ends at (None: the parameter has no fades).
+        """
+        convert, canons = conversion
+        where = f"{ctx.where}, {adj.tag}/{pname}"
+        param = next((p for p in adj.iterchildren("param") if p.get("name") == pname), None)
+        if param is not None:
+            animated = param.find("keyframeAnimation") is not None or param.get("keyTimes") is not None
+            path, attr = self.getpath(param), None if animated or param.get("value") is None else "value"
+        elif adj.get(pname) is not None:
+            path, attr = self.getpath(adj), pname
+        else:
+            path = None
+        if path is not None:
+            for canon, component in canons.items():
+                ctx.refs.setdefault(canon, ParamRef(path, attr, component, self.getpath(adj)))
+        rows: list[tuple[Fraction, list[tuple[str, float]], str]] = []
+        if param is not None:
+            anim = param.find("keyframeAnimation")
+            if anim is not None:
+                for kf in anim.iterchildren("keyframe"):
+                    t = self.time(kf.get("time"), where, "keyframe time")
+                    if t is None:
+                        raise self.error(where, "keyframe without time")
+                    rows.append((t + ctx.shift, convert(self.numbers(kf.get("value"), where, "value")), _interp(kf)))
+            elif param.get("keyTimes") is not None:
+                times = [x for x in param.get("keyTimes").split(";") if x.strip()]
+                values = [x for x in (param.get("keyValues") or "").split(";") if x.strip()]
+                if len(times) != len(values):
+                    raise self.error(where, f"{len(times)} keyTimes but {len(values)} keyValues")
+                for t, v in zip(times, values):
+                    rows.append(
+                        (
+                            self.time(t, where, "keyTimes") + ctx.shift,
+                            convert(self.numbers(v, where, "value")),
+                            "smooth",
+                        )
+                    )
+        keys: dict[str, list[Key]] = {}
+        for t, values, interp in rows:
+            for canon, value in values:
+                keys.setdefault(canon, []).append(Key(t, value, interp))
+        static: list[tuple[str, float]] = []
+        if not rows:
+            text = param.get("value") if param is not None and param.get("value") is not None else adj.get(pname)
+            static = convert(self.numbers(text, where, "value"))
+        fades = []
+        if param is not None and fade is not None:
+            for f in param.iterchildren("fadeIn", "fadeOut"):
+                length = self.time(f.get("duration"), where, "fade duration", Fraction(0))
+                interp = "linear" if (f.get("type") or "").lower() == "linear" else "smooth"
+                fades.append((f.tag, length, interp))
+        if fades:
+            (canon,) = canons
+            base = static[0][1] if static else PARAMS[canon][0]
+            ctx.found[canon] = _faded(keys.get(canon, []), base, fades, canon, fade, ctx.clip.start, ctx.clip.end)
+            return
+        for canon, value in static:
+            ctx.stat.setdefault(canon, value)
+            if abs(value - PARAMS[canon][0]) > 1e-9:  # untouched parameters give no curve
+                ctx.found.setdefault(canon, [Key(ctx.clip.start, value, "smooth")])
+        for canon, canon_keys in keys.items():
+            ctx.found.setdefault(canon, canon_keys)
+            if len(canon_keys) == 1:
+                ctx.stat.setdefault(canon, canon_keys[0].value)
+
+
+@dataclass
+class _Param:
+    """Where one owner's parameters go while they are read (see ``EffectReading.param``)."""
+
+    shift: Fraction
+    clip: Clip
+    found: dict[str, list[Key]]
+    stat: dict[str, float]
+    refs: dict[str, ParamRef]
+    where: str
+
+
+def _scalar(canon: str, convert):
+    return (lambda vals: [(canon, convert(vals[0]))] if vals else []), {canon: None}
+
+
+def _faded(keys: list[Key], base: float, fades, canon: str, floor: float, start: Fraction, end: Fraction) -> list[Key]:
+    """A parameter's keys with FCP X's fades applied on top (issue 7.3).
+
+    Without keys the fade ramps between the floor and the static value ``base``. With keys the
+    fade scales them: within a fade the value is the key curve times the fade's progress g
+    (opacity) or plus 20*log10(g) dB (volume), with a key at each end of the fade.
+    """
+    spans = {tag: (length, interp) for tag, length, interp in fades}
+    if not keys:
+        out = []
+        if "fadeIn" in spans:
+            length, interp = spans["fadeIn"]
+            out += [Key(start, floor, interp), Key(start + length, base, interp)]
+        if "fadeOut" in spans:
+            length, interp = spans["fadeOut"]
+            out += [Key(end - length, base, interp), Key(end, floor, interp)]
+        return out
+    curve = Curve(keys)
+    in_end = start + spans["fadeIn"][0] if "fadeIn" in spans else None
+    out_start = end - spans["fadeOut"][0] if "fadeOut" in spans else None
+
+    def scaled(value: float, g: float) -> float:
+        if canon == "level_db":
+            return floor if g <= 0 or value <= floor else max(floor, value + 20.0 * math.log10(g))
+        return value * g
+
+    def gain(t: Fraction) -> float:
+        g = 1.0
+        if in_end is not None and t < in_end:
+            g *= max(0.0, float((t - start) / (in_end - start))) if in_end > start else 1.0
+        if out_start is not None and t > out_start:
+            g *= max(0.0, float((end - t) / (end - out_start))) if end > out_start else 1.0
+        return g
+
+    out = []
+    if in_end is not None:
+        out.append(Key(start, floor, spans["fadeIn"][1]))
+        out.append(Key(in_end, curve.value_at(in_end), _interp_at(curve, in_end)))
+    for k in keys:
+        if (in_end is not None and k.time <= in_end) or (out_start is not None and k.time >= out_start):
+            if start < k.time < end and k.time not in (in_end, out_start):
+                out.append(Key(k.time, scaled(k.value, gain(k.time)), k.interp))
+            continue
+        out.append(k)
+    if out_start is not None:
+        out.append(Key(out_start, curve.value_at(out_start), spans["fadeOut"][1]))
+        out.append(Key(end, floor, spans["fadeOut"][1]))
+    return sorted(out, key=lambda k: k.time)
+
+
+def _interp_at(curve: Curve, t: Fraction) -> str:
+    """The interpolation governing time ``t`` of ``curve`` (that of the last key at or before it)."""
+    before = [k for k in curve.keys if k.time <= t]
+    return (before[-1] if before else curve.keys[0]).interp
+
+
+def _db(value: float) -> float:
+    return max(LEVEL_FLOOR_DB, value)
+
+
+def _interp(kf: etree._Element) -> str:
+    curve = (kf.get("curve") or "").strip().lower()
+    if curve in ("linear", "smooth"):
+        return curve
+    interp = (kf.get("interp") or "").strip().lower()
+    if interp == "linear":
+        return "linear"
+    return "smooth"  # ease, easeIn, easeOut, or nothing: the DTD's default curve is smooth

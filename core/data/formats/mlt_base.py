@@ -1,0 +1,118 @@
+"""The MLT reader's foundation: the producer index, the profile (rate, frame size) and positions as
+MLT parses them (frames, clock and SMPTE strings), each checked for size first. The document
+(``mlt.py``) and filter (``mlt_filters.py``) parts of the reader build on this class.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from lxml import etree
+
+from core.data.formats._numbers import NumberError, check_length
+from core.data.formats._source import SourceInfo
+from core.data.formats._xml import DEFAULT_SIZE, DocumentReader
+
+MAX_FRAMES = 10**12
+MAX_PIXELS = 1 << 16
+
+
+class MltBase(DocumentReader):
+    """The producer index, the profile and the position parsing of one MLT document."""
+
+    def __init__(self, root: etree._Element, name: str) -> None:
+        super().__init__(root, name)
+        self.ids: dict[str, etree._Element] = {}
+        for el in root.iter("producer", "chain", "playlist", "tractor"):
+            ident = el.get("id")
+            if ident and ident not in self.ids:
+                self.ids[ident] = el
+        profile = root.find("profile")
+        if profile is None:
+            raise self.error("", "no <profile>")
+        num = self.int_attr(profile, "frame_rate_num")
+        den = self.int_attr(profile, "frame_rate_den")
+        if not num or not den or num <= 0 or den <= 0 or num / den > 10**6:
+            raise self.error("profile", f"frame rate {num}/{den} is not usable")
+        self.rate = Fraction(num, den)
+        self.fps = num / den  # MLT converts clock strings in doubles
+        size = []
+        for what, default in zip(("width", "height"), DEFAULT_SIZE):
+            value = self.int_attr(profile, what) or default
+            if not 0 < value <= MAX_PIXELS:
+                raise self.error("profile", f"frame {what} {value} is out of range")
+            size.append(value)
+        self.width, self.height = size
+        self.stated_size = (self.int_attr(profile, "width"), self.int_attr(profile, "height"))
+        self.pixel_aspect = ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
+        self.sources: dict[etree._Element, SourceInfo] = {}
+
+    def int_attr(self, el: etree._Element, what: str) -> int | None:
+        text = el.get(what)
+        if text is None or not text.strip():
+            return None
+        try:
+            value = int(check_length(text))
+        except ValueError:
+            raise self.error(el.tag, f"{what} is not an integer: {text.strip()[:40]!r}") from None
+        if abs(value) > MAX_FRAMES:
+            raise self.error(el.tag, f"{what} {text.strip()[:40]} is absurd")
+        return value
+
+    # ---- time --------------------------------------------------------------------------------
+
+    def frames(self, text: str | None, where: str, default: int | None = None) -> int | None:
+        """A position as MLT parses it: frames, clock ``HH:MM:SS.mmm`` or SMPTE ``HH:MM:SS:FF``."""
+        if text is None or not text.strip():
+            return default
+        s = text.strip()
+        try:
+            check_length(s)
+            if ":" not in s and ";" not in s:
+                value = int(s) if s.lstrip("+-").isdigit() else int(float(s.replace(",", ".")))
+            else:
+                value = self.clock(s)
+        except NumberError as e:
+            raise self.error(where, f"time {e}") from None
+        except (ValueError, OverflowError):
+            raise self.error(where, f"not a time: {s[:40]!r}") from None
+        if abs(value) > MAX_FRAMES:
+            raise self.error(where, f"time {s[:40]} is absurd")
+        return value
+
+    def clock(self, s: str) -> int:
+        sign = -1 if s.startswith("-") else 1
+        parts = s.lstrip("+-").replace(";", ":").split(":")
+        if len(parts) == 4 or (len(parts) == 3 and "." not in parts[-1] and "," not in parts[-1] and ";" in s):
+            h, m, sec, ff = (["0"] * (4 - len(parts)) + parts)[-4:]
+            return sign * (round(self.fps * (int(h) * 3600 + int(m) * 60 + int(sec))) + int(ff))
+        if len(parts) > 3:
+            raise ValueError(s)
+        h, m, sec = (["0"] * (3 - len(parts)) + parts)[-3:]
+        seconds = float(sec.replace(",", "."))  # older files may use a decimal comma
+        # round() on a float is round-half-even, as C's lrint in the default rounding mode
+        return sign * (
+            math.floor(self.fps * int(h) * 3600) + math.floor(self.fps * int(m) * 60) + round(self.fps * seconds)
+        )
+
+    def secs(self, frames: int) -> Fraction:
+        return Fraction(frames) / self.rate
+
+
+def ratio(num: str | None, den: str | None) -> float | None:
+    """num/den of two short positive numbers, None when either is missing or unusable."""
+    if num is None or den is None:
+        return None
+    try:
+        n, d = float(check_length(num)), float(check_length(den))
+    except ValueError:
+        return None
+    return n / d if n > 0 and d > 0 and math.isfinite(n / d) else None
+
+
+def property_text(el: etree._Element, name: str) -> str | None:
+    for p in el.iterchildren("property"):
+        if p.get("name") == name:
+            return p.text
+    return None

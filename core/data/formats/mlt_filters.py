@@ -1,0 +1,253 @@
+"""The MLT reader's filters: canonical curves and static values from ``<filter>`` properties
+(animation strings, rects, volume, panner, brightness fades), whether attached to an entry, a
+producer, a track or the timeline (the rules are in ``mlt.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from core.data.formats._numbers import NumberError, bounded_float, leading_numbers
+from core.data.formats.mlt_base import MltBase
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, gain_to_db
+
+FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
+HOLD_MARKERS = frozenset("|!")
+METERS = frozenset(("audiolevel",))
+RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
+_KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
+
+
+class FilterReading(MltBase):
+    """Reads filters into curves (mixed into the MLT reader)."""
+
+    def apply_filters(self, filters, clips: list[Clip], kind: str, length: int, where: str) -> None:
+        """Apply track or timeline filters (keys in track time) to the clips they cover.
+
+        A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
+        clips that overlap its zone. A clip's own curve for a parameter wins.
+        """
+        for f in filters:
+            refs: dict[str, ParamRef] = {}
+            static: dict[str, float] = {}
+            curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
+            name = effect_name(f)
+            zone_in = self.secs(self.frames(f.get("in"), where, 0))
+            out = self.frames(f.get("out"), where)
+            zone_out = self.secs(out + 1) if out is not None else None
+            for clip in clips:
+                if clip.end <= zone_in or (zone_out is not None and clip.start >= zone_out):
+                    continue
+                if name is not None:
+                    clip.effects.append(name)
+                for param, curve in curves.items():
+                    if param not in clip.curves:
+                        clip.param_refs[param] = refs[param]
+                        if param in static:
+                            clip.static[param] = static[param]  # the clip's own is at most a default
+                    _merge(clip.curves, param, list(curve.keys))
+                    if len(clip.curves[param]) > 1:
+                        clip.static.pop(param, None)  # animated now (the track's keys, or both joined)
+                for param, value in static.items():
+                    if param not in curves and param not in clip.curves:
+                        clip.static.setdefault(param, value)
+                        clip.param_refs.setdefault(param, refs[param])
+
+    def curves(
+        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
+    ) -> dict[str, Curve]:
+        """Canonical curves of ``filters``; ``to_time`` maps a frame of the attachment domain to
+        timeline seconds. The first filter that gives a parameter wins. ``refs`` gets where each
+        mapped parameter lives (the curve's property, else the first filter that has it), ``static``
+        the parameters with one value (a plain value or one key, defaults included)."""
+        curves: dict[str, Curve] = {}
+        for f in filters:
+            prop_els = {p.get("name"): p for p in f.iterchildren("property")}
+            props = {name: p.text or "" for name, p in prop_els.items()}
+            if props.get("disable", "0").strip() == "1":
+                continue
+            fwhere = f"{where}, filter {f.get('id') or props.get('mlt_service')}"
+            f_in = self.frames(f.get("in"), fwhere, 0)
+            f_out = self.frames(f.get("out"), fwhere)
+            length = f_out - f_in + 1 if f_out is not None else default_len
+            for canon, keys, prop, value in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
+                ref = ParamRef(
+                    self.getpath(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.getpath(f)
+                )
+                if keys and canon not in curves:
+                    refs[canon] = ref
+                    if value is None:
+                        static.pop(canon, None)
+                    else:
+                        static[canon] = value
+                else:
+                    refs.setdefault(canon, ref)
+                    if canon not in curves and value is not None:
+                        static.setdefault(canon, value)
+                    elif keys and canon in curves:
+                        static.pop(canon, None)  # a second filter's keys join the curve (fades)
+                if not keys:
+                    continue
+                _merge(curves, canon, keys)
+        return curves
+
+    def filter_keys(self, props: dict, f_in: int, length: int, to_time, kind: str, where: str):
+        """Yield (canonical parameter, keys) for one filter's mapped properties."""
+        service = (props.get("mlt_service") or "").lower()
+        ident = (props.get("kdenlive_id") or props.get("shotcut:filter") or "").lower()
+        mapped: list[tuple[str, str, object]] = []  # (property, canonical or "rect", converter)
+        if kind == "audio" or service in ("volume", "panner"):
+            if service == "volume":
+                if "level" in props:
+                    mapped.append(("level", "level_db", lambda v: max(LEVEL_FLOOR_DB, v[0])))
+                elif "gain" in props:
+                    mapped.append(("gain", "level_db", None))
+            elif service == "panner":
+                mapped.append(("start", "pan", lambda v: 2.0 * v[0] - 1.0))
+        if kind == "video":
+            if service in ("affine", "qtblend", "composite", "frei0r.affine"):
+                for prop in RECT_PROPS:
+                    if prop in props:
+                        mapped.append((prop, "rect", None))
+                        break
+                for prop in ("rotation", "transition.rotate_z", "transition.rotation"):
+                    if prop in props:
+                        mapped.append((prop, "rotation", lambda v: v[0]))
+                        break
+            elif service == "brightness":
+                if "alpha" in props and _animated(props["alpha"]):
+                    mapped.append(("alpha", "opacity", lambda v: v[0] * 100.0))
+                elif ident in FADE_IDS and "level" in props:
+                    mapped.append(("level", "opacity", lambda v: v[0] * 100.0))
+        for prop, canon, convert in mapped:
+            rows = self.animation(props[prop], f_in, length, to_time, where)
+            if "end" in props and "=" not in props[prop] and prop in ("gain", "level"):
+                # Old Kdenlive fades: a static start value ramps to ``end`` over the filter.
+                rows = rows + [(to_time(f_in + length), props["end"], "linear")]
+            if canon == "rect":
+                out: dict[str, list[Key]] = {}
+                for t, text, interp in rows:
+                    for c, value in self.rect(text, where):
+                        out.setdefault(c, []).append(Key(t, value, interp))
+                for c, keys in _drop_defaults(out):
+                    yield c, keys, prop, _one_value(out[c])
+                continue
+            keys = []
+            for t, text, interp in rows:
+                if prop == "gain":
+                    value = _gain(text, where, self)
+                else:
+                    nums = _numbers(text, where, self)
+                    if not nums:
+                        continue
+                    value = convert(nums)
+                keys.append(Key(t, value, interp))
+            for c, kept in _drop_defaults({canon: keys}):
+                yield c, kept, prop, _one_value(keys)
+
+    def animation(self, text: str, f_in: int, length: int, to_time, where: str):
+        """(timeline seconds, value text, interpolation) per key of an animation string."""
+        if "=" not in text:
+            return [(to_time(f_in), text, "linear")]  # a plain static value
+        rows = []
+        for part in text.split(";") if not re.search(r"\d\d:\d\d:\d\d;\d", text) else _split_smpte(text):
+            if not part.strip():
+                continue
+            m = _KEY.match(part)
+            if m is None:
+                raise self.error(where, f"not an animation key: {part.strip()[:40]!r}")
+            frame = self.frames(m.group(1), where)
+            if frame < 0:
+                frame += length  # counts back from the end
+            marker = m.group(2) or ""
+            interp = "linear" if not marker else "hold" if marker in HOLD_MARKERS else "smooth"
+            rows.append((to_time(f_in + frame), m.group(3), interp))
+        return rows
+
+    def rect(self, text: str, where: str) -> list[tuple[str, float]]:
+        parts = text.split()
+        if len(parts) < 4:
+            return []
+        vals = []
+        for i, part in enumerate(parts[:5]):
+            pct = part.endswith("%")
+            try:
+                v = bounded_float(part.rstrip("%"))
+            except NumberError:
+                raise self.error(where, f"rect value {text.strip()[:40]} is out of range") from None
+            except ValueError:
+                raise self.error(where, f"rect value is not a number: {text.strip()[:40]!r}") from None
+            if pct and i < 4:
+                v = v / 100.0 * (self.width if i % 2 == 0 else self.height)
+            elif i == 4:
+                v = v if pct else v * 100.0  # opacity percent
+            vals.append(v)
+        x, y, w, h = vals[:4]
+        out = [
+            ("scale", w / self.width * 100.0),
+            ("center_x", (x + w / 2.0) / self.width - 0.5),
+            ("center_y", (y + h / 2.0) / self.height - 0.5),
+        ]
+        if len(vals) > 4:
+            out.append(("opacity", vals[4]))
+        return out
+
+
+def _one_value(keys: list[Key]) -> float | None:
+    """The value of a parameter set to one value (one key), else None."""
+    return keys[0].value if len(keys) == 1 else None
+
+
+def effect_name(f: etree._Element) -> str | None:
+    """Kdenlive's effect id, Shotcut's filter name or the MLT service of an enabled filter (None
+    for a disabled one and for Kdenlive's level meter, which changes nothing)."""
+    props = {p.get("name"): (p.text or "").strip() for p in f.iterchildren("property")}
+    if props.get("disable") == "1" or props.get("mlt_service") in METERS:
+        return None
+    return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
+
+
+def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:
+    """Add keys for ``canon``: the first curve wins, but keys wholly before or after it (a fade in
+    and a fade out as two filters) join it."""
+    old = curves.get(canon)
+    if old is None:
+        curves[canon] = Curve(keys)
+    elif min(k.time for k in keys) > old.keys[-1].time or max(k.time for k in keys) < old.keys[0].time:
+        curves[canon] = Curve(old.keys + keys)
+
+
+def _split_smpte(text: str) -> list[str]:
+    """Split keys on ``;`` when SMPTE times may use ``;`` as a separator too: a key ends before
+    the next ``TIME=`` starts."""
+    return re.split(r";(?=\s*-?[0-9:.;]+[^0-9:.;\s=]?=)", text)
+
+
+def _animated(text: str) -> bool:
+    return ";" in text
+
+
+def _numbers(text: str, where: str, reader: MltBase) -> list[float]:
+    try:
+        return leading_numbers(text)
+    except NumberError as e:
+        raise reader.error(where, f"value {e}") from None
+
+
+def _gain(text: str, where: str, reader: MltBase) -> float:
+    nums = _numbers(text, where, reader)
+    if not nums:
+        return 0.0
+    return max(LEVEL_FLOOR_DB, nums[0]) if text.strip().lower().endswith("db") else gain_to_db(nums[0])
+
+
+def _drop_defaults(found: dict[str, list[Key]]):
+    """Keys all at the default value are no curve (untouched parameters, e.g. a full-frame rect):
+    they come out with no keys, so the parameter's place is still known."""
+    for canon, keys in found.items():
+        if all(abs(k.value - PARAMS[canon][0]) < 1e-9 for k in keys):
+            yield canon, []
+            continue
+        yield canon, keys

@@ -1,0 +1,91 @@
+"""The xmeml reader's foundation: the document's id index and its typed values.
+
+Frames, numbers and rates are read here, each checked for size before any exact arithmetic
+(``core.data.formats._numbers``). The placement (``xmeml.py``), filter (``xmeml_filters.py``) and
+source (``xmeml_source.py``) parts of the reader all build on this class.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from lxml import etree
+
+from core.data.formats._numbers import NumberError, bounded_float, exact
+from core.data.formats._source import SourceInfo
+from core.data.formats._xml import DocumentReader, child_map, kid_text, xml_bool
+
+MAX_FRAMES = 10**12  # about 1000 years at 30 fps: anything larger is corrupt, not a long film
+MAX_TIMEBASE = 10**6  # audio timebases (48000) occur; a million is far beyond any real rate
+
+
+class XmemlBase(DocumentReader):
+    """The id index, the rate cache and the typed accessors of one xmeml document."""
+
+    def __init__(self, root: etree._Element, name: str) -> None:
+        super().__init__(root, name)
+        # Empty <file id="x"/> and <sequence id="x"/> refer to the first full definition with that
+        # id, which can sit anywhere in the document (even inside another track).
+        self.rates: dict[tuple, Fraction] = {}  # (timebase text, ntsc text) -> rate
+        self.sources: dict[str | etree._Element, SourceInfo] = {}
+        self.premiere = False  # per sequence: Premiere's MZ./TL. attributes or pproTicks seen
+        self.ids: dict[tuple[str, str], etree._Element] = {}
+        for el in root.iter("file", "sequence"):
+            ident = el.get("id")
+            if ident and len(el) and (el.tag, ident) not in self.ids:
+                self.ids[(el.tag, ident)] = el
+
+    def deref(self, el: etree._Element | None) -> etree._Element | None:
+        if el is None or len(el):
+            return el
+        ident = el.get("id")
+        return self.ids.get((el.tag, ident), el) if ident else el
+
+    def frames(self, text: str | None, where: str, what: str) -> int | Fraction | None:
+        """A frame count (integer, or fractional for FCP7 audio keys); None when absent."""
+        if text is None:
+            return None
+        if len(text) <= 20:  # the common case; int() accepts surrounding whitespace
+            try:
+                value = int(text)
+            except ValueError:
+                pass
+            else:
+                if -MAX_FRAMES <= value <= MAX_FRAMES:
+                    return value  # larger ones fall through to the exact path, which reports them
+        if not text.strip():
+            return None
+        try:
+            # Size checks before any exact arithmetic: Fraction("1e999999999") would never return.
+            return exact(text, MAX_FRAMES)
+        except NumberError as e:
+            raise self.error(where, f"<{what}> {e}") from None
+
+    def number(self, text: str | None, where: str, what: str) -> float | None:
+        if text is None or not text.strip():
+            return None
+        try:
+            return bounded_float(text)
+        except NumberError as e:
+            raise self.error(where, f"{what} {e}") from None
+        except ValueError:
+            raise self.error(where, f"{what} is not a number: {text.strip()[:40]!r}") from None
+
+    def rate(self, el: etree._Element, where: str, kids: dict | None = None) -> Fraction | None:
+        """The frame rate of ``el``'s own ``<rate>`` child, or None if it has none."""
+        rate_el = el.find("rate") if kids is None else kids.get("rate")
+        if rate_el is None:
+            return None
+        rate_kids = child_map(rate_el)
+        key = (kid_text(rate_kids, "timebase"), kid_text(rate_kids, "ntsc"))
+        rate = self.rates.get(key)
+        if rate is None:
+            timebase = self.frames(key[0], where, "timebase")
+            if timebase is None:
+                return None
+            if not 0 < timebase <= MAX_TIMEBASE:
+                raise self.error(where, f"timebase {key[0].strip()} is not a usable frame rate")
+            # Never a table of standard rates: Premiere writes timebases like 29, 59 and 14.
+            rate = Fraction(timebase) * (Fraction(1000, 1001) if xml_bool(key[1], False) else 1)
+            self.rates[key] = rate
+        return rate

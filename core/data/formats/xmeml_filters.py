@@ -1,0 +1,253 @@
+"""The xmeml reader's filters: canonical curves and static values from a clipitem's ``<filter>``s,
+Premiere's Audio Gain and the ``timeremap`` retiming (the rules are in ``xmeml.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from lxml import etree
+
+from core.data.formats._numbers import frames_to_seconds
+from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
+from core.data.formats.xmeml_base import XmemlBase
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Curve, Key, ParamRef, gain_to_db
+
+GAIN_EFFECT = "{61756678,4761696e,4b657947}"  # Premiere's Audio Gain ("aufx", "Gain", "KeyG"), spaces dropped
+
+# Older FCP7 files name some effects without an id; map the names we rely on.
+EFFECT_NAME_IDS = {
+    "basic motion": "basic",
+    "opacity": "opacity",
+    "audio levels": "audiolevels",
+    "audio pan": "audiopan",
+    "gain": GAIN_EFFECT,  # msub20001812aa: Premiere's Gain without an effectid
+}
+
+
+def _identity(v: float) -> float:
+    return v
+
+
+# (effectid, parameterid) -> [(canonical parameter, value component or None, unit conversion)]
+PARAM_MAP: dict[tuple[str, str], list[tuple[str, str | None, object]]] = {
+    ("basic", "scale"): [("scale", None, _identity)],
+    ("basic", "rotation"): [("rotation", None, _identity)],
+    ("basic", "center"): [("center_x", "horiz", _identity), ("center_y", "vert", _identity)],
+    ("opacity", "opacity"): [("opacity", None, _identity)],
+    ("audiolevels", "level"): [("level_db", None, gain_to_db)],
+    ("audiopan", "pan"): [("pan", None, _identity)],
+}
+
+
+_COMPONENT_WHAT = {"horiz": "value/horiz", "vert": "value/vert"}  # what an error names, built once
+MAPPED_EFFECTS = frozenset(effect for effect, _ in PARAM_MAP)  # never "timeremap": retiming is not an effect
+
+
+class _Filters:
+    """What one clipitem's filters say (see ``FilterReading.read_filters``); a plain class, one per clip."""
+
+    __slots__ = ("curves", "static", "refs", "effects", "gain_db", "speed", "time_remap")
+
+    def __init__(self) -> None:
+        self.curves: dict[str, Curve] = {}
+        self.static: dict[str, float] = {}
+        self.refs: dict[str, ParamRef] = {}
+        self.effects: list[str] = []
+        self.gain_db: float | None = None
+        self.speed = 1.0  # no timeremap filter: normal speed
+        self.time_remap = False
+
+
+class FilterReading(XmemlBase):
+    """Reads what a clipitem's enabled filters say (mixed into the xmeml reader)."""
+
+    def read_filters(
+        self,
+        el: etree._Element,
+        path: str,
+        unit: Fraction,
+        anchor: tuple,
+        src_in: int | Fraction,
+        start_s: Fraction,
+        where: str,
+    ) -> _Filters:
+        """What the clip's enabled filters say: canonical curves (keys in timeline seconds), static
+        values, where each parameter lives, effect names, Premiere's gain and the retiming."""
+        out = _Filters()
+        curves, static, refs = out.curves, out.static, out.refs
+        filter_els = list(el.iterchildren("filter"))
+        for number, filter_el in enumerate(filter_els, 1):
+            enabled = effect = None
+            effects = 0
+            for child in filter_el:  # <enabled> and <effect>, without a dict of every child
+                tag = child.tag
+                if tag == "effect":
+                    effect = child if effect is None else effect
+                    effects += 1
+                elif tag == "enabled":
+                    enabled = child.text
+            if effect is None or not xml_bool(enabled, True):
+                continue  # FCP7 writes disabled Motion-tab filters; they do nothing
+            # <name> and <effectid> come before the parameters: stop there instead of visiting them all
+            effect_name = effect_id = None
+            for child in effect:
+                tag = child.tag
+                if tag == "name":
+                    effect_name = child.text
+                elif tag == "effectid":
+                    effect_id = child.text
+                elif tag == "parameter":
+                    break
+            effect_name = (effect_name or "").strip()
+            effect_id = (effect_id or "").strip().lower()
+            if not effect_id:
+                effect_id = EFFECT_NAME_IDS.get(effect_name.lower(), "")
+            if effect_id == "timeremap":  # retiming, not an effect
+                self.read_timeremap(effect, out, where)
+                continue
+            out.effects.append(effect_name or effect_id)
+            if effect_id.replace(" ", "") == GAIN_EFFECT:
+                self.read_gain(effect, out, where)
+                continue
+            # Unmapped effects (colour correctors with dozens of parameters) are skipped before
+            # their parameters are visited.
+            if effect_id not in MAPPED_EFFECTS:
+                continue
+            filter_path = child_path(path, "filter", number, len(filter_els))
+            params = list(effect.iterchildren("parameter"))
+            for param_number, param in enumerate(params, 1):
+                param_id = (first_text(param, "parameterid") or "").strip()  # the first child: no dict yet
+                targets = PARAM_MAP.get((effect_id, param_id.lower()))
+                if not targets or all(t[0] in curves for t in targets):
+                    continue
+                param_kids = child_map(param)
+                if effects == 1:
+                    param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
+                else:  # never seen: let lxml index the effects
+                    param_path = self.getpath(param)
+                for canon, component, _ in targets:
+                    if canon not in refs:
+                        refs[canon] = ParamRef(param_path, None, component, filter_path)
+                pwhere = f"{where}, {effect_id}/{param_id}"
+                for canon, keys, value in self.read_parameter(
+                    param, param_kids, targets, unit, anchor, src_in, start_s, pwhere
+                ):
+                    if canon in curves:
+                        continue  # the first filter with keys wins
+                    if keys:
+                        curves[canon] = Curve(keys)
+                        if refs[canon].path != param_path:  # the curve's element
+                            refs[canon] = ParamRef(param_path, None, refs[canon].component, filter_path)
+                        if value is None:
+                            static.pop(canon, None)
+                        else:
+                            static[canon] = value
+                    elif value is not None:
+                        static.setdefault(canon, value)
+        if out.gain_db is not None:
+            self.apply_gain(out, start_s)
+        return out
+
+    def read_gain(self, effect: etree._Element, out: _Filters, where: str) -> None:
+        """Premiere's Audio Gain: a static dB value (several gain effects add up)."""
+        for param in effect.iterchildren("parameter"):
+            kids = child_map(param)
+            if (kid_text(kids, "parameterid") or "").strip().lower() != "gain(db)":
+                continue
+            # Never keyframed in real files; if it were, its first key stands for the clip.
+            value_el = child_map(kids["keyframe"]).get("value") if "keyframe" in kids else kids.get("value")
+            value = self.number(value_el.text if value_el is not None else None, f"{where}, Gain", "Gain(dB)")
+            if value is not None:
+                out.gain_db = (out.gain_db or 0.0) + value
+                out.refs.setdefault(
+                    "gain_db", ParamRef(self.getpath(param), None, None, self.getpath(effect.getparent()))
+                )
+
+    @staticmethod
+    def apply_gain(out: _Filters, start_s: Fraction) -> None:
+        """The level heard is the clip gain plus the Audio Levels volume (dB add); silence stays silent."""
+        gain, curves, static = out.gain_db, out.curves, out.static
+        curve = curves.get("level_db")
+        if "level_db" in static or curve is None:
+            static["level_db"] = _add_db(static.get("level_db", 0.0), gain)
+        if curve is not None:
+            curves["level_db"] = Curve([Key(k.time, _add_db(k.value, gain), k.interp) for k in curve.keys])
+        elif abs(static["level_db"]) > 1e-9:
+            curves["level_db"] = Curve([Key(start_s, static["level_db"], "linear")])
+
+    def read_timeremap(self, effect: etree._Element, out: _Filters, where: str) -> None:
+        """``speed`` (percent) and ``reverse`` give Clip.speed; ``variablespeed`` 1 is a remap curve."""
+        values = {}
+        for param in effect.iterchildren("parameter"):
+            kids = child_map(param)
+            pid = (kid_text(kids, "parameterid") or "").strip().lower()
+            if pid in ("speed", "reverse", "variablespeed"):
+                values[pid] = (kid_text(kids, "value") or "").strip()
+        speed = self.number(values.get("speed"), f"{where}, timeremap", "speed")
+        if speed is not None:
+            out.speed = speed / 100.0 * (-1.0 if xml_bool(values.get("reverse"), False) else 1.0)
+        out.time_remap = values.get("variablespeed", "0").lower() in ("1", "true")
+
+    def read_parameter(self, param, param_kids, targets, unit, anchor, src_in, start_s, where):
+        """Yield (canonical name, keys, static value or None) for each target of one <parameter>.
+
+        Keys are what the curve gets (a plain value only when it differs from the default); the
+        static value is the parameter's one value (a plain value or a single key), else None.
+        """
+        interp_el = param_kids.get("interpolation")
+        interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
+        base_interp = "smooth" if interp_name == "fcpcurve" else "linear"
+        keyframes = list(param.iterchildren("keyframe"))
+        if keyframes:
+            anchor_frames, anchor_s, frames_only = anchor
+            # <when> counts source frames in ``unit``: timeline = anchor + (when - in).
+            # Keys outside the clip are kept; the curve holds its end values.
+            rows = []
+            for kf in keyframes:
+                when_text = value_el = None
+                has_handles = False
+                for child in kf:  # a few children each: no dict
+                    tag = child.tag
+                    if tag == "when":
+                        when_text = child.text if when_text is None else when_text
+                    elif tag == "value":
+                        value_el = child if value_el is None else value_el
+                    elif tag == "inbez" or tag == "outbez":
+                        has_handles = True
+                when = self.frames(when_text, where, "when")
+                if when is None or value_el is None:
+                    raise self.error(where, "keyframe without <when> or <value>")
+                if frames_only and type(when) is int:
+                    t = frames_to_seconds(anchor_frames + when - src_in, unit)
+                else:
+                    t = anchor_s + frames_to_seconds(when - src_in, unit)
+                rows.append((t, value_el, "smooth" if has_handles else base_interp))
+            for canon, component, convert in targets:
+                keys = []
+                for t, value_el, interp in rows:
+                    value = self.component(value_el, component, where)
+                    if value is not None:
+                        keys.append(Key(t, convert(value), interp))
+                yield canon, keys, keys[0].value if len(keys) == 1 else None
+            return
+        value_el = param_kids.get("value")
+        if value_el is None:
+            return
+        for canon, component, convert in targets:
+            value = self.component(value_el, component, where)
+            if value is None:
+                continue
+            value = convert(value)
+            # untouched parameters give no curve, but their value is still stated
+            keys = [Key(start_s, value, base_interp)] if abs(value - PARAMS[canon][0]) > 1e-9 else []
+            yield canon, keys, value
+
+    def component(self, value_el: etree._Element, component: str | None, where: str) -> float | None:
+        if component is None:
+            return self.number(value_el.text, where, "value")
+        return self.number(first_text(value_el, component), where, _COMPONENT_WHAT[component])
+
+
+def _add_db(level: float, gain: float) -> float:
+    return LEVEL_FLOOR_DB if level <= LEVEL_FLOOR_DB else max(LEVEL_FLOOR_DB, level + gain)

@@ -1,0 +1,133 @@
+"""The xmeml reader's media: what a clipitem's ``<file>`` (or nested sequence) says about its source,
+and the clip's media kind (the rules are in ``xmeml.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension, is_still_path
+from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
+from core.data.formats.xmeml_base import XmemlBase
+
+MAX_PIXELS = 1 << 16
+MAX_CHANNELS = 1024
+GENERATOR_SOURCES = frozenset(("slug", "graphicandtype"))  # Premiere's synthetic media
+
+
+class SourceReading(XmemlBase):
+    """Reads ``<file>`` and nested-sequence media (mixed into the xmeml reader)."""
+
+    def frame_size(self, chars: dict | None, where: str) -> tuple[int | None, int | None]:
+        """(width, height) of a ``<samplecharacteristics>`` (its child dict), None where it does not say."""
+        if chars is None:
+            return None, None
+        size = []
+        for what in ("width", "height"):
+            value = self.number(kid_text(chars, what), where, what)
+            if value is not None and not 0 < value <= MAX_PIXELS:
+                raise self.error(where, f"frame {what} {value:g} is out of range")
+            size.append(None if value is None else int(value))
+        return size[0], size[1]
+
+    def source(self, file_el: etree._Element, where: str) -> SourceInfo:
+        """What a ``<file>`` says about the media; files are shared by many clipitems (FCP7 v1
+        files define one per clipitem, so this runs often: child dicts, not ElementPath)."""
+        key = file_el.get("id") or file_el  # repeated full definitions of one id are one file
+        found = self.sources.get(key)
+        if found is not None:
+            return found
+        kids = child_map(file_el)
+        media = kids.get("media")
+        video = chars = None
+        channels = None
+        kind = "generator" if (kid_text(kids, "mediaSource") or "").strip().lower() in GENERATOR_SOURCES else ""
+        if media is not None:
+            # One <audio> per source track, each with its channel count (1 when it has none).
+            channels = 0
+            for child in media:
+                if child.tag == "video" and video is None:
+                    video = child
+                elif child.tag == "audio":
+                    count = self.frames(first_text(child, "channelcount"), where, "channelcount")
+                    channels += int(count) if count is not None and 0 < count <= MAX_CHANNELS else 1
+        chars_kids = None
+        if video is not None:
+            video_kids = child_map(video)
+            chars = video_kids.get("samplecharacteristics")
+            chars_kids = child_map(chars) if chars is not None else None
+            if not kind and xml_bool(kid_text(video_kids, "stillframe"), False):
+                kind = "still"
+        width, height = self.frame_size(chars_kids, where)
+        rate = self.rate(chars, where, chars_kids) if chars is not None else None
+        if rate is None and video is not None:
+            rate = self.rate(file_el, where, kids)
+        path = (kid_text(kids, "pathurl") or kid_text(kids, "name") or "").strip()
+        ext = file_extension(path)
+        duration = kid_text(kids, "duration")
+        if not kind and ((duration is not None and duration.strip() in ("0", "0.0")) or is_still_path(path)):
+            kind = "still"  # a zero duration, or an image file
+        found = self.sources[key] = SourceInfo(
+            width=width,
+            height=height,
+            pixel_aspect=pixel_aspect(chars_kids),
+            rate=rate,
+            channels=channels,
+            ext=ext,
+            ident=file_el.get("id") or path or None,
+            kind=kind,
+        )
+        return found
+
+    def sequence_source(self, seq: etree._Element | None, where: str) -> SourceInfo:
+        """A nested sequence as a clip's source: its frame size and rate."""
+        if seq is None or not len(seq):
+            return NO_SOURCE
+        chars = seq.find("media/video/format/samplecharacteristics")
+        chars = child_map(chars) if chars is not None else None
+        width, height = self.frame_size(chars, where)
+        return SourceInfo(
+            width=width,
+            height=height,
+            pixel_aspect=pixel_aspect(chars),
+            rate=self.rate(seq, where),
+            ident=seq.get("id"),
+        )
+
+    def media_kind(self, tag: str, kids: dict, track_kind: str, where: str) -> tuple[str, etree._Element | None]:
+        """(media kind, dereferenced <file> or None) of a clipitem or generatoritem."""
+        if tag == "generatoritem":
+            return "generator", None
+        if "sequence" in kids:
+            return "sequence", None
+        file_el = self.deref(kids.get("file"))
+        file_kind = self.source(file_el, where).kind if file_el is not None else None
+        if file_kind == "generator":
+            return "generator", file_el
+        if track_kind == "audio":
+            return "audio", file_el
+        if file_kind == "still" or xml_bool(kid_text(kids, "stillframe"), False):
+            return "still", file_el
+        return "video", file_el
+
+
+def pixel_aspect(chars: dict | None) -> float | None:
+    """Pixel width / height from FCP7's ``<pixelaspectratio>`` names (FCP7's own values), given
+    the child dict of a ``<samplecharacteristics>``."""
+    if chars is None:
+        return None
+    name = (kid_text(chars, "pixelaspectratio") or "").strip().lower()
+    if not name:
+        return None
+    if name == "square":
+        return 1.0
+    if "1440x1080" in name or "960x720" in name:
+        return 4.0 / 3.0
+    if "1280x1080" in name:
+        return 1.5
+    anamorphic = xml_bool(kid_text(chars, "anamorphic"), False)
+    if name.startswith("ntsc"):
+        return 1.2 if anamorphic else 0.9
+    if name.startswith("pal"):
+        return 64.0 / 45.0 if anamorphic else 16.0 / 15.0
+    return None

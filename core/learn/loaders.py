@@ -1,0 +1,82 @@
+"""The training loop's data loaders: shuffled training windows (a random subset per epoch, or a
+``DistributedSampler`` shard under DDP) and fixed validation windows, sharded so that every window
+is evaluated on exactly one rank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
+
+from core.config import Config
+from core.data.dataset import WindowDataset
+from core.learn.hooks import TrainingError
+
+
+class ShardSampler(Sampler[int]):
+    """Every ``world``-th index from ``rank``: each validation window is evaluated on exactly one rank.
+
+    DistributedSampler pads the last round by repeating windows, so the summed metrics (and
+    val_objective) would change with the number of workers; here the shards add up to the set exactly
+    (a rank may get none, which ``compare`` allows).
+    """
+
+    def __init__(self, n: int, rank: int, world: int) -> None:
+        self.indices = list(range(rank, n, world))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
+class Loaders:
+    train_ds: WindowDataset
+    train: DataLoader
+    val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
+    sampler: DistributedSampler | RandomSampler | None
+    generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
+
+
+def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loaders:
+    """Training windows draw their context fraction per window; validation is fixed per seed."""
+    t, scalers = cfg.train, data.scalers
+    # windows with no active clip carry no loss position and no metric: skipped
+    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True)
+    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
+    if t.eval_context > 0:
+        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)
+    if len(train_ds) == 0 or len(val_sets[""]) == 0:
+        raise TrainingError(
+            f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
+            "add timelines or lower data.val_fraction"
+        )
+    gen = torch.Generator()
+    if world > 1:
+        sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed)
+    elif 0 < t.epoch_windows < len(train_ds):
+        sampler = RandomSampler(train_ds, num_samples=t.epoch_windows, generator=gen)  # a new subset each epoch
+    else:
+        sampler = None
+
+    def val_loader(ds):
+        s = ShardSampler(len(ds), rank, world) if world > 1 else None
+        return DataLoader(
+            ds, batch_size=t.batch_size, shuffle=False, sampler=s, num_workers=t.loader_workers, pin_memory=pin
+        )
+
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=t.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen,
+        num_workers=t.loader_workers,
+        pin_memory=pin,
+        drop_last=False,
+    )
+    return Loaders(train_ds, train_loader, {k: val_loader(ds) for k, ds in val_sets.items()}, sampler, gen)
