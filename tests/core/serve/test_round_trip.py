@@ -95,7 +95,9 @@ def _round_trip(path, predictor) -> None:
                     assert near and min(abs(v - key.value) for v in near) <= 1e-6 * max(1.0, abs(key.value)), (
                         f"{clip.name} {p} at {float(key.time)}s: wrote {key.value}, read {near}"
                     )
-    assert written >= 1
+    # a file gets no prediction only where every prediction is the parameter's default (core.serve.predict:
+    # nothing is added then); anything predicted reaches the document
+    assert written >= 1 or not any(pr.predicted for pr in preds)
 
 
 @pytest.mark.parametrize("path", corpus_params(REAL + SAMPLE))
