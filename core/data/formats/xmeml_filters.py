@@ -64,7 +64,7 @@ class FilterReading(XmemlBase):
 
     def read_filters(
         self,
-        el: etree._Element,
+        filter_els: list[etree._Element],
         path: str,
         unit: Fraction,
         anchor: tuple,
@@ -72,11 +72,11 @@ class FilterReading(XmemlBase):
         start_s: Fraction,
         where: str,
     ) -> _Filters:
-        """What the clip's enabled filters say: canonical curves (keys in timeline seconds), static
-        values, where each parameter lives, effect names, Premiere's gain and the retiming."""
+        """What the clip's enabled filters (``filter_els``, its <filter> children) say: canonical curves
+        (keys in timeline seconds), static values, where each parameter lives, effect names, Premiere's
+        gain and the retiming."""
         out = _Filters()
         curves, static, refs = out.curves, out.static, out.refs
-        filter_els = list(el.iterchildren("filter"))
         for number, filter_el in enumerate(filter_els, 1):
             enabled = effect = None
             effects = 0
@@ -99,15 +99,15 @@ class FilterReading(XmemlBase):
                     effect_id = child.text
                 elif tag == "parameter":
                     break
-            effect_name = (effect_name or "").strip()
-            effect_id = (effect_id or "").strip().lower()
-            if not effect_id:
-                effect_id = EFFECT_NAME_IDS.get(effect_name.lower(), "")
+            known = self.effect_names.get((effect_name, effect_id))
+            if known is None:  # a handful of distinct effects per document: normalise each once
+                known = self.effect_names[(effect_name, effect_id)] = _effect(effect_name, effect_id)
+            effect_name, effect_id, is_gain = known
             if effect_id == "timeremap":  # retiming, not an effect
                 self.read_timeremap(effect, out, where)
                 continue
             out.effects.append(effect_name or effect_id)
-            if effect_id.replace(" ", "") == GAIN_EFFECT:
+            if is_gain:
                 self.read_gain(effect, out, where)
                 continue
             # Unmapped effects (colour correctors with dozens of parameters) are skipped before
@@ -119,9 +119,15 @@ class FilterReading(XmemlBase):
             for param_number, param in enumerate(params, 1):
                 param_id = (first_text(param, "parameterid") or "").strip()  # the first child: no dict yet
                 targets = PARAM_MAP.get((effect_id, param_id.lower()))
-                if not targets or all(t[0] in curves for t in targets):
+                if not targets or (curves and all(t[0] in curves for t in targets)):
                     continue
-                param_kids = child_map(param)
+                param_kids: dict[str, etree._Element] = {}
+                keyframes = []
+                for child in param:  # the first of each tag and every <keyframe>, in one pass
+                    tag = child.tag
+                    if tag == "keyframe":
+                        keyframes.append(child)
+                    param_kids.setdefault(tag, child)
                 if effects == 1:
                     param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
                 else:  # never seen: let lxml index the effects
@@ -131,7 +137,7 @@ class FilterReading(XmemlBase):
                         refs[canon] = ParamRef(param_path, None, component, filter_path)
                 pwhere = f"{where}, {effect_id}/{param_id}"
                 for canon, keys, value in self.read_parameter(
-                    param, param_kids, targets, unit, anchor, src_in, start_s, pwhere
+                    keyframes, param_kids, targets, unit, anchor, src_in, start_s, pwhere
                 ):
                     if canon in curves:
                         continue  # the first filter with keys wins
@@ -189,8 +195,9 @@ class FilterReading(XmemlBase):
             out.speed = speed / 100.0 * (-1.0 if xml_bool(values.get("reverse"), False) else 1.0)
         out.time_remap = values.get("variablespeed", "0").lower() in ("1", "true")
 
-    def read_parameter(self, param, param_kids, targets, unit, anchor, src_in, start_s, where):
-        """Yield (canonical name, keys, static value or None) for each target of one <parameter>.
+    def read_parameter(self, keyframes, param_kids, targets, unit, anchor, src_in, start_s, where):
+        """Yield (canonical name, keys, static value or None) for each target of one <parameter>
+        (its <keyframe> children and its first child per tag).
 
         Keys are what the curve gets (a plain value only when it differs from the default); the
         static value is the parameter's one value (a plain value or a single key), else None.
@@ -198,7 +205,6 @@ class FilterReading(XmemlBase):
         interp_el = param_kids.get("interpolation")
         interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
         base_interp = "smooth" if interp_name == "fcpcurve" else "linear"
-        keyframes = list(param.iterchildren("keyframe"))
         if keyframes:
             anchor_frames, anchor_s, frames_only = anchor
             # <when> counts source frames in ``unit``: timeline = anchor + (when - in).
@@ -247,6 +253,15 @@ class FilterReading(XmemlBase):
         if component is None:
             return self.number(value_el.text, where, "value")
         return self.number(first_text(value_el, component), where, _COMPONENT_WHAT[component])
+
+
+def _effect(name: str | None, ident: str | None) -> tuple[str, str, bool]:
+    """(display name, normalised effect id, is Premiere's Audio Gain) from the texts of <name> and <effectid>."""
+    name = (name or "").strip()
+    ident = (ident or "").strip().lower()
+    if not ident:
+        ident = EFFECT_NAME_IDS.get(name.lower(), "")
+    return name, ident, ident.replace(" ", "") == GAIN_EFFECT
 
 
 def _add_db(level: float, gain: float) -> float:
