@@ -30,11 +30,20 @@ class XmemlBase(DocumentReader):
         self.sources: dict[str | etree._Element, SourceInfo] = {}
         self.effect_names: dict[tuple, tuple[str, str, bool]] = {}  # (<name>, <effectid>) texts -> normalised
         self.premiere = False  # per sequence: Premiere's MZ./TL. attributes or pproTicks seen
-        self.ids: dict[tuple[str, str], etree._Element] = {}
-        for el in root.iter("file", "sequence"):
-            ident = el.get("id")
-            if ident and len(el) and (el.tag, ident) not in self.ids:
-                self.ids[(el.tag, ident)] = el
+        self._ids: dict[tuple[str, str], etree._Element] | None = None  # built on the first empty reference
+
+    @property
+    def ids(self) -> dict[tuple[str, str], etree._Element]:
+        """(tag, id) -> the first full <file>/<sequence> with that id. Built when first needed: files that
+        define every <file> in full (FCP7 v1) never need it, and the pass over them costs a few percent."""
+        if self._ids is None:
+            ids: dict[tuple[str, str], etree._Element] = {}
+            for el in self.root.iter("file", "sequence"):
+                ident = el.get("id")
+                if ident and len(el) and (el.tag, ident) not in ids:
+                    ids[(el.tag, ident)] = el
+            self._ids = ids
+        return self._ids
 
     def deref(self, el: etree._Element | None) -> etree._Element | None:
         if el is None or len(el):

@@ -108,7 +108,8 @@ class FilterReading(XmemlBase):
                 continue
             out.effects.append(effect_name or effect_id)
             if is_gain:
-                self.read_gain(effect, out, where)
+                filter_path = child_path(path, "filter", number, len(filter_els))
+                self.read_gain(effect, out, where, filter_path if effects == 1 else None)
                 continue
             # Unmapped effects (colour correctors with dozens of parameters) are skipped before
             # their parameters are visited.
@@ -155,9 +156,11 @@ class FilterReading(XmemlBase):
             self.apply_gain(out, start_s)
         return out
 
-    def read_gain(self, effect: etree._Element, out: _Filters, where: str) -> None:
-        """Premiere's Audio Gain: a static dB value (several gain effects add up)."""
-        for param in effect.iterchildren("parameter"):
+    def read_gain(self, effect: etree._Element, out: _Filters, where: str, filter_path: str | None) -> None:
+        """Premiere's Audio Gain: a static dB value (several gain effects add up). ``filter_path``: the
+        path of its <filter> when that holds one <effect> (the parameter's path follows), else None."""
+        params = list(effect.iterchildren("parameter"))
+        for param_number, param in enumerate(params, 1):
             kids = child_map(param)
             if (kid_text(kids, "parameterid") or "").strip().lower() != "gain(db)":
                 continue
@@ -166,9 +169,14 @@ class FilterReading(XmemlBase):
             value = self.number(value_el.text if value_el is not None else None, f"{where}, Gain", "Gain(dB)")
             if value is not None:
                 out.gain_db = (out.gain_db or 0.0) + value
-                out.refs.setdefault(
-                    "gain_db", ParamRef(self.getpath(param), None, None, self.getpath(effect.getparent()))
-                )
+                if "gain_db" in out.refs:
+                    continue
+                if filter_path is None:  # never seen: let lxml index the effects
+                    ref = ParamRef(self.getpath(param), None, None, self.getpath(effect.getparent()))
+                else:  # getpath costs microseconds per call in large documents
+                    param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
+                    ref = ParamRef(param_path, None, None, filter_path)
+                out.refs["gain_db"] = ref
 
     @staticmethod
     def apply_gain(out: _Filters, start_s: Fraction) -> None:
