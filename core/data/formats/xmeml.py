@@ -69,6 +69,7 @@ from core.data.timeline import Clip, Timeline, Track
 __all__ = ["read_xmeml"]
 
 PPRO_TICKS = 254_016_000_000  # Premiere's ticks per second
+ZERO = Fraction(0)  # Fractions are immutable: one zero serves every clip
 
 ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 NOT_TIMELINE_PARENTS = frozenset(("clipitem", "generatoritem", "transitionitem", "file", "sequence"))
@@ -86,6 +87,7 @@ class _Item:
     alignment: str = ""
     number: int = 0  # 1-based among the track's items with this tag
     path: str = ""  # lxml getpath of ``el``, built from the track's (see ``child_path``)
+    filters: list | None = None  # the <filter> children, gathered with ``kids``
 
 
 class _Reader(FilterReading, SourceReading):
@@ -169,14 +171,22 @@ class _Reader(FilterReading, SourceReading):
             if el.tag not in ITEM_TAGS:
                 continue
             seen[el.tag] = seen.get(el.tag, 0) + 1
-            kids = child_map(el)
+            # One pass over the children gives the first of each tag and every <filter>: a second
+            # pass (iterchildren) costs more than the list.
+            kids: dict[str, etree._Element] = {}
+            filters = []
+            for child in el:
+                tag = child.tag
+                if tag == "filter":
+                    filters.append(child)
+                kids.setdefault(tag, child)
             item_where = f"{where}, {el.tag} {el.get('id') or len(items) + 1}"
             start = self.frames(kid_text(kids, "start"), item_where, "start")
             end = self.frames(kid_text(kids, "end"), item_where, "end")
             if start is None or end is None:
                 raise self.error(item_where, "missing <start> or <end>")
             alignment = (kid_text(kids, "alignment") or "").strip().lower()
-            items.append(_Item(el, kids, el.tag, start, end, alignment, seen[el.tag]))
+            items.append(_Item(el, kids, el.tag, start, end, alignment, seen[el.tag], filters=filters))
         track_path = self.getpath(track_el)
         for item in items:  # getpath per item costs more than the rest of its bookkeeping
             item.path = child_path(track_path, item.tag, item.number, seen[item.tag])
@@ -254,13 +264,14 @@ class _Reader(FilterReading, SourceReading):
         frames_only = (
             (unit is seq_rate or unit == seq_rate) and type(anchor) is int and type(src_in) is int and type(end) is int
         )
-        transition_in = transition_out = Fraction(0)
+        transition_in = transition_out = ZERO
         if prev_tr is not None and prev_tr.start <= start <= prev_tr.end:
             transition_in = frames_to_seconds(prev_tr.end - prev_tr.start, seq_rate)
         if next_tr is not None and next_tr.start <= end <= next_tr.end:
             transition_out = frames_to_seconds(next_tr.end - next_tr.start, seq_rate)
 
-        filters = self.read_filters(el, item.path, unit, (anchor, anchor_s, frames_only), src_in, start_s, where)
+        anchors = (anchor, anchor_s, frames_only)
+        filters = self.read_filters(item.filters, item.path, unit, anchors, src_in, start_s, where)
         media_kind, file_el = self.media_kind(item.tag, kids, track_kind, where)
         name = (kid_text(kids, "name") or "").strip()
         if not name and file_el is not None:

@@ -11,9 +11,9 @@ from fractions import Fraction
 
 from lxml import etree
 
-from core.data.formats._numbers import NumberError, bounded_float, exact
+from core.data.formats._numbers import MAX_CHARS, MAX_VALUE, NumberError, bounded_float, exact
 from core.data.formats._source import SourceInfo
-from core.data.formats._xml import DocumentReader, child_map, kid_text, xml_bool
+from core.data.formats._xml import DocumentReader, xml_bool
 
 MAX_FRAMES = 10**12  # about 1000 years at 30 fps: anything larger is corrupt, not a long film
 MAX_TIMEBASE = 10**6  # audio timebases (48000) occur; a million is far beyond any real rate
@@ -28,12 +28,22 @@ class XmemlBase(DocumentReader):
         # id, which can sit anywhere in the document (even inside another track).
         self.rates: dict[tuple, Fraction] = {}  # (timebase text, ntsc text) -> rate
         self.sources: dict[str | etree._Element, SourceInfo] = {}
+        self.effect_names: dict[tuple, tuple[str, str, bool]] = {}  # (<name>, <effectid>) texts -> normalised
         self.premiere = False  # per sequence: Premiere's MZ./TL. attributes or pproTicks seen
-        self.ids: dict[tuple[str, str], etree._Element] = {}
-        for el in root.iter("file", "sequence"):
-            ident = el.get("id")
-            if ident and len(el) and (el.tag, ident) not in self.ids:
-                self.ids[(el.tag, ident)] = el
+        self._ids: dict[tuple[str, str], etree._Element] | None = None  # built on the first empty reference
+
+    @property
+    def ids(self) -> dict[tuple[str, str], etree._Element]:
+        """(tag, id) -> the first full <file>/<sequence> with that id. Built when first needed: files that
+        define every <file> in full (FCP7 v1) never need it, and the pass over them costs a few percent."""
+        if self._ids is None:
+            ids: dict[tuple[str, str], etree._Element] = {}
+            for el in self.root.iter("file", "sequence"):
+                ident = el.get("id")
+                if ident and len(el) and (el.tag, ident) not in ids:
+                    ids[(el.tag, ident)] = el
+            self._ids = ids
+        return self._ids
 
     def deref(self, el: etree._Element | None) -> etree._Element | None:
         if el is None or len(el):
@@ -62,7 +72,17 @@ class XmemlBase(DocumentReader):
             raise self.error(where, f"<{what}> {e}") from None
 
     def number(self, text: str | None, where: str, what: str) -> float | None:
-        if text is None or not text.strip():
+        if text is None:
+            return None
+        if len(text) <= MAX_CHARS:  # the common case: float() skips surrounding whitespace itself
+            try:
+                value = float(text)
+            except ValueError:
+                pass  # empty or no number: the checked path below says which
+            else:
+                if -MAX_VALUE <= value <= MAX_VALUE:  # False for nan and inf too
+                    return value
+        if not text.strip():
             return None
         try:
             return bounded_float(text)
@@ -76,8 +96,17 @@ class XmemlBase(DocumentReader):
         rate_el = el.find("rate") if kids is None else kids.get("rate")
         if rate_el is None:
             return None
-        rate_kids = child_map(rate_el)
-        key = (kid_text(rate_kids, "timebase"), kid_text(rate_kids, "ntsc"))
+        timebase_el = ntsc_el = None
+        for child in rate_el:  # two children: no dict; the first of each tag counts
+            tag = child.tag
+            if tag == "timebase":
+                timebase_el = child if timebase_el is None else timebase_el
+            elif tag == "ntsc":
+                ntsc_el = child if ntsc_el is None else ntsc_el
+        key = (
+            None if timebase_el is None else timebase_el.text,
+            None if ntsc_el is None else ntsc_el.text,
+        )
         rate = self.rates.get(key)
         if rate is None:
             timebase = self.frames(key[0], where, "timebase")

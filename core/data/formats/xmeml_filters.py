@@ -64,7 +64,7 @@ class FilterReading(XmemlBase):
 
     def read_filters(
         self,
-        el: etree._Element,
+        filter_els: list[etree._Element],
         path: str,
         unit: Fraction,
         anchor: tuple,
@@ -72,11 +72,11 @@ class FilterReading(XmemlBase):
         start_s: Fraction,
         where: str,
     ) -> _Filters:
-        """What the clip's enabled filters say: canonical curves (keys in timeline seconds), static
-        values, where each parameter lives, effect names, Premiere's gain and the retiming."""
+        """What the clip's enabled filters (``filter_els``, its <filter> children) say: canonical curves
+        (keys in timeline seconds), static values, where each parameter lives, effect names, Premiere's
+        gain and the retiming."""
         out = _Filters()
         curves, static, refs = out.curves, out.static, out.refs
-        filter_els = list(el.iterchildren("filter"))
         for number, filter_el in enumerate(filter_els, 1):
             enabled = effect = None
             effects = 0
@@ -99,16 +99,17 @@ class FilterReading(XmemlBase):
                     effect_id = child.text
                 elif tag == "parameter":
                     break
-            effect_name = (effect_name or "").strip()
-            effect_id = (effect_id or "").strip().lower()
-            if not effect_id:
-                effect_id = EFFECT_NAME_IDS.get(effect_name.lower(), "")
+            known = self.effect_names.get((effect_name, effect_id))
+            if known is None:  # a handful of distinct effects per document: normalise each once
+                known = self.effect_names[(effect_name, effect_id)] = _effect(effect_name, effect_id)
+            effect_name, effect_id, is_gain = known
             if effect_id == "timeremap":  # retiming, not an effect
                 self.read_timeremap(effect, out, where)
                 continue
             out.effects.append(effect_name or effect_id)
-            if effect_id.replace(" ", "") == GAIN_EFFECT:
-                self.read_gain(effect, out, where)
+            if is_gain:
+                filter_path = child_path(path, "filter", number, len(filter_els))
+                self.read_gain(effect, out, where, filter_path if effects == 1 else None)
                 continue
             # Unmapped effects (colour correctors with dozens of parameters) are skipped before
             # their parameters are visited.
@@ -119,9 +120,15 @@ class FilterReading(XmemlBase):
             for param_number, param in enumerate(params, 1):
                 param_id = (first_text(param, "parameterid") or "").strip()  # the first child: no dict yet
                 targets = PARAM_MAP.get((effect_id, param_id.lower()))
-                if not targets or all(t[0] in curves for t in targets):
+                if not targets or (curves and all(t[0] in curves for t in targets)):
                     continue
-                param_kids = child_map(param)
+                param_kids: dict[str, etree._Element] = {}
+                keyframes = []
+                for child in param:  # the first of each tag and every <keyframe>, in one pass
+                    tag = child.tag
+                    if tag == "keyframe":
+                        keyframes.append(child)
+                    param_kids.setdefault(tag, child)
                 if effects == 1:
                     param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
                 else:  # never seen: let lxml index the effects
@@ -131,7 +138,7 @@ class FilterReading(XmemlBase):
                         refs[canon] = ParamRef(param_path, None, component, filter_path)
                 pwhere = f"{where}, {effect_id}/{param_id}"
                 for canon, keys, value in self.read_parameter(
-                    param, param_kids, targets, unit, anchor, src_in, start_s, pwhere
+                    keyframes, param_kids, targets, unit, anchor, src_in, start_s, pwhere
                 ):
                     if canon in curves:
                         continue  # the first filter with keys wins
@@ -149,9 +156,11 @@ class FilterReading(XmemlBase):
             self.apply_gain(out, start_s)
         return out
 
-    def read_gain(self, effect: etree._Element, out: _Filters, where: str) -> None:
-        """Premiere's Audio Gain: a static dB value (several gain effects add up)."""
-        for param in effect.iterchildren("parameter"):
+    def read_gain(self, effect: etree._Element, out: _Filters, where: str, filter_path: str | None) -> None:
+        """Premiere's Audio Gain: a static dB value (several gain effects add up). ``filter_path``: the
+        path of its <filter> when that holds one <effect> (the parameter's path follows), else None."""
+        params = list(effect.iterchildren("parameter"))
+        for param_number, param in enumerate(params, 1):
             kids = child_map(param)
             if (kid_text(kids, "parameterid") or "").strip().lower() != "gain(db)":
                 continue
@@ -160,9 +169,14 @@ class FilterReading(XmemlBase):
             value = self.number(value_el.text if value_el is not None else None, f"{where}, Gain", "Gain(dB)")
             if value is not None:
                 out.gain_db = (out.gain_db or 0.0) + value
-                out.refs.setdefault(
-                    "gain_db", ParamRef(self.getpath(param), None, None, self.getpath(effect.getparent()))
-                )
+                if "gain_db" in out.refs:
+                    continue
+                if filter_path is None:  # never seen: let lxml index the effects
+                    ref = ParamRef(self.getpath(param), None, None, self.getpath(effect.getparent()))
+                else:  # getpath costs microseconds per call in large documents
+                    param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
+                    ref = ParamRef(param_path, None, None, filter_path)
+                out.refs["gain_db"] = ref
 
     @staticmethod
     def apply_gain(out: _Filters, start_s: Fraction) -> None:
@@ -189,8 +203,9 @@ class FilterReading(XmemlBase):
             out.speed = speed / 100.0 * (-1.0 if xml_bool(values.get("reverse"), False) else 1.0)
         out.time_remap = values.get("variablespeed", "0").lower() in ("1", "true")
 
-    def read_parameter(self, param, param_kids, targets, unit, anchor, src_in, start_s, where):
-        """Yield (canonical name, keys, static value or None) for each target of one <parameter>.
+    def read_parameter(self, keyframes, param_kids, targets, unit, anchor, src_in, start_s, where):
+        """Yield (canonical name, keys, static value or None) for each target of one <parameter>
+        (its <keyframe> children and its first child per tag).
 
         Keys are what the curve gets (a plain value only when it differs from the default); the
         static value is the parameter's one value (a plain value or a single key), else None.
@@ -198,7 +213,6 @@ class FilterReading(XmemlBase):
         interp_el = param_kids.get("interpolation")
         interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
         base_interp = "smooth" if interp_name == "fcpcurve" else "linear"
-        keyframes = list(param.iterchildren("keyframe"))
         if keyframes:
             anchor_frames, anchor_s, frames_only = anchor
             # <when> counts source frames in ``unit``: timeline = anchor + (when - in).
@@ -247,6 +261,15 @@ class FilterReading(XmemlBase):
         if component is None:
             return self.number(value_el.text, where, "value")
         return self.number(first_text(value_el, component), where, _COMPONENT_WHAT[component])
+
+
+def _effect(name: str | None, ident: str | None) -> tuple[str, str, bool]:
+    """(display name, normalised effect id, is Premiere's Audio Gain) from the texts of <name> and <effectid>."""
+    name = (name or "").strip()
+    ident = (ident or "").strip().lower()
+    if not ident:
+        ident = EFFECT_NAME_IDS.get(name.lower(), "")
+    return name, ident, ident.replace(" ", "") == GAIN_EFFECT
 
 
 def _add_db(level: float, gain: float) -> float:
