@@ -49,6 +49,13 @@ def _expected_configs(n: int) -> list[dict]:
     return [json.loads(json.dumps(searcher.suggest(f"t{i}"))) for i in range(n)]
 
 
+def _first_reported_epoch(exp: str, trial: str) -> int:
+    """The first epoch that the last process of a trial reported to Tune (a local experiment folder)."""
+    rows = [json.loads(line) for line in (Path(exp) / f"trial_{trial}" / "result.json").read_text().splitlines()]
+    last_pid = rows[-1]["pid"]
+    return min(r["epoch"] for r in rows if r["pid"] == last_pid)
+
+
 def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: int, epochs: int, *extra: str):
     name = "killed"
     exp = f"{storage}/{name}"
@@ -101,7 +108,10 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
         if "--workers-per-trial" not in extra:  # Tune keeps every checkpoint (Ray Train keeps the best and the last)
             assert resumed == list(range(resumed[0], epochs + 1)), (t, after[t])
         if cks[0]["mtime"] + 2 <= snap:  # its first checkpoint was in Tune's snapshot: it continued from there
-            assert 1 < resumed[0] <= cks[-1]["epoch"] + 1, (t, cks, after[t])
+            # Ray Train keeps only its best and last checkpoints, so there the first epoch the resumed trial
+            # reported to Tune (its result.json, written anew by the resumed process) is the evidence
+            first = resumed[0] if "--workers-per-trial" not in extra else _first_reported_epoch(exp, t)
+            assert 1 < first <= cks[-1]["epoch"] + 1, (t, cks, after[t], first)
 
     # Optuna's state came back: trial i has the i-th configuration of the seeded sequence
     params = trial_params(exp)
