@@ -154,8 +154,9 @@ def test_killed_driver_resumes_exactly_on_a_bucket(data_cfg, tmp_path, s3):
 @pytest.mark.slow
 def test_killed_driver_resumes_exactly_with_ray_train_workers(data_cfg, tmp_path):
     """The long form: 5 trials of 10 epochs, each a TorchTrainer with one worker (Train's own checkpoints), one at a
-    time: with two at once on this 2-CPU machine the second wave of Train trials waited forever on
-    WorkerGroupStartupTimeoutError (seen once, not investigated)."""
+    time (two at once need 4 CPUs here). A second Ray instance on the machine makes Train trials after the first
+    wait forever on WorkerGroupStartupTimeoutError (Train's PlacementGroupCleaner cannot pick its cluster; README).
+    """
     extra = ("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-concurrent", "1", "--train.batch_size", "4")
     # 10 epochs: a Train trial spends ~10 s starting, and must stay mid-way across one of Tune's ~10 s snapshots
     _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {}, 5, 10, *extra)
