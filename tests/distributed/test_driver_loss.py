@@ -135,8 +135,10 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
 
 @pytest.mark.slow
 def test_killed_driver_resumes_exactly_on_a_local_folder(data_cfg, tmp_path):
-    """The default-run form is the bucket one below (same code path, more moving parts)."""
-    _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {"XMLAI_CACHE": str(tmp_path / "cache")}, 5, 4)
+    """The default-run form is the bucket one below (same code path, more moving parts). 10 epochs: on an idle
+    machine a 4-epoch trial on a local folder ends within one of Tune's ~10 s snapshots, and no trial is ever
+    mid-way across one when the driver could be killed."""
+    _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {"XMLAI_CACHE": str(tmp_path / "cache")}, 5, 10)
 
 
 def test_killed_driver_resumes_exactly_on_a_bucket(data_cfg, tmp_path, s3):
