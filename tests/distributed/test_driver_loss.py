@@ -110,8 +110,8 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
         if cks[0]["mtime"] + 2 <= snap:  # its first checkpoint was in Tune's snapshot: it continued from there
             # Ray Train keeps only its best and last checkpoints, so there the first epoch the resumed trial
             # reported to Tune (its result.json, written anew by the resumed process) is the evidence
-            first = resumed[0] if "--workers-per-trial" not in extra else _first_reported_epoch(exp, t)
-            assert 1 < first <= cks[-1]["epoch"] + 1, (t, cks, after[t], first)
+            start = resumed[0] if "--workers-per-trial" not in extra else _first_reported_epoch(exp, t)
+            assert 1 < start <= cks[-1]["epoch"] + 1, (t, cks, after[t], start)
 
     # Optuna's state came back: trial i has the i-th configuration of the seeded sequence
     params = trial_params(exp)
@@ -144,7 +144,8 @@ def test_killed_driver_resumes_exactly_on_a_local_folder(data_cfg, tmp_path):
 def test_killed_driver_resumes_exactly_on_a_bucket(data_cfg, tmp_path, s3):
     """The same on ``s3://`` (a local S3-compatible server): state, checkpoints and the data cache go through it."""
     bucket, env = s3
-    first, _ = _kill_and_resume(data_cfg, tmp_path, bucket, {**env, "XMLAI_CACHE": str(tmp_path / "cache")}, 5, 4)
+    # 10 epochs: with 4, on an idle machine every trial ends within one of Tune's ~10 s snapshots
+    first, _ = _kill_and_resume(data_cfg, tmp_path, bucket, {**env, "XMLAI_CACHE": str(tmp_path / "cache")}, 5, 10)
     assert f"cache {bucket}/_prepared/" in first
     # each node's copy of the bucket's cache was downloaded once and published complete
     copies = list((tmp_path / "cache" / "prepared").iterdir())
