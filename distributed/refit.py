@@ -58,6 +58,14 @@ DEFAULT_LABEL = "default"
 LABEL_KEY = "refit_of"  # no dot: search_spaces.overrides_of drops it, so it labels a refit without changing it
 # Settings a resume takes from the command line rather than from the experiment (as run_search does).
 RUNTIME_KEYS = ("address", "num_cpus", "max_concurrent", "verbose", "shared_storage", "resource_wait_s", "top")
+REFIT_AUTO_MAX = 3  # --refit-top auto refits at most this many
+
+
+def auto_refit_top(slots: int) -> int:
+    """K for ``--refit-top auto``: as many of the best as fill one round of ``slots`` parallel trials beside the
+    default config (at least 1, at most REFIT_AUTO_MAX), so that stage 2 costs about one full training's
+    wall time: 1 on a 2-core laptop, 3 on a cluster with 4 or more trial slots."""
+    return max(1, min(REFIT_AUTO_MAX, slots - 1))
 
 
 @dataclass
@@ -142,10 +150,11 @@ def _saved_settings(exp_path: str, s: SearchSettings) -> SearchSettings:
 
 
 def search_and_refit(
-    base: Config, full: Config, s: SearchSettings, refit_top: int = 3, log=print, report: bool = True
+    base: Config, full: Config, s: SearchSettings, refit_top: int | None = None, log=print, report: bool = True
 ) -> tuple[SearchResult, RefitResult | None]:
     """Stage 1 (``run_search`` on ``base``), then stage 2 (refit the ``refit_top`` best and ``full`` itself on
-    ``full``'s data and epochs), export the better, write the report. ``--resume`` continues either stage."""
+    ``full``'s data and epochs), export the better, write the report. ``refit_top`` None is ``auto``
+    (``auto_refit_top``). ``--resume`` continues either stage."""
     storage = resolve_storage(s.storage)
     name = experiment_name(s, storage)
     s = dataclasses.replace(s, name=name)
@@ -155,7 +164,8 @@ def search_and_refit(
         if state is None:
             raise SearchError(f"--resume: {exp_path} has no {REFIT_STATE} (not a search with a refit stage)")
         saved = json.loads(state)
-        refit_top, full = int(saved["refit_top"]), config_from_dict(saved["full_config"])
+        k = saved["refit_top"]
+        refit_top, full = (None if k is None else int(k)), config_from_dict(saved["full_config"])
     elif read_text(f"{exp_path}/{STATE_FILE}") is None:
         write_text(
             f"{exp_path}/{REFIT_STATE}", json.dumps({"refit_top": refit_top, "full_config": full.to_dict()}, indent=1)
@@ -170,7 +180,7 @@ def search_and_refit(
             log(f"stage 1 finished earlier ({len(res.rows)} trials with results): going on with the refits")
             s = _saved_settings(exp_path, s)
         else:
-            if refit_top > 0:  # the refit's data first: a bad --data fails now, not after stage 1
+            if refit_top != 0:  # the refit's data first: a bad --data fails now, not after stage 1
                 _prepare(full, s, storage, log)
             res = run_search(base, s, log=log)
             if res.counts.get("finished", 0) + res.counts.get("errors", 0) < _saved_settings(exp_path, s).trials:
@@ -178,7 +188,7 @@ def search_and_refit(
             write_text(f"{exp_path}/{STAGE1_FILE}", json.dumps(dataclasses.asdict(res), default=str))
             s = _saved_settings(exp_path, s)
         refit = None
-        if refit_top > 0:
+        if refit_top != 0:
             refit = run_refit(res, full, s, exp_path, refit_top, log)
         elif res.rows:  # no stage 2: the model is stage 1's best checkpoint
             ck, source = chosen_checkpoint(exp_path)
@@ -198,17 +208,23 @@ def search_and_refit(
             ray.shutdown()
 
 
-def run_refit(stage1: SearchResult, full: Config, s: SearchSettings, exp_path: str, k: int, log=print) -> RefitResult:
-    """Train the K best stage-1 configurations and the full config at ``full``'s budget; export the better."""
+def run_refit(
+    stage1: SearchResult, full: Config, s: SearchSettings, exp_path: str, k: int | None, log=print
+) -> RefitResult:
+    """Train the K best stage-1 configurations (K None: ``auto_refit_top`` of the cluster's trial slots) and
+    the full config at ``full``'s budget; export the better."""
     t0 = time.perf_counter()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     storage, name = exp_path.rsplit("/", 1)
     refit_path = f"{exp_path}/{REFIT_DIR}"
+    epochs = full.train.epochs
+    rs = dataclasses.replace(s, trials=REFIT_AUTO_MAX + 1, epochs=epochs, grace_period=1, early_stopping=False)
+    if k is None:
+        k = auto_refit_top(plan_concurrency(rs, log))
     top = candidates(stage1.rows, k)
     points = _points(top)
     data_path = _prepare(full, s, storage, log)
-    epochs = full.train.epochs
-    rs = dataclasses.replace(s, trials=len(points), epochs=epochs, grace_period=1, early_stopping=False)
+    rs = dataclasses.replace(rs, trials=len(points))
     conc = plan_concurrency(rs, log)
     log(
         f"refit: the {len(top)} best configuration(s) of stage 1 and the default config, each for {epochs} epochs "

@@ -51,8 +51,8 @@ class SearchSettings:
     """How a search runs (not what a trial trains: that is the Config and the space)."""
 
     trials: int = 64
-    space: str = "architecture"  # a name in search_spaces.NAMES or a .py/.yaml path
-    epochs: int = 10  # ASHA max_t: the most epochs a trial trains
+    space: str = "full"  # a name in search_spaces.NAMES or a .py/.yaml path (scripts/tune.py's default too)
+    epochs: int = 6  # ASHA max_t: the most epochs a trial trains (scripts/tune.py's default too)
     grace_period: int = 1  # epochs every trial gets before ASHA may stop it
     reduction_factor: int = 3
     workers_per_trial: int = 0  # 0 = train in the trial process; N >= 1 = TorchTrainer with N DDP workers

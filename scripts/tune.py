@@ -39,6 +39,19 @@ DEBUG = {
 }
 
 
+def _refit_top(text: str) -> int | None:
+    """--refit-top: ``auto`` (None) or a count >= 0."""
+    if text == "auto":
+        return None
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise argparse.ArgumentTypeError(f"expected auto or a count >= 0, got {text!r}")
+    return k
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=64, help="trials to sample (default 64)")
@@ -86,10 +99,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--refit-top",
-        type=int,
-        default=3,
+        type=_refit_top,
+        default=None,
+        metavar="K|auto",
         help="stage 2: retrain the K best configurations at the full budget beside the default config "
-        "and export the better (default 3; 0 = no refit, export stage 1's best checkpoint)",
+        "and export the better (default auto: as many as run at once beside the default config, 1-3, "
+        "so 1 on a 2-core laptop; 0 = no refit, export stage 1's best checkpoint)",
     )
     p.add_argument(
         "--optuna-storage",
@@ -134,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     s = SearchSettings(
         trials=2 if args.debug and args.trials == 64 else args.trials,
         space=args.space,
-        epochs=args.epochs or (2 if args.debug else 6),
+        epochs=args.epochs or (2 if args.debug else SearchSettings.epochs),
         grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
         workers_per_trial=args.workers_per_trial,
@@ -154,8 +169,6 @@ def run(args: argparse.Namespace) -> int:
         verbose=args.verbose or args.debug,
         optuna_storage=args.optuna_storage,
     )
-    if args.refit_top < 0:
-        raise ValueError("--refit-top must be >= 0")
     if args.debug:
         debug_search(cfg, s)
     else:

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from core.config import apply_overrides, config_from_dict
-from distributed.refit import DEFAULT_LABEL, candidates, comparison_line, refit_params
+from distributed.refit import DEFAULT_LABEL, auto_refit_top, candidates, comparison_line, refit_params
 from distributed.settings import SearchSettings
 
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
@@ -44,6 +44,26 @@ def test_comparison_line_says_which_won():
     assert LINE.match(lost) and "did NOT beat the default" in lost and "exported the default" in lost
 
 
+def test_auto_refit_top_fills_one_round_of_trial_slots():
+    # beside the default config: 2 slots (a 2-core laptop) refit 1, a cluster at most REFIT_AUTO_MAX
+    assert [auto_refit_top(n) for n in (1, 2, 3, 4, 16)] == [1, 1, 2, 3, 3]
+
+
+def test_tune_cli_refit_top_is_auto_or_a_count(capsys, monkeypatch):
+    from tests.conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # the scripts import their _common
+    from scripts.tune import parse_args
+
+    assert parse_args([]).refit_top is None
+    assert parse_args(["--refit-top", "auto"]).refit_top is None
+    assert parse_args(["--refit-top", "0"]).refit_top == 0
+    for bad in ("-1", "two"):
+        with pytest.raises(SystemExit):
+            parse_args(["--refit-top", bad])
+        assert "expected auto or a count >= 0" in capsys.readouterr().err
+
+
 @pytest.mark.ray
 def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp_path, monkeypatch):
     import matplotlib.image as mpimg
@@ -65,7 +85,7 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
     monkeypatch.setattr(refit_mod, "run_refit", crash)
     logs: list[str] = []
     with pytest.raises(RuntimeError, match="injected crash"):
-        refit_mod.search_and_refit(base, full, s, refit_top=2, log=logs.append)
+        refit_mod.search_and_refit(base, full, s, log=logs.append)  # --refit-top auto: 2 CPUs, so 1
     assert (exp / "stage1.json").is_file() and not (exp / "best_model").exists()
     stage1 = {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")}
     assert len(stage1) == 5
@@ -77,7 +97,7 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
     res, refit = refit_mod.search_and_refit(config_from_dict({}), config_from_dict({}), again, log=logs.append)
     assert any("stage 1 finished earlier" in line for line in logs)
     assert {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")} == stage1
-    top = [r["trial_id"] for r in candidates(res.rows, 2)]
+    top = [r["trial_id"] for r in candidates(res.rows, 1)]
     assert sorted(r["label"] for r in refit.rows) == sorted([DEFAULT_LABEL, *top])
     assert all(r["epochs"] == 2 and r["status"] == "done" for r in refit.rows)  # the full budget, every one
     # the same validation files: the constant baseline measures the same on every refit
