@@ -54,7 +54,7 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 
 from lxml import etree
@@ -69,6 +69,16 @@ __all__ = ["read_xmeml"]
 
 PPRO_TICKS = 254_016_000_000  # Premiere's ticks per second
 ZERO = Fraction(0)  # Fractions are immutable: one zero serves every clip
+
+# The order ``read_clip`` passes Clip's fields in; a change to Clip must show here, not as shifted values.
+CLIP_FIELDS = (
+    "name", "start", "end", "source_in", "source_out", "media_kind", "enabled", "transition_in", "transition_out",
+    "curves", "clip_id", "static", "gain_db", "source_width", "source_height", "source_pixel_aspect", "source_rate",
+    "audio_channels", "source_channel", "file_ext", "source_id", "speed", "time_remap", "effects", "link_group",
+    "xml_path", "xml_context", "param_refs",
+)  # fmt: skip
+if tuple(f.name for f in fields(Clip)) != CLIP_FIELDS:
+    raise ImportError("core.data.timeline.Clip's fields changed: update CLIP_FIELDS and read_clip's Clip(...)")
 
 ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 NOT_TIMELINE_PARENTS = frozenset(("clipitem", "generatoritem", "transitionitem", "file", "sequence"))
@@ -309,34 +319,36 @@ class _Reader(FilterReading, SourceReading):
         source_in = frames_to_seconds(src_in, unit)
         if anchor != start:  # source in moves on by the part hidden in a transition
             source_in += start_s - anchor_s
+        # Positional: keywords cost more than the rest of the call (CLIP_FIELDS checks the order).
         return Clip(
-            name=name or clip_id,
-            start=start_s,
-            end=end_s,
-            source_in=source_in,
-            source_out=frames_to_seconds(src_in - anchor + end, seq_rate) if frames_only else None,
-            media_kind=media_kind,
-            enabled=xml_bool(kid_text(kids, "enabled"), True),
-            transition_in=transition_in,
-            transition_out=transition_out,
-            curves=curves,
-            clip_id=clip_id,
-            static=static,
-            gain_db=gain_db,
-            source_width=source.width,
-            source_height=source.height,
-            source_pixel_aspect=source.pixel_aspect,
-            source_rate=source.rate,
-            audio_channels=source.channels,
-            source_channel=source_channel,
-            file_ext=source.ext,
-            source_id=source.ident,
-            speed=speed,
-            time_remap=time_remap,
-            effects=effects,
-            link_group=link_group,
-            xml_path=item.path,
-            param_refs=refs,
+            name or clip_id,
+            start_s,
+            end_s,
+            source_in,
+            frames_to_seconds(src_in - anchor + end, seq_rate) if frames_only else None,  # source_out
+            media_kind,
+            xml_bool(kid_text(kids, "enabled"), True),
+            transition_in,
+            transition_out,
+            curves,
+            clip_id,
+            static,
+            gain_db,
+            source.width,
+            source.height,
+            source.pixel_aspect,
+            source.rate,
+            source.channels,
+            source_channel,
+            source.ext,
+            source.ident,
+            speed,
+            time_remap,
+            effects,
+            link_group,
+            item.path,  # xml_path
+            (),  # xml_context
+            refs,
         )
 
 
