@@ -93,7 +93,7 @@ class _Item:
     tag: str
     start: int | Fraction
     end: int | Fraction
-    alignment: str = ""
+    alignment: str = ""  # transitions only
     number: int = 0  # 1-based among the track's items with this tag
     path: str = ""  # lxml getpath of ``el``, built from the track's (see ``child_path``)
     filters: list | None = None  # the <filter> children, gathered with ``kids``
@@ -199,7 +199,8 @@ class _Reader(FilterReading, SourceReading):
             end = self.frames(kid_text(kids, "end"), item_where, "end")
             if start is None or end is None:
                 raise self.error(item_where, "missing <start> or <end>")
-            alignment = (kid_text(kids, "alignment") or "").strip().lower()
+            # Only a transition's alignment is ever read (its cut point)
+            alignment = (kid_text(kids, "alignment") or "").strip().lower() if el_tag == "transitionitem" else ""
             items.append(_Item(el, kids, el_tag, start, end, alignment, number, "", filters))
         track_path = self.getpath(track_el)
         for item in items:  # getpath per item costs more than the rest of its bookkeeping

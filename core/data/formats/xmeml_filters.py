@@ -91,7 +91,8 @@ class FilterReading(XmemlBase):
                 continue  # FCP7 writes disabled Motion-tab filters; they do nothing
             # <name> and <effectid> come before the parameters: stop there instead of visiting them all
             effect_name = effect_id = first_param = None
-            for child in effect:
+            effect_children = iter(effect)  # left at the first parameter, for the parameters below
+            for child in effect_children:
                 tag = child.tag
                 if tag == "name":
                     effect_name = child.text
@@ -120,7 +121,10 @@ class FilterReading(XmemlBase):
             if first_param is None:
                 continue
             # The parameters from the first one on, without visiting <name>, <effectid>... again.
-            params = [first_param, *first_param.itersiblings("parameter")]
+            params = [first_param]
+            for child in effect_children:
+                if child.tag == "parameter":
+                    params.append(child)
             for param_number, param in enumerate(params, 1):
                 # One pass over the parameter: its id, the first child of each tag and every <keyframe>
                 # (the id comes first or second; an unmapped parameter's extra visits cost less than a
