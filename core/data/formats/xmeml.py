@@ -174,7 +174,7 @@ class _Reader(FilterReading, SourceReading):
 
     def read_track(self, track_el: etree._Element, kind: str, index: int, seq_rate: Fraction, where: str) -> Track:
         where = f"{where}, {kind} track {index + 1}"
-        self.seconds: dict = {}  # sequence frames -> seconds, for this track's clips (see read_clip)
+        self.seconds = {}  # frames -> seconds at seq_rate, shared by this track's clips (see read_clip)
         items: list[_Item] = []
         seen: dict[str, int] = {}  # items per tag so far: their 1-based index for the path
         enabled_el = None  # the track's own <enabled>, found in the same pass as its items
