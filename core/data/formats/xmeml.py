@@ -54,13 +54,12 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 
 from lxml import etree
 
 from core.data.formats._numbers import frames_to_seconds
-from core.data.formats._source import NO_SOURCE
 from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
 from core.data.formats.xmeml_filters import FilterReading
 from core.data.formats.xmeml_source import SourceReading, pixel_aspect
@@ -70,6 +69,16 @@ __all__ = ["read_xmeml"]
 
 PPRO_TICKS = 254_016_000_000  # Premiere's ticks per second
 ZERO = Fraction(0)  # Fractions are immutable: one zero serves every clip
+
+# The order ``read_clip`` passes Clip's fields in; a change to Clip must show here, not as shifted values.
+CLIP_FIELDS = (
+    "name", "start", "end", "source_in", "source_out", "media_kind", "enabled", "transition_in", "transition_out",
+    "curves", "clip_id", "static", "gain_db", "source_width", "source_height", "source_pixel_aspect", "source_rate",
+    "audio_channels", "source_channel", "file_ext", "source_id", "speed", "time_remap", "effects", "link_group",
+    "xml_path", "xml_context", "param_refs",
+)  # fmt: skip
+if tuple(f.name for f in fields(Clip)) != CLIP_FIELDS:
+    raise ImportError("core.data.timeline.Clip's fields changed: update CLIP_FIELDS and read_clip's Clip(...)")
 
 ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 NOT_TIMELINE_PARENTS = frozenset(("clipitem", "generatoritem", "transitionitem", "file", "sequence"))
@@ -84,7 +93,7 @@ class _Item:
     tag: str
     start: int | Fraction
     end: int | Fraction
-    alignment: str = ""
+    alignment: str = ""  # transitions only
     number: int = 0  # 1-based among the track's items with this tag
     path: str = ""  # lxml getpath of ``el``, built from the track's (see ``child_path``)
     filters: list | None = None  # the <filter> children, gathered with ``kids``
@@ -165,12 +174,17 @@ class _Reader(FilterReading, SourceReading):
 
     def read_track(self, track_el: etree._Element, kind: str, index: int, seq_rate: Fraction, where: str) -> Track:
         where = f"{where}, {kind} track {index + 1}"
+        self.seconds = {}  # frames -> seconds at seq_rate, shared by this track's clips (see read_clip)
         items: list[_Item] = []
         seen: dict[str, int] = {}  # items per tag so far: their 1-based index for the path
+        enabled_el = None  # the track's own <enabled>, found in the same pass as its items
         for el in track_el:
-            if el.tag not in ITEM_TAGS:
+            el_tag = el.tag
+            if el_tag not in ITEM_TAGS:
+                if el_tag == "enabled" and enabled_el is None:
+                    enabled_el = el
                 continue
-            seen[el.tag] = seen.get(el.tag, 0) + 1
+            number = seen[el_tag] = seen.get(el_tag, 0) + 1
             # One pass over the children gives the first of each tag and every <filter>: a second
             # pass (iterchildren) costs more than the list.
             kids: dict[str, etree._Element] = {}
@@ -180,13 +194,14 @@ class _Reader(FilterReading, SourceReading):
                 if tag == "filter":
                     filters.append(child)
                 kids.setdefault(tag, child)
-            item_where = f"{where}, {el.tag} {el.get('id') or len(items) + 1}"
+            item_where = f"{where}, {el_tag} {el.get('id') or len(items) + 1}"
             start = self.frames(kid_text(kids, "start"), item_where, "start")
             end = self.frames(kid_text(kids, "end"), item_where, "end")
             if start is None or end is None:
                 raise self.error(item_where, "missing <start> or <end>")
-            alignment = (kid_text(kids, "alignment") or "").strip().lower()
-            items.append(_Item(el, kids, el.tag, start, end, alignment, seen[el.tag], filters=filters))
+            # Only a transition's alignment is ever read (its cut point)
+            alignment = (kid_text(kids, "alignment") or "").strip().lower() if el_tag == "transitionitem" else ""
+            items.append(_Item(el, kids, el_tag, start, end, alignment, number, "", filters))
         track_path = self.getpath(track_el)
         for item in items:  # getpath per item costs more than the rest of its bookkeeping
             item.path = child_path(track_path, item.tag, item.number, seen[item.tag])
@@ -195,7 +210,7 @@ class _Reader(FilterReading, SourceReading):
         for i, item in enumerate(items):
             if item.tag != "transitionitem":
                 clips.append(self.read_clip(items, i, kind, seq_rate, where))
-        enabled = xml_bool(kid_text(child_map(track_el), "enabled"), True)
+        enabled = xml_bool(None if enabled_el is None else enabled_el.text, True)
         name = (track_el.get("MZ.TrackName") or "").strip() or None  # Premiere names its tracks
         return Track(kind=kind, index=index, clips=clips, enabled=enabled, name=name, xml_path=track_path)
 
@@ -256,7 +271,14 @@ class _Reader(FilterReading, SourceReading):
             # never plays, so it is kept as a zero-length clip rather than failing the file.
             end = start
 
-        start_s, end_s = frames_to_seconds(start, seq_rate), frames_to_seconds(end, seq_rate)
+        # Adjacent clips share their edges: each time in sequence frames is converted once per track.
+        seconds = self.seconds
+        start_s = seconds.get(start)
+        if start_s is None:
+            start_s = seconds[start] = frames_to_seconds(start, seq_rate)
+        end_s = seconds.get(end)
+        if end_s is None:
+            end_s = seconds[end] = frames_to_seconds(end, seq_rate)
         anchor_s = start_s if anchor == start else frames_to_seconds(anchor, seq_rate)
         src_in = src_in if src_in is not None else 0
         # Integer frames at the sequence rate (the common case) take one exact division per time
@@ -270,18 +292,17 @@ class _Reader(FilterReading, SourceReading):
         if next_tr is not None and next_tr.start <= end <= next_tr.end:
             transition_out = frames_to_seconds(next_tr.end - next_tr.start, seq_rate)
 
-        anchors = (anchor, anchor_s, frames_only)
-        filters = self.read_filters(item.filters, item.path, unit, anchors, src_in, start_s, where)
-        media_kind, file_el = self.media_kind(item.tag, kids, track_kind, where)
+        if item.filters:
+            anchors = (anchor, anchor_s, frames_only)
+            filters = self.read_filters(item.filters, item.path, unit, anchors, src_in, start_s, where)
+            curves, static, refs, effects = filters.curves, filters.static, filters.refs, filters.effects
+            gain_db, speed, time_remap = filters.gain_db, filters.speed, filters.time_remap
+        else:  # most clips: what read_filters gives for no filter, without building it
+            curves, static, refs, effects, gain_db, speed, time_remap = {}, {}, {}, [], None, 1.0, False
+        media_kind, file_el, source = self.media(item.tag, kids, track_kind, where)
         name = (kid_text(kids, "name") or "").strip()
         if not name and file_el is not None:
-            name = (first_text(file_el, "name") or "").strip()
-        if media_kind == "sequence":
-            source = self.sequence_source(self.deref(kids.get("sequence")), where)
-        elif file_el is not None:
-            source = self.source(file_el, where)
-        else:
-            source = NO_SOURCE
+            name = (first_text(self.deref(file_el), "name") or "").strip()
         source_channel = None
         track = kids.get("sourcetrack")
         if track is not None and (first_text(track, "mediatype") or "").strip().lower() == "audio":
@@ -296,31 +317,39 @@ class _Reader(FilterReading, SourceReading):
             following = first_link.getnext()
             if first and (first != clip_id or (following is not None and following.tag == "link")):
                 link_group = first
+        source_in = frames_to_seconds(src_in, unit)
+        if anchor != start:  # source in moves on by the part hidden in a transition
+            source_in += start_s - anchor_s
+        # Positional: keywords cost more than the rest of the call (CLIP_FIELDS checks the order).
         return Clip(
-            name=name or clip_id,
-            start=start_s,
-            end=end_s,
-            # source in moves on by the part hidden in a transition
-            source_in=frames_to_seconds(src_in, unit)
-            if anchor == start
-            else frames_to_seconds(src_in, unit) + (start_s - anchor_s),
-            source_out=frames_to_seconds(src_in - anchor + end, seq_rate) if frames_only else None,
-            media_kind=media_kind,
-            enabled=xml_bool(kid_text(kids, "enabled"), True),
-            transition_in=transition_in,
-            transition_out=transition_out,
-            curves=filters.curves,
-            clip_id=clip_id,
-            static=filters.static,
-            gain_db=filters.gain_db,
-            **source.clip_fields(),
-            source_channel=source_channel,
-            speed=filters.speed,
-            time_remap=filters.time_remap,
-            effects=filters.effects,
-            link_group=link_group,
-            xml_path=item.path,
-            param_refs=filters.refs,
+            name or clip_id,
+            start_s,
+            end_s,
+            source_in,
+            frames_to_seconds(src_in - anchor + end, seq_rate) if frames_only else None,  # source_out
+            media_kind,
+            xml_bool(kid_text(kids, "enabled"), True),
+            transition_in,
+            transition_out,
+            curves,
+            clip_id,
+            static,
+            gain_db,
+            source.width,
+            source.height,
+            source.pixel_aspect,
+            source.rate,
+            source.channels,
+            source_channel,
+            source.ext,
+            source.ident,
+            speed,
+            time_remap,
+            effects,
+            link_group,
+            item.path,  # xml_path
+            (),  # xml_context
+            refs,
         )
 
 

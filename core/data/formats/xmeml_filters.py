@@ -90,14 +90,16 @@ class FilterReading(XmemlBase):
             if effect is None or not xml_bool(enabled, True):
                 continue  # FCP7 writes disabled Motion-tab filters; they do nothing
             # <name> and <effectid> come before the parameters: stop there instead of visiting them all
-            effect_name = effect_id = None
-            for child in effect:
+            effect_name = effect_id = first_param = None
+            effect_children = iter(effect)  # left at the first parameter, for the parameters below
+            for child in effect_children:
                 tag = child.tag
                 if tag == "name":
                     effect_name = child.text
                 elif tag == "effectid":
                     effect_id = child.text
                 elif tag == "parameter":
+                    first_param = child
                     break
             known = self.effect_names.get((effect_name, effect_id))
             if known is None:  # a handful of distinct effects per document: normalise each once
@@ -116,19 +118,31 @@ class FilterReading(XmemlBase):
             if effect_id not in MAPPED_EFFECTS:
                 continue
             filter_path = child_path(path, "filter", number, len(filter_els))
-            params = list(effect.iterchildren("parameter"))
+            if first_param is None:
+                continue
+            # The parameters from the first one on, without visiting <name>, <effectid>... again.
+            params = [first_param]
+            for child in effect_children:
+                if child.tag == "parameter":
+                    params.append(child)
             for param_number, param in enumerate(params, 1):
-                param_id = (first_text(param, "parameterid") or "").strip()  # the first child: no dict yet
-                targets = PARAM_MAP.get((effect_id, param_id.lower()))
-                if not targets or (curves and all(t[0] in curves for t in targets)):
-                    continue
+                # One pass over the parameter: its id, the first child of each tag and every <keyframe>
+                # (the id comes first or second; an unmapped parameter's extra visits cost less than a
+                # second pass over every mapped one).
                 param_kids: dict[str, etree._Element] = {}
                 keyframes = []
-                for child in param:  # the first of each tag and every <keyframe>, in one pass
+                for child in param:
                     tag = child.tag
                     if tag == "keyframe":
                         keyframes.append(child)
-                    param_kids.setdefault(tag, child)
+                    elif tag not in param_kids:
+                        param_kids[tag] = child
+                param_id = (kid_text(param_kids, "parameterid") or "").strip()
+                targets = self.param_targets.get((effect_id, param_id))
+                if targets is None:
+                    targets = self.param_targets[(effect_id, param_id)] = PARAM_MAP.get((effect_id, param_id.lower()))
+                if not targets or (curves and all(t[0] in curves for t in targets)):
+                    continue
                 if effects == 1:
                     param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
                 else:  # never seen: let lxml index the effects
@@ -137,9 +151,11 @@ class FilterReading(XmemlBase):
                     if canon not in refs:
                         refs[canon] = ParamRef(param_path, None, component, filter_path)
                 pwhere = f"{where}, {effect_id}/{param_id}"
-                for canon, keys, value in self.read_parameter(
-                    keyframes, param_kids, targets, unit, anchor, src_in, start_s, pwhere
-                ):
+                if keyframes:
+                    rows = self.read_parameter(keyframes, param_kids, targets, unit, anchor, src_in, start_s, pwhere)
+                else:
+                    rows = self.static_parameter(param_kids, targets, start_s, pwhere)
+                for canon, keys, value in rows:
                     if canon in curves:
                         continue  # the first filter with keys wins
                     if keys:
@@ -204,63 +220,73 @@ class FilterReading(XmemlBase):
         out.time_remap = values.get("variablespeed", "0").lower() in ("1", "true")
 
     def read_parameter(self, keyframes, param_kids, targets, unit, anchor, src_in, start_s, where):
-        """Yield (canonical name, keys, static value or None) for each target of one <parameter>
-        (its <keyframe> children and its first child per tag).
+        """(canonical name, keys, static value or None) for each target of a keyframed <parameter>
+        (its <keyframe> children and its first child per tag); ``static_parameter`` reads the others.
 
         Keys are what the curve gets (a plain value only when it differs from the default); the
         static value is the parameter's one value (a plain value or a single key), else None.
         """
-        interp_el = param_kids.get("interpolation")
-        interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
-        base_interp = "smooth" if interp_name == "fcpcurve" else "linear"
-        if keyframes:
-            anchor_frames, anchor_s, frames_only = anchor
-            # <when> counts source frames in ``unit``: timeline = anchor + (when - in).
-            # Keys outside the clip are kept; the curve holds its end values.
-            rows = []
-            for kf in keyframes:
-                when_text = value_el = None
-                has_handles = False
-                for child in kf:  # a few children each: no dict
-                    tag = child.tag
-                    if tag == "when":
-                        when_text = child.text if when_text is None else when_text
-                    elif tag == "value":
-                        value_el = child if value_el is None else value_el
-                    elif tag == "inbez" or tag == "outbez":
-                        has_handles = True
-                when = self.frames(when_text, where, "when")
-                if when is None or value_el is None:
-                    raise self.error(where, "keyframe without <when> or <value>")
-                if frames_only and type(when) is int:
-                    t = frames_to_seconds(anchor_frames + when - src_in, unit)
-                else:
-                    t = anchor_s + frames_to_seconds(when - src_in, unit)
-                rows.append((t, value_el, "smooth" if has_handles else base_interp))
-            for canon, component, convert in targets:
-                keys = []
-                for t, value_el, interp in rows:
-                    value = self.component(value_el, component, where)
-                    if value is not None:
-                        keys.append(Key(t, convert(value), interp))
-                yield canon, keys, keys[0].value if len(keys) == 1 else None
-            return
+        base_interp = _base_interp(param_kids)
+        anchor_frames, anchor_s, frames_only = anchor
+        # <when> counts source frames in ``unit``: timeline = anchor + (when - in).
+        # Keys outside the clip are kept; the curve holds its end values.
+        rows = []
+        for kf in keyframes:
+            when_text = value_el = None
+            has_handles = False
+            for child in kf:  # a few children each: no dict
+                tag = child.tag
+                if tag == "when":
+                    when_text = child.text if when_text is None else when_text
+                elif tag == "value":
+                    value_el = child if value_el is None else value_el
+                elif tag == "inbez" or tag == "outbez":
+                    has_handles = True
+            when = self.frames(when_text, where, "when")
+            if when is None or value_el is None:
+                raise self.error(where, "keyframe without <when> or <value>")
+            if frames_only and type(when) is int:
+                t = frames_to_seconds(anchor_frames + when - src_in, unit)
+            else:
+                t = anchor_s + frames_to_seconds(when - src_in, unit)
+            rows.append((t, value_el, "smooth" if has_handles else base_interp))
+        out = []
+        for canon, component, convert in targets:
+            keys = []
+            for t, value_el, interp in rows:
+                value = self.component(value_el, component, where)
+                if value is not None:
+                    keys.append(Key(t, convert(value), interp))
+            out.append((canon, keys, keys[0].value if len(keys) == 1 else None))
+        return out
+
+    def static_parameter(self, param_kids, targets, start_s, where):
+        """``read_parameter`` for a <parameter> without keyframes: its plain ``<value>`` (the common case)."""
         value_el = param_kids.get("value")
         if value_el is None:
-            return
+            return ()
+        out = []
         for canon, component, convert in targets:
             value = self.component(value_el, component, where)
             if value is None:
                 continue
             value = convert(value)
             # untouched parameters give no curve, but their value is still stated
-            keys = [Key(start_s, value, base_interp)] if abs(value - PARAMS[canon][0]) > 1e-9 else []
-            yield canon, keys, value
+            keys = [Key(start_s, value, _base_interp(param_kids))] if abs(value - PARAMS[canon][0]) > 1e-9 else []
+            out.append((canon, keys, value))
+        return out
 
     def component(self, value_el: etree._Element, component: str | None, where: str) -> float | None:
         if component is None:
             return self.number(value_el.text, where, "value")
         return self.number(first_text(value_el, component), where, _COMPONENT_WHAT[component])
+
+
+def _base_interp(param_kids: dict) -> str:
+    """A parameter's interpolation where a key has no Bezier handles: FCP7's ``fcpcurve`` is smooth."""
+    interp_el = param_kids.get("interpolation")
+    interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
+    return "smooth" if interp_name == "fcpcurve" else "linear"
 
 
 def _effect(name: str | None, ident: str | None) -> tuple[str, str, bool]:

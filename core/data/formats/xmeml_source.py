@@ -94,21 +94,27 @@ class SourceReading(XmemlBase):
             ident=seq.get("id"),
         )
 
-    def media_kind(self, tag: str, kids: dict, track_kind: str, where: str) -> tuple[str, etree._Element | None]:
-        """(media kind, dereferenced <file> or None) of a clipitem or generatoritem."""
+    def media(self, tag: str, kids: dict, track_kind: str, where: str) -> tuple[str, etree._Element | None, SourceInfo]:
+        """(media kind, <file> child or None, what its media says) of a clipitem or generatoritem. The
+        <file> may be an empty reference (``deref`` it); a known id skips the dereference."""
         if tag == "generatoritem":
-            return "generator", None
+            return "generator", None, NO_SOURCE
         if "sequence" in kids:
-            return "sequence", None
-        file_el = self.deref(kids.get("file"))
-        file_kind = self.source(file_el, where).kind if file_el is not None else None
-        if file_kind == "generator":
-            return "generator", file_el
+            return "sequence", None, self.sequence_source(self.deref(kids["sequence"]), where)
+        file_el = kids.get("file")
+        source = NO_SOURCE
+        if file_el is not None:
+            ident = file_el.get("id")
+            # ``source`` keys its cache by id: every reference to a known id is that source.
+            found = self.sources.get(ident) if ident else None
+            source = found if found is not None else self.source(self.deref(file_el), where)
+            if source.kind == "generator":
+                return "generator", file_el, source
         if track_kind == "audio":
-            return "audio", file_el
-        if file_kind == "still" or xml_bool(kid_text(kids, "stillframe"), False):
-            return "still", file_el
-        return "video", file_el
+            return "audio", file_el, source
+        if source.kind == "still" or xml_bool(kid_text(kids, "stillframe"), False):
+            return "still", file_el, source
+        return "video", file_el, source
 
 
 def pixel_aspect(chars: dict | None) -> float | None:
