@@ -42,7 +42,7 @@ def compose_into(clip: Clip, container: Clip) -> None:
     curve counts with its static value or the default. The result is static when neither side
     is animated.
     """
-    for canon in set(container.curves) | set(container.static):
+    for canon in sorted(set(container.curves) | set(container.static)):  # sorted: the same dicts whatever the hash seed
         combine = COMBINE.get(canon)
         mine, theirs = clip.curves.get(canon), container.curves.get(canon)
         mine_static = canon in clip.static or mine is None

@@ -163,3 +163,28 @@ def test_synthetic_keyframe_interpolation_and_units():
     [clip] = video.clips
     assert curve_keys(clip, "rotation") == [(0, 0.0, "smooth"), (5, 90.0, "linear"), (8, 45.0, "smooth")]
     assert curve_keys(audio.clips[0], "level_db") == [(0, -60.0, "smooth")]  # floored
+
+
+def test_multicam_reading_does_not_depend_on_the_hash_seed(realworld_dir):
+    # a multicam clip's adjustments are composed over a union of parameter names: in set order, the
+    # clip's dicts (and so its repr, JSON and written files) changed with PYTHONHASHSEED
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = realworld_dir / "fcpxml" / "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml"
+    code = (
+        "import hashlib, sys; from core.data.formats import read_file; "
+        "tls = read_file(sys.argv[1]); "
+        "names = [(list(c.curves), list(c.static)) for tl in tls for _, c in tl.iter_clips()]; "
+        "print(hashlib.sha256(repr(names).encode()).hexdigest())"
+    )
+    seen = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        seen.add(out.stdout.strip())
+    assert len(seen) == 1, seen
