@@ -18,7 +18,7 @@ import torch
 from core.config import load_config
 from core.data.batch import MODEL_FEATURES
 from core.data.scalers import Scalers
-from core.learn.model import CALIBRATION_BUFFERS, build_model
+from core.learn.model import OPTIONAL_WEIGHTS, build_model
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "state.pt"
@@ -114,7 +114,7 @@ def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Pat
         )
     weights = load_state(d / CHECKPOINT_FILE)["model"]
     own = model.state_dict()
-    problems = [f"missing {k}" for k in own if k not in weights and k not in CALIBRATION_BUFFERS]
+    problems = [f"missing {k}" for k in own if k not in weights and k not in OPTIONAL_WEIGHTS]
     problems += [f"unexpected {k}" for k in weights if k not in own]
     problems += [
         f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
