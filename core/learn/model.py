@@ -34,6 +34,11 @@ RULE_TRUST_RATE = 20.0
 OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust")
 
 
+def blend(c: Tensor, a: Tensor, b: Tensor, model: Tensor, rule: Tensor) -> Tensor:
+    """The stacking of one head (core.learn.calibrate): c + a * (model - c) + b * (rule - c)."""
+    return c + a * (model - c) + b * (rule - c)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention over (N, S, D) sequences with a key validity mask.
 
@@ -272,7 +277,7 @@ class MultiTrackTransformer(nn.Module):
             has = track_has[..., j]  # (B, K, T)
             w = self.blend[h]
             a = has * w[1] + (1.0 - has) * w[0]
-            res[name] = c + a * (out[name] - c) + has * w[2] * (track_mean[..., j] - c)
+            res[name] = blend(c, a, has * w[2], out[name], track_mean[..., j])
             j += 1
             h += 1
         for name in self.classification.keys():
@@ -284,13 +289,13 @@ class MultiTrackTransformer(nn.Module):
                 z = (out[name][..., 1] - out[name][..., 0] - self.key_log_w)[..., None]  # (B, K, T, 1)
                 c = self.const_key[kind][:, :, None, None]  # (B, K, 1, 1)
                 rule = summary[..., self.rule_key : self.rule_key + 1]
-                z = c + a * (z - c) + b * (rule - c) + self.key_log_w
+                z = blend(c, a, b, z, rule) + self.key_log_w
                 res[name] = torch.cat([torch.zeros_like(z), z], dim=-1)
             else:
                 m = torch.log_softmax(out[name], dim=-1)
                 c = self.const_interp
                 rule = summary[..., self.rule_interp : self.rule_interp + m.shape[-1]]
-                res[name] = c + a * (m - c) + b * (rule - c)
+                res[name] = blend(c, a, b, m, rule)
             h += 1
         return res
 
