@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.config import REGRESSION_TARGETS
-from core.data.batch import MODEL_FEATURES, transform_features
+from core.data.batch import FEATURES, MODEL_FEATURES, transform_features
 from core.data.timeline import INTERPOLATIONS, TRACK_KINDS
 
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
@@ -27,6 +27,26 @@ STD_FLOOR = {
     "pan": 0.1,
 }
 FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without nests) keeps std 1
+# What each format writes for a key its editor left alone (linear, smooth, hold): xmeml and MLT keys are
+# linear unless they say otherwise, FCPXML's are smooth (the DTD's default for a keyframe without
+# ``curve``). The training set's own shares per dialect are shrunk towards these, as if these had
+# FORMAT_PRIOR_KEYS keys: a dialect with few keys in training (a handful of FCPXML files) keeps its
+# format's habit instead of the majority dialect's.
+DIALECTS = ("xmeml", "fcpxml", "mlt")
+FORMAT_INTERP = {"xmeml": (0.9, 0.1, 0.0), "fcpxml": (0.1, 0.9, 0.0), "mlt": (0.9, 0.05, 0.05)}
+FORMAT_PRIOR_KEYS = 20.0
+
+
+def interpolation_by_dialect(raw: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """{dialect: interpolation shares} of the keys of ``raw`` windows, shrunk towards FORMAT_INTERP."""
+    valid = raw["interp_valid"]  # (N, K, T): the keys, as the baseline's shares count them
+    out = {}
+    for d in DIALECTS:
+        on = raw["features"][..., FEATURES.index("dialect_" + d)] > 0.5  # (N, K, T)
+        counts = np.bincount(raw["interpolation"][valid & on], minlength=len(INTERPOLATIONS)).astype(np.float64)
+        q = counts + FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP[d])
+        out[d] = (q / q.sum()).tolist()
+    return out
 
 
 def _like(values, x):
@@ -44,7 +64,9 @@ class Scalers:
 
     ``baseline`` is the constant predictor every report divides by:
     {"regression": {target: {"video": mean, "audio": mean}} (standardised units),
-     "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold]}.
+     "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold],
+     "interpolation_by_dialect": {dialect: [p_linear, p_smooth, p_hold]}} (the last is what the context
+    summary starts from, ``interpolation_by_dialect``; scalers written before it lack it).
     """
 
     feature_names: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
@@ -96,7 +118,12 @@ class Scalers:
             feature_std=fstd.tolist(),
             target_mean=tmean,
             target_std=tstd,
-            baseline={"regression": reg, "keyframe": rates, "interpolation": interp},
+            baseline={
+                "regression": reg,
+                "keyframe": rates,
+                "interpolation": interp,
+                "interpolation_by_dialect": interpolation_by_dialect(raw),
+            },
             keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
             counts={
                 "steps": int(step_mask.sum()),

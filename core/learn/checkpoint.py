@@ -124,5 +124,6 @@ def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Pat
     if problems:
         shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
         raise PersistenceError(f"{d / CHECKPOINT_FILE}: weights do not fit this model (another preset?): {shown}")
-    model.load_state_dict(weights)
+    # what the older weights lack keeps this (new) model's own values: fine-tuning trains the current model
+    model.load_state_dict({**{k: v for k, v in own.items() if k not in weights}, **weights})
     return d

@@ -31,7 +31,7 @@ CALIBRATION_BUFFERS = ("calibrated", "blend", "const_reg", "const_key", "const_i
 # head's trust far from 1 where the rule misleads (a picture-in-picture track's corners differ clip to clip).
 RULE_TRUST_RATE = 20.0
 # what weights written by an older version may lack; loading fills them in (_default_calibration)
-OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust")
+OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust", "interp_prior_everywhere")
 
 
 def blend(c: Tensor, a: Tensor, b: Tensor, model: Tensor, rule: Tensor) -> Tensor:
@@ -175,6 +175,10 @@ class MultiTrackTransformer(nn.Module):
         # one learned trust per head in that prior (RULE_TRUST_RATE): 1.0 at the start and in weights written
         # before it existed, lower where training finds the rule misleading
         self.rule_trust = nn.Parameter(torch.zeros(len(cfg.targets) + len(cfg.classify)))
+        # The interpolation prior of the summary reaches every token, given clips on its track or not: without
+        # them it is the timeline's habit or its dialect's (core.data.context), which a structure-only
+        # prediction needs most. Weights written before this added it only where the track had given clips.
+        self.register_buffer("interp_prior_everywhere", torch.ones((), dtype=torch.bool))
         self.trust_rate = RULE_TRUST_RATE
         self.log2 = math.log(2.0)
         # Per-head stacking fitted after training on held-out files (core.learn.calibrate): every head's
@@ -195,6 +199,7 @@ class MultiTrackTransformer(nn.Module):
         for name in CALIBRATION_BUFFERS:
             state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
         state_dict.setdefault(prefix + "rule_trust", torch.zeros_like(self.rule_trust))  # full trust, as then
+        state_dict.setdefault(prefix + "interp_prior_everywhere", torch.zeros((), dtype=torch.bool))
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
@@ -250,6 +255,8 @@ class MultiTrackTransformer(nn.Module):
                 key = summary[..., self.rule_key : self.rule_key + 1]
                 logits = logits + g * torch.cat([torch.zeros_like(key), key], dim=-1)
             elif name == "interpolation":
+                if bool(self.interp_prior_everywhere):
+                    g = torch.ones_like(given) * trust[n_reg + h]
                 logits = logits + g * summary[..., self.rule_interp : self.rule_interp + c]
             out[name] = logits
             j += c

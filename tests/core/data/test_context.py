@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core.config import REGRESSION_TARGETS
+from core.data.batch import FEATURES
 from core.data.context import (
     INTERP_PRIOR_KEYS,
     KEY_PRIOR_STEPS,
@@ -15,15 +16,22 @@ from core.data.context import (
     ClipTable,
     TimelineSummary,
 )
+from core.data.scalers import FORMAT_INTERP, FORMAT_PRIOR_KEYS, interpolation_by_dialect
 
 R = len(REGRESSION_TARGETS)
 PRIOR = {"keyframe": {"video": 0.01, "audio": 0.02}, "interpolation": [0.7, 0.3, 0.0]}
 
 
-def _raw(kinds: list[int], keys: dict[int, list[tuple[int, int]]], T: int = 8) -> dict[str, np.ndarray]:
+def _raw(
+    kinds: list[int], keys: dict[int, list[tuple[int, int]]], T: int = 8, dialect: str | None = None
+) -> dict[str, np.ndarray]:
     """One window, one clip per track spanning T steps; ``keys[track]`` = [(step, interpolation class)]."""
     K = len(kinds)
+    features = np.zeros((1, K, T, len(FEATURES)), np.float32)
+    if dialect:
+        features[..., FEATURES.index("dialect_" + dialect)] = 1.0
     raw = {
+        "features": features,
         "timeline": np.zeros(1, np.int64),
         "start_step": np.zeros(1, np.int64),
         "clip_id": np.zeros((1, K, T), np.int64),
@@ -76,3 +84,21 @@ def test_clips_that_are_not_given_reveal_nothing():
     s = TimelineSummary(table, 0, given, PRIOR).track_block
     offset = TRACK_INTERP_LOG.start
     assert np.exp(s[1, offset : offset + 3]) == pytest.approx(np.maximum(PRIOR["interpolation"], 1e-4), abs=1e-6)
+
+
+def test_without_given_keys_a_track_starts_from_its_dialects_training_shares():
+    # training: two linear keys in an FCPXML timeline; the format's habit (smooth) outweighs them
+    train = _raw([0], {0: [(0, 0), (4, 0)]}, dialect="fcpxml")
+    by_dialect = interpolation_by_dialect(train)
+    habit = FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP["fcpxml"])
+    fcpx = (np.array([2.0, 0.0, 0.0]) + habit) / (2 + FORMAT_PRIOR_KEYS)
+    assert by_dialect["fcpxml"] == pytest.approx(fcpx.tolist())
+    assert by_dialect["xmeml"] == pytest.approx(list(FORMAT_INTERP["xmeml"]))  # no xmeml keys: the format's habit
+    prior = {**PRIOR, "interpolation_by_dialect": by_dialect}
+    offset = TRACK_INTERP_LOG.start
+    cases = (("fcpxml", fcpx), ("xmeml", np.asarray(FORMAT_INTERP["xmeml"])), (None, PRIOR["interpolation"]))
+    for dialect, want in cases:
+        raw = _raw([0], {}, dialect=dialect)
+        table = ClipTable(raw, np.zeros(R), np.ones(R))
+        s = TimelineSummary(table, 0, np.zeros(len(table), bool), prior).track_block  # nothing given
+        assert np.exp(s[0, offset : offset + 3]) == pytest.approx(np.maximum(want, 1e-4), abs=1e-6), dialect
