@@ -58,6 +58,26 @@ def _like(values, x):
     return torch.as_tensor(values, dtype=x.dtype, device=x.device)
 
 
+def _feature_moments(features: np.ndarray, step_mask: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the model-space features over real steps, ``chunk`` windows at a time (float64 sums,
+    chunks combined as in Chan et al.), so that memory holds one chunk's transform, not the whole set's."""
+    n, mean, m2 = 0, np.zeros(len(MODEL_FEATURES)), np.zeros(len(MODEL_FEATURES))
+    for i in range(0, len(step_mask), chunk):
+        x = transform_features(features[i : i + chunk][step_mask[i : i + chunk]]).astype(np.float64)  # (M, F)
+        if not len(x):
+            continue
+        nb, mb = len(x), x.mean(axis=0)
+        m2b = ((x - mb) ** 2).sum(axis=0)
+        delta = mb - mean
+        total = n + nb
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2b + delta**2 * (n * nb / total)
+        n = total
+    if n == 0:
+        return np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
+    return mean, np.sqrt(m2 / n)
+
+
 @dataclass
 class Scalers:
     """Train-set statistics, frozen with the prepared data. JSON in and out, never pickle.
@@ -83,11 +103,7 @@ class Scalers:
     def fit(cls, raw: dict[str, np.ndarray]) -> Scalers:
         """Fit on training windows: features over real steps, targets over their valid positions."""
         step_mask = raw["step_mask"]  # (N, K, T)
-        x = transform_features(raw["features"][step_mask]).astype(np.float64)  # (M, F) model space
-        if len(x):
-            fmean, fstd = x.mean(axis=0), x.std(axis=0)
-        else:
-            fmean, fstd = np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
+        fmean, fstd = _feature_moments(raw["features"], step_mask)
         fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
 
         kind = np.broadcast_to(raw["track_kind"][:, :, None], step_mask.shape)  # (N, K, T)
