@@ -41,7 +41,7 @@ from core.data.windows import concat_windows  # noqa: E402
 from core.learn.assess import assess  # noqa: E402
 from core.learn.calibrate import calibrate  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
-from core.learn.loss import MultiTrackLoss  # noqa: E402
+from core.learn.loss import positive_key_weight  # noqa: E402
 from core.learn.train_loop import LocalHooks, train  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -101,7 +101,7 @@ def crossfit(ck: Path, data: Prepared, val_files: list[str]) -> dict:
     for i in (0, 1):
         model, cfg, scalers = load_checkpoint(ck)
         fit = subset(data.val, data, lambda n, h=halves[i]: n in val_files and programme.get(n, n) in h)
-        w = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).keyframe_pos_weight
+        w = positive_key_weight(cfg.loss, scalers.keyframe_pos_weight)
         fits = calibrate(model, scalers, fit, w, context=CONTEXTS[1])
         print(f"[real] cross-fit {i + 1}/2: stacking fitted on {len(halves[i])} programmes: {fits}", flush=True)
         for corpus in folds:

@@ -15,8 +15,10 @@ flag beside it, never a silent value):
 
 - track block: mean over the given clips of the token's track of each target's clip mean, a flag
   per target (some given clip on the track has it), the given share of the track's clips,
-  log1p(given clips), the logit of the given clips' key rate (shrunk towards the prior rate) and the
-  log shares of their keys' interpolations (shrunk towards the prior shares);
+  log1p(given clips), the logit of the given clips' key rate and the log shares of their keys'
+  interpolations, each shrunk towards the same figure over the timeline's given clips of the track's
+  kind, which is shrunk in turn towards the training prior (key habits are the editor's; for the
+  interpolation, the training shares of the timeline's dialect, ``Scalers`` ``interpolation_by_dialect``);
 - source block: the same means and flags over the given clips of the token's source (same media),
   plus log1p(given clips of the source);
 - kind block: means and flags over every given clip on tracks of the token's kind.
@@ -33,6 +35,8 @@ import zlib
 import numpy as np
 
 from core.config import REGRESSION_TARGETS
+from core.data.batch import FEATURES
+from core.data.scalers import DIALECTS
 from core.data.timeline import INTERPOLATIONS, TRACK_KINDS
 
 R = len(REGRESSION_TARGETS)
@@ -125,6 +129,11 @@ class ClipTable:
         iv = raw["interp_valid"][n, k, t] & kv
         ic = raw["interpolation"][n, k, t]
         self.interp = np.stack([np.bincount(inv, (iv & (ic == c)).astype(np.float64), M) for c in range(NI)], 1)
+        # the clip's dialect (index into DIALECTS; -1 unknown) from the metadata one-hots
+        self.dialect = np.full(M, -1, np.int64)
+        if "features" in raw:
+            hot = np.stack([raw["features"][n, k, t, FEATURES.index("dialect_" + d)] for d in DIALECTS], 1)[first_of]
+            self.dialect = np.where(hot.max(1) > 0.5, hot.argmax(1), -1)
         bounds = np.searchsorted(self.timeline, np.arange(int(self.timeline.max(initial=-1)) + 2))
         self._bounds = bounds
 
@@ -168,12 +177,28 @@ class TimelineSummary:
         keys = np.bincount(track, np.where(given, table.keys[sl], 0), n_tracks)
         kind_of_track = np.zeros(n_tracks, np.int64)
         kind_of_track[track] = kind
-        p0 = np.array([prior["keyframe"][kn] for kn in TRACK_KINDS])[kind_of_track]  # (n_tracks,)
-        rate = (keys + KEY_PRIOR_STEPS * p0) / (steps + KEY_PRIOR_STEPS)
+        # Two levels of shrinkage: a track's key rate and interpolation shares shrink towards those of the
+        # timeline's given clips of its kind, and those towards the training prior. Key habits belong to the
+        # editor (one timeline keys linear only, another smooth), so a track whose given clips have no keys
+        # still gets its timeline's, not the training corpus' mixture.
+        n_kinds = len(TRACK_KINDS)
+        kind_steps = np.bincount(kind, np.where(given, table.steps[sl], 0), n_kinds)
+        kind_keys = np.bincount(kind, np.where(given, table.keys[sl], 0), n_kinds)
+        p0 = np.array([prior["keyframe"][kn] for kn in TRACK_KINDS], np.float64)  # (kinds,)
+        kind_rate = (kind_keys + KEY_PRIOR_STEPS * p0) / (kind_steps + KEY_PRIOR_STEPS)
+        rate = (keys + KEY_PRIOR_STEPS * kind_rate[kind_of_track]) / (steps + KEY_PRIOR_STEPS)
+        given_interp = np.where(given[:, None], table.interp[sl], 0.0)  # (M_tl, NI)
         ic = np.zeros((n_tracks, NI))
-        np.add.at(ic, track, np.where(given[:, None], table.interp[sl], 0.0))
+        np.add.at(ic, track, given_interp)
+        kc = np.zeros((n_kinds, NI))
+        np.add.at(kc, kind, given_interp)
         q0 = np.asarray(prior["interpolation"], np.float64)
-        q = (ic + INTERP_PRIOR_KEYS * q0) / (ic.sum(1, keepdims=True) + INTERP_PRIOR_KEYS)
+        dialect = int(table.dialect[sl][0]) if len(table.dialect[sl]) else -1
+        by_dialect = prior.get("interpolation_by_dialect") or {}
+        if dialect >= 0 and DIALECTS[dialect] in by_dialect:  # the format's habit, where training knew it
+            q0 = np.asarray(by_dialect[DIALECTS[dialect]], np.float64)
+        kind_q = (kc + INTERP_PRIOR_KEYS * q0) / (kc.sum(1, keepdims=True) + INTERP_PRIOR_KEYS)  # (kinds, NI)
+        q = (ic + INTERP_PRIOR_KEYS * kind_q[kind_of_track]) / (ic.sum(1, keepdims=True) + INTERP_PRIOR_KEYS)
         self.track_block = np.concatenate(
             [
                 tm,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.config import REGRESSION_TARGETS
-from core.data.batch import MODEL_FEATURES, transform_features
+from core.data.batch import FEATURES, MODEL_FEATURES, transform_features
 from core.data.timeline import INTERPOLATIONS, TRACK_KINDS
 
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
@@ -27,6 +27,26 @@ STD_FLOOR = {
     "pan": 0.1,
 }
 FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without nests) keeps std 1
+# What each format writes for a key its editor left alone (linear, smooth, hold): xmeml and MLT keys are
+# linear unless they say otherwise, FCPXML's are smooth (the DTD's default for a keyframe without
+# ``curve``). The training set's own shares per dialect are shrunk towards these, as if these had
+# FORMAT_PRIOR_KEYS keys: a dialect with few keys in training (a handful of FCPXML files) keeps its
+# format's habit instead of the majority dialect's.
+DIALECTS = ("xmeml", "fcpxml", "mlt")
+FORMAT_INTERP = {"xmeml": (0.9, 0.1, 0.0), "fcpxml": (0.1, 0.9, 0.0), "mlt": (0.9, 0.05, 0.05)}
+FORMAT_PRIOR_KEYS = 20.0
+
+
+def interpolation_by_dialect(raw: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """{dialect: interpolation shares} of the keys of ``raw`` windows, shrunk towards FORMAT_INTERP."""
+    valid = raw["interp_valid"]  # (N, K, T): the keys, as the baseline's shares count them
+    out = {}
+    for d in DIALECTS:
+        on = raw["features"][..., FEATURES.index("dialect_" + d)] > 0.5  # (N, K, T)
+        counts = np.bincount(raw["interpolation"][valid & on], minlength=len(INTERPOLATIONS)).astype(np.float64)
+        q = counts + FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP[d])
+        out[d] = (q / q.sum()).tolist()
+    return out
 
 
 def _like(values, x):
@@ -38,13 +58,35 @@ def _like(values, x):
     return torch.as_tensor(values, dtype=x.dtype, device=x.device)
 
 
+def _feature_moments(features: np.ndarray, step_mask: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the model-space features over real steps, ``chunk`` windows at a time (float64 sums,
+    chunks combined as in Chan et al.), so that memory holds one chunk's transform, not the whole set's."""
+    n, mean, m2 = 0, np.zeros(len(MODEL_FEATURES)), np.zeros(len(MODEL_FEATURES))
+    for i in range(0, len(step_mask), chunk):
+        x = transform_features(features[i : i + chunk][step_mask[i : i + chunk]]).astype(np.float64)  # (M, F)
+        if not len(x):
+            continue
+        nb, mb = len(x), x.mean(axis=0)
+        m2b = ((x - mb) ** 2).sum(axis=0)
+        delta = mb - mean
+        total = n + nb
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2b + delta**2 * (n * nb / total)
+        n = total
+    if n == 0:
+        return np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
+    return mean, np.sqrt(m2 / n)
+
+
 @dataclass
 class Scalers:
     """Train-set statistics, frozen with the prepared data. JSON in and out, never pickle.
 
     ``baseline`` is the constant predictor every report divides by:
     {"regression": {target: {"video": mean, "audio": mean}} (standardised units),
-     "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold]}.
+     "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold],
+     "interpolation_by_dialect": {dialect: [p_linear, p_smooth, p_hold]}} (the last is what the context
+    summary starts from, ``interpolation_by_dialect``; scalers written before it lack it).
     """
 
     feature_names: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
@@ -61,11 +103,7 @@ class Scalers:
     def fit(cls, raw: dict[str, np.ndarray]) -> Scalers:
         """Fit on training windows: features over real steps, targets over their valid positions."""
         step_mask = raw["step_mask"]  # (N, K, T)
-        x = transform_features(raw["features"][step_mask]).astype(np.float64)  # (M, F) model space
-        if len(x):
-            fmean, fstd = x.mean(axis=0), x.std(axis=0)
-        else:
-            fmean, fstd = np.zeros(len(MODEL_FEATURES)), np.ones(len(MODEL_FEATURES))
+        fmean, fstd = _feature_moments(raw["features"], step_mask)
         fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
 
         kind = np.broadcast_to(raw["track_kind"][:, :, None], step_mask.shape)  # (N, K, T)
@@ -96,7 +134,12 @@ class Scalers:
             feature_std=fstd.tolist(),
             target_mean=tmean,
             target_std=tstd,
-            baseline={"regression": reg, "keyframe": rates, "interpolation": interp},
+            baseline={
+                "regression": reg,
+                "keyframe": rates,
+                "interpolation": interp,
+                "interpolation_by_dialect": interpolation_by_dialect(raw),
+            },
             keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
             counts={
                 "steps": int(step_mask.sum()),

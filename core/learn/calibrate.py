@@ -34,7 +34,8 @@ from core.data.context import TRACK_GIVEN_SHARE, TRACK_HAS, TRACK_MEAN
 from core.data.dataset import WindowDataset, collate
 from core.data.timeline import TRACK_KINDS
 from core.learn.checkpoint import CHECKPOINT_FILE, json_safe, load_checkpoint, load_state, unwrap
-from core.learn.loss import MultiTrackLoss
+from core.learn.loss import positive_key_weight
+from core.learn.model import blend
 
 A_RANGE = (0.0, 1.2)  # how far a head may follow the model: never against it, a little past it at most
 B_RANGE = (-0.2, 1.2)
@@ -102,7 +103,7 @@ class _Sums:
                 c = m.const_interp.double()
                 r = summary[..., m.rule_interp : m.rule_interp + mz.shape[-1]][mask]
             for i, (a, b) in enumerate(self.pairs):
-                z = c + a * (mz - c) + b * (r - c)
+                z = blend(c, a, b, mz, r)
                 if name == "keyframe":
                     self.ce[name][i] += float((F.softplus(z) - y.double() * z).sum())  # binary CE, positive logit
                 else:
@@ -176,8 +177,7 @@ def calibrate_checkpoint(
     checkpoint's other state is kept; ``metrics.json`` gets the fitted numbers under ``calibration``)."""
     d = Path(checkpoint_dir)
     model, cfg, scalers = load_checkpoint(d)
-    loss = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
-    pos_weight = loss.keyframe_pos_weight
+    pos_weight = positive_key_weight(cfg.loss, scalers.keyframe_pos_weight)
     fits = calibrate(model, scalers, raw, pos_weight, context=context, seed=seed)
     state = load_state(d / CHECKPOINT_FILE)
     state["model"] = model.state_dict()

@@ -18,7 +18,7 @@ import torch
 from core.config import load_config
 from core.data.batch import MODEL_FEATURES
 from core.data.scalers import Scalers
-from core.learn.model import CALIBRATION_BUFFERS, build_model
+from core.learn.model import OPTIONAL_WEIGHTS, build_model
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "state.pt"
@@ -114,7 +114,7 @@ def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Pat
         )
     weights = load_state(d / CHECKPOINT_FILE)["model"]
     own = model.state_dict()
-    problems = [f"missing {k}" for k in own if k not in weights and k not in CALIBRATION_BUFFERS]
+    problems = [f"missing {k}" for k in own if k not in weights and k not in OPTIONAL_WEIGHTS]
     problems += [f"unexpected {k}" for k in weights if k not in own]
     problems += [
         f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
@@ -124,5 +124,6 @@ def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Pat
     if problems:
         shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
         raise PersistenceError(f"{d / CHECKPOINT_FILE}: weights do not fit this model (another preset?): {shown}")
-    model.load_state_dict(weights)
+    # what the older weights lack keeps this (new) model's own values: fine-tuning trains the current model
+    model.load_state_dict({**{k: v for k, v in own.items() if k not in weights}, **weights})
     return d

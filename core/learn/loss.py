@@ -28,6 +28,13 @@ def _masked_mean(values: Tensor, mask: Tensor, weights: Tensor | None = None) ->
     return (torch.where(mask, values, torch.zeros_like(values)) * w).sum() / w.sum().clamp_min(1e-12)
 
 
+def positive_key_weight(loss_cfg: LossConfig, default: float | None = None) -> float:
+    """The positive-key weight training uses: the config's value, else ``default`` (a run's
+    ``Scalers.keyframe_pos_weight``, sqrt(neg/pos) of its train set), else 1 (unweighted)."""
+    pos = loss_cfg.keyframe_pos_weight if loss_cfg.keyframe_pos_weight is not None else default
+    return float(pos) if pos is not None else 1.0
+
+
 class MultiTrackLoss(nn.Module):
     """Weighted sum of per-head masked losses; ``forward`` returns (total, {head: unweighted loss})."""
 
@@ -37,9 +44,7 @@ class MultiTrackLoss(nn.Module):
         self.targets = list(model_cfg.targets)
         self.classify = list(model_cfg.classify)
         self.target_index = {name: REGRESSION_TARGETS.index(name) for name in self.targets}
-        # an explicit config value wins; otherwise the caller's (sqrt(neg/pos) of train); otherwise unweighted
-        pos = loss_cfg.keyframe_pos_weight if loss_cfg.keyframe_pos_weight is not None else keyframe_pos_weight
-        self.keyframe_pos_weight = float(pos) if pos is not None else 1.0
+        self.keyframe_pos_weight = positive_key_weight(loss_cfg, keyframe_pos_weight)
         self.register_buffer("keyframe_class_weight", torch.tensor([1.0, self.keyframe_pos_weight]), persistent=False)
 
     @property

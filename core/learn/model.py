@@ -26,6 +26,17 @@ MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices sha
 N_TRACK_KINDS = 2  # 0 video, 1 audio
 # the stacking's buffers (core.learn.calibrate); weights written before they existed load without them
 CALIBRATION_BUFFERS = ("calibrated", "blend", "const_reg", "const_key", "const_interp", "key_log_w")
+# How fast the per-head trust in the same-track rule learns: the trust is 1.5 * sigmoid(RATE * p + log 2), 1.0
+# at p = 0; Adam moves p by about lr per step, so without the factor a few hundred steps could not take a
+# head's trust far from 1 where the rule misleads (a picture-in-picture track's corners differ clip to clip).
+RULE_TRUST_RATE = 20.0
+# what weights written by an older version may lack; loading fills them in (_default_calibration)
+OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust", "interp_prior_everywhere")
+
+
+def blend(c: Tensor, a: Tensor, b: Tensor, model: Tensor, rule: Tensor) -> Tensor:
+    """The stacking of one head (core.learn.calibrate): c + a * (model - c) + b * (rule - c)."""
+    return c + a * (model - c) + b * (rule - c)
 
 
 class SelfAttention(nn.Module):
@@ -161,6 +172,15 @@ class MultiTrackTransformer(nn.Module):
         self.classification = nn.ModuleDict(
             {name: nn.Linear(cfg.d_model, CLASSIFICATION_TARGETS[name]) for name in cfg.classify}
         )
+        # one learned trust per head in that prior (RULE_TRUST_RATE): 1.0 at the start and in weights written
+        # before it existed, lower where training finds the rule misleading
+        self.rule_trust = nn.Parameter(torch.zeros(len(cfg.targets) + len(cfg.classify)))
+        # The interpolation prior of the summary reaches every token, given clips on its track or not: without
+        # them it is the timeline's habit or its dialect's (core.data.context), which a structure-only
+        # prediction needs most. Weights written before this added it only where the track had given clips.
+        self.register_buffer("interp_prior_everywhere", torch.ones((), dtype=torch.bool))
+        self.trust_rate = RULE_TRUST_RATE
+        self.log2 = math.log(2.0)
         # Per-head stacking fitted after training on held-out files (core.learn.calibrate): every head's
         # output becomes c + a * (model - c) + b * (rule - c), c the train constant of the token's track
         # kind, rule the same-track mean where the track has given clips; (a, b) per head, one pair for
@@ -178,6 +198,8 @@ class MultiTrackTransformer(nn.Module):
     def _default_calibration(self, state_dict, prefix, *args) -> None:
         for name in CALIBRATION_BUFFERS:
             state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
+        state_dict.setdefault(prefix + "rule_trust", torch.zeros_like(self.rule_trust))  # full trust, as then
+        state_dict.setdefault(prefix + "interp_prior_everywhere", torch.zeros((), dtype=torch.bool))
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
@@ -215,22 +237,27 @@ class MultiTrackTransformer(nn.Module):
         track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
         given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
+        trust = 1.5 * torch.sigmoid(self.trust_rate * self.rule_trust + self.log2)  # (H,), 1.0 at p = 0
         out: dict[str, Tensor] = {}
         j = 0
         for name, head in self.regression.items():
             dg = head(x)  # (B, K, T, 2): deviation, gate logit
-            h = track_has[..., j]
+            h = track_has[..., j] * trust[j]
             base = h * track_mean[..., j] + (1.0 - h) * self.rest[j]
             out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
             j += 1
-        for name, head in self.classification.items():
+        n_reg = j
+        for h, (name, head) in enumerate(self.classification.items()):
             c = head.out_features
             logits = head(x) + skip[..., j : j + c]  # (B, K, T, C)
+            g = given * trust[n_reg + h]
             if name == "keyframe":
                 key = summary[..., self.rule_key : self.rule_key + 1]
-                logits = logits + given * torch.cat([torch.zeros_like(key), key], dim=-1)
+                logits = logits + g * torch.cat([torch.zeros_like(key), key], dim=-1)
             elif name == "interpolation":
-                logits = logits + given * summary[..., self.rule_interp : self.rule_interp + c]
+                if bool(self.interp_prior_everywhere):
+                    g = torch.ones_like(given) * trust[n_reg + h]
+                logits = logits + g * summary[..., self.rule_interp : self.rule_interp + c]
             out[name] = logits
             j += c
         if bool(self.calibrated):
@@ -257,7 +284,7 @@ class MultiTrackTransformer(nn.Module):
             has = track_has[..., j]  # (B, K, T)
             w = self.blend[h]
             a = has * w[1] + (1.0 - has) * w[0]
-            res[name] = c + a * (out[name] - c) + has * w[2] * (track_mean[..., j] - c)
+            res[name] = blend(c, a, has * w[2], out[name], track_mean[..., j])
             j += 1
             h += 1
         for name in self.classification.keys():
@@ -269,13 +296,13 @@ class MultiTrackTransformer(nn.Module):
                 z = (out[name][..., 1] - out[name][..., 0] - self.key_log_w)[..., None]  # (B, K, T, 1)
                 c = self.const_key[kind][:, :, None, None]  # (B, K, 1, 1)
                 rule = summary[..., self.rule_key : self.rule_key + 1]
-                z = c + a * (z - c) + b * (rule - c) + self.key_log_w
+                z = blend(c, a, b, z, rule) + self.key_log_w
                 res[name] = torch.cat([torch.zeros_like(z), z], dim=-1)
             else:
                 m = torch.log_softmax(out[name], dim=-1)
                 c = self.const_interp
                 rule = summary[..., self.rule_interp : self.rule_interp + m.shape[-1]]
-                res[name] = c + a * (m - c) + b * (rule - c)
+                res[name] = blend(c, a, b, m, rule)
             h += 1
         return res
 

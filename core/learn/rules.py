@@ -8,7 +8,8 @@ objective"), so a user sees whether the model is worth using on their data:
   opacity 100, level 0 dB, pan 0, no keys (a key probability of EDITOR_KEY_P) and, for the rare key,
   linear interpolation (EDITOR_INTERP);
 - ``same_track``: the mean of the given clips on the same track (per target, the clip-weighted mean of
-  their clip means; their key rate and interpolation shares for the classes), and where a track has no
+  their clip means; their key rate and interpolation shares for the classes, shrunk towards those of the
+  timeline's given clips of the track's kind as core.data.context describes), and where a track has no
   given clip, the data constant. It reads ``context_summary`` (core.data.context), the very summary
   the model sees, so the rule and the model are compared on the same information.
 

@@ -94,6 +94,17 @@ def test_standardisation(raw, scalers):
     np.testing.assert_allclose(native[m].numpy(), raw["targets"][m.numpy()], rtol=1e-4, atol=1e-3)
 
 
+def test_feature_statistics_streamed_in_chunks_equal_the_whole_sets(raw, scalers):
+    from core.data.batch import transform_features
+    from core.data.scalers import _feature_moments
+
+    x = transform_features(raw["features"][raw["step_mask"]]).astype(np.float64)
+    for chunk in (1, 7, len(raw["step_mask"])):
+        mean, std = _feature_moments(raw["features"], raw["step_mask"], chunk=chunk)
+        np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(std, x.std(axis=0), rtol=1e-7, atol=1e-9)
+
+
 def test_context_zero_gives_nothing(raw, scalers):
     ds = WindowDataset(raw, scalers, context=0.0)
     for i in range(len(ds)):

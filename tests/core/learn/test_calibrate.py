@@ -119,8 +119,17 @@ def test_calibration_travels_with_the_weights_and_old_weights_load(setup):
         for got in (fresh(batch), scripted(batch)):
             for k in want:
                 torch.testing.assert_close(got[k], want[k])
-        old = {k: v for k, v in model.state_dict().items() if k not in ("calibrated", "blend", "const_reg")}
+        old = {
+            k: v
+            for k, v in model.state_dict().items()
+            if k not in ("calibrated", "blend", "const_reg", "rule_trust", "interp_prior_everywhere")
+        }
+        assert bool(model.interp_prior_everywhere)
         legacy = build_model(cfg.model, n_features=len(MODEL_FEATURES)).eval()
-        legacy.load_state_dict(old)  # written before calibration existed: loads, uncalibrated
+        with torch.no_grad():
+            legacy.rule_trust.fill_(-1.0)
+        legacy.load_state_dict(old)  # written before calibration and the rule's trust: loads, uncalibrated
         assert not bool(legacy.calibrated)
+        assert torch.equal(legacy.rule_trust, torch.zeros_like(legacy.rule_trust))  # full trust, as then
+        assert not bool(legacy.interp_prior_everywhere)  # its interpolation prior only where clips were given
         assert np.allclose(legacy.blend.numpy(), [[1.0, 1.0, 0.0]] * 3)

@@ -205,3 +205,38 @@ def test_tiny_overfit_one_batch(attention: str) -> None:
         opt.step()
         losses.append(total.item())
     assert losses[-1] < 0.02 * losses[0], (losses[0], losses[-1])
+
+
+def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
+    """The same-track prior has one learned trust per head: 1.0 at the start (the model is the rule plus
+    its deviations); where the given clips' mean says nothing about the other clips (here: noise, with
+    targets at 0), training lowers that head's trust, and only that head's."""
+    from core.data.context import TRACK_HAS, TRACK_MEAN
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F)
+    trust = lambda: (1.5 * torch.sigmoid(model.trust_rate * model.rule_trust + model.log2)).detach()  # noqa: E731
+    assert torch.allclose(trust(), torch.ones(len(cfg.targets) + len(cfg.classify)))
+    g = torch.Generator().manual_seed(3)
+    r_misled, r_kept = REGRESSION_TARGETS.index("scale"), REGRESSION_TARGETS.index("level_db")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = MultiTrackLoss(LossConfig(), cfg)
+    for _ in range(100):
+        batch = make_batch(4, 3, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
+        s = torch.zeros_like(batch["context_summary"])
+        s[..., TRACK_HAS.start + r_misled] = 1.0
+        s[..., TRACK_HAS.start + r_kept] = 1.0
+        mean = torch.randn(4, 3, 1, generator=g).expand(4, 3, 16)  # one mean per track
+        s[..., TRACK_MEAN.start + r_misled] = mean  # a misleading rule: the targets are 0
+        s[..., TRACK_MEAN.start + r_kept] = mean  # a right one: the targets are the mean
+        batch["context_summary"] = s * batch["step_mask"][..., None]
+        batch["targets"] = torch.zeros_like(batch["targets"])
+        batch["targets"][..., r_kept] = mean
+        total, _ = loss_fn(model(batch), batch)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    t = trust()
+    assert t[r_misled] < 0.5, t
+    assert t[r_kept] > 0.9, t

@@ -153,3 +153,21 @@ def test_init_from_refuses_another_model_or_other_features(trained, tmp_path):
         init_weights(build_model(cfg.model, n_features=len(MODEL_FEATURES)), ck, MODEL_FEATURES)
     with pytest.raises(PersistenceError, match="no state.pt"):
         init_weights(other, tmp_path, MODEL_FEATURES)
+
+
+def test_init_from_older_weights_keeps_what_they_lack_from_the_new_model(trained, tmp_path):
+    """Weights written before the rule's trust and the everywhere-interpolation prior existed fine-tune the
+    current model: what they lack keeps the new model's values (not the legacy defaults a plain load gives)."""
+    cfg, _, out, _, _ = trained
+    ck = tmp_path / "old"
+    shutil.copytree(out / "checkpoints" / "best", ck)
+    state = load_state(ck / CHECKPOINT_FILE)
+    for k in ("rule_trust", "interp_prior_everywhere"):
+        state["model"].pop(k)
+    torch.save(state, ck / CHECKPOINT_FILE)
+    fresh = build_model(cfg.model, n_features=len(MODEL_FEATURES))
+    init_weights(fresh, ck, MODEL_FEATURES)
+    assert bool(fresh.interp_prior_everywhere)
+    assert torch.equal(fresh.rule_trust, torch.zeros_like(fresh.rule_trust))
+    legacy, _, _ = load_checkpoint(ck)  # loading it as it is: the behaviour it was trained with
+    assert not bool(legacy.interp_prior_everywhere)

@@ -1,0 +1,104 @@
+"""core.data.context: the track block's key rate and interpolation shares shrink towards the timeline's
+given clips of the same kind before the training prior (key habits are the editor's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.config import REGRESSION_TARGETS
+from core.data.batch import FEATURES
+from core.data.context import (
+    INTERP_PRIOR_KEYS,
+    KEY_PRIOR_STEPS,
+    TRACK_INTERP_LOG,
+    TRACK_KEY_LOGIT,
+    ClipTable,
+    TimelineSummary,
+)
+from core.data.scalers import FORMAT_INTERP, FORMAT_PRIOR_KEYS, interpolation_by_dialect
+
+R = len(REGRESSION_TARGETS)
+PRIOR = {"keyframe": {"video": 0.01, "audio": 0.02}, "interpolation": [0.7, 0.3, 0.0]}
+
+
+def _raw(
+    kinds: list[int], keys: dict[int, list[tuple[int, int]]], T: int = 8, dialect: str | None = None
+) -> dict[str, np.ndarray]:
+    """One window, one clip per track spanning T steps; ``keys[track]`` = [(step, interpolation class)]."""
+    K = len(kinds)
+    features = np.zeros((1, K, T, len(FEATURES)), np.float32)
+    if dialect:
+        features[..., FEATURES.index("dialect_" + dialect)] = 1.0
+    raw = {
+        "features": features,
+        "timeline": np.zeros(1, np.int64),
+        "start_step": np.zeros(1, np.int64),
+        "clip_id": np.zeros((1, K, T), np.int64),
+        "step_mask": np.ones((1, K, T), bool),
+        "track_mask": np.ones((1, K), bool),
+        "track_row": np.arange(K)[None, :],
+        "track_kind": np.array([kinds]),
+        "source_id": np.zeros((1, K, T), np.int64),
+        "targets": np.zeros((1, K, T, R), np.float32),
+        "target_valid": np.zeros((1, K, T, R), bool),
+        "keyframe_valid": np.ones((1, K, T), bool),
+        "keyframe": np.zeros((1, K, T), np.int64),
+        "interp_valid": np.zeros((1, K, T), bool),
+        "interpolation": np.zeros((1, K, T), np.int64),
+    }
+    for k, ks in keys.items():
+        for t, c in ks:
+            raw["keyframe"][0, k, t] = 1
+            raw["interp_valid"][0, k, t] = True
+            raw["interpolation"][0, k, t] = c
+    return raw
+
+
+def test_a_track_without_keys_takes_its_timelines_habits_and_a_keyed_track_shrinks_towards_them():
+    # video tracks 0 (two smooth keys) and 1 (none), audio track 2 (none); every clip given
+    raw = _raw([0, 0, 1], {0: [(0, 1), (4, 1)]})
+    table = ClipTable(raw, np.zeros(R), np.ones(R))
+    s = TimelineSummary(table, 0, np.ones(len(table), bool), PRIOR).track_block
+    q0 = np.array(PRIOR["interpolation"])
+    kind_q = (np.array([0.0, 2.0, 0.0]) + INTERP_PRIOR_KEYS * q0) / (2 + INTERP_PRIOR_KEYS)
+    offset = TRACK_INTERP_LOG.start  # the track block starts the summary
+    interp = np.exp(s[:, offset : offset + 3])
+    assert interp[1] == pytest.approx(np.maximum(kind_q, 1e-4), abs=1e-6)  # no keys: the timeline's video habit
+    own = (np.array([0.0, 2.0, 0.0]) + INTERP_PRIOR_KEYS * kind_q) / (2 + INTERP_PRIOR_KEYS)
+    assert interp[0] == pytest.approx(np.maximum(own, 1e-4), abs=1e-6)
+    assert interp[2] == pytest.approx(np.maximum(q0, 1e-4), abs=1e-6)  # audio: no given audio keys, the prior
+    assert interp[1, 1] > q0[1] and interp[0, 1] > interp[1, 1]  # smooth, more so where the keys are
+    # the key rate: 2 keys in 16 given video steps, shrunk to the prior with KEY_PRIOR_STEPS
+    kind_rate = (2 + KEY_PRIOR_STEPS * 0.01) / (16 + KEY_PRIOR_STEPS)
+    logit = s[:, TRACK_KEY_LOGIT]
+    assert 1 / (1 + np.exp(-logit[1])) == pytest.approx((0 + KEY_PRIOR_STEPS * kind_rate) / (8 + KEY_PRIOR_STEPS))
+    audio_rate = KEY_PRIOR_STEPS * 0.02 / (8 + KEY_PRIOR_STEPS)  # 8 given audio steps without a key
+    assert 1 / (1 + np.exp(-logit[2])) == pytest.approx(KEY_PRIOR_STEPS * audio_rate / (8 + KEY_PRIOR_STEPS))
+
+
+def test_clips_that_are_not_given_reveal_nothing():
+    raw = _raw([0, 0], {0: [(0, 1), (4, 1)]})
+    table = ClipTable(raw, np.zeros(R), np.ones(R))
+    given = np.array([False, True])  # the keyed clip is not given
+    s = TimelineSummary(table, 0, given, PRIOR).track_block
+    offset = TRACK_INTERP_LOG.start
+    assert np.exp(s[1, offset : offset + 3]) == pytest.approx(np.maximum(PRIOR["interpolation"], 1e-4), abs=1e-6)
+
+
+def test_without_given_keys_a_track_starts_from_its_dialects_training_shares():
+    # training: two linear keys in an FCPXML timeline; the format's habit (smooth) outweighs them
+    train = _raw([0], {0: [(0, 0), (4, 0)]}, dialect="fcpxml")
+    by_dialect = interpolation_by_dialect(train)
+    habit = FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP["fcpxml"])
+    fcpx = (np.array([2.0, 0.0, 0.0]) + habit) / (2 + FORMAT_PRIOR_KEYS)
+    assert by_dialect["fcpxml"] == pytest.approx(fcpx.tolist())
+    assert by_dialect["xmeml"] == pytest.approx(list(FORMAT_INTERP["xmeml"]))  # no xmeml keys: the format's habit
+    prior = {**PRIOR, "interpolation_by_dialect": by_dialect}
+    offset = TRACK_INTERP_LOG.start
+    cases = (("fcpxml", fcpx), ("xmeml", np.asarray(FORMAT_INTERP["xmeml"])), (None, PRIOR["interpolation"]))
+    for dialect, want in cases:
+        raw = _raw([0], {}, dialect=dialect)
+        table = ClipTable(raw, np.zeros(R), np.ones(R))
+        s = TimelineSummary(table, 0, np.zeros(len(table), bool), prior).track_block  # nothing given
+        assert np.exp(s[0, offset : offset + 3]) == pytest.approx(np.maximum(want, 1e-4), abs=1e-6), dialect
