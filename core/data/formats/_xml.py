@@ -170,6 +170,19 @@ def child_map(el: etree._Element) -> dict[str, etree._Element]:
     return kids
 
 
+def child_map_gather(el: etree._Element, many: str) -> tuple[dict[str, etree._Element], list[etree._Element]]:
+    """``child_map`` and every child ``many`` (an item's ``<filter>``s, a parameter's ``<keyframe>``s) from
+    the same single pass: a second pass over the children costs more than the list."""
+    kids: dict[str, etree._Element] = {}
+    gathered = []
+    for child in el:
+        tag = child.tag
+        if tag == many:
+            gathered.append(child)
+        kids.setdefault(tag, child)
+    return kids, gathered
+
+
 def kid_text(kids: dict[str, etree._Element], tag: str) -> str | None:
     """Text of child ``tag`` in a ``child_map``, None when there is no such child."""
     child = kids.get(tag)

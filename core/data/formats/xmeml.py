@@ -60,7 +60,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import frames_to_seconds
-from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
+from core.data.formats._xml import child_map, child_map_gather, child_path, first_text, kid_text, xml_bool
 from core.data.formats.xmeml_filters import FilterReading
 from core.data.formats.xmeml_source import SourceReading, pixel_aspect
 from core.data.timeline import Clip, Timeline, Track
@@ -185,15 +185,7 @@ class _Reader(FilterReading, SourceReading):
                     enabled_el = el
                 continue
             number = seen[el_tag] = seen.get(el_tag, 0) + 1
-            # One pass over the children gives the first of each tag and every <filter>: a second
-            # pass (iterchildren) costs more than the list.
-            kids: dict[str, etree._Element] = {}
-            filters = []
-            for child in el:
-                tag = child.tag
-                if tag == "filter":
-                    filters.append(child)
-                kids.setdefault(tag, child)
+            kids, filters = child_map_gather(el, "filter")
             item_where = f"{where}, {el_tag} {el.get('id') or len(items) + 1}"
             start = self.frames(kid_text(kids, "start"), item_where, "start")
             end = self.frames(kid_text(kids, "end"), item_where, "end")

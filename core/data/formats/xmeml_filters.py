@@ -9,7 +9,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import frames_to_seconds
-from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
+from core.data.formats._xml import child_map, child_map_gather, child_path, first_text, kid_text, xml_bool
 from core.data.formats.xmeml_base import XmemlBase
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Curve, Key, ParamRef, gain_to_db
 
@@ -129,14 +129,7 @@ class FilterReading(XmemlBase):
                 # One pass over the parameter: its id, the first child of each tag and every <keyframe>
                 # (the id comes first or second; an unmapped parameter's extra visits cost less than a
                 # second pass over every mapped one).
-                param_kids: dict[str, etree._Element] = {}
-                keyframes = []
-                for child in param:
-                    tag = child.tag
-                    if tag == "keyframe":
-                        keyframes.append(child)
-                    elif tag not in param_kids:
-                        param_kids[tag] = child
+                param_kids, keyframes = child_map_gather(param, "keyframe")
                 param_id = (kid_text(param_kids, "parameterid") or "").strip()
                 targets = self.param_targets.get((effect_id, param_id))
                 if targets is None:
