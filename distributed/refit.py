@@ -218,14 +218,16 @@ def run_refit(
     storage, name = exp_path.rsplit("/", 1)
     refit_path = f"{exp_path}/{REFIT_DIR}"
     epochs = full.train.epochs
-    rs = dataclasses.replace(s, trials=REFIT_AUTO_MAX + 1, epochs=epochs, grace_period=1, early_stopping=False)
-    if k is None:
-        k = auto_refit_top(plan_concurrency(rs, log))
+    rs = dataclasses.replace(s, epochs=epochs, grace_period=1, early_stopping=False)
+    slots = None
+    if k is None:  # the slots for the largest auto refit (K + the default) size K and the concurrency at once
+        slots = plan_concurrency(dataclasses.replace(rs, trials=REFIT_AUTO_MAX + 1), log)
+        k = auto_refit_top(slots)
     top = candidates(stage1.rows, k)
     points = _points(top)
     data_path = _prepare(full, s, storage, log)
     rs = dataclasses.replace(rs, trials=len(points))
-    conc = plan_concurrency(rs, log)
+    conc = min(slots, len(points)) if slots is not None else plan_concurrency(rs, log)
     log(
         f"refit: the {len(top)} best configuration(s) of stage 1 and the default config, each for {epochs} epochs "
         f"on the full data ({full.data.data_dir or f'built-in corpus, {full.data.synth_count} timelines'}), "
