@@ -44,6 +44,7 @@ Model outputs: {regression target: (B,K,T) standardised prediction,
 import numpy as np
 
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS
+from core.data.timeline import DIALECTS
 
 FEATURES = (
     "active",  # a clip covers this step
@@ -75,9 +76,7 @@ FEATURES = (
 # effect list tells which targets are set (the built-in corpus scored under its own noise floor with it)
 # and would say "nothing set" on every clip of a timeline still to annotate.
 METADATA_FEATURES = (
-    "dialect_xmeml",  # one-hot of Timeline.dialect
-    "dialect_fcpxml",
-    "dialect_mlt",
+    *(f"dialect_{d}" for d in DIALECTS),  # one-hot of Timeline.dialect
     "app_known",  # Timeline.app one-hot (Final Cut Pro 7 and X told apart by the dialect)
     "app_premiere",
     "app_fcp7",
@@ -133,6 +132,15 @@ _LOG_IDX = [FEATURES.index(f) for f in LOG_FEATURES]
 _ACTIVE, _ELAPSED, _REMAINING, _SEQ_REM = (
     FEATURES.index(f) for f in ("active", "elapsed_s", "remaining_s", "seq_remaining_s")
 )
+
+
+_DIALECT = FEATURES.index(f"dialect_{DIALECTS[0]}")  # the one-hots are consecutive, in DIALECTS order
+
+
+def dialect_of(features: np.ndarray) -> np.ndarray:
+    """(..., F) raw features -> (...) index into DIALECTS of the timeline's dialect one-hot, -1 where none is set."""
+    hot = np.asarray(features)[..., _DIALECT : _DIALECT + len(DIALECTS)]
+    return np.where(hot.max(axis=-1) > 0.5, hot.argmax(axis=-1), -1)
 
 
 def transform_features(x):
@@ -194,6 +202,7 @@ BATCH_KEYS = (
 )
 
 __all__ = [
+    "dialect_of",
     "FEATURES",
     "METADATA_FEATURES",
     "MODEL_FEATURES",

@@ -35,9 +35,8 @@ import zlib
 import numpy as np
 
 from core.config import REGRESSION_TARGETS
-from core.data.batch import FEATURES
-from core.data.scalers import DIALECTS
-from core.data.timeline import INTERPOLATIONS, TRACK_KINDS
+from core.data.batch import dialect_of
+from core.data.timeline import DIALECTS, INTERPOLATIONS, TRACK_KINDS
 
 R = len(REGRESSION_TARGETS)
 NI = len(INTERPOLATIONS)
@@ -132,8 +131,7 @@ class ClipTable:
         # the clip's dialect (index into DIALECTS; -1 unknown) from the metadata one-hots
         self.dialect = np.full(M, -1, np.int64)
         if "features" in raw:
-            hot = np.stack([raw["features"][n, k, t, FEATURES.index("dialect_" + d)] for d in DIALECTS], 1)[first_of]
-            self.dialect = np.where(hot.max(1) > 0.5, hot.argmax(1), -1)
+            self.dialect = dialect_of(raw["features"][n[first_of], k[first_of], t[first_of]])
         bounds = np.searchsorted(self.timeline, np.arange(int(self.timeline.max(initial=-1)) + 2))
         self._bounds = bounds
 
@@ -193,7 +191,8 @@ class TimelineSummary:
         kc = np.zeros((n_kinds, NI))
         np.add.at(kc, kind, given_interp)
         q0 = np.asarray(prior["interpolation"], np.float64)
-        dialect = int(table.dialect[sl][0]) if len(table.dialect[sl]) else -1
+        dialects = table.dialect[sl]
+        dialect = int(dialects[0]) if len(dialects) else -1
         by_dialect = prior.get("interpolation_by_dialect") or {}
         if dialect >= 0 and DIALECTS[dialect] in by_dialect:  # the format's habit, where training knew it
             q0 = np.asarray(by_dialect[DIALECTS[dialect]], np.float64)

@@ -33,7 +33,7 @@ import pandas as pd
 from core.config import REGRESSION_TARGETS
 from core.data.batch import FEATURES, METADATA_FEATURES
 from core.data.context import source_id
-from core.data.timeline import INTERPOLATIONS, PARAMS, Curve, Timeline
+from core.data.timeline import DIALECTS, INTERPOLATIONS, PARAMS, Curve, Timeline
 
 _F = {name: i for i, name in enumerate(FEATURES)}
 _R = {name: i for i, name in enumerate(REGRESSION_TARGETS)}
@@ -93,7 +93,7 @@ def _log(x: float) -> float:
 def timeline_metadata(tl: Timeline) -> dict[str, float]:
     """The timeline-level METADATA_FEATURES (dialect, application, sequence frame)."""
     out = dict.fromkeys(METADATA_FEATURES, 0.0)
-    if tl.dialect in ("xmeml", "fcpxml", "mlt"):
+    if tl.dialect in DIALECTS:
         out["dialect_" + tl.dialect] = 1.0
     app = (getattr(tl, "app", None) or "").lower()
     if app:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from core.config import REGRESSION_TARGETS
-from core.data.batch import FEATURES, MODEL_FEATURES, transform_features
-from core.data.timeline import INTERPOLATIONS, TRACK_KINDS
+from core.data.batch import MODEL_FEATURES, dialect_of, transform_features
+from core.data.timeline import DIALECTS, INTERPOLATIONS, TRACK_KINDS
 
 # Floor on each target's std in native units (DESIGN.md): a nearly constant target (rotation is 0
 # almost everywhere) must not blow up its standardised errors.
@@ -32,7 +32,6 @@ FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without 
 # ``curve``). The training set's own shares per dialect are shrunk towards these, as if these had
 # FORMAT_PRIOR_KEYS keys: a dialect with few keys in training (a handful of FCPXML files) keeps its
 # format's habit instead of the majority dialect's.
-DIALECTS = ("xmeml", "fcpxml", "mlt")
 FORMAT_INTERP = {"xmeml": (0.9, 0.1, 0.0), "fcpxml": (0.1, 0.9, 0.0), "mlt": (0.9, 0.05, 0.05)}
 FORMAT_PRIOR_KEYS = 20.0
 
@@ -40,10 +39,11 @@ FORMAT_PRIOR_KEYS = 20.0
 def interpolation_by_dialect(raw: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """{dialect: interpolation shares} of the keys of ``raw`` windows, shrunk towards FORMAT_INTERP."""
     valid = raw["interp_valid"]  # (N, K, T): the keys, as the baseline's shares count them
+    dialect = dialect_of(raw["features"][valid])  # (keys,)
+    interp = raw["interpolation"][valid]
     out = {}
-    for d in DIALECTS:
-        on = raw["features"][..., FEATURES.index("dialect_" + d)] > 0.5  # (N, K, T)
-        counts = np.bincount(raw["interpolation"][valid & on], minlength=len(INTERPOLATIONS)).astype(np.float64)
+    for i, d in enumerate(DIALECTS):
+        counts = np.bincount(interp[dialect == i], minlength=len(INTERPOLATIONS)).astype(np.float64)
         q = counts + FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP[d])
         out[d] = (q / q.sum()).tolist()
     return out

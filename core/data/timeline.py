@@ -63,6 +63,7 @@ AUDIO_PARAMS = tuple(p for p, (_, k) in PARAMS.items() if k == "audio")
 INTERPOLATIONS = ("linear", "smooth", "hold")  # class index = position in this tuple
 MEDIA_KINDS = ("video", "still", "audio", "generator", "sequence")  # class index = position
 TRACK_KINDS = ("video", "audio")
+DIALECTS = ("xmeml", "fcpxml", "mlt")  # Timeline.dialect; the dialect_* features' order
 LEVEL_FLOOR_DB = -60.0
 
 
