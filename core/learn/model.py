@@ -201,6 +201,10 @@ class MultiTrackTransformer(nn.Module):
         state_dict.setdefault(prefix + "rule_trust", torch.zeros_like(self.rule_trust))  # full trust, as then
         state_dict.setdefault(prefix + "interp_prior_everywhere", torch.zeros((), dtype=torch.bool))
 
+    def trust(self) -> Tensor:
+        """(H,) each head's trust in the same-track prior: 1.5 * sigmoid(RULE_TRUST_RATE * p + log 2), 1.0 at p = 0."""
+        return 1.5 * torch.sigmoid(self.trust_rate * self.rule_trust + self.log2)
+
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
         pos = torch.arange(t, device=device, dtype=torch.float32)[:, None]  # (T, 1)
@@ -237,7 +241,7 @@ class MultiTrackTransformer(nn.Module):
         track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
         given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
-        trust = 1.5 * torch.sigmoid(self.trust_rate * self.rule_trust + self.log2)  # (H,), 1.0 at p = 0
+        trust = self.trust()  # (H,)
         out: dict[str, Tensor] = {}
         j = 0
         for name, head in self.regression.items():
