@@ -124,15 +124,21 @@ def make_windows(
 
 
 def concat_windows(
-    parts: list[dict[str, np.ndarray]], window: int | None = None, max_tracks: int | None = None
+    parts: list[dict[str, np.ndarray]],
+    window: int | None = None,
+    max_tracks: int | None = None,
+    release: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Concatenate window dicts along N. An empty list needs ``window`` and ``max_tracks`` for the shapes."""
+    """Concatenate window dicts along N. An empty list needs ``window`` and ``max_tracks`` for the shapes.
+    ``release``: each part's array is popped once copied, key by key, so where nothing else holds the parts
+    memory peaks at the windows once plus one key instead of twice."""
     parts = [p for p in parts if p is not None]
     if not parts:
         if window is None or max_tracks is None:
             raise ValueError("concat_windows of nothing needs window and max_tracks")
         return empty_windows(window, max_tracks)
-    return {k: np.concatenate([p[k] for p in parts], axis=0) for k in RAW_KEYS}
+    take = dict.pop if release else dict.__getitem__
+    return {k: np.concatenate([take(p, k) for p in parts], axis=0) for k in RAW_KEYS}
 
 
 def n_windows(raw: dict[str, np.ndarray]) -> int:
