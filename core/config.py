@@ -124,6 +124,9 @@ class ModelConfig:
 class LossConfig:
     weights: dict[str, float] = field(default_factory=dict)  # head -> weight; missing heads weigh 1.0
     keyframe_pos_weight: float | None = None  # CE weight of the "key here" class; None = sqrt(neg/pos) of train
+    # a factor on that weight (explicit or from the data): the search samples it around 1, so that the
+    # default (the data's own sqrt(neg/pos)) is a point of the space whatever the data
+    keyframe_pos_scale: float = 1.0
     # training loss of the regression heads on standardised targets: "mse", or "huber" (quadratic within
     # huber_delta standard deviations, linear beyond), so a few -60 dB floors or 325 % scales cannot
     # dominate the gradients. Evaluation always reports the MSE ratios.
@@ -137,6 +140,7 @@ class LossConfig:
             _check(float(v) >= 0, f"loss.weights.{k} must be >= 0, got {v}")
         if self.keyframe_pos_weight is not None:
             _check(self.keyframe_pos_weight > 0, "loss.keyframe_pos_weight must be > 0")
+        _check(self.keyframe_pos_scale > 0, f"loss.keyframe_pos_scale must be > 0, got {self.keyframe_pos_scale}")
         _check(self.regression in ("mse", "huber"), f"loss.regression must be mse or huber, got {self.regression!r}")
         _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
 

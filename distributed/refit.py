@@ -35,6 +35,7 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import Searcher
 
+import search_spaces
 from core.config import Config, config_from_dict
 from distributed.cluster import alive_nodes, init_ray, plan_concurrency
 from distributed.data import prepare_cached
@@ -82,19 +83,52 @@ class RefitResult:
     wall_s: float = 0.0
 
 
-def candidates(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    """The K best stage-1 rows (best first) with a finite objective and distinct configurations."""
+def candidates(rows: list[dict[str, Any]], k: int, exclude: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The K best stage-1 rows (best first) with a finite objective and distinct configurations, leaving out
+    the points in ``exclude`` (the default config's: the refit trains it anyway)."""
     out, seen = [], set()
     for r in rows:
         if len(out) >= k:
             break
         if r.get("status") == "error" or not math.isfinite(r.get(OBJECTIVE, math.nan)):
             continue
+        if any(is_point(r, p) for p in exclude):
+            continue
         key = json.dumps(refit_params(r["params"]), sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
             out.append(r)
     return out
+
+
+def is_point(row: dict[str, Any], point: dict[str, Any]) -> bool:
+    """Whether a stage-1 row's trial sampled exactly ``point``."""
+    return bool(point) and all(row["params"].get(k) == v for k, v in point.items())
+
+
+def start_from_default(space_name: str, full: Config, log=print) -> list[dict[str, Any]]:
+    """Stage 1's first point: the default config's, when the space holds it (else none, and why)."""
+    point, outside = search_spaces.default_point(search_spaces.resolve(space_name), full)
+    if outside:
+        log(
+            f"stage 1: the default config is not a point of the space {space_name!r} (outside it: "
+            f"{', '.join(outside)}); the refit trains it beside the best"
+        )
+        return []
+    log("stage 1: the first trial is the default config (a point of the space), so TPE starts from it")
+    return [point]
+
+
+def default_line(rows: list[dict[str, Any]], points: list[dict[str, Any]]) -> str | None:
+    """Where the default config's stage-1 trial ranks, or None when stage 1 did not run it."""
+    ranked = [r for r in rows if math.isfinite(r.get(OBJECTIVE, math.nan))]
+    i = next((i for i, r in enumerate(ranked) if any(is_point(r, p) for p in points)), None)
+    if i is None:
+        return None
+    return (
+        f"stage 1: the default config scored {ranked[i][OBJECTIVE]:.4f}, rank {i + 1} of {len(ranked)} "
+        f"({i} sampled configuration(s) did better on stage 1's small problem)"
+    )
 
 
 def refit_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +192,8 @@ def search_and_refit(
     storage = resolve_storage(s.storage)
     name = experiment_name(s, storage)
     s = dataclasses.replace(s, name=name)
+    if not s.resume and not s.start_points:
+        s = dataclasses.replace(s, start_points=start_from_default(s.space, full, log))
     exp_path = f"{storage}/{name}"
     state = read_text(f"{exp_path}/{REFIT_STATE}")
     if s.resume:
@@ -187,6 +223,9 @@ def search_and_refit(
                 return res, None  # interrupted: run_search said how to resume
             write_text(f"{exp_path}/{STAGE1_FILE}", json.dumps(dataclasses.asdict(res), default=str))
             s = _saved_settings(exp_path, s)
+        line = default_line(res.rows, s.start_points)
+        if line:
+            log(line)
         refit = None
         if refit_top != 0:
             refit = run_refit(res, full, s, exp_path, refit_top, log)
@@ -223,7 +262,7 @@ def run_refit(
     if k is None:  # the slots for the largest auto refit (K + the default) size K and the concurrency at once
         slots = plan_concurrency(dataclasses.replace(rs, trials=REFIT_AUTO_MAX + 1), log)
         k = auto_refit_top(slots)
-    top = candidates(stage1.rows, k)
+    top = candidates(stage1.rows, k, exclude=s.start_points)
     points = _points(top)
     data_path = _prepare(full, s, storage, log)
     rs = dataclasses.replace(rs, trials=len(points))

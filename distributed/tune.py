@@ -350,4 +350,5 @@ def _searcher(space, s: SearchSettings):
         seed=None if sampler else s.seed,
         storage=storage,
         study_name=s.name if storage else None,
+        points_to_evaluate=[dict(p) for p in s.start_points] or None,
     )

@@ -179,6 +179,61 @@ def resolve(name_or_path: str):
     )
 
 
+# The named spaces' auxiliary names, derived back from a config (the spaces derive the config from them).
+_AUX = {
+    "head_dim": lambda m: m.d_model // m.n_heads if m.d_model % m.n_heads == 0 else None,
+    "ff_mult": lambda m: m.d_ff // m.d_model if m.d_ff % m.d_model == 0 else None,
+}
+
+
+def config_value(cfg: Config, key: str) -> Any:
+    """The value of a dotted config key (``loss.weights.HEAD`` is the head's weight, 1.0 when unset)."""
+    section, name = key.split(".", 1)
+    if section == "loss" and name.startswith("weights."):
+        return cfg.loss.weight(name.split(".", 1)[1])
+    return getattr(getattr(cfg, section), name)
+
+
+class _PointTrial:
+    """An Optuna trial stand-in that answers every suggestion with the config's own value (default_point)."""
+
+    def __init__(self, cfg: Config):
+        self.cfg, self.params, self.outside = cfg, {}, []
+
+    def _answer(self, name: str, fits, fallback):
+        if name in _AUX:
+            value = _AUX[name](self.cfg.model)
+        else:
+            value = config_value(self.cfg, name) if "." in name else None
+        if value is None or not fits(value):
+            self.outside.append(name)
+            value = fallback  # the space goes on (its conditionals need a value); the point is void anyway
+        self.params[name] = value
+        return value
+
+    def suggest_float(self, name, low, high, *, step=None, log=False):
+        return self._answer(name, lambda v: isinstance(v, int | float) and low <= v <= high, low)
+
+    def suggest_int(self, name, low, high, *, step=1, log=False):
+        return self._answer(name, lambda v: isinstance(v, int) and low <= v <= high and (v - low) % step == 0, low)
+
+    def suggest_categorical(self, name, choices):
+        return self._answer(name, lambda v: v in choices, choices[0])
+
+
+def default_point(space, cfg: Config) -> tuple[dict[str, Any], list[str]]:
+    """The space's parameters that make ``cfg`` itself, and the names whose value in ``cfg`` the space cannot
+    give (empty: ``cfg`` is a point of the space, which a search can evaluate first: OptunaSearch's
+    ``points_to_evaluate``). A user's space that asks its trial for more than suggestions has no such point."""
+    trial = _PointTrial(cfg)
+    try:
+        derived = space(trial) or {}
+    except (AttributeError, TypeError) as e:
+        return {}, [f"(the space asks its trial for more than suggestions: {e})"]
+    outside = trial.outside + [k for k, v in derived.items() if "." in k and config_value(cfg, k) != v]
+    return trial.params, list(dict.fromkeys(outside))  # a YAML space asks again for the keys it redefines
+
+
 def overrides_of(params: dict[str, Any]) -> dict[str, Any]:
     """Config overrides of one sample: the dotted keys (auxiliary names without a dot are dropped)."""
     return {k: v for k, v in params.items() if "." in k}
@@ -189,4 +244,15 @@ def config_of(base: Config, params: dict[str, Any]) -> Config:
     return apply_overrides(base, overrides_of(params))
 
 
-__all__ = ["NAMES", "NamedSpace", "FileSpace", "YamlSpace", "SpaceError", "resolve", "overrides_of", "config_of"]
+__all__ = [
+    "NAMES",
+    "NamedSpace",
+    "FileSpace",
+    "YamlSpace",
+    "SpaceError",
+    "resolve",
+    "overrides_of",
+    "config_of",
+    "config_value",
+    "default_point",
+]

@@ -1,7 +1,9 @@
-"""Loss-weight space: one weight per head (log-uniform around 1) and the keyframe class weight.
+"""Loss-weight and loss-robustness space: one weight per head (log-uniform within 4x of 1), a factor on the
+keyframe class weight (the data's own sqrt(neg/pos) times 1/4..4), MSE or Huber on the regression heads.
 
 Trials are compared on val_objective (baseline-relative, equal per head), never on their own weighted loss,
-so searching the weights is meaningful.
+so searching the weights is meaningful. Every range holds the default (all 1, factor 1, MSE), so the
+search's first trial can be the default config itself (``search_spaces.default_point``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ HEADS = tuple(REGRESSION_TARGETS) + tuple(CLASSIFICATION_TARGETS)
 def space(trial: optuna.Trial) -> None:
     """Sample one weight per head; nothing derived."""
     for head in HEADS:
-        trial.suggest_float(f"loss.weights.{head}", 0.1, 10.0, log=True)
-    trial.suggest_float("loss.keyframe_pos_weight", 1.0, 30.0, log=True)
+        trial.suggest_float(f"loss.weights.{head}", 0.25, 4.0, log=True)
+    trial.suggest_float("loss.keyframe_pos_scale", 0.25, 4.0, log=True)
+    trial.suggest_categorical("loss.regression", ["mse", "huber"])
     return None

@@ -30,9 +30,10 @@ def _masked_mean(values: Tensor, mask: Tensor, weights: Tensor | None = None) ->
 
 def positive_key_weight(loss_cfg: LossConfig, default: float | None = None) -> float:
     """The positive-key weight training uses: the config's value, else ``default`` (a run's
-    ``Scalers.keyframe_pos_weight``, sqrt(neg/pos) of its train set), else 1 (unweighted)."""
+    ``Scalers.keyframe_pos_weight``, sqrt(neg/pos) of its train set), else 1 (unweighted); times the
+    config's ``keyframe_pos_scale``."""
     pos = loss_cfg.keyframe_pos_weight if loss_cfg.keyframe_pos_weight is not None else default
-    return float(pos) if pos is not None else 1.0
+    return (float(pos) if pos is not None else 1.0) * float(loss_cfg.keyframe_pos_scale)
 
 
 class MultiTrackLoss(nn.Module):

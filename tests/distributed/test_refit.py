@@ -35,6 +35,8 @@ def test_candidates_are_the_best_distinct_finished_configurations():
     ]
     assert [r["trial_id"] for r in candidates(rows, 2)] == ["a", "e"]
     assert refit_params(rows[4]["params"]) == {"train.lr": 4e-3}  # the refit keeps the full config's data
+    # the default config's own stage-1 trial is never a candidate: the refit trains the default anyway
+    assert [r["trial_id"] for r in candidates(rows, 2, exclude=[{"train.lr": 1e-3}])] == ["e", "f"]
 
 
 def test_comparison_line_says_which_won():
@@ -89,6 +91,13 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
     assert (exp / "stage1.json").is_file() and not (exp / "best_model").exists()
     stage1 = {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")}
     assert len(stage1) == 5
+    # stage 1 started from the default config (every weight 1, MSE) and said where it ranked
+    assert any("the first trial is the default config" in line for line in logs)
+    ranked = [line for line in logs if line.startswith("stage 1: the default config scored")]
+    assert len(ranked) == 1 and re.search(r"rank \d of 5", ranked[0]), logs
+    rows = json.loads((exp / "stage1.json").read_text())["rows"]
+    defaults = [r for r in rows if all(v == 1.0 for k, v in r["params"].items() if k.startswith("loss.weights."))]
+    assert len(defaults) == 1 and defaults[0]["params"]["loss.regression"] == "mse"
     monkeypatch.setattr(refit_mod, "run_refit", real_refit)
 
     # --resume: settings and both configs come from the experiment; stage 1 does not run again
@@ -97,8 +106,9 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
     res, refit = refit_mod.search_and_refit(config_from_dict({}), config_from_dict({}), again, log=logs.append)
     assert any("stage 1 finished earlier" in line for line in logs)
     assert {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")} == stage1
-    top = [r["trial_id"] for r in candidates(res.rows, 1)]
+    top = [r["trial_id"] for r in candidates(res.rows, 1, exclude=[defaults[0]["params"]])]
     assert sorted(r["label"] for r in refit.rows) == sorted([DEFAULT_LABEL, *top])
+    assert defaults[0]["trial_id"] not in top
     assert all(r["epochs"] == 2 and r["status"] == "done" for r in refit.rows)  # the full budget, every one
     # the same validation files: the constant baseline measures the same on every refit
     baselines = [{k: v for k, v in r["metrics"].items() if k.startswith("baseline/")} for r in refit.rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import re
 
@@ -10,7 +11,7 @@ import pytest
 
 import search_spaces
 import search_spaces.loss_weights
-from core.config import Config, config_from_dict
+from core.config import Config, apply_overrides, config_from_dict
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -57,7 +58,8 @@ def test_full_space_covers_what_decides_quality():
         "model.attention",
         "model.dropout",
         "loss.weights.opacity",
-        "loss.keyframe_pos_weight",
+        "loss.keyframe_pos_scale",
+        "loss.regression",
         "train.context_max",
         "train.warmup_epochs",
         "train.grad_clip",
@@ -84,6 +86,43 @@ def test_architecture_space_covers_issue_list():
         "train.schedule",
     ):
         assert key in params
+
+
+@pytest.mark.parametrize("name", search_spaces.NAMES)
+def test_the_default_config_is_a_point_of_every_named_space(name):
+    """A search can start from the default: its point rebuilds the default config exactly."""
+    default = Config()
+    point, outside = search_spaces.default_point(search_spaces.resolve(name), default)
+    assert outside == [] and point
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(point)  # what OptunaSearch(points_to_evaluate=...) does
+    trial = study.ask()
+    derived = search_spaces.resolve(name)(trial) or {}
+    assert trial.params == point
+    got = search_spaces.config_of(default, {**trial.params, **derived})
+    assert all(got.loss.weight(h) == 1.0 for h in search_spaces.loss_weights.HEADS)  # explicit 1.0 = unset
+    assert dataclasses.replace(got, loss=dataclasses.replace(got.loss, weights={})) == default
+
+
+def test_default_point_names_what_lies_outside_the_space(tmp_path):
+    f = tmp_path / "narrow.yaml"
+    f.write_text("base: architecture\ntrain.lr: {type: float, low: 1.0e-2, high: 1.0e-1, log: true}\n")
+    point, outside = search_spaces.default_point(search_spaces.resolve(str(f)), Config())
+    assert outside == ["train.lr"] and point["model.n_layers"] == 2
+    # a width the space cannot derive (heads x head size) is outside too
+    _, outside = search_spaces.default_point(
+        search_spaces.resolve("architecture"),
+        apply_overrides(Config(), {"model.d_model": 40, "model.n_heads": 4, "model.d_ff": 80}),
+    )
+    assert "head_dim" in outside
+    g = tmp_path / "asks_more.py"
+    g.write_text(
+        "def space(trial):\n"
+        "    trial.suggest_float('train.lr', 1e-4, 1e-2, log=True)\n"
+        "    return {'train.seed': trial.number}\n"
+    )
+    point, outside = search_spaces.default_point(search_spaces.resolve(str(g)), Config())
+    assert len(outside) == 1 and "more than suggestions" in outside[0]
 
 
 def test_python_space_file(tmp_path):

@@ -173,6 +173,9 @@ def test_keyframe_pos_weight_changes_ce() -> None:
     # an explicit config value wins over the constructor's (train-derived) value
     _, from_cfg = MultiTrackLoss(LossConfig(keyframe_pos_weight=4.0), cfg, keyframe_pos_weight=9.0)(out, batch)
     assert from_cfg["keyframe"].item() == pytest.approx(weighted["keyframe"].item(), rel=1e-6)
+    # the scale multiplies whichever weight applies: the train-derived one here (2 x 2 = 4)
+    _, scaled = MultiTrackLoss(LossConfig(keyframe_pos_scale=2.0), cfg, keyframe_pos_weight=2.0)(out, batch)
+    assert scaled["keyframe"].item() == pytest.approx(weighted["keyframe"].item(), rel=1e-6)
     # evaluation sums are plain CE, whatever the training weight
     a = MultiTrackLoss(LossConfig(), cfg).head_sums(out, batch)["keyframe"]
     b = MultiTrackLoss(LossConfig(), cfg, keyframe_pos_weight=4.0).head_sums(out, batch)["keyframe"]
