@@ -1,6 +1,6 @@
 """Architecture and optimisation space: width, heads, depth, feed-forward, dropout, attention, optimiser, schedule.
 
-``space`` is sized for the laptop search (64 trials in minutes on 2 cores: width 16..128, 1-3 layers) with
+``space`` is sized for the laptop search (64 trials in minutes on 2 cores: width 16..96, 1-3 layers) with
 the default model (``compact``: width 64, 4 heads, 2 layers, feed-forward 128) inside it, not at its edge:
 a search whose space ends at the default can only find smaller models, and small models win the short
 stage-1 budgets and then lose the refit at the full budget (measured: README, "Measured").
@@ -40,8 +40,8 @@ def _sample(trial: optuna.Trial, heads: list[int], head_dims: list[int], max_lay
 
 
 def space(trial: optuna.Trial) -> dict:
-    """Laptop-sized: width 16..128, 1-3 layers. Returns the derived width and feed-forward size."""
-    return _sample(trial, heads=[2, 4], head_dims=[8, 16, 32], max_layers=3)
+    """Laptop-sized: width 16..96, 1-3 layers. Returns the derived width and feed-forward size."""
+    return _sample(trial, heads=[2, 4], head_dims=[8, 16, 24], max_layers=3)
 
 
 def space_large(trial: optuna.Trial) -> dict:
