@@ -60,7 +60,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import frames_to_seconds
-from core.data.formats._xml import child_map, child_map_gather, child_path, first_text, kid_text, xml_bool
+from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
 from core.data.formats.xmeml_filters import FilterReading
 from core.data.formats.xmeml_source import SourceReading, pixel_aspect
 from core.data.timeline import Clip, Timeline, Track
@@ -189,7 +189,15 @@ class _Reader(FilterReading, SourceReading):
                     enabled_el = el
                 continue
             number = seen[el_tag] = seen.get(el_tag, 0) + 1
-            kids, filters = child_map_gather(el, "filter")
+            # child_map_gather(el, "filter"), inline: this loop visits every child of every item
+            kids: dict[str, etree._Element] = {}
+            filters = []
+            for child in el:
+                tag = child.tag
+                if tag not in kids:
+                    kids[tag] = child
+                if tag == "filter":
+                    filters.append(child)
             clip_id = el.get("id") or ""
             item_where = f"{where}, {el_tag} {clip_id or len(items) + 1}"
             start_el, end_el = kids.get("start"), kids.get("end")
