@@ -215,7 +215,7 @@ class _Reader(FilterReading, SourceReading):
         clips = []
         for i, item in enumerate(items):
             if item.tag != "transitionitem":
-                clips.append(self.read_clip(items, i, kind, seq_rate, where))
+                clips.append(self.read_clip(items, i, kind, seq_rate))
         seconds = self.seconds  # every clip's start and end (frames -> s): the largest frame count is the last end
         if seconds:
             self.track_ends.append(seconds[max(seconds)])
@@ -243,9 +243,9 @@ class _Reader(FilterReading, SourceReading):
         frames = src_out - src_in
         return seq_rate if abs(frames / seq_rate - secs) < abs(frames / clip_rate - secs) else clip_rate
 
-    def read_clip(self, items: list[_Item], i: int, track_kind: str, seq_rate: Fraction, where: str) -> Clip:
+    def read_clip(self, items: list[_Item], i: int, track_kind: str, seq_rate: Fraction) -> Clip:
         item = items[i]
-        el, kids, clip_id, where = item.el, item.kids, item.clip_id, item.where  # where: the item's, from read_track
+        el, kids, clip_id, where = item.el, item.kids, item.clip_id, item.where
         get = kids.get
         clip_rate = self.rate(el, where, kids) or seq_rate
         in_el, out_el = get("in"), get("out")
