@@ -45,6 +45,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import attrgetter
 from typing import NamedTuple
 
 # Canonical parameter name -> (default value, "video" | "audio")
@@ -94,6 +95,9 @@ class Key:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interp!r}")
 
 
+_key_time = attrgetter("time")  # Curve's sort key
+
+
 def _smoothstep(u: float) -> float:
     return u * u * (3.0 - 2.0 * u)
 
@@ -105,7 +109,7 @@ class Curve:
     keys: list[Key] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.keys = sorted(self.keys, key=lambda k: k.time)
+        self.keys = sorted(self.keys, key=_key_time)
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -60,7 +60,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import frames_to_seconds
-from core.data.formats._xml import child_map, child_map_gather, child_path, first_text, kid_text, xml_bool
+from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
 from core.data.formats.xmeml_filters import FilterReading
 from core.data.formats.xmeml_source import SourceReading, pixel_aspect
 from core.data.timeline import Clip, Timeline, Track
@@ -97,6 +97,8 @@ class _Item:
     number: int = 0  # 1-based among the track's items with this tag
     path: str = ""  # lxml getpath of ``el``, built from the track's (see ``child_path``)
     filters: list | None = None  # the <filter> children, gathered with ``kids``
+    clip_id: str = ""  # the ``id`` attribute ("" without one)
+    where: str = ""  # how errors name the item (its track, tag and id or 1-based position)
 
 
 class _Reader(FilterReading, SourceReading):
@@ -139,6 +141,7 @@ class _Reader(FilterReading, SourceReading):
         audio = media.find("audio") if media is not None else None
 
         self.premiere = any(a.startswith(("MZ.", "TL.")) for a in seq.attrib)  # also set by pproTicks
+        self.track_ends = []  # when each track's last clip ends (s), from read_track
         tracks: list[Track] = []
         for kind, container in (("video", video), ("audio", audio)):
             if container is None:
@@ -151,7 +154,8 @@ class _Reader(FilterReading, SourceReading):
             raise self.error(where, f"negative duration {declared}")
         duration = declared / rate if declared is not None else Fraction(0)
         # The declared duration can be stale; a timeline lasts at least until its last clip ends.
-        duration = max(duration, Timeline.last_clip_end(tracks))
+        # What Timeline.last_clip_end gives, from the tracks' ends: Fraction comparisons cost microseconds each.
+        duration = max(duration, max(self.track_ends, default=ZERO))
 
         chars = video.find("format/samplecharacteristics") if video is not None else None
         chars = child_map(chars) if chars is not None else None
@@ -185,15 +189,25 @@ class _Reader(FilterReading, SourceReading):
                     enabled_el = el
                 continue
             number = seen[el_tag] = seen.get(el_tag, 0) + 1
-            kids, filters = child_map_gather(el, "filter")
-            item_where = f"{where}, {el_tag} {el.get('id') or len(items) + 1}"
-            start = self.frames(kid_text(kids, "start"), item_where, "start")
-            end = self.frames(kid_text(kids, "end"), item_where, "end")
+            # child_map_gather(el, "filter"), inline: this loop visits every child of every item
+            kids: dict[str, etree._Element] = {}
+            filters = []
+            for child in el:
+                tag = child.tag
+                if tag not in kids:
+                    kids[tag] = child
+                if tag == "filter":
+                    filters.append(child)
+            clip_id = el.get("id") or ""
+            item_where = f"{where}, {el_tag} {clip_id or len(items) + 1}"
+            start_el, end_el = kids.get("start"), kids.get("end")
+            start = self.frames(None if start_el is None else start_el.text, item_where, "start")
+            end = self.frames(None if end_el is None else end_el.text, item_where, "end")
             if start is None or end is None:
                 raise self.error(item_where, "missing <start> or <end>")
             # Only a transition's alignment is ever read (its cut point)
             alignment = (kid_text(kids, "alignment") or "").strip().lower() if el_tag == "transitionitem" else ""
-            items.append(_Item(el, kids, el_tag, start, end, alignment, number, "", filters))
+            items.append(_Item(el, kids, el_tag, start, end, alignment, number, "", filters, clip_id, item_where))
         track_path = self.getpath(track_el)
         for item in items:  # getpath per item costs more than the rest of its bookkeeping
             item.path = child_path(track_path, item.tag, item.number, seen[item.tag])
@@ -201,7 +215,10 @@ class _Reader(FilterReading, SourceReading):
         clips = []
         for i, item in enumerate(items):
             if item.tag != "transitionitem":
-                clips.append(self.read_clip(items, i, kind, seq_rate, where))
+                clips.append(self.read_clip(items, i, kind, seq_rate))
+        seconds = self.seconds  # every clip's start and end (frames -> s): the largest frame count is the last end
+        if seconds:
+            self.track_ends.append(seconds[max(seconds)])
         enabled = xml_bool(None if enabled_el is None else enabled_el.text, True)
         name = (track_el.get("MZ.TrackName") or "").strip() or None  # Premiere names its tracks
         return Track(kind=kind, index=index, clips=clips, enabled=enabled, name=name, xml_path=track_path)
@@ -226,17 +243,18 @@ class _Reader(FilterReading, SourceReading):
         frames = src_out - src_in
         return seq_rate if abs(frames / seq_rate - secs) < abs(frames / clip_rate - secs) else clip_rate
 
-    def read_clip(self, items: list[_Item], i: int, track_kind: str, seq_rate: Fraction, where: str) -> Clip:
+    def read_clip(self, items: list[_Item], i: int, track_kind: str, seq_rate: Fraction) -> Clip:
         item = items[i]
-        el, kids = item.el, item.kids
-        clip_id = el.get("id") or ""
-        where = f"{where}, {item.tag} {clip_id or i + 1}"
+        el, kids, clip_id, where = item.el, item.kids, item.clip_id, item.where
+        get = kids.get
         clip_rate = self.rate(el, where, kids) or seq_rate
-        src_in = self.frames(kid_text(kids, "in"), where, "in")
-        src_out = self.frames(kid_text(kids, "out"), where, "out")
+        in_el, out_el = get("in"), get("out")
+        src_in = self.frames(None if in_el is None else in_el.text, where, "in")
+        src_out = self.frames(None if out_el is None else out_el.text, where, "out")
         if not self.premiere and "pproTicksIn" in kids:
             self.premiere = True
-        unit = self.source_unit(item, src_in, src_out, clip_rate, seq_rate)  # in/out/when count in this
+        # in/out/when count in ``unit`` (rates are cached per text, so the same rate is the same object)
+        unit = clip_rate if clip_rate is seq_rate else self.source_unit(item, src_in, src_out, clip_rate, seq_rate)
 
         prev_tr = items[i - 1] if i > 0 and items[i - 1].tag == "transitionitem" else None
         next_tr = items[i + 1] if i + 1 < len(items) and items[i + 1].tag == "transitionitem" else None
@@ -292,16 +310,27 @@ class _Reader(FilterReading, SourceReading):
         else:  # most clips: what read_filters gives for no filter, without building it
             curves, static, refs, effects, gain_db, speed, time_remap = {}, {}, {}, [], None, 1.0, False
         media_kind, file_el, source = self.media(item.tag, kids, track_kind, where)
-        name = (kid_text(kids, "name") or "").strip()
+        name_el = get("name")
+        name = (name_el.text or "").strip() if name_el is not None else ""
         if not name and file_el is not None:
             name = (first_text(self.deref(file_el), "name") or "").strip()
         source_channel = None
-        track = kids.get("sourcetrack")
-        if track is not None and (first_text(track, "mediatype") or "").strip().lower() == "audio":
-            index = self.frames(first_text(track, "trackindex"), where, "sourcetrack/trackindex")
-            source_channel = int(index) if index is not None and index >= 1 else None
+        track = get("sourcetrack")
+        if track is not None:
+            # The first <mediatype> and the first <trackindex>, in one pass
+            mediatype_el = index_el = None
+            for child in track:
+                tag = child.tag
+                if tag == "mediatype":
+                    if mediatype_el is None:
+                        mediatype_el = child
+                elif tag == "trackindex" and index_el is None:
+                    index_el = child
+            if mediatype_el is not None and (mediatype_el.text or "").strip().lower() == "audio":
+                index = self.frames(None if index_el is None else index_el.text, where, "sourcetrack/trackindex")
+                source_channel = int(index) if index is not None and index >= 1 else None
         link_group = None
-        first_link = kids.get("link")
+        first_link = get("link")
         if first_link is not None:
             # Every member of a link group lists the same <link>s in the same order (checked on
             # all 10,562 linked clipitems of the corpora): the first one names the group.
@@ -320,7 +349,7 @@ class _Reader(FilterReading, SourceReading):
             source_in,
             frames_to_seconds(src_in - anchor + end, seq_rate) if frames_only else None,  # source_out
             media_kind,
-            xml_bool(kid_text(kids, "enabled"), True),
+            xml_bool(kid_text(kids, "enabled"), True),  # enabled
             transition_in,
             transition_out,
             curves,

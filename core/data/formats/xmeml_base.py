@@ -31,6 +31,7 @@ class XmemlBase(DocumentReader):
         self.effect_names: dict[tuple, tuple[str, str, bool]] = {}  # (<name>, <effectid>) texts -> normalised
         self.param_targets: dict[tuple, list | None] = {}  # (effect id, <parameterid> text) -> PARAM_MAP's entry
         self.seconds: dict = {}  # sequence frames -> seconds at the rate of the track being read (reset per track)
+        self.track_ends: list = []  # per sequence: when each track's last clip ends (s)
         self.premiere = False  # per sequence: Premiere's MZ./TL. attributes or pproTicks seen
         self._ids: dict[tuple[str, str], etree._Element] | None = None  # built on the first empty reference
 

@@ -22,60 +22,70 @@ class SourceReading(XmemlBase):
         """(width, height) of a ``<samplecharacteristics>`` (its child dict), None where it does not say."""
         if chars is None:
             return None, None
-        size = []
-        for what in ("width", "height"):
-            value = self.number(kid_text(chars, what), where, what)
-            if value is not None and not 0 < value <= MAX_PIXELS:
-                raise self.error(where, f"frame {what} {value:g} is out of range")
-            size.append(None if value is None else int(value))
-        return size[0], size[1]
+        return self.dimension(chars.get("width"), where, "width"), self.dimension(chars.get("height"), where, "height")
+
+    def dimension(self, el: etree._Element | None, where: str, what: str) -> int | None:
+        """Pixels of a ``<width>`` or ``<height>`` element (None when absent or empty)."""
+        value = self.number(None if el is None else el.text, where, what)
+        if value is None:
+            return None
+        if not 0 < value <= MAX_PIXELS:
+            raise self.error(where, f"frame {what} {value:g} is out of range")
+        return int(value)
 
     def source(self, file_el: etree._Element, where: str) -> SourceInfo:
         """What a ``<file>`` says about the media; files are shared by many clipitems (FCP7 v1
         files define one per clipitem, so this runs often: child dicts, not ElementPath)."""
-        key = file_el.get("id") or file_el  # repeated full definitions of one id are one file
+        ident = file_el.get("id")
+        key = ident or file_el  # repeated full definitions of one id are one file
         found = self.sources.get(key)
         if found is not None:
             return found
         kids = child_map(file_el)
-        media = kids.get("media")
-        video = chars = None
+        get = kids.get
+        media = get("media")
+        video = chars = chars_kids = None
         channels = None
-        kind = "generator" if (kid_text(kids, "mediaSource") or "").strip().lower() in GENERATOR_SOURCES else ""
+        source_el = get("mediaSource")
+        kind = ""
+        if source_el is not None and (source_el.text or "").strip().lower() in GENERATOR_SOURCES:
+            kind = "generator"
         if media is not None:
             # One <audio> per source track, each with its channel count (1 when it has none).
             channels = 0
             for child in media:
-                if child.tag == "video" and video is None:
-                    video = child
-                elif child.tag == "audio":
+                tag = child.tag
+                if tag == "video":
+                    if video is None:
+                        video = child
+                elif tag == "audio":
                     count = self.frames(first_text(child, "channelcount"), where, "channelcount")
                     channels += int(count) if count is not None and 0 < count <= MAX_CHANNELS else 1
-        chars_kids = None
         if video is not None:
-            video_kids = child_map(video)
-            chars = video_kids.get("samplecharacteristics")
-            chars_kids = child_map(chars) if chars is not None else None
-            if not kind and xml_bool(kid_text(video_kids, "stillframe"), False):
+            # <samplecharacteristics> (and <stillframe>, which Premiere writes after it): one pass
+            still_el = None
+            for child in video:
+                tag = child.tag
+                if tag == "samplecharacteristics":
+                    if chars is None:
+                        chars = child
+                elif tag == "stillframe" and still_el is None:
+                    still_el = child
+            if chars is not None:
+                chars_kids = child_map(chars)
+            if not kind and still_el is not None and xml_bool(still_el.text, False):
                 kind = "still"
         width, height = self.frame_size(chars_kids, where)
         rate = self.rate(chars, where, chars_kids) if chars is not None else None
         if rate is None and video is not None:
             rate = self.rate(file_el, where, kids)
         path = (kid_text(kids, "pathurl") or kid_text(kids, "name") or "").strip()
-        ext = file_extension(path)
         duration = kid_text(kids, "duration")
         if not kind and ((duration is not None and duration.strip() in ("0", "0.0")) or is_still_path(path)):
             kind = "still"  # a zero duration, or an image file
+        # Positional: a NamedTuple's keywords cost more than the rest of the call.
         found = self.sources[key] = SourceInfo(
-            width=width,
-            height=height,
-            pixel_aspect=pixel_aspect(chars_kids),
-            rate=rate,
-            channels=channels,
-            ext=ext,
-            ident=file_el.get("id") or path or None,
-            kind=kind,
+            width, height, pixel_aspect(chars_kids), rate, channels, file_extension(path), ident or path or None, kind
         )
         return found
 
