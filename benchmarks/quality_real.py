@@ -46,12 +46,6 @@ from core.learn.train_loop import LocalHooks, train  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 CONTEXTS = (0.0, 0.5)
-# calibration mode -> report key suffix, and how the printout names it
-CALIBRATIONS = {"stack": "_stacked", "select": "_selected"}
-CALIBRATION_TITLES = {
-    "stack": "stacked with the constant and the rule",
-    "select": "per head the model, the constant or the rule, selected",
-}
 
 
 def subset(raw: dict[str, np.ndarray], data: Prepared, prefix: str | Callable[[str], bool]) -> dict[str, np.ndarray]:
@@ -96,11 +90,10 @@ def _mix(a, wa: float, b, wb: float):
     return None
 
 
-def crossfit(ck: Path, data: Prepared, val_files: list[str], mode: str = "stack") -> dict:
-    """The calibrated model (core.learn.calibrate, ``mode`` stack or select) on files its calibration never
-    saw: the validation programmes in two halves; fit on one half, evaluate the other, and the other way
-    round; per corpus the two halves' figures weighted by their windows (each half's ratios are to its own
-    best constant)."""
+def crossfit(ck: Path, data: Prepared, val_files: list[str]) -> dict:
+    """The stacked model (core.learn.calibrate) on files its stacking never saw: the validation programmes in
+    two halves; stack on one half, evaluate the other, and the other way round; per corpus the two
+    halves' figures weighted by their windows (each half's ratios are to its own best constant)."""
     programme = data.meta.get("programmes") or {}
     groups = sorted({programme.get(f, f) for f in val_files})
     halves = [set(groups[0::2]), set(groups[1::2])]
@@ -109,8 +102,8 @@ def crossfit(ck: Path, data: Prepared, val_files: list[str], mode: str = "stack"
         model, cfg, scalers = load_checkpoint(ck)
         fit = subset(data.val, data, lambda n, h=halves[i]: n in val_files and programme.get(n, n) in h)
         w = positive_key_weight(cfg.loss, scalers.keyframe_pos_weight)
-        fits = calibrate(model, scalers, fit, w, context=CONTEXTS[1], mode=mode)
-        print(f"[real] cross-fit {i + 1}/2: {mode} fitted on {len(halves[i])} programmes: {fits}", flush=True)
+        fits = calibrate(model, scalers, fit, w, context=CONTEXTS[1])
+        print(f"[real] cross-fit {i + 1}/2: stacking fitted on {len(halves[i])} programmes: {fits}", flush=True)
         for corpus in folds:
 
             def held_out(n, h=halves[1 - i], c=corpus):
@@ -186,9 +179,9 @@ def real_part(args, init: str | None = None) -> dict:
             continue
         report[corpus] = evaluate_contexts(model, mcfg, scalers, raw)
         report[corpus]["files"] = [n for n in val_files if n.startswith(corpus + "/")]
-    for mode, suffix in CALIBRATIONS.items():
-        for corpus, block in crossfit(ck, data, val_files, mode).items():
-            report[corpus + suffix] = block
+    stacked = crossfit(ck, data, val_files)
+    for corpus, block in stacked.items():
+        report[corpus + "_stacked"] = block
     return report
 
 
@@ -281,12 +274,11 @@ def main(argv=None) -> int:
                 if result[key].get(corpus):
                     n = len(result[key][corpus]["files"])
                     print_block(f"{how}; {corpus} validation files ({n}):", result[key][corpus])
-                for mode, suffix in CALIBRATIONS.items():
-                    if result[key].get(corpus + suffix):
-                        print_block(
-                            f"  {CALIBRATION_TITLES[mode]} (cross-fitted on validation halves), {corpus}:",
-                            result[key][corpus + suffix],
-                        )
+                if result[key].get(corpus + "_stacked"):
+                    print_block(
+                        f"  stacked with the constant and the rule (cross-fitted on validation halves), {corpus}:",
+                        result[key][corpus + "_stacked"],
+                    )
     if not args.skip_builtin:
         result["builtin"] = b = builtin_part(args)
         print(

@@ -174,8 +174,6 @@ class TrainConfig:
     # default: on the real corpora, fitted on half of the validation programmes, it made the other half
     # worse (README, "Measured"): a few heterogeneous programmes do not transfer eleven numbers per head
     calibrate: bool = False
-    # stack: fit each head's blend; select: only choose the model, the constant or the rule per head
-    calibrate_mode: str = "stack"
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
     # calibrated key probability at which a local peak counts as a key; 0.1 maximised F1 (within one step)
@@ -209,10 +207,6 @@ class TrainConfig:
         _check(0 <= self.context_max < 1, f"train.context_max must be in [0, 1), got {self.context_max}")
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
-        _check(
-            self.calibrate_mode in ("stack", "select"),
-            f"train.calibrate_mode must be stack or select, got {self.calibrate_mode!r}",
-        )
         _check(self.epoch_windows >= 0, f"train.epoch_windows must be >= 0, got {self.epoch_windows}")
         _check(0 <= self.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(

@@ -116,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
     )
     best_dir = out / "checkpoints" / "best"
     if cfg.train.calibrate and len(data.val["features"]) and best_dir.is_dir():
-        fits = calibrate_checkpoint(
-            best_dir, data.val, context=cfg.train.eval_context, seed=cfg.train.seed, mode=cfg.train.calibrate_mode
-        )
+        fits = calibrate_checkpoint(best_dir, data.val, context=cfg.train.eval_context, seed=cfg.train.seed)
         print(
             "stacked the best checkpoint's heads with the train constant and the same-track rule, fitted on the "
             "validation files (a_none, a_given, b_given): "

@@ -10,11 +10,6 @@ least squares in closed form (the heads' standardised MSE); the class heads' pai
 grid by cross-entropy (keyframe logits on the calibrated scale, interpolation log-probabilities).
 ``a = 1, b = 0`` is the uncalibrated model, ``a = 0, b = 0`` the constant, ``a = 0, b = 1`` the rule.
 
-Two modes. ``stack`` fits the numbers above. ``select`` only chooses, per head and side, among those three
-pure answers, and leaves the model unless another is better by ``SELECT_MARGIN`` on the held-out files: one
-choice per head and side, not a fit, so that a few validation programmes can decide it without the
-overfitting the fitted stacking showed on real exports (README, "Measured").
-
 The fitted numbers live in the model's buffers (``MultiTrackTransformer.blend``), so checkpoints,
 exports, evaluation and prediction all carry them. Fitting on the files a report is made on is
 selection on those files: ``benchmarks/quality_real.py`` cross-fits (fits on one half of the
@@ -46,10 +41,6 @@ A_RANGE = (0.0, 1.2)  # how far a head may follow the model: never against it, a
 B_RANGE = (-0.2, 1.2)
 GRID = np.round(np.arange(0.0, 1.21, 0.1), 2)  # class heads: a on this grid, b on B_GRID
 B_GRID = np.round(np.arange(-0.2, 1.21, 0.1), 2)
-MODES = ("stack", "select")
-# select: the constant or the rule replaces the model only where its held-out loss is this much lower
-SELECT_MARGIN = 0.02
-MODEL, CONSTANT, RULE = (1.0, 0.0), (0.0, 0.0), (0.0, 1.0)
 
 
 def set_constants(model, scalers, keyframe_pos_weight: float) -> None:
@@ -75,7 +66,7 @@ class _Sums:
 
     def __init__(self, m, given_side: bool) -> None:
         self.m, self.given_side = m, given_side
-        self.reg = {name: np.zeros(6) for name in m.cfg.targets}  # d1d1, d1d2, d2d2, d1e, d2e, ee
+        self.reg = {name: np.zeros(5) for name in m.cfg.targets}  # d1d1, d1d2, d2d2, d1e, d2e
         bs = B_GRID if given_side else [0.0]
         self.pairs = [(float(a), float(b)) for a, b in product(GRID, bs)]
         self.ce = {name: np.zeros(len(self.pairs)) for name in m.cfg.classify}
@@ -96,14 +87,7 @@ class _Sums:
             d1 = out[name].double()[sel] - c
             d2 = summary[..., TRACK_MEAN.start + r][sel] - c
             e = batch["targets"][..., r].double()[sel] - c
-            self.reg[name] += [
-                float(d1 @ d1),
-                float(d1 @ d2),
-                float(d2 @ d2),
-                float(d1 @ e),
-                float(d2 @ e),
-                float(e @ e),
-            ]
+            self.reg[name] += [float(d1 @ d1), float(d1 @ d2), float(d2 @ d2), float(d1 @ e), float(d2 @ e)]
         given = summary[..., TRACK_GIVEN_SHARE] > 0  # (B, K, T)
         for name in m.cfg.classify:
             mask = batch[f"{name}_mask"].bool() & (given if self.given_side else ~given)
@@ -140,23 +124,6 @@ class _Sums:
     def classes(self, name: str) -> tuple[float, float] | None:
         return self.pairs[int(np.argmin(self.ce[name]))] if self.tokens[name] else None
 
-    def loss(self, name: str, a: float, b: float) -> float:
-        """The summed loss of ``c + a (model - c) + b (rule - c)`` on this side (squared error or CE)."""
-        if name in self.reg:
-            d1d1, d1d2, d2d2, d1e, d2e, ee = self.reg[name]
-            return float(ee - 2 * a * d1e - 2 * b * d2e + a * a * d1d1 + 2 * a * b * d1d2 + b * b * d2d2)
-        return float(self.ce[name][self.pairs.index((a, b))])
-
-    def select(self, name: str) -> tuple[float, float] | None:
-        """The model, the constant or (where clips are given) the rule: the model unless another's loss is
-        lower by SELECT_MARGIN; None without positions."""
-        if (self.reg[name][0] <= 0) if name in self.reg else not self.tokens[name]:
-            return None
-        options = [MODEL, CONSTANT, RULE] if self.given_side else [MODEL, CONSTANT]
-        losses = [self.loss(name, a, b) for a, b in options]
-        best = int(np.argmin(losses))
-        return options[best] if losses[best] < (1 - SELECT_MARGIN) * losses[0] else MODEL
-
 
 @torch.no_grad()
 def calibrate(
@@ -169,16 +136,13 @@ def calibrate(
     seed: int = 0,
     device: str | torch.device = "cpu",
     batch_size: int = 32,
-    mode: str = "stack",
 ) -> dict[str, Any]:
     """Fit the stacking of every head on ``raw`` windows (held-out files) and switch it on in ``model``.
 
     Returns {head: {"a_none": .., "a_given": .., "b_given": ..}}. Structure-only windows fit ``a_none``;
     windows with ``context`` of each timeline's clips given fit the pair for tokens whose track has a given
-    clip. ``mode`` "select" chooses among the model, the constant and the rule instead (module docstring).
+    clip.
     """
-    if mode not in MODES:
-        raise ValueError(f"calibration mode must be one of {MODES}, got {mode!r}")
     m = unwrap(model)
     dev = torch.device(device)
     m.to(dev).eval()
@@ -195,11 +159,8 @@ def calibrate(
     none, given = sides
     fits: dict[str, tuple[float, float, float]] = {}
     for name in m.cfg.heads:
-        if mode == "select":
-            pick, pick_given = none.select, given.select
-        else:
-            pick = none.regression if name in m.cfg.targets else none.classes
-            pick_given = given.regression if name in m.cfg.targets else given.classes
+        pick = none.regression if name in m.cfg.targets else none.classes
+        pick_given = given.regression if name in m.cfg.targets else given.classes
         a0 = (pick(name) or (1.0, 0.0))[0]
         fits[name] = (a0, *(pick_given(name) or (1.0, 0.0)))
     for h, name in enumerate(m.cfg.heads):
@@ -210,19 +171,14 @@ def calibrate(
 
 
 def calibrate_checkpoint(
-    checkpoint_dir: str | Path,
-    raw: dict[str, np.ndarray],
-    *,
-    context: float = 0.5,
-    seed: int = 0,
-    mode: str = "stack",
+    checkpoint_dir: str | Path, raw: dict[str, np.ndarray], *, context: float = 0.5, seed: int = 0
 ) -> dict[str, Any]:
     """Calibrate the model of a checkpoint folder on ``raw`` windows and write it back in place (the
     checkpoint's other state is kept; ``metrics.json`` gets the fitted numbers under ``calibration``)."""
     d = Path(checkpoint_dir)
     model, cfg, scalers = load_checkpoint(d)
     pos_weight = positive_key_weight(cfg.loss, scalers.keyframe_pos_weight)
-    fits = calibrate(model, scalers, raw, pos_weight, context=context, seed=seed, mode=mode)
+    fits = calibrate(model, scalers, raw, pos_weight, context=context, seed=seed)
     state = load_state(d / CHECKPOINT_FILE)
     state["model"] = model.state_dict()
     torch.save(state, d / CHECKPOINT_FILE)

@@ -13,7 +13,7 @@ from core.config import config_from_dict
 from core.data.batch import MODEL_FEATURES
 from core.data.dataset import WindowDataset, collate
 from core.data.scalers import Scalers
-from core.learn.calibrate import CONSTANT, MODEL, SELECT_MARGIN, _Sums, calibrate, set_constants
+from core.learn.calibrate import calibrate, set_constants
 from core.learn.evaluate import compare
 from core.learn.loss import MultiTrackLoss
 from core.learn.model import build_model
@@ -104,32 +104,6 @@ def test_fitted_stacking_follows_the_rule_where_given_and_the_constant_elsewhere
         rule = after_half["comparators"]["same_track"][key]
         assert after_half["model"][key] < rule + 0.1, (name, after_half["model"][key], rule)
         assert after_half["model"][key] < before_half["model"][key]
-
-
-def test_selection_picks_the_rule_where_given_and_the_constant_elsewhere(setup):
-    """select: one of three pure answers per head and side (never a blend), chosen on held-out files."""
-    cfg, scalers, cal_raw, val_raw = setup
-    model = model_of(cfg)
-    fits = calibrate(model, scalers, cal_raw, scalers.keyframe_pos_weight or 1.0, context=0.5, mode="select")
-    for name in ("scale", "pan"):
-        # the noisy untrained model loses to the constant alone, and the exact rule wins where clips are given
-        assert fits[name] == {"a_none": 0.0, "a_given": 0.0, "b_given": 1.0}, fits
-    assert all((v["a_given"], v["b_given"]) in ((1.0, 0.0), (0.0, 0.0), (0.0, 1.0)) for v in fits.values())
-    after_none, after_half = run(model, cfg, scalers, val_raw, 0.0), run(model, cfg, scalers, val_raw, 0.5)
-    for name in ("scale", "pan"):
-        assert after_none["model"][f"ratio_vs_train_constant/{name}"] == pytest.approx(1.0, abs=1e-4)
-        key = f"ratio_vs_data_constant/{name}"
-        assert after_half["model"][key] <= after_half["comparators"]["same_track"][key] + 0.05
-    # the margin: the constant must beat the model by SELECT_MARGIN, a near tie keeps the model
-    sums = _Sums(model, given_side=False)
-    # d1d1, d1d2, d2d2, d1e, d2e, ee: the model's loss is ee - 2 d1e + d1d1, the constant's is ee
-    sums.reg["scale"][:] = [1.0, 0.0, 0.0, 0.0, 0.0, 100.0]  # model 101, constant 100 (1 % better)
-    assert sums.select("scale") == MODEL
-    sums.reg["scale"][:] = [4.0, 0.0, 0.0, 0.0, 0.0, 100.0]  # model 104, constant 100 (4 % better)
-    assert sums.select("scale") == CONSTANT
-    assert 0.01 < SELECT_MARGIN < 0.04
-    with pytest.raises(ValueError, match="calibration mode"):
-        calibrate(model, scalers, cal_raw, 1.0, mode="blend")
 
 
 def test_calibration_travels_with_the_weights_and_old_weights_load(setup):
