@@ -315,7 +315,8 @@ def run_refit(
     usable = [r for r in out.rows if r["checkpoint"]]
     out.default = next((r for r in usable if r["label"] == DEFAULT_LABEL), None)
     out.best = next((r for r in usable if r["label"] != DEFAULT_LABEL), None)  # rows are best first
-    out.line = comparison_line(out.best, out.default)
+    jitter = epoch_jitter(summary.reports, out.default["trial_id"]) if out.default else None
+    out.line = comparison_line(out.best, out.default, jitter)
     if out.best and (out.default is None or out.best[OBJECTIVE] < out.default[OBJECTIVE]):
         out.chosen = out.best
     else:
@@ -354,8 +355,19 @@ def _prepare(full: Config, s: SearchSettings, storage: str, log) -> str:
     return data_path
 
 
-def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None) -> str:
-    """The search's last line: the best refit against the default config on the same footing."""
+def epoch_jitter(reports: list[dict[str, Any]], trial_id: str) -> float | None:
+    """How much one run's val_objective moves from epoch to epoch once it has settled: the mean absolute
+    change between consecutive epochs of the second half of ``trial_id``'s epochs (None under 3 epochs).
+    A lead smaller than this is not one a second seed would be expected to keep."""
+    ys = [r[OBJECTIVE] for r in sorted(reports, key=lambda r: r["epoch"]) if r["trial_id"] == trial_id]
+    tail = ys[len(ys) // 2 - 1 :] if len(ys) >= 3 else []
+    steps = [abs(a - b) for a, b in zip(tail, tail[1:]) if math.isfinite(a) and math.isfinite(b)]
+    return sum(steps) / len(steps) if steps else None
+
+
+def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None, jitter: float | None = None) -> str:
+    """The search's last line: the best refit against the default config on the same footing; ``jitter``
+    (the default run's ``epoch_jitter``) says whether a lead is larger than one run's own noise."""
     same = "(same data, same budget, same validation files)"
     if best is None or default is None:
         missing = "no refit of a stage-1 configuration" if best is None else "the default config's refit"
@@ -363,7 +375,12 @@ def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None)
     b, d = best[OBJECTIVE], default[OBJECTIVE]
     line = f"refit best {b:.4f} vs default config {d:.4f} {same}"
     if b < d:
-        return f"{line}: the search beats the default by {d - b:.4f}; exported the best refit"
+        noise = (
+            f" (within the default run's epoch-to-epoch jitter of {jitter:.4f}: about a tie)"
+            if jitter is not None and d - b < jitter
+            else ""
+        )
+        return f"{line}: the search beats the default by {d - b:.4f}{noise}; exported the best refit"
     return f"{line}: the search did NOT beat the default config; exported the default config's model"
 
 

@@ -11,7 +11,14 @@ import re
 import pytest
 
 from core.config import apply_overrides, config_from_dict
-from distributed.refit import DEFAULT_LABEL, auto_refit_top, candidates, comparison_line, refit_params
+from distributed.refit import (
+    DEFAULT_LABEL,
+    auto_refit_top,
+    candidates,
+    comparison_line,
+    epoch_jitter,
+    refit_params,
+)
 from distributed.settings import SearchSettings
 
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
@@ -44,6 +51,21 @@ def test_comparison_line_says_which_won():
     lost = comparison_line({"val_objective": 0.7}, {"val_objective": 0.65})
     assert LINE.match(won) and "beats the default" in won
     assert LINE.match(lost) and "did NOT beat the default" in lost and "exported the default" in lost
+
+
+def test_a_lead_within_one_runs_jitter_is_called_about_a_tie():
+    # the default run settles at 0.83 +- 0.015 from epoch to epoch: its last half moves 0.015 per epoch
+    reports = [
+        {"trial_id": t, "epoch": e, "val_objective": v}
+        for t, ys in (("d", [0.92, 0.86, 0.845, 0.83, 0.815, 0.83]), ("x", [0.5, 0.5, 0.5]))
+        for e, v in enumerate(ys, 1)
+    ]
+    assert epoch_jitter(reports, "d") == pytest.approx(0.015)
+    assert epoch_jitter(reports[:2], "d") is None  # two epochs say nothing about a settled run
+    close = comparison_line({"val_objective": 0.81}, {"val_objective": 0.815}, jitter=0.015)
+    clear = comparison_line({"val_objective": 0.78}, {"val_objective": 0.815}, jitter=0.015)
+    assert LINE.match(close) and "about a tie" in close and "exported the best refit" in close
+    assert LINE.match(clear) and "beats the default by 0.0350; exported" in clear
 
 
 def test_auto_refit_top_fills_one_round_of_trial_slots():
