@@ -183,6 +183,20 @@ def child_map_gather(el: etree._Element, many: str) -> tuple[dict[str, etree._El
     return kids, gathered
 
 
+def first_two(el: etree._Element, a: str, b: str) -> tuple[etree._Element | None, etree._Element | None]:
+    """The first child ``a`` and the first child ``b`` (None where absent), in one pass over a few
+    children (``<sourcetrack>``'s mediatype and trackindex, ``<video>``'s samplecharacteristics and stillframe)."""
+    first_a = first_b = None
+    for child in el:
+        tag = child.tag
+        if tag == a:
+            if first_a is None:
+                first_a = child
+        elif tag == b and first_b is None:
+            first_b = child
+    return first_a, first_b
+
+
 def kid_text(kids: dict[str, etree._Element], tag: str) -> str | None:
     """Text of child ``tag`` in a ``child_map``, None when there is no such child."""
     child = kids.get(tag)

@@ -60,7 +60,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import frames_to_seconds
-from core.data.formats._xml import child_map, child_path, first_text, kid_text, xml_bool
+from core.data.formats._xml import child_map, child_path, first_text, first_two, kid_text, xml_bool
 from core.data.formats.xmeml_filters import FilterReading
 from core.data.formats.xmeml_source import SourceReading, pixel_aspect
 from core.data.timeline import Clip, Timeline, Track
@@ -317,15 +317,7 @@ class _Reader(FilterReading, SourceReading):
         source_channel = None
         track = get("sourcetrack")
         if track is not None:
-            # The first <mediatype> and the first <trackindex>, in one pass
-            mediatype_el = index_el = None
-            for child in track:
-                tag = child.tag
-                if tag == "mediatype":
-                    if mediatype_el is None:
-                        mediatype_el = child
-                elif tag == "trackindex" and index_el is None:
-                    index_el = child
+            mediatype_el, index_el = first_two(track, "mediatype", "trackindex")
             if mediatype_el is not None and (mediatype_el.text or "").strip().lower() == "audio":
                 index = self.frames(None if index_el is None else index_el.text, where, "sourcetrack/trackindex")
                 source_channel = int(index) if index is not None and index >= 1 else None

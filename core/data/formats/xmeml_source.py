@@ -7,7 +7,7 @@ from __future__ import annotations
 from lxml import etree
 
 from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension, is_still_path
-from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
+from core.data.formats._xml import child_map, first_text, first_two, kid_text, xml_bool
 from core.data.formats.xmeml_base import XmemlBase
 
 MAX_PIXELS = 1 << 16
@@ -63,14 +63,7 @@ class SourceReading(XmemlBase):
                     channels += int(count) if count is not None and 0 < count <= MAX_CHANNELS else 1
         if video is not None:
             # <samplecharacteristics> (and <stillframe>, which Premiere writes after it): one pass
-            still_el = None
-            for child in video:
-                tag = child.tag
-                if tag == "samplecharacteristics":
-                    if chars is None:
-                        chars = child
-                elif tag == "stillframe" and still_el is None:
-                    still_el = child
+            chars, still_el = first_two(video, "samplecharacteristics", "stillframe")
             if chars is not None:
                 chars_kids = child_map(chars)
             if not kind and still_el is not None and xml_bool(still_el.text, False):
