@@ -66,6 +66,11 @@ def test_a_lead_within_one_runs_jitter_is_called_about_a_tie():
     clear = comparison_line({"val_objective": 0.78}, {"val_objective": 0.815}, jitter=0.015)
     assert LINE.match(close) and "about a tie" in close and "exported the best refit" in close
     assert LINE.match(clear) and "beats the default by 0.0350; exported" in clear
+    # the with-context figures ride along, and say when the default is better there
+    ctx = comparison_line(
+        {"val_objective": 0.78, "val_objective_ctx": 0.58}, {"val_objective": 0.815, "val_objective_ctx": 0.52}
+    )
+    assert ctx.endswith("with half the clips given 0.5800 vs 0.5200 (the default config is better there)")
 
 
 def test_auto_refit_top_fills_one_round_of_trial_slots():
