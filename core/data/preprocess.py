@@ -35,8 +35,8 @@ from core.data.timeline import TimelineError
 from core.data.windows import concat_windows, windows_of
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-8"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
-# 8: interpolation shares per dialect in the scalers
+CODE_VERSION = "prepare-9"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
+# 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.

@@ -34,19 +34,36 @@ FEATURE_STD_MIN = 1e-6  # a constant feature (kind_sequence on a corpus without 
 # format's habit instead of the majority dialect's.
 FORMAT_INTERP = {"xmeml": (0.9, 0.1, 0.0), "fcpxml": (0.1, 0.9, 0.0), "mlt": (0.9, 0.05, 0.05)}
 FORMAT_PRIOR_KEYS = 20.0
+# How far the model's own interpolation logits are followed for a dialect: n / (n + EVIDENCE_KEYS) for n
+# training keys of that dialect. What the network learns about key habits comes from the dialects it saw;
+# on a dialect it barely saw (4 FCPXML keys beside 4,000 xmeml ones in the real corpora) those habits are
+# another format's, and its prediction should stay near that dialect's prior (measured: README).
+EVIDENCE_KEYS = 50.0
+
+
+def _dialect_key_counts(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{dialect: key count per interpolation class} of the keys of ``raw`` windows."""
+    valid = raw["interp_valid"]  # (N, K, T): the keys, as the baseline's shares count them
+    dialect = dialect_of(raw["features"][valid])  # (keys,)
+    interp = raw["interpolation"][valid]
+    return {
+        d: np.bincount(interp[dialect == i], minlength=len(INTERPOLATIONS)).astype(np.float64)
+        for i, d in enumerate(DIALECTS)
+    }
 
 
 def interpolation_by_dialect(raw: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """{dialect: interpolation shares} of the keys of ``raw`` windows, shrunk towards FORMAT_INTERP."""
-    valid = raw["interp_valid"]  # (N, K, T): the keys, as the baseline's shares count them
-    dialect = dialect_of(raw["features"][valid])  # (keys,)
-    interp = raw["interpolation"][valid]
     out = {}
-    for i, d in enumerate(DIALECTS):
-        counts = np.bincount(interp[dialect == i], minlength=len(INTERPOLATIONS)).astype(np.float64)
+    for d, counts in _dialect_key_counts(raw).items():
         q = counts + FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP[d])
         out[d] = (q / q.sum()).tolist()
     return out
+
+
+def interpolation_evidence(raw: dict[str, np.ndarray]) -> dict[str, float]:
+    """{dialect: n / (n + EVIDENCE_KEYS)} for the n keys of each dialect in ``raw`` windows."""
+    return {d: float(c.sum() / (c.sum() + EVIDENCE_KEYS)) for d, c in _dialect_key_counts(raw).items()}
 
 
 def _like(values, x):
@@ -85,8 +102,10 @@ class Scalers:
     ``baseline`` is the constant predictor every report divides by:
     {"regression": {target: {"video": mean, "audio": mean}} (standardised units),
      "keyframe": {"video": rate, "audio": rate}, "interpolation": [p_linear, p_smooth, p_hold],
-     "interpolation_by_dialect": {dialect: [p_linear, p_smooth, p_hold]}} (the last is what the context
-    summary starts from, ``interpolation_by_dialect``; scalers written before it lack it).
+     "interpolation_by_dialect": {dialect: [p_linear, p_smooth, p_hold]},
+     "interpolation_evidence": {dialect: weight}} (``interpolation_by_dialect`` is what the context summary
+    starts from, ``interpolation_evidence`` how far the model's interpolation logits are followed per dialect;
+    scalers written before them lack them).
     """
 
     feature_names: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
@@ -139,6 +158,7 @@ class Scalers:
                 "keyframe": rates,
                 "interpolation": interp,
                 "interpolation_by_dialect": interpolation_by_dialect(raw),
+                "interpolation_evidence": interpolation_evidence(raw),
             },
             keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
             counts={

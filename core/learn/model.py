@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
+from core.data.batch import MODEL_FEATURES
 from core.data.context import N_SUMMARY, TRACK_GIVEN_SHARE, TRACK_HAS, TRACK_INTERP_LOG, TRACK_KEY_LOGIT, TRACK_MEAN
+from core.data.timeline import DIALECTS
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
 N_TRACK_KINDS = 2  # 0 video, 1 audio
@@ -31,7 +33,7 @@ CALIBRATION_BUFFERS = ("calibrated", "blend", "const_reg", "const_key", "const_i
 # head's trust far from 1 where the rule misleads (a picture-in-picture track's corners differ clip to clip).
 RULE_TRUST_RATE = 20.0
 # what weights written by an older version may lack; loading fills them in (_default_calibration)
-OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust", "interp_prior_everywhere")
+OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust", "interp_prior_everywhere", "interp_evidence")
 
 
 def blend(c: Tensor, a: Tensor, b: Tensor, model: Tensor, rule: Tensor) -> Tensor:
@@ -179,6 +181,14 @@ class MultiTrackTransformer(nn.Module):
         # them it is the timeline's habit or its dialect's (core.data.context), which a structure-only
         # prediction needs most. Weights written before this added it only where the track had given clips.
         self.register_buffer("interp_prior_everywhere", torch.ones((), dtype=torch.bool))
+        # How far the interpolation head's own logits are followed on a token of each dialect (Scalers'
+        # interpolation_evidence, set by training; 1 = fully, as in weights written before it): on a dialect
+        # training barely saw, the prediction stays near that dialect's prior in the summary. The token's
+        # dialect is its one positive standardised dialect feature (a one-hot column is positive exactly
+        # where it is set, unless training saw nothing else: then none is, and the weight is 1).
+        self.register_buffer("interp_evidence", torch.ones(len(DIALECTS)))
+        self.dialect_col = MODEL_FEATURES.index(f"dialect_{DIALECTS[0]}") if n_features == len(MODEL_FEATURES) else -1
+        self.n_dialects = len(DIALECTS)
         self.trust_rate = RULE_TRUST_RATE
         self.log2 = math.log(2.0)
         # Per-head stacking fitted after training on held-out files (core.learn.calibrate): every head's
@@ -200,6 +210,14 @@ class MultiTrackTransformer(nn.Module):
             state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
         state_dict.setdefault(prefix + "rule_trust", torch.zeros_like(self.rule_trust))  # full trust, as then
         state_dict.setdefault(prefix + "interp_prior_everywhere", torch.zeros((), dtype=torch.bool))
+        state_dict.setdefault(prefix + "interp_evidence", torch.ones_like(self.interp_evidence))
+
+    def set_interp_evidence(self, evidence: dict[str, float] | None) -> None:
+        """Per-dialect weights of the interpolation logits (Scalers.baseline["interpolation_evidence"]);
+        None (scalers written before it) keeps 1 everywhere."""
+        if evidence:
+            with torch.no_grad():
+                self.interp_evidence.copy_(torch.tensor([float(evidence.get(d, 1.0)) for d in DIALECTS]))
 
     def trust(self) -> Tensor:
         """(H,) each head's trust in the same-track prior: 1.5 * sigmoid(RULE_TRUST_RATE * p + log 2), 1.0 at p = 0."""
@@ -259,6 +277,10 @@ class MultiTrackTransformer(nn.Module):
                 key = summary[..., self.rule_key : self.rule_key + 1]
                 logits = logits + g * torch.cat([torch.zeros_like(key), key], dim=-1)
             elif name == "interpolation":
+                if self.dialect_col >= 0:
+                    hot = features[..., self.dialect_col : self.dialect_col + self.n_dialects] > 0  # (B, K, T, D)
+                    lift = self.interp_evidence.to(logits.dtype) - 1.0  # (D,)
+                    logits = logits * (1.0 + (hot.to(logits.dtype) * lift).sum(-1, keepdim=True))
                 if bool(self.interp_prior_everywhere):
                     g = torch.ones_like(given) * trust[n_reg + h]
                 logits = logits + g * summary[..., self.rule_interp : self.rule_interp + c]

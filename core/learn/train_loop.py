@@ -192,6 +192,8 @@ def train(
         say(f"initial weights from {init_weights(model, t.init_from, MODEL_FEATURES)}")
         model.calibrated.fill_(False)  # its stacking was fitted to its own data
 
+    if not resume:  # this run's own data decides how far each dialect's interpolation is learned
+        model.set_interp_evidence(scalers.baseline.get("interpolation_evidence"))
     average = WeightAverage(model, t.ema_decay) if t.ema_decay > 0 else None
     if average is not None and resume:
         average.model.load_state_dict(st["model"])  # the checkpoint's "model" is the average

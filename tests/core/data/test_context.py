@@ -16,7 +16,13 @@ from core.data.context import (
     ClipTable,
     TimelineSummary,
 )
-from core.data.scalers import FORMAT_INTERP, FORMAT_PRIOR_KEYS, interpolation_by_dialect
+from core.data.scalers import (
+    EVIDENCE_KEYS,
+    FORMAT_INTERP,
+    FORMAT_PRIOR_KEYS,
+    interpolation_by_dialect,
+    interpolation_evidence,
+)
 
 R = len(REGRESSION_TARGETS)
 PRIOR = {"keyframe": {"video": 0.01, "audio": 0.02}, "interpolation": [0.7, 0.3, 0.0]}
@@ -94,6 +100,9 @@ def test_without_given_keys_a_track_starts_from_its_dialects_training_shares():
     fcpx = (np.array([2.0, 0.0, 0.0]) + habit) / (2 + FORMAT_PRIOR_KEYS)
     assert by_dialect["fcpxml"] == pytest.approx(fcpx.tolist())
     assert by_dialect["xmeml"] == pytest.approx(list(FORMAT_INTERP["xmeml"]))  # no xmeml keys: the format's habit
+    # how far the model's own interpolation logits are followed: n / (n + EVIDENCE_KEYS) keys per dialect
+    evidence = interpolation_evidence(train)
+    assert evidence == pytest.approx({"xmeml": 0.0, "fcpxml": 2 / (2 + EVIDENCE_KEYS), "mlt": 0.0})
     prior = {**PRIOR, "interpolation_by_dialect": by_dialect}
     offset = TRACK_INTERP_LOG.start
     cases = (("fcpxml", fcpx), ("xmeml", np.asarray(FORMAT_INTERP["xmeml"])), (None, PRIOR["interpolation"]))

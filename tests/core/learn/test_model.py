@@ -239,3 +239,41 @@ def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
     t = model.trust().detach()
     assert t[r_misled] < 0.5, t
     assert t[r_kept] > 0.9, t
+
+
+def test_interpolation_evidence_keeps_a_barely_seen_dialect_at_its_prior() -> None:
+    """A dialect with evidence 0 gets only the summary's prior (its format's habit) as interpolation logits;
+    the others keep the network's own logits; a model without the buffer (older weights) keeps them all."""
+    from core.data.batch import MODEL_FEATURES
+    from core.data.context import TRACK_INTERP_LOG
+    from core.data.timeline import DIALECTS
+
+    torch.manual_seed(0)
+    n = len(MODEL_FEATURES)
+    model = build_model(model_cfg(dropout=0.0), n).eval()
+    with torch.no_grad():  # a network with opinions of its own about interpolation
+        model.classification["interpolation"].bias.copy_(torch.tensor([3.0, -2.0, 0.5]))
+    batch = make_batch(2, 3, 10, seed=5)
+    feats = torch.randn(2, 3, 10, n)
+    col = MODEL_FEATURES.index(f"dialect_{DIALECTS[0]}")
+    feats[..., col : col + len(DIALECTS)] = -0.5  # standardised one-hot: negative where not set
+    feats[0, ..., col + DIALECTS.index("fcpxml")] = 1.2  # window 0 is FCPXML, window 1 xmeml
+    feats[1, ..., col + DIALECTS.index("xmeml")] = 0.3
+    batch["features"] = feats
+    with torch.no_grad():
+        before = model(batch)["interpolation"]
+        model.set_interp_evidence({"xmeml": 1.0, "fcpxml": 0.0, "mlt": 0.5})
+        after = model(batch)["interpolation"]
+    prior = batch["context_summary"][..., TRACK_INTERP_LOG.start : TRACK_INTERP_LOG.start + 3]
+    trust = model.trust()[-1]
+    torch.testing.assert_close(after[0], trust * prior[0])  # FCPXML: nothing but the prior
+    torch.testing.assert_close(after[1], before[1])  # xmeml: unchanged
+    assert not torch.allclose(before[0], after[0])
+    scripted = torch.jit.script(model)  # as exports are: the dialect weighting scripts too
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(batch)["interpolation"], after)
+    # weights written before the buffer existed load with 1 everywhere: their behaviour is kept
+    state = {k: v for k, v in model.state_dict().items() if k != "interp_evidence"}
+    again = build_model(model_cfg(dropout=0.0), n).eval()
+    again.load_state_dict(state)
+    assert torch.equal(again.interp_evidence, torch.ones(len(DIALECTS)))
