@@ -23,6 +23,7 @@ import pytest
 import search_spaces
 from core.config import apply_overrides, config_from_dict
 from distributed.export import export_best
+from distributed.refit import start_from_default
 from distributed.settings import STATE_FILE, SearchSettings
 from distributed.storage import write_text
 from distributed.tune import _searcher, run_search
@@ -44,8 +45,11 @@ SEED = 3
 
 def _expected_configs(n: int) -> list[dict]:
     """What the seeded searcher proposes for trials 0..n-1 when nothing interrupts it (fewer trials than TPE's
-    random start-up, so the sequence does not depend on results)."""
-    searcher = _searcher(search_spaces.resolve("loss_weights"), SearchSettings(seed=SEED))
+    random start-up, so the sequence does not depend on results): scripts/tune.py's, which starts from the
+    default config's point (the drivers change no loss setting, so it is the default loss section's)."""
+    start = start_from_default("loss_weights", config_from_dict({}), log=lambda s: None)
+    assert start, "the default config is a point of the loss_weights space"
+    searcher = _searcher(search_spaces.resolve("loss_weights"), SearchSettings(seed=SEED, start_points=start))
     return [json.loads(json.dumps(searcher.suggest(f"t{i}"))) for i in range(n)]
 
 
