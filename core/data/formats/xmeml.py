@@ -200,9 +200,8 @@ class _Reader(FilterReading, SourceReading):
                     filters.append(child)
             clip_id = el.get("id") or ""
             item_where = f"{where}, {el_tag} {clip_id or len(items) + 1}"
-            start_el, end_el = kids.get("start"), kids.get("end")
-            start = self.frames(None if start_el is None else start_el.text, item_where, "start")
-            end = self.frames(None if end_el is None else end_el.text, item_where, "end")
+            start = self.frames(kid_text(kids, "start"), item_where, "start")
+            end = self.frames(kid_text(kids, "end"), item_where, "end")
             if start is None or end is None:
                 raise self.error(item_where, "missing <start> or <end>")
             # Only a transition's alignment is ever read (its cut point)
@@ -248,9 +247,8 @@ class _Reader(FilterReading, SourceReading):
         el, kids, clip_id, where = item.el, item.kids, item.clip_id, item.where
         get = kids.get
         clip_rate = self.rate(el, where, kids) or seq_rate
-        in_el, out_el = get("in"), get("out")
-        src_in = self.frames(None if in_el is None else in_el.text, where, "in")
-        src_out = self.frames(None if out_el is None else out_el.text, where, "out")
+        src_in = self.frames(kid_text(kids, "in"), where, "in")
+        src_out = self.frames(kid_text(kids, "out"), where, "out")
         if not self.premiere and "pproTicksIn" in kids:
             self.premiere = True
         # in/out/when count in ``unit`` (rates are cached per text, so the same rate is the same object)
@@ -310,8 +308,7 @@ class _Reader(FilterReading, SourceReading):
         else:  # most clips: what read_filters gives for no filter, without building it
             curves, static, refs, effects, gain_db, speed, time_remap = {}, {}, {}, [], None, 1.0, False
         media_kind, file_el, source = self.media(item.tag, kids, track_kind, where)
-        name_el = get("name")
-        name = (name_el.text or "").strip() if name_el is not None else ""
+        name = (kid_text(kids, "name") or "").strip()
         if not name and file_el is not None:
             name = (first_text(self.deref(file_el), "name") or "").strip()
         source_channel = None
