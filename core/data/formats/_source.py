@@ -3,6 +3,7 @@ still-image extensions, one mapping onto the canonical ``Clip`` fields."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -43,25 +44,12 @@ class SourceInfo(NamedTuple):
 NO_SOURCE = SourceInfo()
 
 
-def _extension(path: str) -> str:
-    """``os.path.splitext(path)[1]`` for a POSIX path, without its function calls (readers call this once per
-    media file): the text from the last dot of the last component, unless that component is only dots before it."""
-    dot = path.rfind(".")
-    sep = path.rfind("/")
-    if dot > sep and path[sep + 1 : dot].strip("."):
-        return path[dot:]
-    return ""
-
-
 def file_extension(path: str) -> str | None:
     """Lower-case extension (with the dot) of a path, file URL or Windows path, None without one."""
-    base = path.replace("\\", "/").rsplit("/", 1)[-1]
-    if "%" in base:  # unquote returns text without a % unchanged
-        base = unquote(base)
-    ext = _extension(base).lower()
+    ext = os.path.splitext(unquote(path.replace("\\", "/").rsplit("/", 1)[-1]))[1].lower()
     return ext if 1 < len(ext) <= 6 and ext[1:].isalnum() else None
 
 
 def is_still_path(path: str) -> bool:
     """Whether a media path names a still image (by its extension)."""
-    return _extension(path.lower()) in STILL_EXTENSIONS
+    return os.path.splitext(path.lower())[1] in STILL_EXTENSIONS
