@@ -179,9 +179,9 @@ def real_part(args, init: str | None = None) -> dict:
             continue
         report[corpus] = evaluate_contexts(model, mcfg, scalers, raw)
         report[corpus]["files"] = [n for n in val_files if n.startswith(corpus + "/")]
-    stacked = crossfit(ck, data, val_files)
-    for corpus, block in stacked.items():
-        report[corpus + "_stacked"] = block
+    if not args.skip_stacking:
+        for corpus, block in crossfit(ck, data, val_files).items():
+            report[corpus + "_stacked"] = block
     return report
 
 
@@ -253,6 +253,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--skip-builtin", action="store_true")
     p.add_argument("--builtin-run", help="a built-in-corpus run folder to evaluate instead of training one")
+    p.add_argument("--skip-stacking", action="store_true", help="leave out the cross-fitted stacking (off by default)")
     p.add_argument("--init", help="also train the real part from this run's weights (pre-training), report both")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     args = p.parse_args(argv)

@@ -132,6 +132,10 @@ class LossConfig:
     # dominate the gradients. Evaluation always reports the MSE ratios.
     regression: str = "mse"
     huber_delta: float = 1.0
+    # regression heads trained with the Huber loss whatever ``regression`` says: targets that are one value
+    # on nearly every clip, where the few clips far off belong to one programme's style (a rotated still, a
+    # picture-in-picture corner) and would pull a new programme's prediction away from the usual value
+    huber_heads: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
@@ -143,6 +147,12 @@ class LossConfig:
         _check(self.keyframe_pos_scale > 0, f"loss.keyframe_pos_scale must be > 0, got {self.keyframe_pos_scale}")
         _check(self.regression in ("mse", "huber"), f"loss.regression must be mse or huber, got {self.regression!r}")
         _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
+        for h in self.huber_heads:
+            _check(h in REGRESSION_TARGETS, f"loss.huber_heads: unknown target {h!r} (known: {REGRESSION_TARGETS})")
+
+    def huber(self, head: str) -> bool:
+        """Whether ``head`` trains with the Huber loss."""
+        return self.regression == "huber" or head in self.huber_heads
 
     def weight(self, head: str) -> float:
         return float(self.weights.get(head, 1.0))

@@ -90,12 +90,11 @@ class MultiTrackLoss(nn.Module):
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """Total weighted loss (scalar) and each head's unweighted masked loss (keyframe CE class-weighted)."""
         per_head: dict[str, Tensor] = {}
-        huber = self.loss_cfg.regression == "huber"
         d = float(self.loss_cfg.huber_delta)
         for name in self.targets:
             err, mask = self._regression_terms(outputs, batch, name)
             sq = err.square()
-            if huber:  # twice the Huber loss: e^2 within d standard deviations, 2 d |e| - d^2 beyond
+            if self.loss_cfg.huber(name):  # twice the Huber loss: e^2 within d std, 2 d |e| - d^2 beyond
                 a = err.abs()
                 sq = torch.where(a <= d, sq, 2 * d * a - d * d)
             per_head[name] = _masked_mean(sq, mask)

@@ -272,3 +272,17 @@ def test_huber_is_mse_within_delta_and_finite_at_zero_error():
     assert m.item() == pytest.approx((0 + 0.25 + 9 + 1) / 4)
     h.backward()
     assert torch.isfinite(pred.grad).all() and float(pred.grad[0, 0, 0]) == 0.0
+
+
+def test_huber_heads_train_only_those_heads_with_the_huber_loss():
+    cfg = ModelConfig(preset="tiny", targets=["scale", "rotation"], classify=[])
+    batch = {
+        "targets": torch.zeros(1, 1, 4, 7),
+        "target_mask": torch.ones(1, 1, 4, 7, dtype=torch.bool),
+    }
+    pred = torch.tensor([[[0.0, 0.5, -3.0, 1.0]]])
+    _, per_head = MultiTrackLoss(LossConfig(huber_heads=["rotation"]), cfg)({"scale": pred, "rotation": pred}, batch)
+    assert per_head["rotation"].item() == pytest.approx((0 + 0.25 + 5 + 1) / 4)  # Huber
+    assert per_head["scale"].item() == pytest.approx((0 + 0.25 + 9 + 1) / 4)  # MSE, as before
+    with pytest.raises(ValueError, match="huber_heads"):
+        LossConfig(huber_heads=["keyframe"])
