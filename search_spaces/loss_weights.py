@@ -1,8 +1,9 @@
 """Loss-weight and loss-robustness space: one weight per head (log-uniform within 4x of 1), a factor on the
-keyframe class weight (the data's own sqrt(neg/pos) times 1/4..4), MSE or Huber on the regression heads.
+keyframe class weight (the data's own sqrt(neg/pos) times 1/4..4), Huber on every regression head or only on
+``loss.huber_heads`` (the default: rotation and centre; "mse" below).
 
 Trials are compared on val_objective (baseline-relative, equal per head), never on their own weighted loss,
-so searching the weights is meaningful. Every range holds the default (all 1, factor 1, MSE), so the
+so searching the weights is meaningful. Every range holds the default (all 1, factor 1, "mse"), so the
 search's first trial can be the default config itself (``search_spaces.default_point``).
 """
 

@@ -99,8 +99,8 @@ def test_forward_is_masked_mean_and_weighted_sum() -> None:
     batch = make_batch(3, 4, 12, seed=2)
     out = random_outputs(batch, seed=3)
     weights = {"scale": 3.0, "pan": 0.5, "keyframe": 0.0, "interpolation": 2.0}
-    plain = MultiTrackLoss(LossConfig(), ModelConfig())
-    weighted = MultiTrackLoss(LossConfig(weights=weights), ModelConfig())
+    plain = MultiTrackLoss(LossConfig(huber_heads=[]), ModelConfig())  # MSE on every regression head
+    weighted = MultiTrackLoss(LossConfig(weights=weights, huber_heads=[]), ModelConfig())
     total, per_head = plain(out, batch)
     total_w, per_head_w = weighted(out, batch)
     ref = reference_sums(out, batch)
