@@ -253,7 +253,9 @@ def main(argv=None) -> int:
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--skip-builtin", action="store_true")
     p.add_argument("--builtin-run", help="a built-in-corpus run folder to evaluate instead of training one")
-    p.add_argument("--skip-stacking", action="store_true", help="leave out the cross-fitted stacking (off by default)")
+    p.add_argument(
+        "--skip-stacking", action="store_true", help="leave out the cross-fitted stacking (train.calibrate is off)"
+    )
     p.add_argument("--init", help="also train the real part from this run's weights (pre-training), report both")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     args = p.parse_args(argv)
