@@ -8,8 +8,9 @@ worse of the two bests instead.
     python benchmarks/bench_asha.py                         # 64 + 64 trials: long on 2 shared cores (an hour+)
     python benchmarks/bench_asha.py --trials 12 --epochs 3  # a smaller form that checks the benchmark runs
 
-Each search is a normal experiment under --storage (named asha_tpe / random): rerunning with the same
---storage resumes an interrupted one instead of starting over.
+Each search is a normal experiment under --storage (named asha_tpe / random; asha_tpe_g2_rf4 for
+--grace-period 2 --reduction-factor 4): rerunning with the same --storage resumes an interrupted one
+instead of starting over, and reuses the random search, which ASHA's settings do not change.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def epochs_to_reach(reports, target: float) -> int | float:
     return math.inf
 
 
+def asha_suffix(grace_period: int, reduction_factor: int) -> str:
+    """The ASHA experiment's name suffix: none for the defaults (names of earlier storages stay valid)."""
+    return "" if (grace_period, reduction_factor) == (1, 3) else f"_g{grace_period}_rf{reduction_factor}"
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=64)
@@ -48,6 +54,8 @@ def main(argv=None) -> None:
     p.add_argument("--space", default="full")
     p.add_argument("--storage", help="folder for both experiments (default: a new temp folder)")
     p.add_argument("--num-cpus", type=int, default=os.cpu_count())
+    p.add_argument("--grace-period", type=int, default=1, help="ASHA's epochs before it may stop a trial")
+    p.add_argument("--reduction-factor", type=int, default=3, help="ASHA keeps the best 1/N at each rung")
     a = p.parse_args(argv)
     import ray
 
@@ -56,7 +64,8 @@ def main(argv=None) -> None:
     try:
         runs = {}
         for label, searcher, stop in (("ASHA+TPE", "tpe", True), ("random, no early stopping", "random", False)):
-            name = "asha_tpe" if stop else "random"
+            # the random search does not depend on ASHA's settings: one --storage serves several of them
+            name = "random" if not stop else "asha_tpe" + asha_suffix(a.grace_period, a.reduction_factor)
             s = SearchSettings(
                 trials=a.trials,
                 space=a.space,
@@ -65,13 +74,18 @@ def main(argv=None) -> None:
                 name=name,
                 searcher=searcher,
                 early_stopping=stop,
+                grace_period=a.grace_period,
+                reduction_factor=a.reduction_factor,
                 num_cpus=a.num_cpus,
                 resume=Path(store, name, STATE_FILE).is_file(),
             )
             runs[label] = run_search(laptop_config(), s, log=lambda s: None)
         rnd, asha = runs["random, no early stopping"], runs["ASHA+TPE"]
         target = rnd.best["val_objective"]
-        print(f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}; experiments under {store}")
+        print(
+            f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}, ASHA grace period {a.grace_period} "
+            f"and reduction factor {a.reduction_factor}; experiments under {store}"
+        )
         for label, r in runs.items():
             print(
                 f"{label:>26}: best {r.best['val_objective']:.4f}, {r.epochs} epochs in total, wall {r.wall_s:.0f}s, "
