@@ -52,7 +52,7 @@ def expected_epochs_to_reach(reports, target: float, orders: int = 2000, seed: i
     for r in sorted(reports, key=lambda r: (r["trial_id"], r["epoch"])):
         trials.setdefault(r["trial_id"], []).append(r["val_objective"])
     curves = list(trials.values())
-    # per trial: its epochs in all, and the epoch at which it first reaches target (None: never)
+    # per trial: its epochs in all, and the epoch at which it first reaches target (0: never)
     cost = np.array([len(c) for c in curves])
     hit = np.array([next((i + 1 for i, v in enumerate(c) if v <= target + 1e-12), 0) for c in curves])
     if not hit.any():

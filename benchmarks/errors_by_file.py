@@ -28,7 +28,7 @@ from core.data.batch import trim_tracks  # noqa: E402
 from core.data.dataset import WindowDataset, collate  # noqa: E402
 from core.data.preprocess import prepare  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
-from core.learn.evaluate import _Acc, accumulate  # noqa: E402
+from core.learn.evaluate import RATIO_SMOOTHING, _Acc, accumulate  # noqa: E402
 from core.learn.loss import MultiTrackLoss, baseline_outputs  # noqa: E402
 from core.learn.rules import constant_of, same_track_outputs  # noqa: E402
 
@@ -50,13 +50,10 @@ def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, d
         "rule": lambda b: same_track_outputs(b, pooled, t, c),
     }
     model.eval()
-    first_of = {name: first for name, (first, _) in data.meta["timelines_of"].items()}
-    counts = {name: count for name, (_, count) in data.meta["timelines_of"].items()}
     per_file, total = {}, {h: np.zeros(1 + len(SIDES)) for h in heads}
-    for name in sorted(n for n, s in data.meta["splits"].items() if s == "val"):
-        if name not in first_of:
+    for name, (first, count) in sorted(data.meta["timelines_of"].items()):
+        if data.meta["splits"].get(name) != "val":
             continue
-        first, count = first_of[name], counts[name]
         sel = (data.val["timeline"] >= first) & (data.val["timeline"] < first + count)
         if not sel.any():
             continue
@@ -90,7 +87,8 @@ def main(argv=None) -> int:
             print(f"\n{h}: no validation position")
             continue
         val = sse[2] / n
-        ratios = "  ".join(f"{side} {(s / n + 0.01) / (val + 0.01):.3f}" for side, s in zip(SIDES, sse))
+        k = RATIO_SMOOTHING  # the ratios as core.learn.evaluate smooths them
+        ratios = "  ".join(f"{side} {(s / n + k) / (val + k):.3f}" for side, s in zip(SIDES, sse))
         print(f"\n{h}: {n:.0f} positions; against the val constant: {ratios}")
         print(f"  {'file':56} {'positions':>9} {'excess':>8} " + " ".join(f"{s[:10]:>10}" for s in SIDES))
         rows = sorted(per_file.items(), key=lambda kv: -(kv[1][h][1] - kv[1][h][3]))
