@@ -21,7 +21,13 @@ flag beside it, never a silent value):
   interpolation, the training shares of the timeline's dialect, ``Scalers`` ``interpolation_by_dialect``);
 - source block: the same means and flags over the given clips of the token's source (same media),
   plus log1p(given clips of the source);
-- kind block: means and flags over every given clip on tracks of the token's kind.
+- kind block: means and flags over every given clip on tracks of the token's kind;
+- robust track block: the median and the spread (standard deviation) of the given clips' means on the
+  token's track, per target (0 where the track has no given clip with it, or only one for the spread).
+  One odd clip among the given (a single rotated shot on a track of sixteen) moves the mean but not
+  the median; the spread says how uniform the track is. It comes last, so weights written before it
+  load with zero columns for it (core.learn.model) and exported TorchScript files get the first
+  ``N_SUMMARY_MEAN_ONLY`` columns.
 
 The track block is also the "same-track rule" of core.learn.rules (mean of the given clips on the
 same track), so model and rule see exactly the same information.
@@ -53,14 +59,19 @@ SUMMARY_FEATURES = (
     + ("source_given_log1p",)
     + tuple(f"kind_mean_{t}" for t in REGRESSION_TARGETS)
     + tuple(f"kind_has_{t}" for t in REGRESSION_TARGETS)
+    + tuple(f"track_median_{t}" for t in REGRESSION_TARGETS)
+    + tuple(f"track_spread_{t}" for t in REGRESSION_TARGETS)
 )
 N_SUMMARY = len(SUMMARY_FEATURES)
 _S = {name: i for i, name in enumerate(SUMMARY_FEATURES)}
+N_SUMMARY_MEAN_ONLY = _S[f"track_median_{REGRESSION_TARGETS[0]}"]  # the layout before the robust block
 TRACK_MEAN = slice(_S[f"track_mean_{REGRESSION_TARGETS[0]}"], _S[f"track_mean_{REGRESSION_TARGETS[-1]}"] + 1)
 TRACK_HAS = slice(_S[f"track_has_{REGRESSION_TARGETS[0]}"], _S[f"track_has_{REGRESSION_TARGETS[-1]}"] + 1)
 TRACK_KEY_LOGIT = _S["track_key_logit"]
 TRACK_INTERP_LOG = slice(_S[f"track_interp_log_{INTERPOLATIONS[0]}"], _S[f"track_interp_log_{INTERPOLATIONS[-1]}"] + 1)
 TRACK_GIVEN_SHARE = _S["track_given_share"]
+TRACK_MEDIAN = slice(_S[f"track_median_{REGRESSION_TARGETS[0]}"], _S[f"track_median_{REGRESSION_TARGETS[-1]}"] + 1)
+TRACK_SPREAD = slice(_S[f"track_spread_{REGRESSION_TARGETS[0]}"], _S[f"track_spread_{REGRESSION_TARGETS[-1]}"] + 1)
 
 _TL_SHIFT, _TRACK_SHIFT = 2**40, 2**24  # key = (timeline * 2**16 + track) * 2**24 + step (or clip)
 
@@ -157,6 +168,30 @@ def _group_means(group: np.ndarray, n_groups: int, given: np.ndarray, mean: np.n
     return np.where(flag, tot / np.maximum(cnt, 1), 0.0), flag
 
 
+def _group_median_spread(group: np.ndarray, n_groups: int, given: np.ndarray, mean: np.ndarray, has: np.ndarray):
+    """Per group: median and standard deviation over given rows of each target's value where valid ->
+    (G, R) medians, (G, R) spreads (0 for a group without such rows; the spread is 0 for one row)."""
+    med = np.zeros((n_groups, R))
+    spread = np.zeros((n_groups, R))
+    for r in range(R):
+        rows = np.flatnonzero(given & has[:, r])
+        if not len(rows):
+            continue
+        g, v = group[rows], mean[rows, r].astype(np.float64)
+        order = np.lexsort((v, g))  # by group, then value
+        g, v = g[order], v[order]
+        cnt = np.bincount(g, minlength=n_groups)
+        start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        ok = cnt > 0
+        lo, hi = start + (cnt - 1) // 2, start + cnt // 2
+        med[ok, r] = 0.5 * (v[lo[ok]] + v[hi[ok]])
+        tot = np.bincount(g, v, n_groups)
+        sq = np.bincount(g, v * v, n_groups)
+        m = tot / np.maximum(cnt, 1)
+        spread[:, r] = np.sqrt(np.maximum(sq / np.maximum(cnt, 1) - m * m, 0.0))
+    return med, spread
+
+
 class TimelineSummary:
     """The summary of one timeline's given clips, ready to broadcast onto window tokens."""
 
@@ -220,6 +255,9 @@ class TimelineSummary:
         # kind block
         km, kf = _group_means(kind, len(TRACK_KINDS), given, mean, has)
         self.kind_block = np.concatenate([km, kf], axis=1).astype(np.float32)  # (2, 2R)
+        self.robust_block = np.concatenate(_group_median_spread(track, n_tracks, given, mean, has), axis=1).astype(
+            np.float32
+        )  # (n_tracks, 2R)
         self.n_tracks = n_tracks
 
     def lookup(self, track_row: np.ndarray, clip_id: np.ndarray) -> np.ndarray:
@@ -250,7 +288,10 @@ class TimelineSummary:
         ns = self.source_block.shape[1]
         out[..., nt : nt + ns][hit] = self.source_block[row[hit]]
         kb = self.kind_block[np.clip(track_kind, 0, 1)]  # (K, 2R)
-        out[..., nt + ns :] = np.where(has_track[..., None], kb[:, None, :], 0.0)
+        nk = kb.shape[1]
+        out[..., nt + ns : nt + ns + nk] = np.where(has_track[..., None], kb[:, None, :], 0.0)
+        rb = self.robust_block[np.maximum(tr, 0)]  # (K, 2R)
+        out[..., nt + ns + nk :] = np.where(has_track[..., None], rb[:, None, :], 0.0)
         return out, given
 
 
@@ -265,4 +306,12 @@ def draw_given(n: int, fraction: float | tuple[float, float], rng: np.random.Gen
     return chosen
 
 
-__all__ = ["ClipTable", "TimelineSummary", "SUMMARY_FEATURES", "N_SUMMARY", "draw_given", "source_id"]
+__all__ = [
+    "ClipTable",
+    "TimelineSummary",
+    "SUMMARY_FEATURES",
+    "N_SUMMARY",
+    "N_SUMMARY_MEAN_ONLY",
+    "draw_given",
+    "source_id",
+]

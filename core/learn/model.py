@@ -21,7 +21,16 @@ from torch import Tensor, nn
 
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
 from core.data.batch import MODEL_FEATURES
-from core.data.context import N_SUMMARY, TRACK_GIVEN_SHARE, TRACK_HAS, TRACK_INTERP_LOG, TRACK_KEY_LOGIT, TRACK_MEAN
+from core.data.context import (
+    N_SUMMARY,
+    N_SUMMARY_MEAN_ONLY,
+    TRACK_GIVEN_SHARE,
+    TRACK_HAS,
+    TRACK_INTERP_LOG,
+    TRACK_KEY_LOGIT,
+    TRACK_MEAN,
+    TRACK_MEDIAN,
+)
 from core.data.timeline import DIALECTS
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
@@ -168,6 +177,12 @@ class MultiTrackTransformer(nn.Module):
         r_idx = [REGRESSION_TARGETS.index(name) for name in cfg.targets]
         self.register_buffer("rule_mean_idx", torch.tensor([TRACK_MEAN.start + r for r in r_idx]), persistent=False)
         self.register_buffer("rule_has_idx", torch.tensor([TRACK_HAS.start + r for r in r_idx]), persistent=False)
+        self.register_buffer("rule_median_idx", torch.tensor([TRACK_MEDIAN.start + r for r in r_idx]), persistent=False)
+        # The rule's value is a learned mix per head of the given clips' mean and median on the track
+        # (median_share(): 0.5 at the start; one odd clip among the given moves the mean, not the median).
+        # Weights written before the median existed keep the mean alone (median_in_rule False).
+        self.rule_median = nn.Parameter(torch.zeros(len(cfg.targets)))
+        self.register_buffer("median_in_rule", torch.ones((), dtype=torch.bool))
         self.rule_given = TRACK_GIVEN_SHARE
         self.rule_key = TRACK_KEY_LOGIT
         self.rule_interp = TRACK_INTERP_LOG.start
@@ -211,6 +226,14 @@ class MultiTrackTransformer(nn.Module):
         state_dict.setdefault(prefix + "rule_trust", torch.zeros_like(self.rule_trust))  # full trust, as then
         state_dict.setdefault(prefix + "interp_prior_everywhere", torch.zeros((), dtype=torch.bool))
         state_dict.setdefault(prefix + "interp_evidence", torch.ones_like(self.interp_evidence))
+        if prefix + "rule_median" not in state_dict:  # written before the robust track block: the mean alone
+            state_dict[prefix + "rule_median"] = torch.zeros_like(self.rule_median)
+            state_dict.setdefault(prefix + "median_in_rule", torch.zeros((), dtype=torch.bool))
+        # ... and its input and summary skip read N_SUMMARY_MEAN_ONLY summary columns: the new ones get zero weights
+        for name, width in (("input.weight", self.input.in_features), ("summary_skip.weight", N_SUMMARY)):
+            w = state_dict.get(prefix + name)
+            if w is not None and w.shape[1] == width - (N_SUMMARY - N_SUMMARY_MEAN_ONLY):
+                state_dict[prefix + name] = torch.cat([w, w.new_zeros(w.shape[0], width - w.shape[1])], dim=1)
 
     def set_interp_evidence(self, evidence: dict[str, float] | None) -> None:
         """Per-dialect weights of the interpolation logits (Scalers.baseline["interpolation_evidence"]);
@@ -222,6 +245,11 @@ class MultiTrackTransformer(nn.Module):
     def trust(self) -> Tensor:
         """(H,) each head's trust in the same-track prior: 1.5 * sigmoid(RULE_TRUST_RATE * p + log 2), 1.0 at p = 0."""
         return 1.5 * torch.sigmoid(self.trust_rate * self.rule_trust + self.log2)
+
+    def median_share(self) -> Tensor:
+        """(R_model,) each regression head's weight on the track median in the same-track prior (rest: the mean)."""
+        share = torch.sigmoid(self.trust_rate * self.rule_median)
+        return share * self.median_in_rule.to(share.dtype)
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
@@ -258,6 +286,8 @@ class MultiTrackTransformer(nn.Module):
         skip = self.summary_skip(summary)  # (B, K, T, n_out)
         track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
+        share = self.median_share()  # (R_model,)
+        track_rule = track_mean + share * (summary.index_select(-1, self.rule_median_idx) - track_mean)
         given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
         trust = self.trust()  # (H,)
         out: dict[str, Tensor] = {}
@@ -265,7 +295,7 @@ class MultiTrackTransformer(nn.Module):
         for name, head in self.regression.items():
             dg = head(x)  # (B, K, T, 2): deviation, gate logit
             h = track_has[..., j] * trust[j]
-            base = h * track_mean[..., j] + (1.0 - h) * self.rest[j]
+            base = h * track_rule[..., j] + (1.0 - h) * self.rest[j]
             out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
             j += 1
         n_reg = j

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from core.data.batch import MODEL_FEATURES
+from core.data.context import N_SUMMARY, N_SUMMARY_MEAN_ONLY
 from core.learn.checkpoint import (
     FORMAT_VERSION,
     PersistenceError,
@@ -48,7 +49,15 @@ def export_model(
         json.dumps({"model": json_safe(metrics), "baseline": json_safe(baseline or {})}, indent=1)
     )
     (out / "xmlai.json").write_text(
-        json.dumps({"format_version": FORMAT_VERSION, "features": list(MODEL_FEATURES), "source": source}, indent=1)
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "features": list(MODEL_FEATURES),
+                "summary_features": N_SUMMARY,
+                "source": source,
+            },
+            indent=1,
+        )
     )
     (out / "MODEL_CARD.md").write_text(_model_card(cfg, metrics, source))
     return out
@@ -110,11 +119,10 @@ def load_exported(d: str | Path, torchscript: bool = False):
     if meta.get("format_version") != FORMAT_VERSION:
         raise PersistenceError(f"{d}: export format {meta.get('format_version')}, this xmlai reads {FORMAT_VERSION}")
     cfg, scalers = load_config_scalers(d)
-    if torchscript:
+    if torchscript:  # a TorchScript file reads the summary columns of its day (the robust block came last)
         model = torch.jit.load(str(d / "model.ts"), map_location="cpu")
-    else:
-        st = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
-        model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
-        model.load_state_dict(st["model"])
-    model.eval()
-    return Predictor(model, cfg, scalers)
+        return Predictor(model.eval(), cfg, scalers, n_summary=int(meta.get("summary_features", N_SUMMARY_MEAN_ONLY)))
+    st = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
+    model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
+    model.load_state_dict(st["model"])  # weights of any earlier summary layout load (see the model's pre-hook)
+    return Predictor(model.eval(), cfg, scalers)

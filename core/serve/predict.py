@@ -22,6 +22,7 @@ import torch
 
 from core.config import REGRESSION_TARGETS, Config
 from core.data.batch import trim_tracks
+from core.data.context import N_SUMMARY
 from core.data.dataset import WindowDataset, collate
 from core.data.formats import read_file
 from core.data.frames import grid_step, timeline_to_frames
@@ -85,8 +86,17 @@ class TimelinePrediction:
 class Predictor:
     """A trained model with its config and scalers. ``load_exported(dir)`` builds one."""
 
-    def __init__(self, model: torch.nn.Module, cfg: Config, scalers, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        cfg: Config,
+        scalers,
+        device: str = "cpu",
+        batch_size: int = 32,
+        n_summary: int = N_SUMMARY,
+    ) -> None:
         self.model, self.cfg, self.scalers = model.eval().to(device), cfg, scalers
+        self.n_summary = n_summary  # summary columns the model reads (fewer for TorchScript exported before some)
         self.device, self.batch_size = torch.device(device), batch_size
         # calibrates the keyframe logits the same way evaluation does
         self.loss = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
@@ -135,6 +145,7 @@ class Predictor:
                 idx = np.arange(b0, min(len(ds), b0 + self.batch_size))
                 batch = trim_tracks(collate([ds[int(i)] for i in idx]))  # padded tracks cost time, change nothing
                 batch = {k: v.to(self.device) for k, v in batch.items()}
+                batch["context_summary"] = batch["context_summary"][..., : self.n_summary]
                 out = self.loss.calibrate(self.model(batch))
                 self._accumulate(out, raw, idx, n_starts, n_tracks, S, (vsum, ksum, isum, cnt))
         c = np.maximum(cnt, 1)

@@ -111,3 +111,30 @@ def test_without_given_keys_a_track_starts_from_its_dialects_training_shares():
         table = ClipTable(raw, np.zeros(R), np.ones(R))
         s = TimelineSummary(table, 0, np.zeros(len(table), bool), prior).track_block  # nothing given
         assert np.exp(s[0, offset : offset + 3]) == pytest.approx(np.maximum(want, 1e-4), abs=1e-6), dialect
+
+
+def test_the_robust_track_block_is_the_median_and_spread_of_the_given_clips_on_the_track():
+    from core.data.context import N_SUMMARY_MEAN_ONLY, TRACK_MEDIAN, TRACK_SPREAD
+
+    # track 0: five clips of 4 steps, rotation 0, 0, 0, 90, 45; track 1: one clip at 10; track 2: none given
+    T, r = 20, REGRESSION_TARGETS.index("rotation")
+    raw = _raw([0, 0, 0], {}, T=T)
+    raw["clip_id"][0] = np.arange(T)[None, :] // 4
+    raw["clip_id"][0, 1:] = 0
+    raw["target_valid"][..., r] = True
+    raw["targets"][0, 0, :, r] = np.repeat([0.0, 0.0, 0.0, 90.0, 45.0], 4)
+    raw["targets"][0, 1:, :, r] = 10.0
+    table = ClipTable(raw, np.zeros(R), np.ones(R))
+    assert len(table) == 7
+    given = np.array([True, True, True, True, False, True, False])  # the 45-degree clip is not given
+    s = TimelineSummary(table, 0, given, PRIOR)
+    track = np.array([0, 1, 2])
+    summary, _ = s.tokens(track, np.zeros(3, np.int64), raw["clip_id"][0], raw["step_mask"][0])
+    med, spread = summary[:, 0, TRACK_MEDIAN][:, r], summary[:, 0, TRACK_SPREAD][:, r]
+    assert med == pytest.approx([0.0, 10.0, 0.0])  # the median of 0, 0, 0, 90; the one clip; nothing given
+    assert spread == pytest.approx([np.std([0.0, 0.0, 0.0, 90.0]), 0.0, 0.0])
+    from core.data.context import TRACK_MEAN
+
+    assert summary[0, 0, TRACK_MEAN][r] == pytest.approx(22.5)  # the mean follows the odd clip
+    assert TRACK_MEDIAN.start == N_SUMMARY_MEAN_ONLY  # the robust block comes after the mean-only layout
+    assert (summary[:, :, TRACK_MEDIAN] == summary[:, :1, TRACK_MEDIAN]).all()  # broadcast over the track

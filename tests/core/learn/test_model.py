@@ -211,7 +211,7 @@ def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
     """The same-track prior has one learned trust per head: 1.0 at the start (the model is the rule plus
     its deviations); where the given clips' mean says nothing about the other clips (here: noise, with
     targets at 0), training lowers that head's trust, and only that head's."""
-    from core.data.context import TRACK_HAS, TRACK_MEAN
+    from core.data.context import TRACK_HAS, TRACK_MEAN, TRACK_MEDIAN
 
     torch.manual_seed(0)
     cfg = model_cfg(dropout=0.0)
@@ -221,7 +221,7 @@ def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
     r_misled, r_kept = REGRESSION_TARGETS.index("scale"), REGRESSION_TARGETS.index("level_db")
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = MultiTrackLoss(LossConfig(), cfg)
-    for _ in range(100):
+    for _ in range(150):
         batch = make_batch(4, 3, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
         s = torch.zeros_like(batch["context_summary"])
         s[..., TRACK_HAS.start + r_misled] = 1.0
@@ -229,6 +229,8 @@ def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
         mean = torch.randn(4, 3, 1, generator=g).expand(4, 3, 16)  # one mean per track
         s[..., TRACK_MEAN.start + r_misled] = mean  # a misleading rule: the targets are 0
         s[..., TRACK_MEAN.start + r_kept] = mean  # a right one: the targets are the mean
+        s[..., TRACK_MEDIAN.start + r_misled] = mean  # one value per track: its median is its mean
+        s[..., TRACK_MEDIAN.start + r_kept] = mean
         batch["context_summary"] = s * batch["step_mask"][..., None]
         batch["targets"] = torch.zeros_like(batch["targets"])
         batch["targets"][..., r_kept] = mean
@@ -277,3 +279,69 @@ def test_interpolation_evidence_keeps_a_barely_seen_dialect_at_its_prior() -> No
     again = build_model(model_cfg(dropout=0.0), n).eval()
     again.load_state_dict(state)
     assert torch.equal(again.interp_evidence, torch.ones(len(DIALECTS)))
+
+
+def test_weights_written_before_the_robust_track_block_load_and_predict_as_then() -> None:
+    """Weights of the mean-only summary layout (N_SUMMARY_MEAN_ONLY columns, no median in the rule) load into
+    today's model and give exactly the outputs of that model: the new columns get zero weights and the rule
+    keeps the mean alone, whatever the new columns hold."""
+    from core.data.context import N_SUMMARY_MEAN_ONLY
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F).eval()
+    extra = N_SUMMARY - N_SUMMARY_MEAN_ONLY
+    old = {k: v for k, v in model.state_dict().items() if k not in ("rule_median", "median_in_rule")}
+    old["input.weight"] = old["input.weight"][:, :-extra]  # the summary is the last block of the input
+    old["summary_skip.weight"] = old["summary_skip.weight"][:, :-extra]
+    legacy = build_model(cfg, F).eval()
+    legacy.load_state_dict(old)
+    assert not bool(legacy.median_in_rule)
+    assert torch.equal(legacy.median_share(), torch.zeros(len(cfg.targets)))
+    with torch.no_grad():  # the model as it was: the mean alone, blind to the robust block
+        model.median_in_rule.fill_(False)
+        model.input.weight[:, -extra:] = 0.0
+        model.summary_skip.weight[:, -extra:] = 0.0
+    batch = make_batch(seed=4)
+    other = dict(batch, context_summary=batch["context_summary"].clone())
+    other["context_summary"][..., N_SUMMARY_MEAN_ONLY:] += 3.0  # different robust columns change nothing
+    with torch.no_grad():
+        want = model(batch)
+        for got in (legacy(batch), legacy(other)):
+            for k in want:
+                torch.testing.assert_close(got[k], want[k])
+
+
+def test_the_rule_moves_to_the_median_where_one_odd_given_clip_pulls_the_mean() -> None:
+    """The same-track prior starts halfway between the given clips' mean and median; where the other clips
+    sit at the median (one odd clip among the given pulls the mean), training moves that head to the median."""
+    from core.data.context import TRACK_HAS, TRACK_MEAN, TRACK_MEDIAN
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F)
+    share = model.median_share().detach()
+    assert torch.allclose(share, torch.full_like(share, 0.5))
+    g = torch.Generator().manual_seed(5)
+    r = REGRESSION_TARGETS.index("rotation")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = MultiTrackLoss(LossConfig(), cfg)
+    for _ in range(150):
+        batch = make_batch(4, 3, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
+        s = torch.zeros_like(batch["context_summary"])
+        median = torch.randn(4, 3, 1, generator=g).expand(4, 3, 16)
+        s[..., TRACK_HAS.start + r] = 1.0
+        s[..., TRACK_MEDIAN.start + r] = median
+        s[..., TRACK_MEAN.start + r] = median + 2.0 * torch.randn(4, 3, 1, generator=g)  # an odd clip's pull
+        batch["context_summary"] = s * batch["step_mask"][..., None]
+        batch["targets"] = torch.zeros_like(batch["targets"])
+        batch["targets"][..., r] = median
+        total, _ = loss_fn(model(batch), batch)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    share = model.median_share().detach()
+    rot = cfg.targets.index("rotation")
+    assert share[rot] > 0.75, share  # and still rising: the deviation heads learn the same correction meanwhile
+    others = torch.cat([share[:rot], share[rot + 1 :]])
+    assert torch.equal(others, torch.full_like(others, 0.5))  # no given clips on them, nothing learned
