@@ -143,6 +143,18 @@ def dialect_of(features: np.ndarray) -> np.ndarray:
     return np.where(hot.max(axis=-1) > 0.5, hot.argmax(axis=-1), -1)
 
 
+_SRC_KNOWN, _SRC_W, _SRC_H = (FEATURES.index(c) for c in ("src_size_known", "src_w_log_ratio", "src_h_log_ratio"))
+
+
+def geometry_of(features: np.ndarray) -> np.ndarray:
+    """(..., F) raw features -> (...) int64 key of the source frame size relative to the sequence's (clips of
+    one size in one timeline share it; log ratios to 0.001), 0 where the file does not say the size."""
+    f = np.asarray(features)
+    w = np.round(f[..., _SRC_W].astype(np.float64) * 1000).astype(np.int64) + 2**20
+    h = np.round(f[..., _SRC_H].astype(np.float64) * 1000).astype(np.int64) + 2**20
+    return np.where(f[..., _SRC_KNOWN] > 0.5, w * 2**21 + h + 1, 0)
+
+
 def transform_features(x):
     """(..., F) raw features (frame-table units) -> (..., len(MODEL_FEATURES)) model-space features."""
     x = np.asarray(x, dtype=np.float32)
@@ -203,6 +215,7 @@ BATCH_KEYS = (
 
 __all__ = [
     "dialect_of",
+    "geometry_of",
     "FEATURES",
     "METADATA_FEATURES",
     "MODEL_FEATURES",

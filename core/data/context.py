@@ -25,9 +25,15 @@ flag beside it, never a silent value):
 - robust track block: the median and the spread (standard deviation) of the given clips' means on the
   token's track, per target (0 where the track has no given clip with it, or only one for the spread).
   One odd clip among the given (a single rotated shot on a track of sixteen) moves the mean but not
-  the median; the spread says how uniform the track is. It comes last, so weights written before it
-  load with zero columns for it (core.learn.model) and exported TorchScript files get the first
-  ``N_SUMMARY_MEAN_ONLY`` columns.
+  the median; the spread says how uniform the track is;
+- geometry block: means and flags over the timeline's given clips of the token's track kind whose
+  source has the same frame size relative to the sequence (``geometry_of``), plus log1p(given clips).
+  Scale and position follow the source size by the editor's habit (one programme fits 720x576 into
+  1080p at 133 %, another fills at 187.5 %), and a size's given clips often sit on other tracks.
+
+Blocks are only ever appended: weights written with fewer summary columns load with zero weights for
+the new ones (core.learn.model), and exported TorchScript files get the columns of their day
+(``N_SUMMARY_MEAN_ONLY`` for those written before the robust block).
 
 The track block is also the "same-track rule" of core.learn.rules (mean of the given clips on the
 same track), so model and rule see exactly the same information.
@@ -41,7 +47,7 @@ import zlib
 import numpy as np
 
 from core.config import REGRESSION_TARGETS
-from core.data.batch import dialect_of
+from core.data.batch import dialect_of, geometry_of
 from core.data.timeline import DIALECTS, INTERPOLATIONS, TRACK_KINDS
 
 R = len(REGRESSION_TARGETS)
@@ -61,6 +67,9 @@ SUMMARY_FEATURES = (
     + tuple(f"kind_has_{t}" for t in REGRESSION_TARGETS)
     + tuple(f"track_median_{t}" for t in REGRESSION_TARGETS)
     + tuple(f"track_spread_{t}" for t in REGRESSION_TARGETS)
+    + tuple(f"geometry_mean_{t}" for t in REGRESSION_TARGETS)
+    + tuple(f"geometry_has_{t}" for t in REGRESSION_TARGETS)
+    + ("geometry_given_log1p",)
 )
 N_SUMMARY = len(SUMMARY_FEATURES)
 _S = {name: i for i, name in enumerate(SUMMARY_FEATURES)}
@@ -72,6 +81,8 @@ TRACK_INTERP_LOG = slice(_S[f"track_interp_log_{INTERPOLATIONS[0]}"], _S[f"track
 TRACK_GIVEN_SHARE = _S["track_given_share"]
 TRACK_MEDIAN = slice(_S[f"track_median_{REGRESSION_TARGETS[0]}"], _S[f"track_median_{REGRESSION_TARGETS[-1]}"] + 1)
 TRACK_SPREAD = slice(_S[f"track_spread_{REGRESSION_TARGETS[0]}"], _S[f"track_spread_{REGRESSION_TARGETS[-1]}"] + 1)
+GEOMETRY_MEAN = slice(_S[f"geometry_mean_{REGRESSION_TARGETS[0]}"], _S[f"geometry_mean_{REGRESSION_TARGETS[-1]}"] + 1)
+GEOMETRY_HAS = slice(_S[f"geometry_has_{REGRESSION_TARGETS[0]}"], _S[f"geometry_has_{REGRESSION_TARGETS[-1]}"] + 1)
 
 _TL_SHIFT, _TRACK_SHIFT = 2**40, 2**24  # key = (timeline * 2**16 + track) * 2**24 + step (or clip)
 
@@ -97,7 +108,8 @@ class ClipTable:
 
     Arrays (M rows): ``timeline``, ``track``, ``index``, ``kind`` (0 video / 1 audio), ``source``,
     ``steps`` (distinct steps the clip owns in the windows), ``mean`` (M, R) standardised clip means,
-    ``has`` (M, R) the target is valid on the clip, ``keys`` (key steps), ``interp`` (M, NI) counts.
+    ``has`` (M, R) the target is valid on the clip, ``keys`` (key steps), ``interp`` (M, NI) counts,
+    ``geometry`` the source frame size key (``geometry_of``, 0 unknown).
     """
 
     def __init__(self, raw: dict[str, np.ndarray], target_mean, target_std) -> None:
@@ -141,8 +153,11 @@ class ClipTable:
         self.interp = np.stack([np.bincount(inv, (iv & (ic == c)).astype(np.float64), M) for c in range(NI)], 1)
         # the clip's dialect (index into DIALECTS; -1 unknown) from the metadata one-hots
         self.dialect = np.full(M, -1, np.int64)
+        self.geometry = np.zeros(M, np.int64)
         if "features" in raw:
-            self.dialect = dialect_of(raw["features"][n[first_of], k[first_of], t[first_of]])
+            f = raw["features"][n[first_of], k[first_of], t[first_of]]
+            self.dialect = dialect_of(f)
+            self.geometry = geometry_of(f)
         bounds = np.searchsorted(self.timeline, np.arange(int(self.timeline.max(initial=-1)) + 2))
         self._bounds = bounds
 
@@ -258,6 +273,14 @@ class TimelineSummary:
         self.robust_block = np.concatenate(_group_median_spread(track, n_tracks, given, mean, has), axis=1).astype(
             np.float32
         )  # (n_tracks, 2R)
+        # geometry block (per row): the given clips of the same track kind and source frame size
+        geometry = table.geometry[sl]
+        _, geo_inv = np.unique(geometry * len(TRACK_KINDS) + kind, return_inverse=True)
+        n_geo = int(geo_inv.max()) + 1 if len(geo_inv) else 1
+        gm, gf = _group_means(geo_inv, n_geo, given, mean, has)
+        gg = np.bincount(geo_inv, given.astype(np.float64), n_geo)
+        geo_rows = np.concatenate([gm[geo_inv], gf[geo_inv], np.log1p(gg[geo_inv])[:, None]], axis=1)
+        self.geometry_block = np.where((geometry != 0)[:, None], geo_rows, 0.0).astype(np.float32)  # (M_tl, 2R + 1)
         self.n_tracks = n_tracks
 
     def lookup(self, track_row: np.ndarray, clip_id: np.ndarray) -> np.ndarray:
@@ -291,7 +314,10 @@ class TimelineSummary:
         nk = kb.shape[1]
         out[..., nt + ns : nt + ns + nk] = np.where(has_track[..., None], kb[:, None, :], 0.0)
         rb = self.robust_block[np.maximum(tr, 0)]  # (K, 2R)
-        out[..., nt + ns + nk :] = np.where(has_track[..., None], rb[:, None, :], 0.0)
+        nr = rb.shape[1]
+        o = nt + ns + nk
+        out[..., o : o + nr] = np.where(has_track[..., None], rb[:, None, :], 0.0)
+        out[..., o + nr :][hit] = self.geometry_block[row[hit]]
         return out, given
 
 

@@ -22,6 +22,8 @@ from torch import Tensor, nn
 from core.config import CLASSIFICATION_TARGETS, REGRESSION_TARGETS, ModelConfig
 from core.data.batch import MODEL_FEATURES
 from core.data.context import (
+    GEOMETRY_HAS,
+    GEOMETRY_MEAN,
     N_SUMMARY,
     N_SUMMARY_MEAN_ONLY,
     TRACK_GIVEN_SHARE,
@@ -183,6 +185,14 @@ class MultiTrackTransformer(nn.Module):
         # Weights written before the median existed keep the mean alone (median_in_rule False).
         self.rule_median = nn.Parameter(torch.zeros(len(cfg.targets)))
         self.register_buffer("median_in_rule", torch.ones((), dtype=torch.bool))
+        # Where given clips of the token's source frame size exist in the timeline (the geometry block), the
+        # rule moves towards their mean by a learned share per head (geometry_share(), 0.5 at the start), or
+        # is their mean where the track itself has no given clip. Weights written before it: off.
+        self.register_buffer("rule_geo_idx", torch.tensor([GEOMETRY_MEAN.start + r for r in r_idx]), persistent=False)
+        geo_has_idx = torch.tensor([GEOMETRY_HAS.start + r for r in r_idx])
+        self.register_buffer("rule_geo_has_idx", geo_has_idx, persistent=False)
+        self.rule_geometry = nn.Parameter(torch.zeros(len(cfg.targets)))
+        self.register_buffer("geometry_in_rule", torch.ones((), dtype=torch.bool))
         self.rule_given = TRACK_GIVEN_SHARE
         self.rule_key = TRACK_KEY_LOGIT
         self.rule_interp = TRACK_INTERP_LOG.start
@@ -229,10 +239,14 @@ class MultiTrackTransformer(nn.Module):
         if prefix + "rule_median" not in state_dict:  # written before the robust track block: the mean alone
             state_dict[prefix + "rule_median"] = torch.zeros_like(self.rule_median)
             state_dict.setdefault(prefix + "median_in_rule", torch.zeros((), dtype=torch.bool))
-        # ... and its input and summary skip read N_SUMMARY_MEAN_ONLY summary columns: the new ones get zero weights
+        if prefix + "rule_geometry" not in state_dict:  # written before the geometry block
+            state_dict[prefix + "rule_geometry"] = torch.zeros_like(self.rule_geometry)
+            state_dict.setdefault(prefix + "geometry_in_rule", torch.zeros((), dtype=torch.bool))
+        # ... and its input and summary skip read fewer summary columns (blocks are only appended, the first
+        # layout had N_SUMMARY_MEAN_ONLY): the new ones get zero weights
         for name, width in (("input.weight", self.input.in_features), ("summary_skip.weight", N_SUMMARY)):
             w = state_dict.get(prefix + name)
-            if w is not None and w.shape[1] == width - (N_SUMMARY - N_SUMMARY_MEAN_ONLY):
+            if w is not None and width - (N_SUMMARY - N_SUMMARY_MEAN_ONLY) <= w.shape[1] < width:
                 state_dict[prefix + name] = torch.cat([w, w.new_zeros(w.shape[0], width - w.shape[1])], dim=1)
 
     def set_interp_evidence(self, evidence: dict[str, float] | None) -> None:
@@ -250,6 +264,12 @@ class MultiTrackTransformer(nn.Module):
         """(R_model,) each regression head's weight on the track median in the same-track prior (rest: the mean)."""
         share = torch.sigmoid(self.trust_rate * self.rule_median)
         return share * self.median_in_rule.to(share.dtype)
+
+    def geometry_share(self) -> Tensor:
+        """(R_model,) each regression head's move towards the given clips of the same source size (where
+        the track has given clips itself; without them the rule is the same-size clips' mean)."""
+        share = torch.sigmoid(self.trust_rate * self.rule_geometry)
+        return share * self.geometry_in_rule.to(share.dtype)
 
     def positional_encoding(self, t: int, device: torch.device) -> Tensor:
         """Sinusoidal encoding of steps 0..t-1: (T, D)."""
@@ -288,13 +308,17 @@ class MultiTrackTransformer(nn.Module):
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
         share = self.median_share()  # (R_model,)
         track_rule = track_mean + share * (summary.index_select(-1, self.rule_median_idx) - track_mean)
+        geo_has = summary.index_select(-1, self.rule_geo_has_idx) * self.geometry_in_rule.to(x.dtype)
+        geo_pull = geo_has * (self.geometry_share() * track_has + (1.0 - track_has))  # all the way without a track rule
+        track_rule = track_rule + geo_pull * (summary.index_select(-1, self.rule_geo_idx) - track_rule)
+        rule_has = track_has + geo_has - track_has * geo_has  # (B, K, T, R_model), 0/1
         given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
         trust = self.trust()  # (H,)
         out: dict[str, Tensor] = {}
         j = 0
         for name, head in self.regression.items():
             dg = head(x)  # (B, K, T, 2): deviation, gate logit
-            h = track_has[..., j] * trust[j]
+            h = rule_has[..., j] * trust[j]
             base = h * track_rule[..., j] + (1.0 - h) * self.rest[j]
             out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
             j += 1

@@ -291,15 +291,18 @@ def test_weights_written_before_the_robust_track_block_load_and_predict_as_then(
     cfg = model_cfg(dropout=0.0)
     model = build_model(cfg, F).eval()
     extra = N_SUMMARY - N_SUMMARY_MEAN_ONLY
-    old = {k: v for k, v in model.state_dict().items() if k not in ("rule_median", "median_in_rule")}
+    new = ("rule_median", "median_in_rule", "rule_geometry", "geometry_in_rule")
+    old = {k: v for k, v in model.state_dict().items() if k not in new}
     old["input.weight"] = old["input.weight"][:, :-extra]  # the summary is the last block of the input
     old["summary_skip.weight"] = old["summary_skip.weight"][:, :-extra]
     legacy = build_model(cfg, F).eval()
     legacy.load_state_dict(old)
-    assert not bool(legacy.median_in_rule)
+    assert not bool(legacy.median_in_rule) and not bool(legacy.geometry_in_rule)
     assert torch.equal(legacy.median_share(), torch.zeros(len(cfg.targets)))
-    with torch.no_grad():  # the model as it was: the mean alone, blind to the robust block
+    assert torch.equal(legacy.geometry_share(), torch.zeros(len(cfg.targets)))
+    with torch.no_grad():  # the model as it was: the mean alone, blind to the blocks appended since
         model.median_in_rule.fill_(False)
+        model.geometry_in_rule.fill_(False)
         model.input.weight[:, -extra:] = 0.0
         model.summary_skip.weight[:, -extra:] = 0.0
     batch = make_batch(seed=4)
@@ -345,3 +348,36 @@ def test_the_rule_moves_to_the_median_where_one_odd_given_clip_pulls_the_mean() 
     assert share[rot] > 0.75, share  # and still rising: the deviation heads learn the same correction meanwhile
     others = torch.cat([share[:rot], share[rot + 1 :]])
     assert torch.equal(others, torch.full_like(others, 0.5))  # no given clips on them, nothing learned
+
+
+def test_the_rule_takes_the_same_size_clips_mean_alone_or_halfway_beside_the_track_mean() -> None:
+    """The geometry block's mean (given clips of the token's source size) is the rule where the token's track
+    has no given clip, and pulls the track's rule halfway at the start where it has."""
+    from core.data.context import GEOMETRY_HAS, GEOMETRY_MEAN, TRACK_HAS, TRACK_MEAN, TRACK_MEDIAN
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F).eval()
+    with torch.no_grad():  # only the rule sees the geometry mean here
+        model.input.weight[:, -N_SUMMARY + GEOMETRY_MEAN.start : -N_SUMMARY + GEOMETRY_MEAN.stop] = 0.0
+    r = REGRESSION_TARGETS.index("scale")
+    head = cfg.targets.index("scale")
+    batch = make_batch(seed=6)
+    s = torch.zeros_like(batch["context_summary"])
+    s[..., GEOMETRY_HAS.start + r] = 1.0
+    s[..., GEOMETRY_MEAN.start + r] = 0.3
+    outs = []
+    for track_has in (0.0, 1.0):
+        for geo in (0.3, 1.3):
+            t = s.clone()
+            t[..., TRACK_HAS.start + r] = track_has
+            t[..., TRACK_MEAN.start + r] = track_has * -1.0
+            t[..., TRACK_MEDIAN.start + r] = track_has * -1.0
+            t[..., GEOMETRY_MEAN.start + r] = geo
+            with torch.no_grad():
+                outs.append(model(dict(batch, context_summary=t * batch["step_mask"][..., None]))["scale"])
+    real = batch["step_mask"] & batch["track_mask"][:, :, None]
+    moved_alone, moved_beside = (outs[1] - outs[0])[real], (outs[3] - outs[2])[real]
+    torch.testing.assert_close(moved_alone, torch.ones_like(moved_alone))  # trust 1: the same-size mean itself
+    torch.testing.assert_close(moved_beside, torch.full_like(moved_beside, 0.5))  # halfway beside the track's
+    assert float(model.geometry_share()[head]) == 0.5
