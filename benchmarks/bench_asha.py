@@ -9,8 +9,9 @@ worse of the two bests instead.
     python benchmarks/bench_asha.py --trials 12 --epochs 3  # a smaller form that checks the benchmark runs
 
 Each search is a normal experiment under --storage (named asha_tpe / random; asha_tpe_g2_rf4 for
---grace-period 2 --reduction-factor 4): rerunning with the same --storage resumes an interrupted one
-instead of starting over, and reuses the random search, which ASHA's settings do not change.
+--grace-period 2 --reduction-factor 4, asha_tpe_mv for --searcher tpe-mv): rerunning with the same
+--storage resumes an interrupted one instead of starting over, and reuses the random search, which ASHA's
+settings do not change.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ def expected_epochs_to_reach(reports, target: float, orders: int = 2000, seed: i
     return total / orders
 
 
-def asha_suffix(grace_period: int, reduction_factor: int) -> str:
+def asha_suffix(grace_period: int, reduction_factor: int, searcher: str = "tpe") -> str:
     """The ASHA experiment's name suffix: none for the defaults (names of earlier storages stay valid)."""
-    return "" if (grace_period, reduction_factor) == (1, 3) else f"_g{grace_period}_rf{reduction_factor}"
+    suffix = "" if (grace_period, reduction_factor) == (1, 3) else f"_g{grace_period}_rf{reduction_factor}"
+    return suffix + ("_mv" if searcher == "tpe-mv" else "")
 
 
 def main(argv=None) -> None:
@@ -80,6 +82,7 @@ def main(argv=None) -> None:
     p.add_argument("--num-cpus", type=int, default=os.cpu_count())
     p.add_argument("--grace-period", type=int, default=1, help="ASHA's epochs before it may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA keeps the best 1/N at each rung")
+    p.add_argument("--searcher", choices=("tpe", "tpe-mv"), default="tpe", help="the searcher beside ASHA")
     a = p.parse_args(argv)
     import ray
 
@@ -87,9 +90,9 @@ def main(argv=None) -> None:
     init_ray(SearchSettings(num_cpus=a.num_cpus), log=lambda s: None)
     try:
         runs = {}
-        for label, searcher, stop in (("ASHA+TPE", "tpe", True), ("random, no early stopping", "random", False)):
+        for label, searcher, stop in (("ASHA+TPE", a.searcher, True), ("random, no early stopping", "random", False)):
             # the random search does not depend on ASHA's settings: one --storage serves several of them
-            name = "random" if not stop else "asha_tpe" + asha_suffix(a.grace_period, a.reduction_factor)
+            name = "random" if not stop else "asha_tpe" + asha_suffix(a.grace_period, a.reduction_factor, searcher)
             s = SearchSettings(
                 trials=a.trials,
                 space=a.space,
@@ -108,7 +111,7 @@ def main(argv=None) -> None:
         target = rnd.best["val_objective"]
         print(
             f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}, ASHA grace period {a.grace_period} "
-            f"and reduction factor {a.reduction_factor}; experiments under {store}"
+            f"and reduction factor {a.reduction_factor}, searcher {a.searcher}; experiments under {store}"
         )
         for label, r in runs.items():
             print(

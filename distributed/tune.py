@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -338,7 +339,13 @@ def resume_hint(what: str, name: str, storage: str) -> str:
 def _searcher(space, s: SearchSettings):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
-    sampler = optuna.samplers.RandomSampler(seed=s.seed) if s.searcher == "random" else None
+    sampler = None
+    if s.searcher == "random":
+        sampler = optuna.samplers.RandomSampler(seed=s.seed)
+    elif s.searcher == "tpe-mv":
+        with warnings.catch_warnings():  # multivariate, group and constant_liar are "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(seed=s.seed, multivariate=True, group=True, constant_liar=True)
     # a database optuna-dashboard can watch live (the study is named after the experiment)
     storage = optuna.storages.RDBStorage(s.optuna_storage) if s.optuna_storage else None
     # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both

@@ -25,7 +25,7 @@ from pathlib import Path
 from _common import config_from_args, parse_config_args, run_guarded
 from core.config import ConfigError
 from distributed.debug import debug_search
-from distributed.settings import LAPTOP_SEARCH, SearchSettings
+from distributed.settings import LAPTOP_SEARCH, SEARCHERS, SearchSettings
 
 # The laptop default (distributed.settings.LAPTOP_SEARCH): 64 trials finish in minutes on 2 cores.
 SEARCH_DEFAULTS = {**LAPTOP_SEARCH, "train.device": "auto", "train.loader_workers": 0}
@@ -64,6 +64,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="most epochs per trial, ASHA's max_t (default 6)")
     p.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3)
+    p.add_argument(
+        "--searcher",
+        choices=SEARCHERS,
+        default="tpe",
+        help="tpe; tpe-mv: multivariate TPE with the constant liar for running trials; random",
+    )
     p.add_argument(
         "--workers-per-trial",
         type=int,
@@ -152,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs or (2 if args.debug else SearchSettings.epochs),
         grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
+        searcher=args.searcher,
         workers_per_trial=args.workers_per_trial,
         cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=args.gpus_per_worker,

@@ -168,3 +168,26 @@ def test_bad_yaml_space_names_the_key(tmp_path, text, message):
 def test_unknown_space_name():
     with pytest.raises(search_spaces.SpaceError, match="use one of architecture, architecture_large"):
         search_spaces.resolve("archi")
+
+
+def test_multivariate_tpe_searches_the_full_space_past_its_random_start():
+    """--searcher tpe-mv: Optuna's multivariate TPE (groups for the define-by-run space, the constant liar)
+    proposes valid configs of the full space after its random start-up too, and is seeded."""
+    from distributed.settings import SearchSettings
+    from distributed.tune import _searcher
+
+    def proposals(seed):
+        searcher = _searcher(search_spaces.resolve("full"), SearchSettings(searcher="tpe-mv", seed=seed))
+        assert searcher._sampler.__class__.__name__ == "TPESampler" and searcher._sampler._multivariate
+        out = []
+        for i in range(14):  # past the 10 random start-up trials
+            params = searcher.suggest(f"t{i}")
+            cfg = search_spaces.config_of(Config(), params)
+            assert cfg.model.d_model % cfg.model.n_heads == 0
+            searcher.on_trial_complete(f"t{i}", {"val_objective": 1.0 - 0.05 * cfg.model.n_layers + 0.001 * i})
+            out.append(params)
+        return out
+
+    first = proposals(0)
+    assert first == proposals(0)
+    assert len({str(sorted(p.items())) for p in first[10:]}) > 1
