@@ -29,10 +29,12 @@ class WindowDataset(Dataset):
         context: float | tuple[float, float] = 0.0,
         seed: int = 0,
         skip_empty: bool = False,
+        none_share: float = 0.0,
     ) -> None:
         """``skip_empty``: leave out windows where no clip is active (no loss position, no metric; on long
         real programmes with sparse tracks they are close to half the windows). Item ``i`` is then the
-        i-th non-empty window; the timeline summaries still see every window."""
+        i-th non-empty window; the timeline summaries still see every window. ``none_share``: the share
+        of timelines, drawn per epoch, given no clip at all whatever ``context`` says."""
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):
@@ -45,6 +47,7 @@ class WindowDataset(Dataset):
                 raise ValueError(f"context fraction must be in [0, 1], got {context}")
             self.context = float(context)
         self.seed = int(seed)
+        self.none_share = float(none_share)
         self.epoch = 0
         self._fmean = np.asarray(scalers.feature_mean, np.float32)  # (F,)
         self._fstd = np.asarray(scalers.feature_std, np.float32)
@@ -75,7 +78,10 @@ class WindowDataset(Dataset):
         n = self.clips.rows(timeline).stop - self.clips.rows(timeline).start
         if self.context == 0.0:
             return np.zeros(n, bool)
-        return draw_given(n, self.context, np.random.default_rng((self.seed, self.epoch, int(timeline))))
+        rng = np.random.default_rng((self.seed, self.epoch, int(timeline)))
+        if self.none_share > 0 and rng.random() < self.none_share:
+            return np.zeros(n, bool)
+        return draw_given(n, self.context, rng)
 
     def summary(self, timeline: int) -> TimelineSummary:
         """The timeline's given clips, summarised (cached for the current epoch)."""

@@ -46,7 +46,9 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
     """Training windows draw their context fraction per window; validation is fixed per seed."""
     t, scalers = cfg.train, data.scalers
     # windows with no active clip carry no loss position and no metric: skipped
-    train_ds = WindowDataset(data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True)
+    train_ds = WindowDataset(
+        data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True, none_share=t.context_none
+    )
     val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
     if t.eval_context > 0:
         val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)

@@ -310,7 +310,7 @@ class MultiTrackTransformer(nn.Module):
         track_rule = track_mean + share * (summary.index_select(-1, self.rule_median_idx) - track_mean)
         geo_has = summary.index_select(-1, self.rule_geo_has_idx) * self.geometry_in_rule.to(x.dtype)
         geo_pull = geo_has * (self.geometry_share() * track_has + (1.0 - track_has))  # all the way without a track rule
-        track_rule = track_rule + geo_pull * (summary.index_select(-1, self.rule_geo_idx) - track_rule)
+        rule = track_rule + geo_pull * (summary.index_select(-1, self.rule_geo_idx) - track_rule)  # (B, K, T, R_model)
         rule_has = track_has + geo_has - track_has * geo_has  # (B, K, T, R_model), 0/1
         given = (summary[..., self.rule_given] > 0).to(x.dtype)[..., None]  # (B, K, T, 1)
         trust = self.trust()  # (H,)
@@ -319,7 +319,7 @@ class MultiTrackTransformer(nn.Module):
         for name, head in self.regression.items():
             dg = head(x)  # (B, K, T, 2): deviation, gate logit
             h = rule_has[..., j] * trust[j]
-            base = h * track_rule[..., j] + (1.0 - h) * self.rest[j]
+            base = h * rule[..., j] + (1.0 - h) * self.rest[j]
             out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
             j += 1
         n_reg = j

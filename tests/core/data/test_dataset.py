@@ -211,3 +211,23 @@ def test_given_clips_are_drawn_per_timeline_and_summarised(raw, scalers):
                 assert s[k, t0, TRACK_HAS][r] == 1.0
                 assert s[k, t0, TRACK_MEAN][r] == pytest.approx(expect, rel=1e-4, abs=1e-4)
     assert 0 < sum(seen.values()) < len(seen)
+
+
+def test_a_share_of_timelines_is_given_nothing_the_others_as_before(raw, scalers):
+    """``none_share``: per epoch, that share of timelines trains structure only; the others draw their given
+    clips from ``context`` as without it."""
+    plain = WindowDataset(raw, scalers, context=(0.2, 0.5), seed=4)
+    mixed = WindowDataset(raw, scalers, context=(0.2, 0.5), seed=4, none_share=0.5)
+    timelines = np.unique(raw["timeline"])
+    assert len(timelines) >= 10
+    empty = 0
+    for epoch in range(8):
+        plain.set_epoch(epoch)
+        mixed.set_epoch(epoch)
+        for tl in timelines:
+            m, p = mixed.given_clips(int(tl)), plain.given_clips(int(tl))
+            assert p.any()  # at least 20 % of the clips: never empty without the share
+            empty += not m.any()
+            assert not m.any() or m.sum() >= 0.15 * len(m)
+    n = 8 * len(timelines)
+    assert 0.3 * n < empty < 0.7 * n
