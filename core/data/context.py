@@ -26,8 +26,8 @@ flag beside it, never a silent value):
   token's track, per target (0 where the track has no given clip with it, or only one for the spread).
   One odd clip among the given (a single rotated shot on a track of sixteen) moves the mean but not
   the median; the spread says how uniform the track is;
-- geometry block: means and flags over the timeline's given clips of the token's track kind whose
-  source has the same frame size relative to the sequence (``geometry_of``), plus log1p(given clips).
+- geometry block (video tracks): means and flags over the timeline's given video clips whose source
+  has the token's frame size relative to the sequence (``geometry_of``), plus log1p(given clips).
   Scale and position follow the source size by the editor's habit (one programme fits 720x576 into
   1080p at 133 %, another fills at 187.5 %), and a size's given clips often sit on other tracks.
 
@@ -84,6 +84,7 @@ TRACK_SPREAD = slice(_S[f"track_spread_{REGRESSION_TARGETS[0]}"], _S[f"track_spr
 GEOMETRY_MEAN = slice(_S[f"geometry_mean_{REGRESSION_TARGETS[0]}"], _S[f"geometry_mean_{REGRESSION_TARGETS[-1]}"] + 1)
 GEOMETRY_HAS = slice(_S[f"geometry_has_{REGRESSION_TARGETS[0]}"], _S[f"geometry_has_{REGRESSION_TARGETS[-1]}"] + 1)
 
+_VIDEO = TRACK_KINDS.index("video")
 _TL_SHIFT, _TRACK_SHIFT = 2**40, 2**24  # key = (timeline * 2**16 + track) * 2**24 + step (or clip)
 
 
@@ -273,9 +274,10 @@ class TimelineSummary:
         self.robust_block = np.concatenate(_group_median_spread(track, n_tracks, given, mean, has), axis=1).astype(
             np.float32
         )  # (n_tracks, 2R)
-        # geometry block (per row): the given clips of the same track kind and source frame size
-        geometry = table.geometry[sl]
-        _, geo_inv = np.unique(geometry * len(TRACK_KINDS) + kind, return_inverse=True)
+        # geometry block (per row): the given video clips of the same source frame size (a picture's size
+        # says nothing about a sound's level or pan, though audio taken from a video file carries it)
+        geometry = np.where(kind == _VIDEO, table.geometry[sl], 0)
+        _, geo_inv = np.unique(geometry, return_inverse=True)
         n_geo = int(geo_inv.max()) + 1 if len(geo_inv) else 1
         gm, gf = _group_means(geo_inv, n_geo, given, mean, has)
         gg = np.bincount(geo_inv, given.astype(np.float64), n_geo)

@@ -140,26 +140,31 @@ def test_the_robust_track_block_is_the_median_and_spread_of_the_given_clips_on_t
     assert (summary[:, :, TRACK_MEDIAN] == summary[:, :1, TRACK_MEDIAN]).all()  # broadcast over the track
 
 
-def test_the_geometry_block_is_the_mean_of_the_given_clips_of_the_same_source_size_and_kind():
+def test_the_geometry_block_is_the_mean_of_the_given_video_clips_of_the_same_source_size():
     from core.data.batch import FEATURES as F_NAMES
     from core.data.context import GEOMETRY_HAS, GEOMETRY_MEAN
 
-    # three video tracks of one clip each: 720x576 sources on tracks 0 and 1, 1920x1080 on track 2
+    # three video tracks of one clip each: 720x576 sources on tracks 0 and 1, 1920x1080 on track 2; an
+    # audio track (3) whose clip comes from a 720x576 file too
     r = REGRESSION_TARGETS.index("scale")
-    raw = _raw([0, 0, 0], {}, T=4)
+    raw = _raw([0, 0, 0, 1], {}, T=4)
     raw["features"][0, :, :, F_NAMES.index("src_size_known")] = 1.0
-    raw["features"][0, :2, :, F_NAMES.index("src_w_log_ratio")] = np.log(720 / 1920)
-    raw["features"][0, :2, :, F_NAMES.index("src_h_log_ratio")] = np.log(576 / 1080)
-    raw["target_valid"][..., r] = True
-    raw["targets"][0, :, :, r] = np.array([133.0, 187.5, 100.0])[:, None]
+    raw["features"][0, [0, 1, 3], :, F_NAMES.index("src_w_log_ratio")] = np.log(720 / 1920)
+    raw["features"][0, [0, 1, 3], :, F_NAMES.index("src_h_log_ratio")] = np.log(576 / 1080)
+    lvl = REGRESSION_TARGETS.index("level_db")
+    raw["target_valid"][0, :3, :, r] = True
+    raw["target_valid"][0, 3, :, lvl] = True
+    raw["targets"][0, :3, :, r] = np.array([133.0, 187.5, 100.0])[:, None]
+    raw["targets"][0, 3, :, lvl] = -6.0
     table = ClipTable(raw, np.zeros(R), np.ones(R))
-    given = np.array([True, False, False])  # track 0's clip is given
+    given = np.array([True, False, False, True])  # track 0's clip and the audio clip are given
     s = TimelineSummary(table, 0, given, PRIOR)
-    summary, _ = s.tokens(np.arange(3), np.zeros(3, np.int64), raw["clip_id"][0], raw["step_mask"][0])
-    assert summary[:, 0, GEOMETRY_HAS][:, r].tolist() == [1.0, 1.0, 0.0]  # the 1080p clip has no same-size given
+    summary, _ = s.tokens(np.arange(4), np.array([0, 0, 0, 1]), raw["clip_id"][0], raw["step_mask"][0])
+    assert summary[:, 0, GEOMETRY_HAS][:, r].tolist() == [1.0, 1.0, 0.0, 0.0]  # 1080p: no same-size clip given
+    assert not summary[:, :, GEOMETRY_HAS][:, :, lvl].any()  # the audio clip's size groups nothing
     assert summary[:2, 0, GEOMETRY_MEAN][:, r] == pytest.approx([133.0, 133.0])  # track 1 learns 133 % from track 0
     assert summary[2, 0, GEOMETRY_MEAN][r] == 0.0
     raw["features"][0, :, :, F_NAMES.index("src_size_known")] = 0.0  # sizes the file does not state group nothing
     s = TimelineSummary(ClipTable(raw, np.zeros(R), np.ones(R)), 0, given, PRIOR)
-    summary, _ = s.tokens(np.arange(3), np.zeros(3, np.int64), raw["clip_id"][0], raw["step_mask"][0])
+    summary, _ = s.tokens(np.arange(4), np.array([0, 0, 0, 1]), raw["clip_id"][0], raw["step_mask"][0])
     assert not summary[..., GEOMETRY_HAS].any()
