@@ -26,6 +26,7 @@ from core.data.context import (
     GEOMETRY_MEAN,
     N_SUMMARY,
     N_SUMMARY_MEAN_ONLY,
+    SUMMARY_FEATURES,
     TRACK_GIVEN_SHARE,
     TRACK_HAS,
     TRACK_INTERP_LOG,
@@ -155,6 +156,13 @@ class MultiTrackTransformer(nn.Module):
         self.summary_skip = nn.Linear(N_SUMMARY, n_out)
         nn.init.zeros_(self.summary_skip.weight)
         nn.init.zeros_(self.summary_skip.bias)
+        # A regression head's skip reads its own target's summary columns and the target-free ones (counts,
+        # key rate, interpolation) only. Summaries are heavy-tailed in standardised units (a picture-in-picture
+        # track's centre spread is 13), and a dense skip learned on training programmes carried that into other
+        # heads: on a validation programme whose clips are all unrotated, a small weight from the centre spread
+        # rotated a twelfth of the clips. Class heads read every column. Weights written before: dense, as then.
+        self.register_buffer("skip_mask", skip_mask(cfg), persistent=False)  # (n_out, N_SUMMARY)
+        self.register_buffer("skip_own_only", torch.ones((), dtype=torch.bool))
         self.track_emb = nn.Embedding(MAX_TRACKS, cfg.d_model)
         self.kind_emb = nn.Embedding(N_TRACK_KINDS, cfg.d_model)
         half = (cfg.d_model + 1) // 2
@@ -239,6 +247,8 @@ class MultiTrackTransformer(nn.Module):
         if prefix + "rule_median" not in state_dict:  # written before the robust track block: the mean alone
             state_dict[prefix + "rule_median"] = torch.zeros_like(self.rule_median)
             state_dict.setdefault(prefix + "median_in_rule", torch.zeros((), dtype=torch.bool))
+        if prefix + "summary_skip.weight" in state_dict:  # written before the skip read its own head's columns
+            state_dict.setdefault(prefix + "skip_own_only", torch.zeros((), dtype=torch.bool))
         if prefix + "rule_geometry" not in state_dict:  # written before the geometry block
             state_dict[prefix + "rule_geometry"] = torch.zeros_like(self.rule_geometry)
             state_dict.setdefault(prefix + "geometry_in_rule", torch.zeros((), dtype=torch.bool))
@@ -303,7 +313,9 @@ class MultiTrackTransformer(nn.Module):
             x = blk(x, step_mask)
         x = self.norm(x)  # (B, K, T, D)
         summary = batch["context_summary"].to(x.dtype)  # (B, K, T, S)
-        skip = self.summary_skip(summary)  # (B, K, T, n_out)
+        own = self.skip_own_only.to(summary.dtype)
+        mask = own * self.skip_mask + (1.0 - own)  # (n_out, S): all ones for weights written before the mask
+        skip = F.linear(summary, self.summary_skip.weight * mask, self.summary_skip.bias)  # (B, K, T, n_out)
         track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
         share = self.median_share()  # (R_model,)
@@ -385,6 +397,16 @@ class MultiTrackTransformer(nn.Module):
                 res[name] = blend(c, a, b, m, rule)
             h += 1
         return res
+
+
+def skip_mask(cfg: ModelConfig) -> Tensor:
+    """(n_out, N_SUMMARY) 0/1: the summary columns each output of the skip may read. A regression head's
+    are its own target's columns (those named ``*_<target>``) and the target-free ones; a class head's, all."""
+    own = {name: [c.endswith("_" + name) for c in SUMMARY_FEATURES] for name in REGRESSION_TARGETS}
+    free = [not any(col) for col in zip(*own.values(), strict=True)]
+    rows = [[o or f for o, f in zip(own[name], free, strict=True)] for name in cfg.targets]
+    rows += [[True] * N_SUMMARY for name in cfg.classify for _ in range(CLASSIFICATION_TARGETS[name])]
+    return torch.tensor(rows, dtype=torch.float32)
 
 
 def count_parameters(model: nn.Module) -> int:

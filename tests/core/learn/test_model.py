@@ -291,18 +291,19 @@ def test_weights_written_before_the_robust_track_block_load_and_predict_as_then(
     cfg = model_cfg(dropout=0.0)
     model = build_model(cfg, F).eval()
     extra = N_SUMMARY - N_SUMMARY_MEAN_ONLY
-    new = ("rule_median", "median_in_rule", "rule_geometry", "geometry_in_rule")
+    new = ("rule_median", "median_in_rule", "rule_geometry", "geometry_in_rule", "skip_own_only")
     old = {k: v for k, v in model.state_dict().items() if k not in new}
     old["input.weight"] = old["input.weight"][:, :-extra]  # the summary is the last block of the input
     old["summary_skip.weight"] = old["summary_skip.weight"][:, :-extra]
     legacy = build_model(cfg, F).eval()
     legacy.load_state_dict(old)
-    assert not bool(legacy.median_in_rule) and not bool(legacy.geometry_in_rule)
+    assert not bool(legacy.median_in_rule) and not bool(legacy.geometry_in_rule) and not bool(legacy.skip_own_only)
     assert torch.equal(legacy.median_share(), torch.zeros(len(cfg.targets)))
     assert torch.equal(legacy.geometry_share(), torch.zeros(len(cfg.targets)))
     with torch.no_grad():  # the model as it was: the mean alone, blind to the blocks appended since
         model.median_in_rule.fill_(False)
         model.geometry_in_rule.fill_(False)
+        model.skip_own_only.fill_(False)
         model.input.weight[:, -extra:] = 0.0
         model.summary_skip.weight[:, -extra:] = 0.0
     batch = make_batch(seed=4)
@@ -381,3 +382,37 @@ def test_the_rule_takes_the_same_size_clips_mean_alone_or_halfway_beside_the_tra
     torch.testing.assert_close(moved_alone, torch.ones_like(moved_alone))  # trust 1: the same-size mean itself
     torch.testing.assert_close(moved_beside, torch.full_like(moved_beside, 0.5))  # halfway beside the track's
     assert float(model.geometry_share()[head]) == 0.5
+
+
+def test_a_regression_head_skip_reads_only_its_own_targets_summary_columns() -> None:
+    """The summary skip of a regression head ignores other targets' columns (a picture-in-picture track's
+    centre spread must not rotate its clips), reads its own and the target-free ones; weights written before
+    the mask read every column, as then."""
+    from core.data.context import SUMMARY_FEATURES
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F).eval()
+    n_in = model.input.in_features
+    with torch.no_grad():
+        model.summary_skip.weight.normal_()
+        model.input.weight[:, n_in - N_SUMMARY :] = 0.0  # the summary reaches the heads through the skip alone
+    batch = make_batch(seed=5)
+    col = SUMMARY_FEATURES.index("track_spread_center_x")
+    own = SUMMARY_FEATURES.index("track_spread_rotation")
+    free = SUMMARY_FEATURES.index("track_given_log1p")
+
+    def moved(m, c: int) -> dict[str, float]:
+        other = dict(batch, context_summary=batch["context_summary"].clone())
+        other["context_summary"][..., c] += 13.0
+        with torch.no_grad():
+            a, b = m(batch), m(other)
+        return {k: float((a[k] - b[k]).abs().max()) for k in ("rotation", "center_x", "keyframe")}
+
+    d = moved(model, col)
+    assert d["rotation"] == 0.0 and d["center_x"] > 0.1 and d["keyframe"] > 0.1
+    assert moved(model, own)["rotation"] > 0.1 and moved(model, free)["rotation"] > 0.1
+    old = {k: v for k, v in model.state_dict().items() if k != "skip_own_only"}
+    legacy = build_model(cfg, F).eval()
+    legacy.load_state_dict(old)
+    assert moved(legacy, col)["rotation"] > 0.1
