@@ -9,7 +9,8 @@ worse of the two bests instead.
     python benchmarks/bench_asha.py --trials 12 --epochs 3  # a smaller form that checks the benchmark runs
 
 Each search is a normal experiment under --storage (named asha_tpe / random; asha_tpe_g2_rf4 for
---grace-period 2 --reduction-factor 4, asha_tpe_mv for --searcher tpe-mv): rerunning with the same
+--grace-period 2 --reduction-factor 4, asha_tpe_mv for --searcher tpe-mv, random_s1 and asha_tpe_s1 for
+--seed 1): rerunning with the same
 --storage resumes an interrupted one instead of starting over, and reuses the random search, which ASHA's
 settings do not change.
 """
@@ -83,6 +84,7 @@ def main(argv=None) -> None:
     p.add_argument("--grace-period", type=int, default=1, help="ASHA's epochs before it may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA keeps the best 1/N at each rung")
     p.add_argument("--searcher", choices=("tpe", "tpe-mv"), default="tpe", help="the searcher beside ASHA")
+    p.add_argument("--seed", type=int, default=0, help="both searchers' seed (experiments get a _s<N> suffix)")
     a = p.parse_args(argv)
     import ray
 
@@ -93,6 +95,7 @@ def main(argv=None) -> None:
         for label, searcher, stop in (("ASHA+TPE", a.searcher, True), ("random, no early stopping", "random", False)):
             # the random search does not depend on ASHA's settings: one --storage serves several of them
             name = "random" if not stop else "asha_tpe" + asha_suffix(a.grace_period, a.reduction_factor, searcher)
+            name += f"_s{a.seed}" if a.seed else ""
             s = SearchSettings(
                 trials=a.trials,
                 space=a.space,
@@ -100,6 +103,7 @@ def main(argv=None) -> None:
                 storage=store,
                 name=name,
                 searcher=searcher,
+                seed=a.seed,
                 early_stopping=stop,
                 grace_period=a.grace_period,
                 reduction_factor=a.reduction_factor,
@@ -111,7 +115,8 @@ def main(argv=None) -> None:
         target = rnd.best["val_objective"]
         print(
             f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}, ASHA grace period {a.grace_period} "
-            f"and reduction factor {a.reduction_factor}, searcher {a.searcher}; experiments under {store}"
+            f"and reduction factor {a.reduction_factor}, searcher {a.searcher}, seed {a.seed}; "
+            f"experiments under {store}"
         )
         for label, r in runs.items():
             print(
