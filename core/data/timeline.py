@@ -66,6 +66,13 @@ MEDIA_KINDS = ("video", "still", "audio", "generator", "sequence")  # class inde
 TRACK_KINDS = ("video", "audio")
 DIALECTS = ("xmeml", "fcpxml", "mlt")  # Timeline.dialect; the dialect_* features' order
 LEVEL_FLOOR_DB = -60.0
+# The values a parameter can take (None: unbounded): what every reader writes and every editor accepts.
+PARAM_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "scale": (0.0, None),
+    "opacity": (0.0, 100.0),
+    "level_db": (LEVEL_FLOOR_DB, None),
+    "pan": (-1.0, 1.0),
+}
 
 
 def gain_to_db(gain: float) -> float:

@@ -34,7 +34,7 @@ from core.data.context import (
     TRACK_MEAN,
     TRACK_MEDIAN,
 )
-from core.data.timeline import DIALECTS
+from core.data.timeline import DIALECTS, PARAM_RANGES
 
 MAX_TRACKS = 64  # rows of the learned track embedding; larger track indices share the last row
 N_TRACK_KINDS = 2  # 0 video, 1 audio
@@ -45,7 +45,15 @@ CALIBRATION_BUFFERS = ("calibrated", "blend", "const_reg", "const_key", "const_i
 # head's trust far from 1 where the rule misleads (a picture-in-picture track's corners differ clip to clip).
 RULE_TRUST_RATE = 20.0
 # what weights written by an older version may lack; loading fills them in (_default_calibration)
-OPTIONAL_WEIGHTS = (*CALIBRATION_BUFFERS, "rule_trust", "interp_prior_everywhere", "interp_evidence")
+OPTIONAL_WEIGHTS = (
+    *CALIBRATION_BUFFERS,
+    "rule_trust",
+    "interp_prior_everywhere",
+    "interp_evidence",
+    "range_lo",
+    "range_hi",
+    "skip_own_only",
+)
 
 
 def blend(c: Tensor, a: Tensor, b: Tensor, model: Tensor, rule: Tensor) -> Tensor:
@@ -220,6 +228,13 @@ class MultiTrackTransformer(nn.Module):
         # dialect is its one positive standardised dialect feature (a one-hot column is positive exactly
         # where it is set, unless training saw nothing else: then none is, and the weight is 1).
         self.register_buffer("interp_evidence", torch.ones(len(DIALECTS)))
+        # Each regression head's output lies within its parameter's range (PARAM_RANGES, in standardised units,
+        # set_target_ranges): an opacity above 100 % or a pan beyond hard left is never right, and where the
+        # given clips all sit at 100 % opacity the network's departures above it cost in full. The clamp passes
+        # the gradient straight through, so a token above the range still learns to come down. Unbounded
+        # (+-inf) until set, and in weights written before it.
+        self.register_buffer("range_lo", torch.full((len(cfg.targets),), -math.inf))
+        self.register_buffer("range_hi", torch.full((len(cfg.targets),), math.inf))
         self.dialect_col = MODEL_FEATURES.index(f"dialect_{DIALECTS[0]}") if n_features == len(MODEL_FEATURES) else -1
         self.n_dialects = len(DIALECTS)
         self.trust_rate = RULE_TRUST_RATE
@@ -244,6 +259,8 @@ class MultiTrackTransformer(nn.Module):
         state_dict.setdefault(prefix + "rule_trust", torch.zeros_like(self.rule_trust))  # full trust, as then
         state_dict.setdefault(prefix + "interp_prior_everywhere", torch.zeros((), dtype=torch.bool))
         state_dict.setdefault(prefix + "interp_evidence", torch.ones_like(self.interp_evidence))
+        state_dict.setdefault(prefix + "range_lo", torch.full_like(self.range_lo, -math.inf))  # unbounded, as then
+        state_dict.setdefault(prefix + "range_hi", torch.full_like(self.range_hi, math.inf))
         if prefix + "rule_median" not in state_dict:  # written before the robust track block: the mean alone
             state_dict[prefix + "rule_median"] = torch.zeros_like(self.rule_median)
             state_dict.setdefault(prefix + "median_in_rule", torch.zeros((), dtype=torch.bool))
@@ -265,6 +282,17 @@ class MultiTrackTransformer(nn.Module):
         if evidence:
             with torch.no_grad():
                 self.interp_evidence.copy_(torch.tensor([float(evidence.get(d, 1.0)) for d in DIALECTS]))
+
+    def set_target_ranges(self, target_mean, target_std) -> None:
+        """Each regression head's PARAM_RANGES in the standardised units of these scalers (full
+        REGRESSION_TARGETS order); unbounded where a parameter has no range."""
+        with torch.no_grad():
+            for j, name in enumerate(self.cfg.targets):
+                r = REGRESSION_TARGETS.index(name)
+                lo, hi = PARAM_RANGES.get(name, (None, None))
+                m, s = float(target_mean[r]), float(target_std[r])
+                self.range_lo[j] = -math.inf if lo is None else (lo - m) / s
+                self.range_hi[j] = math.inf if hi is None else (hi - m) / s
 
     def trust(self) -> Tensor:
         """(H,) each head's trust in the same-track prior: 1.5 * sigmoid(RULE_TRUST_RATE * p + log 2), 1.0 at p = 0."""
@@ -332,7 +360,8 @@ class MultiTrackTransformer(nn.Module):
             dg = head(x)  # (B, K, T, 2): deviation, gate logit
             h = rule_has[..., j] * trust[j]
             base = h * rule[..., j] + (1.0 - h) * self.rest[j]
-            out[name] = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
+            z = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
+            out[name] = z + (z.clamp(self.range_lo[j], self.range_hi[j]) - z).detach()  # straight-through
             j += 1
         n_reg = j
         for h, (name, head) in enumerate(self.classification.items()):

@@ -194,6 +194,7 @@ def train(
 
     if not resume:  # this run's own data decides how far each dialect's interpolation is learned
         model.set_interp_evidence(scalers.baseline.get("interpolation_evidence"))
+        model.set_target_ranges(scalers.target_mean, scalers.target_std)
     average = WeightAverage(model, t.ema_decay) if t.ema_decay > 0 else None
     if average is not None and resume:
         average.model.load_state_dict(st["model"])  # the checkpoint's "model" is the average

@@ -416,3 +416,33 @@ def test_a_regression_head_skip_reads_only_its_own_targets_summary_columns() -> 
     legacy = build_model(cfg, F).eval()
     legacy.load_state_dict(old)
     assert moved(legacy, col)["rotation"] > 0.1
+
+
+def test_regression_outputs_stay_within_the_parameters_ranges_and_still_learn_from_beyond() -> None:
+    """With ranges set, opacity never leaves 0-100 % and pan -1..1 (standardised bounds from the scalers);
+    a token pushed above its range still gets the gradient that brings it down; weights written before the
+    ranges existed stay unbounded."""
+    from core.data.timeline import PARAM_RANGES
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F).eval()
+    mean = torch.zeros(R, dtype=torch.float64)
+    std = torch.ones(R, dtype=torch.float64)
+    mean[REGRESSION_TARGETS.index("opacity")], std[REGRESSION_TARGETS.index("opacity")] = 90.0, 10.0
+    old = {k: v.clone() for k, v in model.state_dict().items() if k not in ("range_lo", "range_hi")}
+    model.set_target_ranges(mean.numpy(), std.numpy())
+    with torch.no_grad():
+        model.rest.fill_(5.0)  # every head far above its mean: opacity 140 %, pan 5
+    batch = make_batch(seed=6)
+    batch["context_summary"].zero_()  # no given clip: the heads rest on `rest`
+    out = model(batch)
+    assert float(out["opacity"].max()) == pytest.approx(PARAM_RANGES["opacity"][1] / 10.0 - 9.0)  # (100 - 90) / 10
+    assert float(out["pan"].max()) == pytest.approx(1.0) and float(out["scale"].min()) >= -1e-6
+    assert float(out["rotation"].max()) > 4.0  # rotation has no range
+    loss = ((out["opacity"] - 0.0) ** 2).sum()  # a target of 90 %: the clamped 100 % is too high
+    loss.backward()
+    assert float(model.rest.grad[list(model.regression).index("opacity")]) > 0.0  # gradient descent lowers it
+    legacy = build_model(cfg, F).eval()
+    legacy.load_state_dict(old)
+    assert torch.isinf(legacy.range_hi).all() and torch.isinf(legacy.range_lo).all()

@@ -74,6 +74,11 @@ def test_checkpoint_reloads_with_same_predictions(trained):
         torch.testing.assert_close(a[k], b[k])
     best = json.loads((out / "checkpoints" / "best" / "metrics.json").read_text())
     assert best["val_objective"] == pytest.approx(res.best["val_objective"])
+    # training bounded each head by its parameter's range in these scalers' units: opacity at most 100 %
+    j = list(model.regression).index("opacity")
+    r = scalers.target_names.index("opacity")
+    assert float(model.range_hi[j]) == pytest.approx((100.0 - scalers.target_mean[r]) / scalers.target_std[r])
+    assert float(model.range_lo[j]) == pytest.approx((0.0 - scalers.target_mean[r]) / scalers.target_std[r])
 
 
 def test_export_torchscript_and_predictor_match_checkpoint(trained, tmp_path):
