@@ -164,12 +164,17 @@ class MultiTrackTransformer(nn.Module):
         self.summary_skip = nn.Linear(N_SUMMARY, n_out)
         nn.init.zeros_(self.summary_skip.weight)
         nn.init.zeros_(self.summary_skip.bias)
-        # A regression head's skip reads its own target's summary columns and the target-free ones (counts,
-        # key rate, interpolation) only. Summaries are heavy-tailed in standardised units (a picture-in-picture
-        # track's centre spread is 13), and a dense skip learned on training programmes carried that into other
-        # heads: on a validation programme whose clips are all unrotated, a small weight from the centre spread
-        # rotated a twelfth of the clips. Class heads read every column. Weights written before: dense, as then.
-        self.register_buffer("skip_mask", skip_mask(cfg), persistent=False)  # (n_out, N_SUMMARY)
+        # A regression head's skip reads its own target's value columns only (means, medians, spread), without
+        # bias, flags or counts. Summaries are heavy-tailed in standardised units (a picture-in-picture track's
+        # centre spread is 13), and a dense skip learned on training programmes carried that into other heads:
+        # on a validation programme whose clips are all unrotated, a small weight from the centre spread rotated
+        # a twelfth of the clips. Its bias and flag weights were a fixed offset from the rule on every track with
+        # given clips (+0.2 standardised scale where the given clips all sat at 100 %, as did the others); what
+        # departs from the rule is the gated network's to learn, per token. Class heads read every column, with
+        # bias. Weights written before: dense, as then.
+        mask, bias_mask = skip_mask(cfg)
+        self.register_buffer("skip_mask", mask, persistent=False)  # (n_out, N_SUMMARY)
+        self.register_buffer("skip_bias_mask", bias_mask, persistent=False)  # (n_out,)
         self.register_buffer("skip_own_only", torch.ones((), dtype=torch.bool))
         self.track_emb = nn.Embedding(MAX_TRACKS, cfg.d_model)
         self.kind_emb = nn.Embedding(N_TRACK_KINDS, cfg.d_model)
@@ -343,7 +348,8 @@ class MultiTrackTransformer(nn.Module):
         summary = batch["context_summary"].to(x.dtype)  # (B, K, T, S)
         own = self.skip_own_only.to(summary.dtype)
         mask = own * self.skip_mask + (1.0 - own)  # (n_out, S): all ones for weights written before the mask
-        skip = F.linear(summary, self.summary_skip.weight * mask, self.summary_skip.bias)  # (B, K, T, n_out)
+        bias = self.summary_skip.bias * (own * self.skip_bias_mask + (1.0 - own))  # (n_out,)
+        skip = F.linear(summary, self.summary_skip.weight * mask, bias)  # (B, K, T, n_out)
         track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
         share = self.median_share()  # (R_model,)
@@ -428,14 +434,15 @@ class MultiTrackTransformer(nn.Module):
         return res
 
 
-def skip_mask(cfg: ModelConfig) -> Tensor:
-    """(n_out, N_SUMMARY) 0/1: the summary columns each output of the skip may read. A regression head's
-    are its own target's columns (those named ``*_<target>``) and the target-free ones; a class head's, all."""
-    own = {name: [c.endswith("_" + name) for c in SUMMARY_FEATURES] for name in REGRESSION_TARGETS}
-    free = [not any(col) for col in zip(*own.values(), strict=True)]
-    rows = [[o or f for o, f in zip(own[name], free, strict=True)] for name in cfg.targets]
-    rows += [[True] * N_SUMMARY for name in cfg.classify for _ in range(CLASSIFICATION_TARGETS[name])]
-    return torch.tensor(rows, dtype=torch.float32)
+def skip_mask(cfg: ModelConfig) -> tuple[Tensor, Tensor]:
+    """((n_out, N_SUMMARY), (n_out,)) 0/1: the summary columns each output of the skip may read, and whether
+    it has a bias. A regression head reads its own target's values (columns named ``*_<target>``, flags
+    ``*_has_*`` excepted) without bias; a class head, every column with bias."""
+    rows = [[c.endswith("_" + name) and "_has_" not in c for c in SUMMARY_FEATURES] for name in cfg.targets]
+    n_class = sum(CLASSIFICATION_TARGETS[name] for name in cfg.classify)
+    rows += [[True] * N_SUMMARY] * n_class
+    bias = [False] * len(cfg.targets) + [True] * n_class
+    return torch.tensor(rows, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32)
 
 
 def count_parameters(model: nn.Module) -> int:

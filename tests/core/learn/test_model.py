@@ -384,10 +384,11 @@ def test_the_rule_takes_the_same_size_clips_mean_alone_or_halfway_beside_the_tra
     assert float(model.geometry_share()[head]) == 0.5
 
 
-def test_a_regression_head_skip_reads_only_its_own_targets_summary_columns() -> None:
-    """The summary skip of a regression head ignores other targets' columns (a picture-in-picture track's
-    centre spread must not rotate its clips), reads its own and the target-free ones; weights written before
-    the mask read every column, as then."""
+def test_a_regression_head_skip_reads_only_its_own_targets_values() -> None:
+    """The summary skip of a regression head reads its own target's value columns, without bias, flags or
+    counts (a picture-in-picture track's centre spread must not rotate its clips, nor a track's having given
+    clips shift them all); class heads read everything; weights written before the mask read every column,
+    as then."""
     from core.data.context import SUMMARY_FEATURES
 
     torch.manual_seed(0)
@@ -396,11 +397,11 @@ def test_a_regression_head_skip_reads_only_its_own_targets_summary_columns() -> 
     n_in = model.input.in_features
     with torch.no_grad():
         model.summary_skip.weight.normal_()
+        model.summary_skip.bias.normal_()
         model.input.weight[:, n_in - N_SUMMARY :] = 0.0  # the summary reaches the heads through the skip alone
     batch = make_batch(seed=5)
-    col = SUMMARY_FEATURES.index("track_spread_center_x")
-    own = SUMMARY_FEATURES.index("track_spread_rotation")
-    free = SUMMARY_FEATURES.index("track_given_log1p")
+    cols = {c: SUMMARY_FEATURES.index(c) for c in ("track_spread_center_x", "track_spread_rotation")}
+    cols |= {c: SUMMARY_FEATURES.index(c) for c in ("track_given_log1p", "track_has_rotation")}
 
     def moved(m, c: int) -> dict[str, float]:
         other = dict(batch, context_summary=batch["context_summary"].clone())
@@ -409,13 +410,24 @@ def test_a_regression_head_skip_reads_only_its_own_targets_summary_columns() -> 
             a, b = m(batch), m(other)
         return {k: float((a[k] - b[k]).abs().max()) for k in ("rotation", "center_x", "keyframe")}
 
-    d = moved(model, col)
+    d = moved(model, cols["track_spread_center_x"])
     assert d["rotation"] == 0.0 and d["center_x"] > 0.1 and d["keyframe"] > 0.1
-    assert moved(model, own)["rotation"] > 0.1 and moved(model, free)["rotation"] > 0.1
+    assert moved(model, cols["track_spread_rotation"])["rotation"] > 0.1
+    assert moved(model, cols["track_given_log1p"])["rotation"] == 0.0
+    # a flag reaches a regression head only through the rule it switches on, never through the skip
+    r = list(model.regression).index("rotation")
+    assert float(model.skip_mask[r, cols["track_has_rotation"]]) == 0.0
+    batch["context_summary"].zero_()  # no summary at all: a regression head's skip adds nothing, no bias
+    with torch.no_grad():
+        skip_off = model(batch)["rotation"]
+        model.summary_skip.bias.zero_()
+        torch.testing.assert_close(model(batch)["rotation"], skip_off)
     old = {k: v for k, v in model.state_dict().items() if k != "skip_own_only"}
+    with torch.no_grad():
+        old["summary_skip.bias"] = old["summary_skip.bias"].normal_()
     legacy = build_model(cfg, F).eval()
     legacy.load_state_dict(old)
-    assert moved(legacy, col)["rotation"] > 0.1
+    assert moved(legacy, cols["track_spread_center_x"])["rotation"] > 0.1
 
 
 def test_regression_outputs_stay_within_the_parameters_ranges_and_still_learn_from_beyond() -> None:
