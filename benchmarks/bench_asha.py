@@ -8,11 +8,10 @@ worse of the two bests instead.
     python benchmarks/bench_asha.py                         # 64 + 64 trials: long on 2 shared cores (an hour+)
     python benchmarks/bench_asha.py --trials 12 --epochs 3  # a smaller form that checks the benchmark runs
 
-Each search is a normal experiment under --storage (named asha_tpe / random; asha_tpe_g2_rf4 for
---grace-period 2 --reduction-factor 4, asha_tpe_mv for --searcher tpe-mv, random_s1 and asha_tpe_s1 for
---seed 1): rerunning with the same
---storage resumes an interrupted one instead of starting over, and reuses the random search, which ASHA's
-settings do not change.
+Each search is a normal experiment under --storage (named asha_tpe_mv / random; asha_tpe for --searcher tpe,
+asha_tpe_g2_rf4_mv for --grace-period 2 --reduction-factor 4, random_s1 and asha_tpe_mv_s1 for --seed 1):
+rerunning with the same --storage resumes an interrupted one instead of starting over, and reuses the random
+search, which ASHA's settings do not change.
 """
 
 from __future__ import annotations
@@ -83,7 +82,7 @@ def main(argv=None) -> None:
     p.add_argument("--num-cpus", type=int, default=os.cpu_count())
     p.add_argument("--grace-period", type=int, default=1, help="ASHA's epochs before it may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA keeps the best 1/N at each rung")
-    p.add_argument("--searcher", choices=("tpe", "tpe-mv"), default="tpe", help="the searcher beside ASHA")
+    p.add_argument("--searcher", choices=("tpe", "tpe-mv"), default="tpe-mv", help="the searcher beside ASHA")
     p.add_argument("--seed", type=int, default=0, help="both searchers' seed (experiments get a _s<N> suffix)")
     a = p.parse_args(argv)
     import ray

@@ -15,6 +15,7 @@ from core.config import Config
 from core.data.preprocess import prepare
 from core.learn.train_loop import LocalHooks, train
 from distributed.results import describe, format_table
+from distributed.samplers import sampler_of
 from distributed.settings import OBJECTIVE, SearchResult, SearchSettings
 from distributed.storage import resolve_storage
 
@@ -31,7 +32,7 @@ def debug_search(base: Config, s: SearchSettings, out_dir: str | None = None, lo
     out = Path(out_dir or Path(resolve_storage(s.storage)) / f"debug-{time.strftime('%Y%m%d-%H%M%S')}")
     space = search_spaces.resolve(s.space)
     data = prepare(base.data)
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=s.seed))
+    study = optuna.create_study(direction="minimize", sampler=sampler_of(s.searcher, s.seed))
     res = SearchResult(experiment_path=str(out), counts={"finished": 0, "stopped_early": 0, "errors": 0})
     for i in range(s.trials):
         trial = study.ask()

@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from core.learn.faults import FaultSpecError, parse_faults
 from distributed.cluster import alive_nodes, check_storage, init_ray, plan_concurrency, trial_resources
 from distributed.data import prepare_cached
 from distributed.results import format_table, make_progress, summarize_grid
+from distributed.samplers import sampler_of
 from distributed.settings import (
     MODE,
     OBJECTIVE,
@@ -339,22 +339,13 @@ def resume_hint(what: str, name: str, storage: str) -> str:
 def _searcher(space, s: SearchSettings):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
-    sampler = None
-    if s.searcher == "random":
-        sampler = optuna.samplers.RandomSampler(seed=s.seed)
-    elif s.searcher == "tpe-mv":
-        with warnings.catch_warnings():  # multivariate, group and constant_liar are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = optuna.samplers.TPESampler(seed=s.seed, multivariate=True, group=True, constant_liar=True)
     # a database optuna-dashboard can watch live (the study is named after the experiment)
     storage = optuna.storages.RDBStorage(s.optuna_storage) if s.optuna_storage else None
-    # seed only without a sampler: OptunaSearch builds a seeded TPE itself and refuses both
     return OptunaSearch(
         space,
         metric=OBJECTIVE,
         mode=MODE,
-        sampler=sampler,
-        seed=None if sampler else s.seed,
+        sampler=sampler_of(s.searcher, s.seed),
         storage=storage,
         study_name=s.name if storage else None,
         points_to_evaluate=[dict(p) for p in s.start_points] or None,

@@ -67,8 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--searcher",
         choices=SEARCHERS,
-        default="tpe",
-        help="tpe; tpe-mv: multivariate TPE with the constant liar for running trials; random",
+        default="tpe-mv",
+        help="tpe-mv (default): multivariate TPE with the constant liar for running trials; tpe: univariate; random",
     )
     p.add_argument(
         "--workers-per-trial",

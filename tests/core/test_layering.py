@@ -57,7 +57,7 @@ def test_core_never_imports_ray():
 
 
 def test_debug_search_and_report_run_without_ray():
-    r = run_blocked(["distributed.debug", "distributed.settings", "distributed.report"], "ray")
+    r = run_blocked(["distributed.debug", "distributed.samplers", "distributed.settings", "distributed.report"], "ray")
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr
 
 

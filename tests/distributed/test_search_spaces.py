@@ -191,3 +191,24 @@ def test_multivariate_tpe_searches_the_full_space_past_its_random_start():
     first = proposals(0)
     assert first == proposals(0)
     assert len({str(sorted(p.items())) for p in first[10:]}) > 1
+
+
+def test_every_searcher_maps_to_its_seeded_sampler():
+    """tpe-mv (the default, measured best by benchmarks/bench_asha.py), tpe and random map to their Optuna
+    samplers (distributed.samplers, which the Ray and the debug search share), seeded; an unknown name is
+    refused."""
+    import optuna
+
+    from distributed.samplers import sampler_of
+    from distributed.settings import SEARCHERS, SearchSettings
+
+    assert SearchSettings().searcher == "tpe-mv"
+    mv, uni, rnd = (sampler_of(name, 3) for name in ("tpe-mv", "tpe", "random"))
+    assert isinstance(mv, optuna.samplers.TPESampler) and mv._multivariate and mv._constant_liar
+    assert isinstance(uni, optuna.samplers.TPESampler) and not uni._multivariate
+    assert isinstance(rnd, optuna.samplers.RandomSampler)
+    assert set(SEARCHERS) == {"tpe-mv", "tpe", "random"}
+    draws = [optuna.create_study(sampler=sampler_of("random", 3)).ask().suggest_float("x", 0, 1) for _ in range(2)]
+    assert draws[0] == draws[1]  # seeded
+    with pytest.raises(ValueError, match="unknown searcher"):
+        sampler_of("grid", 0)
