@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:  # runnable from a checkout
 import numpy as np  # noqa: E402
 
 from distributed.cluster import init_ray  # noqa: E402
-from distributed.settings import STATE_FILE, SearchSettings, laptop_config  # noqa: E402
+from distributed.settings import SEARCHERS, STATE_FILE, SearchSettings, laptop_config  # noqa: E402
 from distributed.tune import run_search  # noqa: E402
 
 
@@ -82,7 +82,8 @@ def main(argv=None) -> None:
     p.add_argument("--num-cpus", type=int, default=os.cpu_count())
     p.add_argument("--grace-period", type=int, default=1, help="ASHA's epochs before it may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA keeps the best 1/N at each rung")
-    p.add_argument("--searcher", choices=("tpe", "tpe-mv"), default="tpe-mv", help="the searcher beside ASHA")
+    asha_searchers = [name for name in SEARCHERS if name != "random"]  # random search is the reference
+    p.add_argument("--searcher", choices=asha_searchers, default="tpe-mv", help="the searcher beside ASHA")
     p.add_argument("--seed", type=int, default=0, help="both searchers' seed (experiments get a _s<N> suffix)")
     a = p.parse_args(argv)
     import ray
