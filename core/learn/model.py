@@ -33,6 +33,7 @@ from core.data.context import (
     TRACK_KEY_LOGIT,
     TRACK_MEAN,
     TRACK_MEDIAN,
+    TRACK_SPREAD,
 )
 from core.data.timeline import DIALECTS, PARAM_RANGES
 
@@ -53,6 +54,7 @@ OPTIONAL_WEIGHTS = (
     "range_lo",
     "range_hi",
     "skip_own_only",
+    "rule_median_spread",
 )
 
 
@@ -206,6 +208,11 @@ class MultiTrackTransformer(nn.Module):
         # Weights written before the median existed keep the mean alone (median_in_rule False).
         self.rule_median = nn.Parameter(torch.zeros(len(cfg.targets)))
         self.register_buffer("median_in_rule", torch.ones((), dtype=torch.bool))
+        # ... and that share moves with the spread of the track's given values (a learned slope per head, 0 at
+        # the start and in weights written before it): one clip rotated -157.5 degrees among unrotated ones
+        # pulls the mean far off and leaves a large spread, where the median is what the other clips do.
+        self.register_buffer("rule_spread_idx", torch.tensor([TRACK_SPREAD.start + r for r in r_idx]), persistent=False)
+        self.rule_median_spread = nn.Parameter(torch.zeros(len(cfg.targets)))
         # Where given clips of the token's source frame size exist in the timeline (the geometry block), the
         # rule moves towards their mean by a learned share per head (geometry_share(), 0.5 at the start), or
         # is their mean where the track itself has no given clip. Weights written before it: off.
@@ -269,6 +276,8 @@ class MultiTrackTransformer(nn.Module):
         if prefix + "rule_median" not in state_dict:  # written before the robust track block: the mean alone
             state_dict[prefix + "rule_median"] = torch.zeros_like(self.rule_median)
             state_dict.setdefault(prefix + "median_in_rule", torch.zeros((), dtype=torch.bool))
+        # written before the share followed the spread: a flat share, as then
+        state_dict.setdefault(prefix + "rule_median_spread", torch.zeros_like(self.rule_median_spread))
         if prefix + "summary_skip.weight" in state_dict:  # written before the skip read its own head's columns
             state_dict.setdefault(prefix + "skip_own_only", torch.zeros((), dtype=torch.bool))
         if prefix + "rule_geometry" not in state_dict:  # written before the geometry block
@@ -303,9 +312,12 @@ class MultiTrackTransformer(nn.Module):
         """(H,) each head's trust in the same-track prior: 1.5 * sigmoid(RULE_TRUST_RATE * p + log 2), 1.0 at p = 0."""
         return 1.5 * torch.sigmoid(self.trust_rate * self.rule_trust + self.log2)
 
-    def median_share(self) -> Tensor:
-        """(R_model,) each regression head's weight on the track median in the same-track prior (rest: the mean)."""
-        share = torch.sigmoid(self.trust_rate * self.rule_median)
+    def median_share(self, spread: Tensor | None = None) -> Tensor:
+        """Each regression head's weight on the track median in the same-track prior (rest: the mean): (R_model,)
+        where the track's given values do not spread, else broadcast with ``spread`` (..., R_model), the
+        summary's track spread of each head's target."""
+        logit = self.rule_median if spread is None else self.rule_median + self.rule_median_spread * spread
+        share = torch.sigmoid(self.trust_rate * logit)
         return share * self.median_in_rule.to(share.dtype)
 
     def geometry_share(self) -> Tensor:
@@ -352,7 +364,7 @@ class MultiTrackTransformer(nn.Module):
         skip = F.linear(summary, self.summary_skip.weight * mask, bias)  # (B, K, T, n_out)
         track_mean = summary.index_select(-1, self.rule_mean_idx)  # (B, K, T, R_model)
         track_has = summary.index_select(-1, self.rule_has_idx)  # (B, K, T, R_model), 0/1
-        share = self.median_share()  # (R_model,)
+        share = self.median_share(summary.index_select(-1, self.rule_spread_idx))  # (B, K, T, R_model)
         track_rule = track_mean + share * (summary.index_select(-1, self.rule_median_idx) - track_mean)
         geo_has = summary.index_select(-1, self.rule_geo_has_idx) * self.geometry_in_rule.to(x.dtype)
         geo_pull = geo_has * (self.geometry_share() * track_has + (1.0 - track_has))  # all the way without a track rule

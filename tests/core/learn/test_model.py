@@ -291,7 +291,7 @@ def test_weights_written_before_the_robust_track_block_load_and_predict_as_then(
     cfg = model_cfg(dropout=0.0)
     model = build_model(cfg, F).eval()
     extra = N_SUMMARY - N_SUMMARY_MEAN_ONLY
-    new = ("rule_median", "median_in_rule", "rule_geometry", "geometry_in_rule", "skip_own_only")
+    new = ("rule_median", "median_in_rule", "rule_geometry", "geometry_in_rule", "skip_own_only", "rule_median_spread")
     old = {k: v for k, v in model.state_dict().items() if k not in new}
     old["input.weight"] = old["input.weight"][:, :-extra]  # the summary is the last block of the input
     old["summary_skip.weight"] = old["summary_skip.weight"][:, :-extra]
@@ -349,6 +349,66 @@ def test_the_rule_moves_to_the_median_where_one_odd_given_clip_pulls_the_mean() 
     assert share[rot] > 0.75, share  # and still rising: the deviation heads learn the same correction meanwhile
     others = torch.cat([share[:rot], share[rot + 1 :]])
     assert torch.equal(others, torch.full_like(others, 0.5))  # no given clips on them, nothing learned
+
+
+def test_the_median_share_follows_the_spread_of_the_given_values() -> None:
+    """Where the given values on a track agree (small spread) the other clips follow their mean, and where one
+    odd clip spreads them the other clips sit at the median: no flat share fits both, and training gives the
+    share a positive slope in the spread."""
+    from core.data.context import TRACK_HAS, TRACK_MEAN, TRACK_MEDIAN, TRACK_SPREAD
+
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F)
+    rot = cfg.targets.index("rotation")
+    assert model.rule_median_spread[rot].item() == 0.0  # a flat share at the start
+    g = torch.Generator().manual_seed(6)
+    r = REGRESSION_TARGETS.index("rotation")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = MultiTrackLoss(LossConfig(), cfg)
+    for _ in range(150):
+        batch = make_batch(4, 4, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
+        s = torch.zeros_like(batch["context_summary"])
+        median = torch.randn(4, 4, 1, generator=g).expand(4, 4, 16)
+        pull = 2.0 * torch.randn(4, 4, 1, generator=g).expand(4, 4, 16)
+        odd = (torch.arange(4) % 2 == 1)[None, :, None].expand(4, 4, 16)  # tracks 1 and 3: one odd clip
+        s[..., TRACK_HAS.start + r] = 1.0
+        s[..., TRACK_MEDIAN.start + r] = median
+        s[..., TRACK_MEAN.start + r] = median + pull
+        s[..., TRACK_SPREAD.start + r] = torch.where(odd, 4.0, 0.1)
+        batch["context_summary"] = s * batch["step_mask"][..., None]
+        batch["targets"] = torch.zeros_like(batch["targets"])
+        batch["targets"][..., r] = torch.where(odd, median, median + pull)  # uniform tracks: the mean
+        total, _ = loss_fn(model(batch), batch)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    assert model.rule_median_spread[rot].item() > 0.0
+    share = model.median_share(torch.tensor([[0.1], [4.0]]).expand(2, len(cfg.targets))).detach()[:, rot]
+    assert share[1] > 0.8 and share[0] < 0.5, share
+
+
+def test_weights_written_before_the_spread_slope_load_with_a_flat_share() -> None:
+    """Weights without ``rule_median_spread`` load with slope 0 and predict as a model whose share is flat."""
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0)
+    model = build_model(cfg, F).eval()
+    old = {k: v.clone() for k, v in model.state_dict().items() if k != "rule_median_spread"}
+    with torch.no_grad():
+        model.rule_median_spread.fill_(0.5)
+    legacy = build_model(cfg, F).eval()
+    with torch.no_grad():
+        legacy.rule_median_spread.fill_(0.5)
+    legacy.load_state_dict(old)
+    assert torch.equal(legacy.rule_median_spread, torch.zeros(len(cfg.targets)))
+    batch = make_batch(seed=7)
+    with torch.no_grad():
+        got, sloped = legacy(batch), model(batch)
+        model.rule_median_spread.zero_()
+        want = model(batch)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k])
+    assert any(not torch.allclose(sloped[k], want[k]) for k in cfg.targets)  # the slope does act
 
 
 def test_the_rule_takes_the_same_size_clips_mean_alone_or_halfway_beside_the_track_mean() -> None:
