@@ -207,6 +207,24 @@ def test_tiny_overfit_one_batch(attention: str) -> None:
     assert losses[-1] < 0.02 * losses[0], (losses[0], losses[-1])
 
 
+def train_rule(model, cfg, fill, tracks: int, seed: int, steps: int = 150) -> None:
+    """Adam steps on random batches of 4 windows x ``tracks`` x 16 steps whose summary and regression
+    targets ``fill(summary, targets, generator)`` writes into zeros."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = MultiTrackLoss(LossConfig(), cfg)
+    for _ in range(steps):
+        batch = make_batch(4, tracks, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
+        s, t = torch.zeros_like(batch["context_summary"]), torch.zeros_like(batch["targets"])
+        fill(s, t, g)
+        batch["context_summary"] = s * batch["step_mask"][..., None]
+        batch["targets"] = t
+        total, _ = loss_fn(model(batch), batch)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+
+
 def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
     """The same-track prior has one learned trust per head: 1.0 at the start (the model is the rule plus
     its deviations); where the given clips' mean says nothing about the other clips (here: noise, with
@@ -217,13 +235,9 @@ def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
     cfg = model_cfg(dropout=0.0)
     model = build_model(cfg, F)
     assert torch.allclose(model.trust().detach(), torch.ones(len(cfg.targets) + len(cfg.classify)))
-    g = torch.Generator().manual_seed(3)
     r_misled, r_kept = REGRESSION_TARGETS.index("scale"), REGRESSION_TARGETS.index("level_db")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = MultiTrackLoss(LossConfig(), cfg)
-    for _ in range(150):
-        batch = make_batch(4, 3, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
-        s = torch.zeros_like(batch["context_summary"])
+
+    def misled_and_kept(s: torch.Tensor, t: torch.Tensor, g: torch.Generator) -> None:
         s[..., TRACK_HAS.start + r_misled] = 1.0
         s[..., TRACK_HAS.start + r_kept] = 1.0
         mean = torch.randn(4, 3, 1, generator=g).expand(4, 3, 16)  # one mean per track
@@ -231,13 +245,9 @@ def test_rule_trust_starts_full_and_falls_where_the_rule_misleads() -> None:
         s[..., TRACK_MEAN.start + r_kept] = mean  # a right one: the targets are the mean
         s[..., TRACK_MEDIAN.start + r_misled] = mean  # one value per track: its median is its mean
         s[..., TRACK_MEDIAN.start + r_kept] = mean
-        batch["context_summary"] = s * batch["step_mask"][..., None]
-        batch["targets"] = torch.zeros_like(batch["targets"])
-        batch["targets"][..., r_kept] = mean
-        total, _ = loss_fn(model(batch), batch)
-        opt.zero_grad()
-        total.backward()
-        opt.step()
+        t[..., r_kept] = mean
+
+    train_rule(model, cfg, misled_and_kept, tracks=3, seed=3)
     t = model.trust().detach()
     assert t[r_misled] < 0.5, t
     assert t[r_kept] > 0.9, t
@@ -326,24 +336,16 @@ def test_the_rule_moves_to_the_median_where_one_odd_given_clip_pulls_the_mean() 
     model = build_model(cfg, F)
     share = model.median_share().detach()
     assert torch.allclose(share, torch.full_like(share, 0.5))
-    g = torch.Generator().manual_seed(5)
     r = REGRESSION_TARGETS.index("rotation")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = MultiTrackLoss(LossConfig(), cfg)
-    for _ in range(150):
-        batch = make_batch(4, 3, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
-        s = torch.zeros_like(batch["context_summary"])
+
+    def odd_clip(s: torch.Tensor, t: torch.Tensor, g: torch.Generator) -> None:
         median = torch.randn(4, 3, 1, generator=g).expand(4, 3, 16)
         s[..., TRACK_HAS.start + r] = 1.0
         s[..., TRACK_MEDIAN.start + r] = median
         s[..., TRACK_MEAN.start + r] = median + 2.0 * torch.randn(4, 3, 1, generator=g)  # an odd clip's pull
-        batch["context_summary"] = s * batch["step_mask"][..., None]
-        batch["targets"] = torch.zeros_like(batch["targets"])
-        batch["targets"][..., r] = median
-        total, _ = loss_fn(model(batch), batch)
-        opt.zero_grad()
-        total.backward()
-        opt.step()
+        t[..., r] = median
+
+    train_rule(model, cfg, odd_clip, tracks=3, seed=5)
     share = model.median_share().detach()
     rot = cfg.targets.index("rotation")
     assert share[rot] > 0.75, share  # and still rising: the deviation heads learn the same correction meanwhile
@@ -362,13 +364,9 @@ def test_the_median_share_follows_the_spread_of_the_given_values() -> None:
     model = build_model(cfg, F)
     rot = cfg.targets.index("rotation")
     assert model.rule_median_spread[rot].item() == 0.0  # a flat share at the start
-    g = torch.Generator().manual_seed(6)
     r = REGRESSION_TARGETS.index("rotation")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = MultiTrackLoss(LossConfig(), cfg)
-    for _ in range(150):
-        batch = make_batch(4, 4, 16, seed=int(torch.randint(0, 10**6, (1,), generator=g)))
-        s = torch.zeros_like(batch["context_summary"])
+
+    def odd_or_uniform(s: torch.Tensor, t: torch.Tensor, g: torch.Generator) -> None:
         median = torch.randn(4, 4, 1, generator=g).expand(4, 4, 16)
         pull = 2.0 * torch.randn(4, 4, 1, generator=g).expand(4, 4, 16)
         odd = (torch.arange(4) % 2 == 1)[None, :, None].expand(4, 4, 16)  # tracks 1 and 3: one odd clip
@@ -376,13 +374,9 @@ def test_the_median_share_follows_the_spread_of_the_given_values() -> None:
         s[..., TRACK_MEDIAN.start + r] = median
         s[..., TRACK_MEAN.start + r] = median + pull
         s[..., TRACK_SPREAD.start + r] = torch.where(odd, 4.0, 0.1)
-        batch["context_summary"] = s * batch["step_mask"][..., None]
-        batch["targets"] = torch.zeros_like(batch["targets"])
-        batch["targets"][..., r] = torch.where(odd, median, median + pull)  # uniform tracks: the mean
-        total, _ = loss_fn(model(batch), batch)
-        opt.zero_grad()
-        total.backward()
-        opt.step()
+        t[..., r] = torch.where(odd, median, median + pull)  # uniform tracks: the mean
+
+    train_rule(model, cfg, odd_or_uniform, tracks=4, seed=6)
     assert model.rule_median_spread[rot].item() > 0.0
     share = model.median_share(torch.tensor([[0.1], [4.0]]).expand(2, len(cfg.targets))).detach()[:, rot]
     assert share[1] > 0.8 and share[0] < 0.5, share
