@@ -83,7 +83,9 @@ def main(argv=None) -> None:
     p.add_argument("--grace-period", type=int, default=1, help="ASHA's epochs before it may stop a trial")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA keeps the best 1/N at each rung")
     asha_searchers = [name for name in SEARCHERS if name != "random"]  # random search is the reference
-    p.add_argument("--searcher", choices=asha_searchers, default="tpe-mv", help="the searcher beside ASHA")
+    p.add_argument(
+        "--searcher", choices=asha_searchers, default=SearchSettings.searcher, help="the searcher beside ASHA"
+    )
     p.add_argument("--seed", type=int, default=0, help="both searchers' seed (experiments get a _s<N> suffix)")
     a = p.parse_args(argv)
     import ray

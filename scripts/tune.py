@@ -67,8 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--searcher",
         choices=SEARCHERS,
-        default="tpe-mv",
-        help="tpe-mv (default): multivariate TPE with the constant liar for running trials; tpe: univariate; random",
+        default=SearchSettings.searcher,
+        help=f"tpe-mv: multivariate TPE with the constant liar for running trials; tpe: univariate; random "
+        f"(default {SearchSettings.searcher})",
     )
     p.add_argument(
         "--workers-per-trial",
