@@ -3,11 +3,15 @@ squared error (standardised units) of the model, the train constant, the validat
 constant and the same-track rule, sorted by the model's excess over that constant.
 
     python benchmarks/errors_by_file.py RUN [--context 0.5] [--heads rotation center_y]
+    python benchmarks/errors_by_file.py RUN --context 0.5 --by-track   # by what the token's track gives
 
 RUN is a run folder trained with a ``data.data_dir`` (scripts/train.py --data, benchmarks/quality_real.py's
 ``real``); its config gives the data and the split. Diagnostic only (issue 6): it found that rotation's excess
 was the training programmes' rare rotated clips pulling every prediction off 0, and that one programme's
 -157.5 degree clip on a given track makes seed 1's rotation with clips given (README, "Measured").
+``--by-track`` sums the same errors over every validation token by what its track gives for that head (no
+given clip, one, several that agree, several that spread) and whether the timeline gives clips of its
+source size: it found the rule exact where the given values agree and the model pulled off it there.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from core.data.batch import trim_tracks  # noqa: E402
+from core.data.context import GEOMETRY_HAS, SUMMARY_FEATURES, TRACK_HAS, TRACK_SPREAD  # noqa: E402
 from core.data.dataset import WindowDataset, collate  # noqa: E402
 from core.data.preprocess import prepare  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
@@ -33,23 +38,68 @@ from core.learn.loss import MultiTrackLoss, baseline_outputs  # noqa: E402
 from core.learn.rules import constant_of, same_track_outputs  # noqa: E402
 
 SIDES = ("model", "train constant", "val constant", "rule")
+# what the token's track gives for a head (--by-track); the summary's given-clip count is log1p(clips)
+TRACK_GROUPS = ("no given clip", "one given clip", "given values agree", "given values spread")
+GIVEN_LOG1P = SUMMARY_FEATURES.index("track_given_log1p")
 
 
-def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, dict]:
-    """({file: {head: (positions, model SSE, train SSE, val SSE, rule SSE)}}, the same summed over files)."""
+def _setup(run: Path):
+    """(cfg, data, loss_fn, stds, {side: outputs of a batch}) of a run folder or checkpoint."""
     model, cfg, scalers = load_checkpoint(run / "checkpoints" / "best" if (run / "checkpoints").is_dir() else run)
     data = prepare(cfg.data)
     pooled = constant_of(data.val, scalers.target_mean, scalers.target_std)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
     stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
     t, c = cfg.model.targets, cfg.model.classify
+    model.eval()
     sides = {
         "model": lambda b: loss_fn.calibrate(model(b)),
         "train constant": lambda b: baseline_outputs(b, scalers.baseline, t, c),
         "val constant": lambda b: baseline_outputs(b, pooled, t, c),
         "rule": lambda b: same_track_outputs(b, pooled, t, c),
     }
-    model.eval()
+    return cfg, data, scalers, loss_fn, stds, sides
+
+
+def track_groups(summary: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{"<track group>, same size given|none": (B, K, T, R) bool} from a batch's context summary: what the
+    token's track gives for each target (TRACK_GROUPS; one clip has spread 0 too) and whether the timeline
+    gives clips of the token's source frame size (the geometry block)."""
+    has = summary[..., TRACK_HAS] > 0
+    spread = summary[..., TRACK_SPREAD] > 0
+    several = (summary[..., GIVEN_LOG1P : GIVEN_LOG1P + 1] > float(np.log1p(1.5))).expand_as(has)
+    track = dict(zip(TRACK_GROUPS, (~has, has & ~several & ~spread, has & several & ~spread, has & spread)))
+    geo = summary[..., GEOMETRY_HAS] > 0
+    return {f"{name}, same size {g}": m & gm for name, m in track.items() for g, gm in (("given", geo), ("none", ~geo))}
+
+
+def errors_by_track(run: Path, context: float, heads: list[str]) -> dict[str, dict]:
+    """{group (track_groups): {head: (positions, model SSE, train SSE, val SSE, rule SSE)}} over the
+    validation windows."""
+    cfg, data, scalers, loss_fn, stds, sides = _setup(run)
+    ds = WindowDataset(data.val, scalers, context=context, seed=0, skip_empty=True)
+    acc = _Acc()
+    with torch.no_grad():
+        for batch in DataLoader(ds, batch_size=32, collate_fn=collate):
+            batch = trim_tracks(batch)
+            outs = {side: fn(batch) for side, fn in sides.items()}
+            for group, m in track_groups(batch["context_summary"]).items():
+                part = dict(batch, target_mask=batch["target_mask"] & m)
+                for side, out in outs.items():
+                    accumulate(acc, f"{group}/{side}/", out, part, loss_fn, stds, cfg.model)
+    groups = {}
+    for group in track_groups(torch.zeros(1, len(SUMMARY_FEATURES))):
+        row = {}
+        for h in heads:
+            n = acc.values.get(f"{group}/model/count/{h}", 0.0)
+            row[h] = np.array([n] + [acc.values.get(f"{group}/{side}/loss/{h}", 0.0) for side in SIDES])
+        groups[group] = row
+    return groups
+
+
+def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, dict]:
+    """({file: {head: (positions, model SSE, train SSE, val SSE, rule SSE)}}, the same summed over files)."""
+    cfg, data, scalers, loss_fn, stds, sides = _setup(run)
     per_file, total = {}, {h: np.zeros(1 + len(SIDES)) for h in heads}
     for name, (first, count) in sorted(data.meta["timelines_of"].items()):
         if data.meta["splits"].get(name) != "val":
@@ -79,7 +129,18 @@ def main(argv=None) -> int:
     p.add_argument("--context", type=float, default=0.0, help="share of each timeline's clips given")
     p.add_argument("--heads", nargs="+", default=["rotation", "center_x", "center_y", "scale", "pan"])
     p.add_argument("--top", type=int, default=8, help="files per head")
+    p.add_argument("--by-track", action="store_true", help="by what the token's track gives, not by file")
     a = p.parse_args(argv)
+    if a.by_track:
+        groups = errors_by_track(a.run, a.context, a.heads)
+        for h in a.heads:
+            print(f"\n{h}: squared error summed over the validation tokens of each group (standardised units)")
+            print(f"  {'group':44} {'positions':>9} " + " ".join(f"{s[:14]:>14}" for s in SIDES))
+            for group, row in groups.items():
+                n, *sse = row[h]
+                if n:
+                    print(f"  {group:44} {n:9.0f} " + " ".join(f"{v:14.1f}" for v in sse))
+        return 0
     per_file, total = errors_by_file(a.run, a.context, a.heads)
     for h in a.heads:
         n, *sse = total[h]
