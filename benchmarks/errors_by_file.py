@@ -44,7 +44,7 @@ GIVEN_LOG1P = SUMMARY_FEATURES.index("track_given_log1p")
 
 
 def _setup(run: Path):
-    """(cfg, data, loss_fn, stds, {side: outputs of a batch}) of a run folder or checkpoint."""
+    """(cfg, data, scalers, loss_fn, stds, {side: outputs of a batch}) of a run folder or checkpoint."""
     model, cfg, scalers = load_checkpoint(run / "checkpoints" / "best" if (run / "checkpoints").is_dir() else run)
     data = prepare(cfg.data)
     pooled = constant_of(data.val, scalers.target_mean, scalers.target_std)
@@ -63,8 +63,9 @@ def _setup(run: Path):
 
 def track_groups(summary: torch.Tensor) -> dict[str, torch.Tensor]:
     """{"<track group>, same size given|none": (B, K, T, R) bool} from a batch's context summary: what the
-    token's track gives for each target (TRACK_GROUPS; one clip has spread 0 too) and whether the timeline
-    gives clips of the token's source frame size (the geometry block)."""
+    token's track gives for each target (TRACK_GROUPS; one clip has spread 0 too; "one" and "several" count
+    the track's given clips, whichever targets they carry) and whether the timeline gives clips of the token's
+    source frame size (the geometry block)."""
     has = summary[..., TRACK_HAS] > 0
     spread = summary[..., TRACK_SPREAD] > 0
     several = (summary[..., GIVEN_LOG1P : GIVEN_LOG1P + 1] > float(np.log1p(1.5))).expand_as(has)
