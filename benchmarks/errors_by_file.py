@@ -29,7 +29,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from core.data.batch import trim_tracks  # noqa: E402
-from core.data.context import GEOMETRY_HAS, SUMMARY_FEATURES, TRACK_HAS, TRACK_SPREAD  # noqa: E402
+from core.data.context import GEOMETRY_HAS, N_SUMMARY, SUMMARY_FEATURES, TRACK_HAS, TRACK_SPREAD  # noqa: E402
 from core.data.dataset import WindowDataset, collate  # noqa: E402
 from core.data.preprocess import prepare  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
@@ -61,6 +61,12 @@ def _setup(run: Path):
     return cfg, data, scalers, loss_fn, stds, sides
 
 
+def _sums(acc: _Acc, head: str, prefix: str = "") -> np.ndarray:
+    """(positions, model SSE, train SSE, val SSE, rule SSE) of one head from sums accumulated under ``prefix``."""
+    n = acc.values.get(f"{prefix}model/count/{head}", 0.0)
+    return np.array([n] + [acc.values.get(f"{prefix}{side}/loss/{head}", 0.0) for side in SIDES])
+
+
 def track_groups(summary: torch.Tensor) -> dict[str, torch.Tensor]:
     """{"<track group>, same size given|none": (B, K, T, R) bool} from a batch's context summary: what the
     token's track gives for each target (TRACK_GROUPS; one clip has spread 0 too; "one" and "several" count
@@ -88,14 +94,7 @@ def errors_by_track(run: Path, context: float, heads: list[str]) -> dict[str, di
                 part = dict(batch, target_mask=batch["target_mask"] & m)
                 for side, out in outs.items():
                     accumulate(acc, f"{group}/{side}/", out, part, loss_fn, stds, cfg.model)
-    groups = {}
-    for group in track_groups(torch.zeros(1, len(SUMMARY_FEATURES))):
-        row = {}
-        for h in heads:
-            n = acc.values.get(f"{group}/model/count/{h}", 0.0)
-            row[h] = np.array([n] + [acc.values.get(f"{group}/{side}/loss/{h}", 0.0) for side in SIDES])
-        groups[group] = row
-    return groups
+    return {group: {h: _sums(acc, h, f"{group}/") for h in heads} for group in track_groups(torch.zeros(1, N_SUMMARY))}
 
 
 def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, dict]:
@@ -115,10 +114,8 @@ def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, d
                 batch = trim_tracks(batch)
                 for side, fn in sides.items():
                     accumulate(acc, side + "/", fn(batch), batch, loss_fn, stds, cfg.model)
-        row = {}
+        row = {h: _sums(acc, h) for h in heads}
         for h in heads:
-            n = acc.values.get(f"model/count/{h}", 0.0)
-            row[h] = np.array([n] + [acc.values.get(f"{side}/loss/{h}", 0.0) for side in SIDES])
             total[h] += row[h]
         per_file[name] = row
     return per_file, total
