@@ -180,6 +180,10 @@ class TrainConfig:
     # training windows drawn (without replacement) per epoch; 0 = all. Real corpora give 10,000+ windows
     # of long programmes: a subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
+    # training windows are drawn with weight n ** -programme_balance, n the training windows of the window's
+    # programme (its file where the split is by file): 0 = every window alike, so a few long programmes set
+    # the habits; 1 = every programme alike (core.learn.loaders.programme_weights)
+    programme_balance: float = 0.0
     # exponential moving average of the weights, validated and checkpointed instead of the raw weights
     # (core.learn.average.WeightAverage); 0 = off, 0.99-0.999 typical
     ema_decay: float = 0.0
@@ -228,6 +232,10 @@ class TrainConfig:
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
         _check(self.epoch_windows >= 0, f"train.epoch_windows must be >= 0, got {self.epoch_windows}")
+        _check(
+            0 <= self.programme_balance <= 1,
+            f"train.programme_balance must be in [0, 1], got {self.programme_balance}",
+        )
         _check(0 <= self.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(
             0 < self.keyframe_threshold < 1,

@@ -67,6 +67,11 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def indices(self) -> np.ndarray:
+        """The raw window behind each item (all windows, or the non-empty ones with ``skip_empty``)."""
+        return self._index
+
     def set_epoch(self, epoch: int) -> None:
         """Draw other context clips next epoch (call before each training epoch)."""
         if int(epoch) != self.epoch:

@@ -1,5 +1,6 @@
-"""The training loop's data loaders: shuffled training windows (a random subset per epoch, or a
-``DistributedSampler`` shard under DDP) and fixed validation windows, sharded so that every window
+"""The training loop's data loaders: shuffled training windows (a random subset per epoch, a
+``DistributedSampler`` shard under DDP, or a draw weighted towards small programmes with
+``train.programme_balance``) and fixed validation windows, sharded so that every window
 is evaluated on exactly one rank.
 """
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
@@ -33,12 +35,47 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+class BalancedSampler(Sampler[int]):
+    """``num_samples`` windows drawn with the given weights from the loader's generator, then every
+    ``world``-th from ``rank``: every rank draws the same set (the generator is reseeded per epoch with
+    the same seed on every rank) and takes its own equal share, so DDP ranks run the same number of steps.
+    Without replacement when the draw is a subset, so an epoch sees fresh windows; with it when it
+    draws as many windows as there are, where without it would be a plain permutation."""
+
+    def __init__(self, weights: np.ndarray, num_samples: int, rank: int, world: int, generator) -> None:
+        self.weights = torch.as_tensor(np.asarray(weights, np.float64))
+        self.per_rank = -(-int(num_samples) // world)
+        self.rank, self.world, self.generator = rank, world, generator
+
+    def __iter__(self):
+        n = self.per_rank * self.world
+        drawn = torch.multinomial(self.weights, n, replacement=n >= len(self.weights), generator=self.generator)
+        return iter(drawn[self.rank :: self.world].tolist())
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+
+def programme_weights(meta: dict, timelines: np.ndarray, balance: float) -> np.ndarray:
+    """Per window (``timelines``: each window's global timeline number), ``n ** -balance`` with n the
+    number of those windows in its programme: the file's programme where the data was split by programme
+    (``meta["programmes"]``), else its file (``meta["timelines_of"]``), else its timeline."""
+    group_of_timeline: dict[int, str] = {}
+    programmes = meta.get("programmes") or {}
+    for name, (first, count) in (meta.get("timelines_of") or {}).items():
+        for t in range(int(first), int(first) + int(count)):
+            group_of_timeline[t] = programmes.get(name, name)
+    groups = np.array([group_of_timeline.get(int(t), f"timeline {int(t)}") for t in timelines])
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return counts[inverse].astype(np.float64) ** -float(balance)
+
+
 @dataclass
 class Loaders:
     train_ds: WindowDataset
     train: DataLoader
     val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
-    sampler: DistributedSampler | RandomSampler | None
+    sampler: DistributedSampler | RandomSampler | BalancedSampler | None
     generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
 
 
@@ -58,10 +95,15 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
             "add timelines or lower data.val_fraction"
         )
     gen = torch.Generator()
-    if world > 1:
+    draw = t.epoch_windows if 0 < t.epoch_windows < len(train_ds) else len(train_ds)
+    if t.programme_balance > 0:
+        timelines = np.asarray(data.train["timeline"])[train_ds.indices]
+        weights = programme_weights(getattr(data, "meta", {}) or {}, timelines, t.programme_balance)
+        sampler = BalancedSampler(weights, draw, rank, world, gen)
+    elif world > 1:
         sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed)
-    elif 0 < t.epoch_windows < len(train_ds):
-        sampler = RandomSampler(train_ds, num_samples=t.epoch_windows, generator=gen)  # a new subset each epoch
+    elif draw < len(train_ds):
+        sampler = RandomSampler(train_ds, num_samples=draw, generator=gen)  # a new subset each epoch
     else:
         sampler = None
 

@@ -1,0 +1,72 @@
+"""Programme-balanced drawing of training windows (``train.programme_balance``): the weights per window from
+the prepared data's programme map, the sampler's draw (same set on every DDP rank, equal shares), and the
+loaders of a real prepared corpus drawing small files more often than a plain subset does."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from core.learn.loaders import BalancedSampler, build_loaders, programme_weights
+
+# two files of one programme (a: timelines 0-1, b: timeline 2), a file of its own (c: timeline 3)
+META = {
+    "timelines_of": {"a.xml": [0, 2], "b.xml": [2, 1], "c.xml": [3, 1]},
+    "programmes": {"a.xml": "edit", "b.xml": "edit"},
+}
+WINDOWS = np.array([0, 0, 1, 2, 3, 3])  # programme "edit": 4 windows, c.xml: 2
+
+
+def test_weights_count_windows_per_programme_then_file_then_timeline():
+    assert programme_weights(META, WINDOWS, 1.0) == pytest.approx([1 / 4] * 4 + [1 / 2] * 2)
+    assert programme_weights(META, WINDOWS, 0.5) == pytest.approx([4**-0.5] * 4 + [2**-0.5] * 2)
+    assert programme_weights(META, WINDOWS, 0.0) == pytest.approx([1.0] * 6)
+    by_file = {"timelines_of": META["timelines_of"], "programmes": {}}  # split by file: a.xml and b.xml apart
+    assert programme_weights(by_file, WINDOWS, 1.0) == pytest.approx([1 / 3] * 3 + [1.0] + [1 / 2] * 2)
+    # no map at all (older prepared data): each timeline is its own group
+    assert programme_weights({}, WINDOWS, 1.0) == pytest.approx([1 / 2, 1 / 2, 1.0, 1.0, 1 / 2, 1 / 2])
+
+
+def test_sampler_balances_and_ranks_share_one_draw():
+    weights = programme_weights(META, WINDOWS, 1.0)
+    gen = torch.Generator()
+    counts = Counter()
+    for epoch in range(400):
+        gen.manual_seed(epoch)
+        counts.update(BalancedSampler(weights, 6, 0, 1, gen))
+    edit, own = sum(counts[i] for i in range(4)), counts[4] + counts[5]
+    assert edit / own == pytest.approx(1.0, rel=0.1)  # one programme, one file: drawn alike (unweighted: 2:1)
+    # two DDP ranks with the generator seeded alike: equal lengths, disjoint shares that make up one draw
+    shares = []
+    for rank in range(2):
+        gen.manual_seed(7)
+        shares.append(list(BalancedSampler(weights, 3, rank, 2, gen)))
+    assert len(shares[0]) == len(shares[1]) == 2  # 3 rounded up to an even split
+    gen.manual_seed(7)
+    whole = torch.multinomial(torch.as_tensor(weights), 4, replacement=False, generator=gen).tolist()
+    assert sorted(shares[0] + shares[1]) == sorted(whole)
+    assert not set(shares[0]) & set(shares[1])
+
+
+def test_loaders_draw_small_files_more_often(tiny):
+    cfg, data = tiny
+
+    def file_counts(balance: float) -> np.ndarray:
+        t = dataclasses.replace(cfg.train, programme_balance=balance, epoch_windows=40)
+        loaders = build_loaders(dataclasses.replace(cfg, train=t), data, 0, 1, pin=False)
+        assert isinstance(loaders.train.sampler, BalancedSampler) == (balance > 0)
+        counts = Counter()
+        for epoch in range(30):
+            loaders.generator.manual_seed(epoch)
+            timelines = np.asarray(data.train["timeline"])[loaders.train_ds.indices[list(loaders.train.sampler)]]
+            counts.update(timelines.tolist())
+        return np.array([counts[t] for t in np.unique(data.train["timeline"])], float)
+
+    plain, balanced = file_counts(0.0), file_counts(1.0)
+    # the built-in timelines are 30-180 s long: a plain draw follows their window counts, a balanced one evens them
+    cv = lambda c: c.std() / c.mean()  # noqa: E731
+    assert cv(balanced) < 0.5 * cv(plain)
