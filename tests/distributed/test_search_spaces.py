@@ -61,6 +61,7 @@ def test_full_space_covers_what_decides_quality():
         "loss.keyframe_pos_scale",
         "loss.regression",
         "train.context_max",
+        "train.programme_balance",
         "train.warmup_epochs",
         "train.grad_clip",
         "train.lr",
