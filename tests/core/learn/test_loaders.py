@@ -1,17 +1,27 @@
 """Programme-balanced drawing of training windows (``train.programme_balance``): the weights per window from
 the prepared data's programme map, the sampler's draw (same set on every DDP rank, equal shares), and the
-loaders of a real prepared corpus drawing small files more often than a plain subset does."""
+loaders of a real prepared corpus drawing small files more often than a plain subset does, and two real gloo
+ranks training on one balanced draw."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as tmp_mp
 
+from core.config import config_from_dict
+from core.data.preprocess import Prepared
+from core.learn.hooks import Hooks
 from core.learn.loaders import BalancedSampler, build_loaders, programme_weights
+from core.learn.train_loop import train
 
 # two files of one programme (a: timelines 0-1, b: timeline 2), a file of its own (c: timeline 3)
 META = {
@@ -70,3 +80,46 @@ def test_loaders_draw_small_files_more_often(tiny):
     # the built-in timelines are 30-180 s long: a plain draw follows their window counts, a balanced one evens them
     cv = lambda c: c.std() / c.mean()  # noqa: E731
     assert cv(balanced) < 0.5 * cv(plain)
+
+
+class _RankHooks(Hooks):
+    def __init__(self, rank: int, world: int, out: Path) -> None:
+        self.rank, self.world_size, self.out = rank, world, out
+
+    def report(self, metrics, checkpoint_dir) -> None:
+        with open(self.out / f"rank{self.rank}.jsonl", "a") as f:
+            f.write(json.dumps({"epoch": metrics["epoch"], "train_loss": metrics["train_loss"]}) + "\n")
+
+
+def _rank_main(rank: int, world: int, store: str, data_dir: str, cfg_dict: dict, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        train(config_from_dict(cfg_dict), Prepared.load(data_dir), _RankHooks(rank, world, Path(out)), progress=False)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_balanced_draw_trains_under_real_ddp(tiny, tmp_path):
+    """Two gloo ranks train on one balanced draw of an odd number of windows: every rank takes the same
+    number of steps (an uneven share would leave one rank waiting in all-reduce for ever) and both finish."""
+    cfg, data = tiny
+    data.save(tmp_path / "data")
+    t = dataclasses.replace(cfg.train, programme_balance=1.0, epoch_windows=13, epochs=2, batch_size=4)
+    cfg_dict = dataclasses.replace(cfg, train=t).to_dict()
+    ctx = tmp_mp.get_context("spawn")
+    args = (str(tmp_path / "store"), str(tmp_path / "data"), cfg_dict, str(tmp_path))
+    procs = [ctx.Process(target=_rank_main, args=(r, 2, *args)) for r in range(2)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + 240
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    alive = [p for p in procs if p.is_alive()]
+    for p in alive:
+        p.kill()
+    assert not alive, "a rank was still running after 4 minutes: the ranks' shares differ"
+    assert [p.exitcode for p in procs] == [0, 0]
+    for r in range(2):
+        lines = (tmp_path / f"rank{r}.jsonl").read_text().splitlines()
+        assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
