@@ -96,6 +96,7 @@ def _rank_main(rank: int, world: int, store: str, data_dir: str, cfg_dict: dict,
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         train(config_from_dict(cfg_dict), Prepared.load(data_dir), _RankHooks(rank, world, Path(out)), progress=False)
+        dist.barrier()  # neither rank tears its group down while the other still uses it
     finally:
         dist.destroy_process_group()
 
