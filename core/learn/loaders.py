@@ -1,7 +1,7 @@
-"""The training loop's data loaders: shuffled training windows (a random subset per epoch, a
-``DistributedSampler`` shard under DDP, or a draw weighted towards small programmes with
-``train.programme_balance``) and fixed validation windows, sharded so that every window
-is evaluated on exactly one rank.
+"""The training loop's data loaders: shuffled training windows (a random subset per epoch, the same subset
+shared out among DDP ranks, a ``DistributedSampler`` shard of all windows under DDP, or a draw weighted
+towards small programmes with ``train.programme_balance``) and fixed validation windows, sharded so that
+every window is evaluated on exactly one rank.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ class ShardSampler(Sampler[int]):
 
 
 class BalancedSampler(Sampler[int]):
-    """``num_samples`` windows drawn with the given weights from the loader's generator, then every
-    ``world``-th from ``rank``: every rank draws the same set (the generator is reseeded per epoch with
-    the same seed on every rank) and takes its own equal share, so DDP ranks run the same number of steps.
-    Without replacement when the draw is a subset, so an epoch sees fresh windows; with it when it
-    draws as many windows as there are, where without it would be a plain permutation."""
+    """``num_samples`` windows drawn with the given weights (all 1: a plain subset) from the loader's
+    generator, then every ``world``-th from ``rank``: every rank draws the same set (the generator is
+    reseeded per epoch with the same seed on every rank) and takes its own equal share, so DDP ranks run
+    the same number of steps. Without replacement when the draw is a subset, so an epoch sees fresh
+    windows; with it when it draws as many windows as there are, where without it would be a plain
+    permutation."""
 
     def __init__(self, weights: np.ndarray, num_samples: int, rank: int, world: int, generator) -> None:
         self.weights = torch.as_tensor(np.asarray(weights, np.float64))
@@ -100,6 +101,8 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
         timelines = np.asarray(data.train["timeline"])[train_ds.indices]
         weights = programme_weights(getattr(data, "meta", {}) or {}, timelines, t.programme_balance)
         sampler = BalancedSampler(weights, draw, rank, world, gen)
+    elif world > 1 and draw < len(train_ds):  # a subset per epoch under DDP too: the same epoch at any world size
+        sampler = BalancedSampler(np.ones(len(train_ds)), draw, rank, world, gen)
     elif world > 1:
         sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=t.seed)
     elif draw < len(train_ds):

@@ -16,6 +16,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as tmp_mp
+from torch.utils.data import DistributedSampler
 
 from core.config import config_from_dict
 from core.data.preprocess import Prepared
@@ -99,6 +100,24 @@ def _rank_main(rank: int, world: int, store: str, data_dir: str, cfg_dict: dict,
         dist.barrier()  # neither rank tears its group down while the other still uses it
     finally:
         dist.destroy_process_group()
+
+
+def test_ddp_ranks_share_one_subset_of_epoch_windows(tiny):
+    """``train.epoch_windows`` under DDP: the ranks split one subset of that size (before, each rank took a
+    shard of every window, so an epoch under DDP was all the windows whatever the setting)."""
+    cfg, data = tiny
+    t = dataclasses.replace(cfg.train, epoch_windows=13)
+    shares = []
+    for rank in range(2):
+        loaders = build_loaders(dataclasses.replace(cfg, train=t), data, rank, 2, pin=False)
+        assert len(loaders.train.sampler) == 7  # 13 rounded up to an even split
+        loaders.generator.manual_seed(5)
+        shares.append(list(loaders.train.sampler))
+    assert len(set(shares[0]) | set(shares[1])) == 14  # one draw without replacement, shared out
+    t = dataclasses.replace(cfg.train, epoch_windows=0)  # every window: a DistributedSampler shard, as before
+    assert isinstance(
+        build_loaders(dataclasses.replace(cfg, train=t), data, 0, 2, pin=False).sampler, DistributedSampler
+    )
 
 
 def test_balanced_draw_trains_under_real_ddp(tiny, tmp_path):
