@@ -67,10 +67,10 @@ def expected_epochs_to_reach(reports, target: float, orders: int = 2000, seed: i
     return total / orders
 
 
-def asha_suffix(grace_period: int, reduction_factor: int, searcher: str = "tpe") -> str:
-    """The ASHA experiment's name suffix: none for the defaults (names of earlier storages stay valid)."""
+def asha_suffix(grace_period: int, reduction_factor: int, searcher: str = "tpe", startup_trials: int = 10) -> str:
+    """The ASHA experiment's name suffix: none for the first settings (names of earlier storages stay valid)."""
     suffix = "" if (grace_period, reduction_factor) == (1, 3) else f"_g{grace_period}_rf{reduction_factor}"
-    return suffix + ("_mv" if searcher == "tpe-mv" else "")
+    return suffix + ("_mv" if searcher == "tpe-mv" else "") + ("" if startup_trials == 10 else f"_st{startup_trials}")
 
 
 def main(argv=None) -> None:
@@ -86,6 +86,12 @@ def main(argv=None) -> None:
     p.add_argument(
         "--searcher", choices=asha_searchers, default=SearchSettings.searcher, help="the searcher beside ASHA"
     )
+    p.add_argument(
+        "--startup-trials",
+        type=int,
+        default=SearchSettings.startup_trials,
+        help="trials TPE samples at random first (experiments get a _st<N> suffix unless 10)",
+    )
     p.add_argument("--seed", type=int, default=0, help="both searchers' seed (experiments get a _s<N> suffix)")
     a = p.parse_args(argv)
     import ray
@@ -96,7 +102,11 @@ def main(argv=None) -> None:
         runs = {}
         for label, searcher, stop in (("ASHA+TPE", a.searcher, True), ("random, no early stopping", "random", False)):
             # the random search does not depend on ASHA's settings: one --storage serves several of them
-            name = "random" if not stop else "asha_tpe" + asha_suffix(a.grace_period, a.reduction_factor, searcher)
+            name = (
+                "random"
+                if not stop
+                else "asha_tpe" + asha_suffix(a.grace_period, a.reduction_factor, searcher, a.startup_trials)
+            )
             name += f"_s{a.seed}" if a.seed else ""
             s = SearchSettings(
                 trials=a.trials,
@@ -105,6 +115,7 @@ def main(argv=None) -> None:
                 storage=store,
                 name=name,
                 searcher=searcher,
+                startup_trials=a.startup_trials,
                 seed=a.seed,
                 early_stopping=stop,
                 grace_period=a.grace_period,
@@ -117,7 +128,8 @@ def main(argv=None) -> None:
         target = rnd.best["val_objective"]
         print(
             f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}, ASHA grace period {a.grace_period} "
-            f"and reduction factor {a.reduction_factor}, searcher {a.searcher}, seed {a.seed}; "
+            f"and reduction factor {a.reduction_factor}, searcher {a.searcher} ({a.startup_trials} random first), "
+            f"seed {a.seed}; "
             f"experiments under {store}"
         )
         for label, r in runs.items():

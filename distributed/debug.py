@@ -32,7 +32,7 @@ def debug_search(base: Config, s: SearchSettings, out_dir: str | None = None, lo
     out = Path(out_dir or Path(resolve_storage(s.storage)) / f"debug-{time.strftime('%Y%m%d-%H%M%S')}")
     space = search_spaces.resolve(s.space)
     data = prepare(base.data)
-    study = optuna.create_study(direction="minimize", sampler=sampler_of(s.searcher, s.seed))
+    study = optuna.create_study(direction="minimize", sampler=sampler_of(s.searcher, s.seed, s.startup_trials))
     res = SearchResult(experiment_path=str(out), counts={"finished": 0, "stopped_early": 0, "errors": 0})
     for i in range(s.trials):
         trial = study.ask()

@@ -79,6 +79,8 @@ class SearchSettings:
     # epochs and found the better best both times, univariate TPE 0.86x and 0.26x: benchmarks/bench_asha.py)
     # | tpe | random (Optuna's RandomSampler: the benchmark's reference)
     searcher: str = "tpe-mv"
+    # trials a TPE searcher samples at random before it models the results (Optuna's n_startup_trials)
+    startup_trials: int = 10
     early_stopping: bool = True  # ASHA; False = every trial runs all epochs (FIFO)
     # Retries of a failed trial (a lost node, a killed worker), each from its last checkpoint; Ray Train
     # restarts a trial's worker group as often. A trial that still fails ends as an error; the search goes on.
@@ -100,6 +102,8 @@ class SearchSettings:
             raise SearchError("--cpus-per-worker must be > 0 (or give --gpus-per-worker)")
         if self.searcher not in SEARCHERS:
             raise SearchError(f"searcher must be one of {', '.join(SEARCHERS)}, got {self.searcher!r}")
+        if self.startup_trials < 0:
+            raise SearchError(f"--startup-trials must be >= 0, got {self.startup_trials}")
         if self.max_failures < 0:
             raise SearchError(f"--max-failures must be >= 0, got {self.max_failures}")
         if self.data_engine not in ("ray", "local", "auto"):

@@ -345,7 +345,7 @@ def _searcher(space, s: SearchSettings):
         space,
         metric=OBJECTIVE,
         mode=MODE,
-        sampler=sampler_of(s.searcher, s.seed),
+        sampler=sampler_of(s.searcher, s.seed, s.startup_trials),
         storage=storage,
         study_name=s.name if storage else None,
         points_to_evaluate=[dict(p) for p in s.start_points] or None,

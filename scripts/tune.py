@@ -72,6 +72,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         f"(default {SearchSettings.searcher})",
     )
     p.add_argument(
+        "--startup-trials",
+        type=int,
+        default=SearchSettings.startup_trials,
+        help=f"trials TPE samples at random before it models the results (default {SearchSettings.startup_trials})",
+    )
+    p.add_argument(
         "--workers-per-trial",
         type=int,
         default=0,
@@ -160,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
         searcher=args.searcher,
+        startup_trials=args.startup_trials,
         workers_per_trial=args.workers_per_trial,
         cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=args.gpus_per_worker,

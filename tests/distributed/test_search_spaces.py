@@ -208,6 +208,8 @@ def test_every_searcher_maps_to_its_seeded_sampler():
     assert isinstance(mv, optuna.samplers.TPESampler) and mv._multivariate and mv._constant_liar
     assert isinstance(uni, optuna.samplers.TPESampler) and not uni._multivariate
     assert isinstance(rnd, optuna.samplers.RandomSampler)
+    assert mv._n_startup_trials == uni._n_startup_trials == SearchSettings().startup_trials == 10  # Optuna's own
+    assert sampler_of("tpe-mv", 3, 16)._n_startup_trials == sampler_of("tpe", 3, 16)._n_startup_trials == 16
     assert set(SEARCHERS) == {"tpe-mv", "tpe", "random"}
     draws = [optuna.create_study(sampler=sampler_of("random", 3)).ask().suggest_float("x", 0, 1) for _ in range(2)]
     assert draws[0] == draws[1]  # seeded
