@@ -106,7 +106,7 @@ def test_ddp_ranks_share_one_subset_of_epoch_windows(tiny):
     """``train.epoch_windows`` under DDP: the ranks split one subset of that size (before, each rank took a
     shard of every window, so an epoch under DDP was all the windows whatever the setting)."""
     cfg, data = tiny
-    t = dataclasses.replace(cfg.train, epoch_windows=13)
+    t = dataclasses.replace(cfg.train, epoch_windows=13, programme_balance=0.0)
     shares = []
     for rank in range(2):
         loaders = build_loaders(dataclasses.replace(cfg, train=t), data, rank, 2, pin=False)
@@ -114,7 +114,7 @@ def test_ddp_ranks_share_one_subset_of_epoch_windows(tiny):
         loaders.generator.manual_seed(5)
         shares.append(list(loaders.train.sampler))
     assert len(set(shares[0]) | set(shares[1])) == 14  # one draw without replacement, shared out
-    t = dataclasses.replace(cfg.train, epoch_windows=0)  # every window: a DistributedSampler shard, as before
+    t = dataclasses.replace(t, epoch_windows=0)  # every window: a DistributedSampler shard, as before
     assert isinstance(
         build_loaders(dataclasses.replace(cfg, train=t), data, 0, 2, pin=False).sampler, DistributedSampler
     )
