@@ -177,8 +177,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global grad norm; 0 = off
     explode_factor: float = 1e4  # stop when a grad norm exceeds this times the running median
     early_stopping: int = 5  # epochs without val_objective improvement; 0 = off
-    # training windows drawn (without replacement) per epoch; 0 = all. Real corpora give 10,000+ windows
-    # of long programmes: a subset per epoch lets early stopping look at the validation files more often
+    # training windows drawn (without replacement) per epoch; 0 = as many as there are (with programme_balance
+    # a weighted draw with replacement, else all). Real corpora give 10,000+ windows of long programmes: a
+    # subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
     # training windows are drawn with weight n ** -programme_balance, n the training windows of the window's
     # programme (its file where the split is by file): 0 = every window alike, so a few long programmes set

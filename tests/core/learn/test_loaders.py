@@ -1,7 +1,7 @@
-"""Programme-balanced drawing of training windows (``train.programme_balance``): the weights per window from
-the prepared data's programme map, the sampler's draw (same set on every DDP rank, equal shares), and the
-loaders of a real prepared corpus drawing small files more often than a plain subset does, and two real gloo
-ranks training on one balanced draw."""
+"""Drawing training windows: the programme weights per window from the prepared data's programme map
+(``train.programme_balance``), the sampler's draw (same set on every DDP rank, equal shares), the loaders of a
+real prepared corpus drawing small files more often than a plain subset does, DDP ranks sharing one subset of
+``train.epoch_windows``, and two real gloo ranks training on one balanced draw."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class _RankHooks(Hooks):
 
     def report(self, metrics, checkpoint_dir) -> None:
         with open(self.out / f"rank{self.rank}.jsonl", "a") as f:
-            f.write(json.dumps({"epoch": metrics["epoch"], "train_loss": metrics["train_loss"]}) + "\n")
+            f.write(json.dumps({"epoch": metrics["epoch"]}) + "\n")
 
 
 def _rank_main(rank: int, world: int, store: str, data_dir: str, cfg_dict: dict, out: str) -> None:
