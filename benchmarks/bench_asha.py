@@ -129,8 +129,7 @@ def main(argv=None) -> None:
         print(
             f"{a.trials} trials each, up to {a.epochs} epochs, space {a.space!r}, ASHA grace period {a.grace_period} "
             f"and reduction factor {a.reduction_factor}, searcher {a.searcher} ({a.startup_trials} random first), "
-            f"seed {a.seed}; "
-            f"experiments under {store}"
+            f"seed {a.seed}; experiments under {store}"
         )
         for label, r in runs.items():
             print(

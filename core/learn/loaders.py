@@ -99,7 +99,7 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
     draw = t.epoch_windows if 0 < t.epoch_windows < len(train_ds) else len(train_ds)
     if t.programme_balance > 0:
         timelines = np.asarray(data.train["timeline"])[train_ds.indices]
-        weights = programme_weights(getattr(data, "meta", {}) or {}, timelines, t.programme_balance)
+        weights = programme_weights(data.meta, timelines, t.programme_balance)
         sampler = BalancedSampler(weights, draw, rank, world, gen)
     elif world > 1 and draw < len(train_ds):  # a subset per epoch under DDP too: the same epoch at any world size
         sampler = BalancedSampler(np.ones(len(train_ds)), draw, rank, world, gen)
