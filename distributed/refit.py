@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from ray.tune.search import Searcher
 
 import search_spaces
 from core.config import Config, config_from_dict
+from distributed.budget import BudgetPlan, budget_stop, epoch_work
 from distributed.cluster import alive_nodes, init_ray, plan_concurrency
 from distributed.data import prepare_cached
 from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, chosen_checkpoint, export_checkpoint
@@ -60,6 +62,16 @@ LABEL_KEY = "refit_of"  # no dot: search_spaces.overrides_of drops it, so it lab
 # Settings a resume takes from the command line rather than from the experiment (as run_search does).
 RUNTIME_KEYS = ("address", "num_cpus", "max_concurrent", "verbose", "shared_storage", "resource_wait_s", "top")
 REFIT_AUTO_MAX = 3  # --refit-top auto refits at most this many
+
+
+def refit_shape(rs: SearchSettings, k: int | None, log) -> tuple[int, int]:
+    """(K, refits at a time) for ``--refit-top k`` (None: auto) under the refit's settings ``rs``: for auto, the
+    slots for the largest auto refit (K + the default) size K and the concurrency at once."""
+    if k is None:
+        slots = plan_concurrency(dataclasses.replace(rs, trials=REFIT_AUTO_MAX + 1), log)
+        k = auto_refit_top(slots)
+        return k, min(slots, k + 1)
+    return k, plan_concurrency(dataclasses.replace(rs, trials=k + 1), log)
 
 
 def auto_refit_top(slots: int) -> int:
@@ -189,6 +201,7 @@ def search_and_refit(
     """Stage 1 (``run_search`` on ``base``), then stage 2 (refit the ``refit_top`` best and ``full`` itself on
     ``full``'s data and epochs), export the better, write the report. ``refit_top`` None is ``auto``
     (``auto_refit_top``). ``--resume`` continues either stage."""
+    t0 = time.perf_counter()
     storage = resolve_storage(s.storage)
     name = experiment_name(s, storage)
     s = dataclasses.replace(s, name=name)
@@ -216,10 +229,14 @@ def search_and_refit(
             log(f"stage 1 finished earlier ({len(res.rows)} trials with results): going on with the refits")
             s = _saved_settings(exp_path, s)
         else:
+            full_path = None
             if refit_top != 0:  # the refit's data first: a bad --data fails now, not after stage 1
-                _prepare(full, s, storage, log)
-            res = run_search(base, s, log=log)
-            if res.counts.get("finished", 0) + res.counts.get("errors", 0) < _saved_settings(exp_path, s).trials:
+                full_path = _prepare(full, s, storage, log)
+            minutes = _saved_settings(exp_path, s).time_budget_min if s.resume else s.time_budget_min
+            budget = _budget(base, full, s, minutes, refit_top, full_path, exp_path, t0) if minutes else None
+            res = run_search(base, s, log=log, budget=budget)
+            ended = res.counts.get("finished", 0) + res.counts.get("errors", 0)
+            if ended < _saved_settings(exp_path, s).trials and budget_stop(exp_path) is None:
                 return res, None  # interrupted: run_search said how to resume
             write_text(f"{exp_path}/{STAGE1_FILE}", json.dumps(dataclasses.asdict(res), default=str))
             s = _saved_settings(exp_path, s)
@@ -239,6 +256,9 @@ def search_and_refit(
                 log(f"report: {write_report(exp_path, log=log)}")
             except Exception as e:  # the report is a view of the results: never lose a search over it
                 log(f"report not written ({type(e).__name__}: {e}); retry: python scripts/report.py {exp_path}")
+        if s.time_budget_min:
+            spent = (time.perf_counter() - t0) / 60
+            log(f"wall time {spent:.1f} min (this process) against a budget of {s.time_budget_min:g} min")
         if refit is not None and refit.line:
             log(refit.line)  # the last word: the search's model against the default config's
         return res, refit
@@ -258,15 +278,12 @@ def run_refit(
     refit_path = f"{exp_path}/{REFIT_DIR}"
     epochs = full.train.epochs
     rs = dataclasses.replace(s, epochs=epochs, grace_period=1, early_stopping=False)
-    slots = None
-    if k is None:  # the slots for the largest auto refit (K + the default) size K and the concurrency at once
-        slots = plan_concurrency(dataclasses.replace(rs, trials=REFIT_AUTO_MAX + 1), log)
-        k = auto_refit_top(slots)
+    k, conc = refit_shape(rs, k, log)
     top = candidates(stage1.rows, k, exclude=s.start_points)
     points = _points(top)
     data_path = _prepare(full, s, storage, log)
     rs = dataclasses.replace(rs, trials=len(points))
-    conc = min(slots, len(points)) if slots is not None else plan_concurrency(rs, log)
+    conc = min(conc, len(points))
     log(
         f"refit: the {len(top)} best configuration(s) of stage 1 and the default config, each for {epochs} epochs "
         f"on the full data ({full.data.data_dir or f'built-in corpus, {full.data.synth_count} timelines'}), "
@@ -347,6 +364,42 @@ def export_to_experiment(ck: dict[str, Any], exp_path: str, source: str) -> str:
         export_checkpoint(ck, tmp, source, log=lambda _: None)
         upload_dir(tmp, f"{exp_path}/best_model")
     return f"{exp_path}/best_model"
+
+
+def _budget(
+    base: Config,
+    full: Config,
+    s: SearchSettings,
+    minutes: float,
+    refit_top: int | None,
+    full_path: str | None,
+    exp_path: str,
+    t0: float,
+) -> Callable[[dict[str, Any]], BudgetPlan]:
+    """The ``--time-budget`` plan's maker for ``run_search``: given the stage-1 data's meta, the ratio of a refit
+    epoch's work to a stage-1 epoch's, the refit's shape, and the seconds spent since ``t0``."""
+    k = rounds = 0
+    work = 0.0
+    if full_path is not None:
+        rs = dataclasses.replace(s, epochs=full.train.epochs, grace_period=1, early_stopping=False)
+        k, conc = refit_shape(rs, refit_top, log=lambda _: None)
+        rounds = math.ceil((k + 1) / conc)
+        meta = json.loads(read_text(f"{full_path}/prepared.json") or "{}")["meta"]
+        work = epoch_work(meta, full.train.epoch_windows, full.data.window)
+
+    def plan(stage1_meta: dict[str, Any]) -> BudgetPlan:
+        return BudgetPlan(
+            budget_s=60.0 * minutes,
+            spent_s=time.perf_counter() - t0,
+            stage1_epochs=s.epochs,
+            refit_ratio=work / epoch_work(stage1_meta, base.train.epoch_windows, base.data.window) if rounds else 0.0,
+            refit_epochs=full.train.epochs,
+            refit_rounds=rounds,
+            refit_top=k,
+            marker=exp_path,
+        )
+
+    return plan
 
 
 def _prepare(full: Config, s: SearchSettings, storage: str, log) -> str:

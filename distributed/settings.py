@@ -90,6 +90,9 @@ class SearchSettings:
     # points of the space the searcher evaluates first (OptunaSearch's points_to_evaluate): scripts/tune.py
     # starts from the default config's point, so TPE starts from it and stage 1 ranks it among the samples
     start_points: list[dict[str, Any]] = field(default_factory=list)
+    # minutes for the whole search (stage 1 and the refit): stage 1 stops sampling when the refit would not
+    # fit (distributed.budget); None = every one of ``trials``
+    time_budget_min: float | None = None
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -104,6 +107,8 @@ class SearchSettings:
             raise SearchError(f"searcher must be one of {', '.join(SEARCHERS)}, got {self.searcher!r}")
         if self.startup_trials < 0:
             raise SearchError(f"--startup-trials must be >= 0, got {self.startup_trials}")
+        if self.time_budget_min is not None and not self.time_budget_min > 0:
+            raise SearchError(f"--time-budget must be > 0 minutes, got {self.time_budget_min}")
         if self.max_failures < 0:
             raise SearchError(f"--max-failures must be >= 0, got {self.max_failures}")
         if self.data_engine not in ("ray", "local", "auto"):

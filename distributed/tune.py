@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import search_spaces
 from core.config import Config, config_from_dict
 from core.learn.faults import ENV as FAULT_ENV
 from core.learn.faults import FaultSpecError, parse_faults
+from distributed.budget import BudgetedSearcher, BudgetPlan, budget_stop
 from distributed.cluster import alive_nodes, check_storage, init_ray, plan_concurrency, trial_resources
 from distributed.data import prepare_cached
 from distributed.results import format_table, make_progress, summarize_grid
@@ -175,8 +177,11 @@ def make_trainable(base: Config, data_path: str, s: SearchSettings, storage: str
     return tune.with_resources(xmlai_trial, {"CPU": 0, "trial_driver": 1})
 
 
-def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
-    """Run (or resume) a search; prints live progress and the table of the best trials."""
+def run_search(
+    base: Config, s: SearchSettings, log=print, budget: Callable[[dict[str, Any]], BudgetPlan] | None = None
+) -> SearchResult:
+    """Run (or resume) a search; prints live progress and the table of the best trials. ``budget`` (for
+    ``--time-budget``) makes the budget's plan from the prepared stage-1 data's meta."""
     t0 = time.perf_counter()
     # Tune's own tables and boxes off (with verbose=0, the old engine prints nothing): Progress prints instead.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -230,6 +235,7 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         data_path, data = prepare_cached(base.data, storage, engine=engine, log=log)
         if getattr(data, "errors", None):
             log(f"data: {len(data.errors)} file(s) could not be used, e.g. {data.errors[0][0]}: {data.errors[0][1]}")
+        plan = budget(data.meta) if budget is not None and not s.resume else None
         del data  # trials load the cache themselves
         if not s.resume:
             settings = {k: v for k, v in dataclasses.asdict(s).items() if k != "resume"}
@@ -242,6 +248,8 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
             f"experiment {exp_path}: {s.trials} trials of space {s.space!r}, up to {s.epochs} epochs each, "
             f"{max_conc} at a time; each trial reserves {trial_resources(s)}"
         )
+        if plan is not None:
+            log(plan.describe())
         trainable = make_trainable(base, data_path, s, storage, name)
         if s.resume:
             # Finished trials stay finished; errored ones (their retries spent) stay errors with their reason;
@@ -264,7 +272,7 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
                 s,
                 samples=s.trials,
                 concurrency=max_conc,
-                searcher=_searcher(space, s),
+                searcher=_searcher(space, s, plan),
                 scheduler=scheduler,
                 name=name,
                 storage=storage,
@@ -278,7 +286,14 @@ def run_search(base: Config, s: SearchSettings, log=print) -> SearchResult:
         result.wall_s = time.perf_counter() - t0
         log(format_table(result, s.top))
         unfinished = s.trials - result.counts["finished"] - result.counts["errors"]
-        if unfinished > 0:  # Ctrl-C: Tune saved its state and returned
+        stop = budget_stop(exp_path) if s.time_budget_min else None
+        if stop is not None:
+            log(
+                f"stage 1: the time budget stopped sampling after {stop['trials_started']} of {s.trials} trials "
+                f"({stop['elapsed_s'] / 60:.1f} min spent, the refit estimated at {stop['refit_estimate_s'] / 60:.1f} "
+                f"min, {s.time_budget_min:g} min in all)"
+            )
+        elif unfinished > 0:  # Ctrl-C: Tune saved its state and returned
             log(resume_hint(f"interrupted with {unfinished} trial(s) unfinished", name, storage))
         return result
     finally:
@@ -336,12 +351,12 @@ def resume_hint(what: str, name: str, storage: str) -> str:
     return f"{what}: continue with  python scripts/tune.py --resume --name {name}{where}"
 
 
-def _searcher(space, s: SearchSettings):
+def _searcher(space, s: SearchSettings, plan: BudgetPlan | None = None):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
 
     # a database optuna-dashboard can watch live (the study is named after the experiment)
     storage = optuna.storages.RDBStorage(s.optuna_storage) if s.optuna_storage else None
-    return OptunaSearch(
+    searcher = OptunaSearch(
         space,
         metric=OBJECTIVE,
         mode=MODE,
@@ -350,3 +365,4 @@ def _searcher(space, s: SearchSettings):
         study_name=s.name if storage else None,
         points_to_evaluate=[dict(p) for p in s.start_points] or None,
     )
+    return searcher if plan is None else BudgetedSearcher(searcher, plan, s.start_points)

@@ -6,6 +6,7 @@ and --data) beside the default config itself, on the same data and validation fi
 better; the last line compares them. An HTML report (plots) is written into the experiment folder.
 
     python scripts/tune.py --trials 64                      # laptop: local Ray, built-in corpus
+    python scripts/tune.py --trials 64 --time-budget 20     # the same, search and refit within 20 minutes
     python scripts/tune.py --space loss_weights --epochs 12
     python scripts/tune.py --space my_space.yaml            # or my_space.py (see search_spaces/__init__.py)
     python scripts/tune.py --resume [--name NAME]           # continue an interrupted search (either stage)
@@ -55,6 +56,13 @@ def _refit_top(text: str) -> int | None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=64, help="trials to sample (default 64)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="wall time for the whole search, refit included: stage 1 stops sampling (before --trials) once "
+        "the refit, estimated from stage 1's epoch times, would no longer fit (default: no budget)",
+    )
     p.add_argument(
         "--space",
         default="full",
@@ -183,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         top=args.top,
         verbose=args.verbose or args.debug,
         optuna_storage=args.optuna_storage,
+        time_budget_min=args.time_budget,
     )
     if args.debug:
         debug_search(cfg, s)
