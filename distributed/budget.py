@@ -28,7 +28,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from distributed.storage import write_text
+from distributed.storage import read_text, write_text
 
 # A validation window step costs about this share of a training one (forward passes only, twice: structure
 # only and with context). Fitted on the laptop search's stage-1 and refit epochs: 0.37.
@@ -67,10 +67,14 @@ class BudgetPlan:
 
 def budget_stop(path: str) -> dict[str, Any] | None:
     """What the budget wrote when it stopped stage 1's sampling (None: it did not)."""
-    from distributed.storage import read_text
-
     text = read_text(f"{path}/{MARKER}")
     return json.loads(text) if text else None
+
+
+def trials_due(trials: int, stop: dict[str, Any] | None) -> int:
+    """The trials stage 1 has to end before it is complete: ``trials``, or as many as started before the budget
+    stopped the sampling (``budget_stop``); fewer ended means an interrupted stage 1."""
+    return trials if stop is None else min(trials, int(stop["trials_started"]))
 
 
 class BudgetedSearcher(Searcher):

@@ -38,7 +38,7 @@ from ray.tune.search import Searcher
 
 import search_spaces
 from core.config import Config, config_from_dict
-from distributed.budget import BudgetPlan, budget_stop, epoch_work
+from distributed.budget import BudgetPlan, budget_stop, epoch_work, trials_due
 from distributed.cluster import alive_nodes, init_ray, plan_concurrency
 from distributed.data import prepare_cached
 from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, chosen_checkpoint, export_checkpoint
@@ -236,7 +236,7 @@ def search_and_refit(
             budget = _budget(base, full, s, minutes, refit_top, full_path, exp_path, t0) if minutes else None
             res = run_search(base, s, log=log, budget=budget)
             ended = res.counts.get("finished", 0) + res.counts.get("errors", 0)
-            if ended < _saved_settings(exp_path, s).trials and budget_stop(exp_path) is None:
+            if ended < trials_due(_saved_settings(exp_path, s).trials, budget_stop(exp_path)):
                 return res, None  # interrupted: run_search said how to resume
             write_text(f"{exp_path}/{STAGE1_FILE}", json.dumps(dataclasses.asdict(res), default=str))
             s = _saved_settings(exp_path, s)

@@ -39,7 +39,7 @@ import search_spaces
 from core.config import Config, config_from_dict
 from core.learn.faults import ENV as FAULT_ENV
 from core.learn.faults import FaultSpecError, parse_faults
-from distributed.budget import BudgetedSearcher, BudgetPlan, budget_stop
+from distributed.budget import BudgetedSearcher, BudgetPlan, budget_stop, trials_due
 from distributed.cluster import alive_nodes, check_storage, init_ray, plan_concurrency, trial_resources
 from distributed.data import prepare_cached
 from distributed.results import format_table, make_progress, summarize_grid
@@ -285,7 +285,6 @@ def run_search(
         result = summarize_grid(grid, exp_path, s)
         result.wall_s = time.perf_counter() - t0
         log(format_table(result, s.top))
-        unfinished = s.trials - result.counts["finished"] - result.counts["errors"]
         stop = budget_stop(exp_path) if s.time_budget_min else None
         if stop is not None:
             log(
@@ -293,7 +292,8 @@ def run_search(
                 f"({stop['elapsed_s'] / 60:.1f} min spent, the refit estimated at {stop['refit_estimate_s'] / 60:.1f} "
                 f"min, {s.time_budget_min:g} min in all)"
             )
-        elif unfinished > 0:  # Ctrl-C: Tune saved its state and returned
+        unfinished = trials_due(s.trials, stop) - result.counts["finished"] - result.counts["errors"]
+        if unfinished > 0:  # Ctrl-C: Tune saved its state and returned
             log(resume_hint(f"interrupted with {unfinished} trial(s) unfinished", name, storage))
         return result
     finally:

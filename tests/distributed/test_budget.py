@@ -13,7 +13,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from core.config import apply_overrides, config_from_dict
-from distributed.budget import MARKER, RESERVE_S, VAL_COST, BudgetedSearcher, BudgetPlan, epoch_work
+from distributed.budget import MARKER, RESERVE_S, VAL_COST, BudgetedSearcher, BudgetPlan, epoch_work, trials_due
 from distributed.settings import SearchError, SearchSettings
 
 SPACE = {"lr": FloatDistribution(1e-4, 1e-2, log=True), "width": CategoricalDistribution([16, 32])}
@@ -87,6 +87,8 @@ def test_sampling_stops_when_the_refit_would_not_fit_and_says_so(tmp_path):
     stop = json.loads((tmp_path / MARKER).read_text())
     assert stop["trials_started"] == 2 and stop["budget_s"] == 200.0
     assert stop["projected_s"] > 200.0 and stop["refit_estimate_s"] == pytest.approx(20.0)
+    # stage 1 is complete once the two started trials have ended, not all of --trials
+    assert trials_due(64, stop) == 2 and trials_due(64, None) == 64
 
 
 def test_a_running_trials_remaining_epochs_count_too(tmp_path):
