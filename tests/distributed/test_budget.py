@@ -147,3 +147,51 @@ def test_a_search_under_a_budget_refits_with_the_trials_it_has(ray_session, data
     assert refit is not None and refit.export_dir and (tmp_path / "tb" / "stage1.json").is_file()
     assert any(re.match(r"wall time \d+\.\d min \(this process\) against a budget of 0.5 min", x) for x in logs)
     assert logs[-1].startswith("refit best ")
+
+
+def _budget_state(exp) -> dict:
+    """The budget's part of Tune's newest saved search state (SearchGenerator keeps each wrapper's state). Tune
+    pickles that file; this test reads the one its own search wrote moments before."""
+    import pickle
+
+    newest = max(exp.glob("search_gen_state-*.json"), key=lambda p: p.stat().st_mtime)
+    return pickle.loads(newest.read_bytes())["name:BudgetedSearcher"]
+
+
+@pytest.mark.ray
+def test_a_budgeted_search_interrupted_and_resumed_keeps_its_clock(ray_session, data_cfg, tmp_path):
+    """Ctrl-C a real budgeted `scripts/tune.py` after a trial finished; --resume restores the budget through Tune's
+    wrapper chain (ConcurrencyLimiter -> BudgetedSearcher -> OptunaSearch) and counts on from the time spent."""
+    import signal
+    import time
+
+    from distributed.refit import search_and_refit
+    from tests.distributed.drivers import finished_trials, start_tune, tune_args
+
+    name = "tbr"
+    args = tune_args(
+        data_cfg,
+        *("--trials", "4", "--epochs", "2", "--grace-period", "2", "--time-budget", "100"),
+        *("--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1"),
+    )
+    log = tmp_path / "driver.log"
+    proc = start_tune(args, log)
+    exp = tmp_path / name
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not finished_trials(exp) and proc.poll() is None:
+        time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    out = log.read_text()
+    assert "time budget 100.0 min for the whole search" in out, out
+    before = _budget_state(exp)
+    assert before["plan"]["budget_s"] == 6000.0 and before["stopped"] is None and before["spent_s"] > 0
+
+    logs: list[str] = []
+    s = SearchSettings(storage=str(tmp_path), name=name, resume=True)
+    res, _ = search_and_refit(config_from_dict({}), config_from_dict({}), s, log=logs.append, report=False)
+    assert res.counts["finished"] == 4, logs
+    after = _budget_state(exp)
+    assert after["plan"] == before["plan"] and after["spent_s"] > before["spent_s"]
+    assert after["started"] == 4  # every trial started once, over the two processes
+    assert not (exp / MARKER).exists()  # 100 minutes were never at risk
