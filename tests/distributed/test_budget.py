@@ -154,7 +154,7 @@ def _budget_state(exp) -> dict:
     pickles that file; this test reads the one its own search wrote moments before."""
     import pickle
 
-    newest = max(exp.glob("search_gen_state-*.json"), key=lambda p: p.stat().st_mtime)
+    newest = max(exp.glob("search_gen_state-*.json"))  # one per driver session, named by its start time
     return pickle.loads(newest.read_bytes())["name:BudgetedSearcher"]
 
 
