@@ -11,7 +11,7 @@ The refit's estimate comes from stage 1's own epoch times: the slowest of the co
 would train now (the ``refit_top`` best so far and the default config), times the ratio of a full epoch's
 work to a stage-1 epoch's (``epoch_work``: training windows drawn per epoch plus validation windows at
 ``VAL_COST``, in window steps), times the refit's epochs and rounds. On the laptop search that ratio is
-18.3 and the measured one 18.3 (default config) and 17.9 (d_model 96): session 12, ``tune11``'s trials.
+18.0; session 11's search measured 18.3 for the default config and 17.9 for a d_model-96 model.
 
 The searcher's clock survives a ``--resume``: its state keeps the seconds spent, and a resumed process
 counts on from there (time between the crash and the resume is not counted).
@@ -69,6 +69,12 @@ def budget_stop(path: str) -> dict[str, Any] | None:
     """What the budget wrote when it stopped stage 1's sampling (None: it did not)."""
     text = read_text(f"{path}/{MARKER}")
     return json.loads(text) if text else None
+
+
+def overruns(stop: dict[str, Any]) -> bool:
+    """Whether the search was over its budget at the stop even without another trial: the time spent, the refit
+    and the reserve alone exceed it (a budget too small for the refit)."""
+    return stop["elapsed_s"] + stop["refit_estimate_s"] + RESERVE_S > stop["budget_s"]
 
 
 def trials_due(trials: int, stop: dict[str, Any] | None) -> int:

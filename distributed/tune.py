@@ -39,7 +39,7 @@ import search_spaces
 from core.config import Config, config_from_dict
 from core.learn.faults import ENV as FAULT_ENV
 from core.learn.faults import FaultSpecError, parse_faults
-from distributed.budget import BudgetedSearcher, BudgetPlan, budget_stop, trials_due
+from distributed.budget import BudgetedSearcher, BudgetPlan, budget_stop, overruns, trials_due
 from distributed.cluster import alive_nodes, check_storage, init_ray, plan_concurrency, trial_resources
 from distributed.data import prepare_cached
 from distributed.results import format_table, make_progress, summarize_grid
@@ -292,6 +292,11 @@ def run_search(
                 f"({stop['elapsed_s'] / 60:.1f} min spent, the refit estimated at {stop['refit_estimate_s'] / 60:.1f} "
                 f"min, {s.time_budget_min:g} min in all)"
             )
+            if overruns(stop):
+                log(
+                    f"stage 1: the refit alone will overrun the {s.time_budget_min:g}-min budget: give a larger "
+                    "--time-budget, or a smaller --refit-top (0: no refit)"
+                )
         unfinished = trials_due(s.trials, stop) - result.counts["finished"] - result.counts["errors"]
         if unfinished > 0:  # Ctrl-C: Tune saved its state and returned
             log(resume_hint(f"interrupted with {unfinished} trial(s) unfinished", name, storage))
