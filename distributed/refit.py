@@ -458,7 +458,7 @@ def format_refit_table(r: RefitResult) -> str:
         )
     floor = next((row["noise_floor"] for row in r.rows if math.isfinite(row["noise_floor"])), math.nan)
     if math.isfinite(floor):
-        lines.append(f"noise floor of this data (best achievable from structure alone): {floor:.4f}")
+        lines.append(f"noise floor of this data (best achievable from structure, interpolation aside): {floor:.4f}")
     return "\n".join(lines)
 
 

@@ -229,7 +229,8 @@ def format_table(res: SearchResult, top: int = 5) -> str:
     floor = next((r["noise_floor"] for r in res.rows if math.isfinite(r["noise_floor"])), math.nan)
     if math.isfinite(floor):
         lines.append(
-            f"{'-':>4}  {'noise':<10} {floor:>13.4f} {'':>10} {'-':>6} {'':<8} best achievable (built-in corpus)"
+            f"{'-':>4}  {'noise':<10} {floor:>13.4f} {'':>10} {'-':>6} {'':<8} "
+            "best achievable (built-in corpus; interpolation aside)"
         )
     for i, r in enumerate(res.rows[:top], 1):
         lines.append(

