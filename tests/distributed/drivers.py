@@ -79,6 +79,18 @@ def strike_while_running(
             (stop or subprocess.Popen.kill)(proc)
 
 
+def ctrl_c_when(args: list[str], log: Path, ready: Callable[[], bool], timeout: float = 300) -> str:
+    """Run the driver ``args`` until ``ready()`` (or it ends, or ``timeout`` s), then Ctrl-C it (SIGINT: Tune
+    saves its state and stops) and wait for it; returns its log."""
+    proc = start_tune(args, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ready() and proc.poll() is None:
+        time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    return log.read_text()
+
+
 def assert_same_prepared(a, b) -> None:
     """Two ``Prepared`` data sets hold the same files, errors, windows, scalers and metadata."""
     assert a.files == b.files

@@ -175,11 +175,8 @@ def _budget_state(exp) -> dict:
 def test_a_budgeted_search_interrupted_and_resumed_keeps_its_clock(ray_session, data_cfg, tmp_path):
     """Ctrl-C a real budgeted `scripts/tune.py` after a trial finished; --resume restores the budget through Tune's
     wrapper chain (ConcurrencyLimiter -> BudgetedSearcher -> OptunaSearch) and counts on from the time spent."""
-    import signal
-    import time
-
     from distributed.refit import search_and_refit
-    from tests.distributed.drivers import finished_trials, start_tune, tune_args
+    from tests.distributed.drivers import ctrl_c_when, finished_trials, tune_args
 
     name = "tbr"
     args = tune_args(
@@ -187,15 +184,8 @@ def test_a_budgeted_search_interrupted_and_resumed_keeps_its_clock(ray_session, 
         *("--trials", "4", "--epochs", "2", "--grace-period", "2", "--time-budget", "100"),
         *("--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1"),
     )
-    log = tmp_path / "driver.log"
-    proc = start_tune(args, log)
     exp = tmp_path / name
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not finished_trials(exp) and proc.poll() is None:
-        time.sleep(1)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
-    out = log.read_text()
+    out = ctrl_c_when(args, tmp_path / "driver.log", lambda: bool(finished_trials(exp)))
     assert "time budget 100.0 min for the whole search" in out, out
     before = _budget_state(exp)
     assert before["plan"]["budget_s"] == 6000.0 and before["stopped"] is None and before["spent_s"] > 0

@@ -5,8 +5,6 @@ search, --resume, and no finished trial runs again."""
 from __future__ import annotations
 
 import json
-import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ from distributed.export import best_checkpoint, export_best
 from distributed.settings import SearchError, SearchSettings
 from distributed.storage import resolve_storage
 from distributed.tune import run_search
-from tests.distributed.drivers import start_tune, tune_args
+from tests.distributed.drivers import ctrl_c_when, tune_args
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
@@ -97,15 +95,8 @@ def test_interrupt_and_resume(ray_session, data_cfg, tmp_path):
         *("--trials", "6", "--epochs", str(max_t), "--grace-period", str(max_t)),  # no early stop: all reach max_t
         *("--storage", str(tmp_path), "--name", name, "--num-cpus", "2", "--max-concurrent", "1"),
     )
-    log = tmp_path / "driver.log"
-    proc = start_tune(args, log)
     exp = tmp_path / name
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(_finished_trials(exp, max_t)) < 1 and proc.poll() is None:
-        time.sleep(1)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C: Tune saves its state and stops
-    proc.wait(timeout=120)
-    out = log.read_text()
+    out = ctrl_c_when(args, tmp_path / "driver.log", lambda: len(_finished_trials(exp, max_t)) >= 1)
     before = _finished_trials(exp, max_t)
     assert before and len(before) < 6, out
 
