@@ -67,10 +67,13 @@ def expected_epochs_to_reach(reports, target: float, orders: int = 2000, seed: i
     return total / orders
 
 
-def asha_suffix(grace_period: int, reduction_factor: int, searcher: str = "tpe", startup_trials: int = 10) -> str:
+def asha_suffix(
+    grace_period: int, reduction_factor: int, searcher: str = "tpe", startup_trials: int = SearchSettings.startup_trials
+) -> str:
     """The ASHA experiment's name suffix: none for the first settings (names of earlier storages stay valid)."""
     suffix = "" if (grace_period, reduction_factor) == (1, 3) else f"_g{grace_period}_rf{reduction_factor}"
-    return suffix + ("_mv" if searcher == "tpe-mv" else "") + ("" if startup_trials == 10 else f"_st{startup_trials}")
+    st = "" if startup_trials == SearchSettings.startup_trials else f"_st{startup_trials}"
+    return suffix + ("_mv" if searcher == "tpe-mv" else "") + st
 
 
 def main(argv=None) -> None:

@@ -64,6 +64,11 @@ RUNTIME_KEYS = ("address", "num_cpus", "max_concurrent", "verbose", "shared_stor
 REFIT_AUTO_MAX = 3  # --refit-top auto refits at most this many
 
 
+def refit_settings(s: SearchSettings, full: Config) -> SearchSettings:
+    """The refit's settings: ``full``'s epochs for every refit, no early stopping."""
+    return dataclasses.replace(s, epochs=full.train.epochs, grace_period=1, early_stopping=False)
+
+
 def refit_shape(rs: SearchSettings, k: int | None, log) -> tuple[int, int]:
     """(K, refits at a time) for ``--refit-top k`` (None: auto) under the refit's settings ``rs``: for auto, the
     slots for the largest auto refit (K + the default) size K and the concurrency at once."""
@@ -229,11 +234,11 @@ def search_and_refit(
             log(f"stage 1 finished earlier ({len(res.rows)} trials with results): going on with the refits")
             s = _saved_settings(exp_path, s)
         else:
-            full_path = None
+            full_meta = None
             if refit_top != 0:  # the refit's data first: a bad --data fails now, not after stage 1
-                full_path = _prepare(full, s, storage, log)
+                _, full_meta = _prepare(full, s, storage, log)
             minutes = _saved_settings(exp_path, s).time_budget_min if s.resume else s.time_budget_min
-            budget = _budget(base, full, s, minutes, refit_top, full_path, exp_path, t0) if minutes else None
+            budget = _budget(base, full, s, minutes, refit_top, full_meta, exp_path, t0) if minutes else None
             res = run_search(base, s, log=log, budget=budget)
             ended = res.counts.get("finished", 0) + res.counts.get("errors", 0)
             if ended < trials_due(_saved_settings(exp_path, s).trials, budget_stop(exp_path)):
@@ -277,11 +282,11 @@ def run_refit(
     storage, name = exp_path.rsplit("/", 1)
     refit_path = f"{exp_path}/{REFIT_DIR}"
     epochs = full.train.epochs
-    rs = dataclasses.replace(s, epochs=epochs, grace_period=1, early_stopping=False)
+    rs = refit_settings(s, full)
     k, conc = refit_shape(rs, k, log)
     top = candidates(stage1.rows, k, exclude=s.start_points)
     points = _points(top)
-    data_path = _prepare(full, s, storage, log)
+    data_path, _ = _prepare(full, s, storage, log)
     rs = dataclasses.replace(rs, trials=len(points))
     conc = min(conc, len(points))
     log(
@@ -372,20 +377,19 @@ def _budget(
     s: SearchSettings,
     minutes: float,
     refit_top: int | None,
-    full_path: str | None,
+    full_meta: dict[str, Any] | None,
     exp_path: str,
     t0: float,
 ) -> Callable[[dict[str, Any]], BudgetPlan]:
     """The ``--time-budget`` plan's maker for ``run_search``: given the stage-1 data's meta, the ratio of a refit
-    epoch's work to a stage-1 epoch's, the refit's shape, and the seconds spent since ``t0``."""
+    epoch's work (``full_meta``: the refit's prepared data; None: no refit) to a stage-1 epoch's, the refit's
+    shape, and the seconds spent since ``t0``."""
     k = rounds = 0
     work = 0.0
-    if full_path is not None:
-        rs = dataclasses.replace(s, epochs=full.train.epochs, grace_period=1, early_stopping=False)
-        k, conc = refit_shape(rs, refit_top, log=lambda _: None)
+    if full_meta is not None:
+        k, conc = refit_shape(refit_settings(s, full), refit_top, log=lambda _: None)
         rounds = math.ceil((k + 1) / conc)
-        meta = json.loads(read_text(f"{full_path}/prepared.json") or "{}")["meta"]
-        work = epoch_work(meta, full.train.epoch_windows, full.data.window)
+        work = epoch_work(full_meta, full.train.epoch_windows, full.data.window)
 
     def plan(stage1_meta: dict[str, Any]) -> BudgetPlan:
         return BudgetPlan(
@@ -402,10 +406,11 @@ def _budget(
     return plan
 
 
-def _prepare(full: Config, s: SearchSettings, storage: str, log) -> str:
+def _prepare(full: Config, s: SearchSettings, storage: str, log) -> tuple[str, dict[str, Any]]:
+    """The refit's data, prepared once (cached): its cache path and its meta (window counts, split)."""
     engine = s.data_engine if s.data_engine != "auto" else ("ray" if alive_nodes() > 1 else "local")
-    data_path, _ = prepare_cached(full.data, storage, engine=engine, log=log)
-    return data_path
+    data_path, data = prepare_cached(full.data, storage, engine=engine, log=log)
+    return data_path, data.meta
 
 
 def epoch_jitter(reports: list[dict[str, Any]], trial_id: str) -> float | None:
