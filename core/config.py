@@ -181,6 +181,11 @@ class TrainConfig:
     # a weighted draw with replacement, else all). Real corpora give 10,000+ windows of long programmes: a
     # subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
+    # validation windows an epoch evaluates: 0 = all; N = an even subset of N, every (total / N)-th window in file
+    # order, the same every epoch (core.learn.loaders.even_windows), so every validation file keeps about its
+    # share. The search's stage 1 caps it (distributed.settings.LAPTOP_SEARCH): on the real corpora, validating
+    # 6,600 windows twice per epoch took 84 % of a stage-1 epoch; refits and train.py validate on all
+    val_windows: int = 0
     # training windows are drawn with weight n ** -programme_balance, n the training windows of the window's
     # programme (its file where the split is by file): 0 = every window alike, so a few long programmes set
     # the habits; 1 = every programme alike (core.learn.loaders.programme_weights). 0.5 took the real
@@ -235,6 +240,7 @@ class TrainConfig:
         _check(0 <= self.eval_context < 1, f"train.eval_context must be in [0, 1), got {self.eval_context}")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
         _check(self.epoch_windows >= 0, f"train.epoch_windows must be >= 0, got {self.epoch_windows}")
+        _check(self.val_windows >= 0, f"train.val_windows must be >= 0, got {self.val_windows}")
         _check(
             0 <= self.programme_balance <= 1,
             f"train.programme_balance must be in [0, 1], got {self.programme_balance}",

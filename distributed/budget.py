@@ -9,9 +9,9 @@ stops them), and the search goes on to the refit with the trials it has.
 
 The refit's estimate comes from stage 1's own epoch times: the slowest of the configurations the refit
 would train now (the ``refit_top`` best so far and the default config), times the ratio of a full epoch's
-work to a stage-1 epoch's (``epoch_work``: training windows drawn per epoch plus validation windows at
-``VAL_COST``, in window steps), times the refit's epochs and rounds. On the laptop search that ratio is
-18.0; session 11's search measured 18.3 for the default config and 17.9 for a d_model-96 model.
+work to a stage-1 epoch's (``epoch_work``: training windows drawn per epoch plus the validation windows
+evaluated at ``VAL_COST``, in window steps), times the refit's epochs and rounds. On the laptop search that
+ratio is 18.0; session 11's search measured 18.3 for the default config and 17.9 for a d_model-96 model.
 
 The searcher's clock survives a ``--resume``: its state keeps the seconds spent, and a resumed process
 counts on from there (time between the crash and the resume is not counted).
@@ -37,11 +37,13 @@ RESERVE_S = 60.0  # export, report, the refit's start-up
 MARKER = "stage1_budget.json"  # written when the budget stops stage 1's sampling
 
 
-def epoch_work(meta: dict[str, Any], epoch_windows: int, window: int) -> float:
+def epoch_work(meta: dict[str, Any], epoch_windows: int, window: int, val_windows: int = 0) -> float:
     """One epoch's work in window steps: the training windows an epoch draws (``epoch_windows``, 0 = all)
-    and the validation windows at ``VAL_COST``; ``meta`` is a prepared data set's (``Prepared.meta``)."""
+    and the validation windows it evaluates (``val_windows``, 0 = all) at ``VAL_COST``; ``meta`` is a
+    prepared data set's (``Prepared.meta``)."""
     drawn = epoch_windows or int(meta["n_train_windows"])
-    return (drawn + VAL_COST * int(meta["n_val_windows"])) * window
+    val = int(meta["n_val_windows"])
+    return (drawn + VAL_COST * (min(val, val_windows) if val_windows else val)) * window
 
 
 @dataclass

@@ -389,14 +389,15 @@ def _budget(
     if full_meta is not None:
         k, conc = refit_shape(refit_settings(s, full), refit_top, log=lambda _: None)
         rounds = math.ceil((k + 1) / conc)
-        work = epoch_work(full_meta, full.train.epoch_windows, full.data.window)
+        work = epoch_work(full_meta, full.train.epoch_windows, full.data.window, full.train.val_windows)
 
     def plan(stage1_meta: dict[str, Any]) -> BudgetPlan:
+        stage1 = epoch_work(stage1_meta, base.train.epoch_windows, base.data.window, base.train.val_windows)
         return BudgetPlan(
             budget_s=60.0 * minutes,
             spent_s=time.perf_counter() - t0,
             stage1_epochs=s.epochs,
-            refit_ratio=work / epoch_work(stage1_meta, base.train.epoch_windows, base.data.window) if rounds else 0.0,
+            refit_ratio=work / stage1 if rounds else 0.0,
             refit_epochs=full.train.epochs,
             refit_rounds=rounds,
             refit_top=k,

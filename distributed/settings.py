@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LAPTOP_SEARCH = {
     "data.synth_count": 80,
     "train.epoch_windows": 256,
+    # validation windows per stage-1 epoch: the built-in laptop problem has 321, so it is unchanged; the real
+    # corpora have 6,600, whose validation took 84 % of a stage-1 epoch. On 45 stage-1 checkpoints of a search on
+    # them, 2,048 evenly spaced windows ranked like all 6,600 (Spearman 0.989, mean difference 0.009; 1,024: 0.971)
+    "train.val_windows": 2048,
     "data.window": 50,
     "data.overlap": 0,
     "model.preset": "tiny",

@@ -1,7 +1,7 @@
 """The training loop's data loaders: shuffled training windows (a random subset per epoch, the same subset
 shared out among DDP ranks, a ``DistributedSampler`` shard of all windows under DDP, or a draw weighted
-towards small programmes with ``train.programme_balance``) and fixed validation windows, sharded so that
-every window is evaluated on exactly one rank.
+towards small programmes with ``train.programme_balance``) and fixed validation windows (all, or an even
+subset of ``train.val_windows``), sharded so that every window is evaluated on exactly one rank.
 """
 
 from __future__ import annotations
@@ -71,6 +71,16 @@ def programme_weights(meta: dict, timelines: np.ndarray, balance: float) -> np.n
     return counts[inverse].astype(np.float64) ** -float(balance)
 
 
+def even_windows(raw: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """At most ``n`` of the windows in ``raw`` (0: all), evenly spaced in their order (file order), so that every
+    file keeps about its share; the same subset on every call."""
+    total = len(raw["features"])
+    if n <= 0 or n >= total:
+        return raw
+    keep = np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
+    return {k: v[keep] for k, v in raw.items()}
+
+
 @dataclass
 class Loaders:
     train_ds: WindowDataset
@@ -78,6 +88,7 @@ class Loaders:
     val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
     sampler: DistributedSampler | RandomSampler | BalancedSampler | None
     generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
+    val_raw: dict[str, np.ndarray]  # the validation windows evaluated (train.val_windows of them, or all)
 
 
 def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loaders:
@@ -87,9 +98,10 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
     train_ds = WindowDataset(
         data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True, none_share=t.context_none
     )
-    val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
+    val_raw = even_windows(data.val, t.val_windows)
+    val_sets = {"": WindowDataset(val_raw, scalers, context=0.0, seed=t.seed + 1, skip_empty=True)}
     if t.eval_context > 0:
-        val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)
+        val_sets["ctx_"] = WindowDataset(val_raw, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)
     if len(train_ds) == 0 or len(val_sets[""]) == 0:
         raise TrainingError(
             f"need training and validation windows, got {len(train_ds)} and {len(val_sets[''])}: "
@@ -126,4 +138,4 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
         pin_memory=pin,
         drop_last=False,
     )
-    return Loaders(train_ds, train_loader, {k: val_loader(ds) for k, ds in val_sets.items()}, sampler, gen)
+    return Loaders(train_ds, train_loader, {k: val_loader(ds) for k, ds in val_sets.items()}, sampler, gen, val_raw)

@@ -208,14 +208,16 @@ def train(
     if t.compile and device.type == "cuda":
         model = torch.compile(model)
 
-    floor = noise_floor(data.val, scalers, cfg.model, scalers.baseline) if is_main else None
+    val_raw = loaders.val_raw  # what validation evaluates: the floor and the data's constant are of the same windows
+    floor = noise_floor(val_raw, scalers, cfg.model, scalers.baseline) if is_main else None
     # the best constant for the validation files: on real exports the train constant can be far off
-    data_constant = constant_of(data.val, scalers.target_mean, scalers.target_std)
+    data_constant = constant_of(val_raw, scalers.target_mean, scalers.target_std)
+    capped = f" (train.val_windows: {len(val_raw['features'])} of {len(data.val['features'])})"
     if is_main and start_epoch == 1:
         say(
             f"model: {count_parameters(raw_model) / 1e6:.2f}M parameters, attention {cfg.model.attention}, "
             f"device {device}, world size {world}; {len(loaders.train_ds)} train / "
-            f"{len(loaders.val[''].dataset)} val windows"
+            f"{len(loaders.val[''].dataset)} val windows" + (capped if val_raw is not data.val else "")
         )
 
     result = TrainResult(history=list(history), best=dict(best), noise_floor=floor)

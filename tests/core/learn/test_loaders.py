@@ -1,7 +1,8 @@
 """Drawing training windows: the programme weights per window from the prepared data's programme map
 (``train.programme_balance``), the sampler's draw (same set on every DDP rank, equal shares), the loaders of a
 real prepared corpus drawing small files more often than a plain subset does, DDP ranks sharing one subset of
-``train.epoch_windows``, and two real gloo ranks training on one balanced draw."""
+``train.epoch_windows``, two real gloo ranks training on one balanced draw, and the even subset of validation
+windows that ``train.val_windows`` keeps (every file keeps its share; a run validates on it alone)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from torch.utils.data import DistributedSampler
 from core.config import config_from_dict
 from core.data.preprocess import Prepared
 from core.learn.hooks import Hooks
-from core.learn.loaders import BalancedSampler, build_loaders, programme_weights
+from core.learn.loaders import BalancedSampler, build_loaders, even_windows, programme_weights
 from core.learn.train_loop import train
 
 # two files of one programme (a: timelines 0-1, b: timeline 2), a file of its own (c: timeline 3)
@@ -143,3 +144,39 @@ def test_balanced_draw_trains_under_real_ddp(tiny, tmp_path):
     for r in range(2):
         lines = (tmp_path / f"rank{r}.jsonl").read_text().splitlines()
         assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+
+
+def test_even_windows_keep_every_file_its_share():
+    # 3 files of 60, 30 and 10 windows, in file order as prepared data holds them
+    timeline = np.repeat([0, 1, 2], [60, 30, 10])
+    raw = {"features": np.arange(100.0)[:, None], "timeline": timeline}
+    sub = even_windows(raw, 20)
+    assert len(sub["features"]) == 20 and np.all(np.diff(sub["features"][:, 0]) > 0)  # no window twice, in order
+    assert sub["features"][0, 0] == 0 and sub["features"][-1, 0] == 99  # from the first window to the last
+    assert np.bincount(sub["timeline"]).tolist() == [12, 6, 2]  # each file's share of the 100
+    assert even_windows(raw, 20)["features"].tolist() == sub["features"].tolist()  # the same subset every call
+    assert even_windows(raw, 0) is raw and even_windows(raw, 100) is raw and even_windows(raw, 500) is raw
+
+
+def test_a_run_validates_on_the_capped_windows_alone(tiny, tmp_path):
+    """``train.val_windows``: the loaders, the data's constant and the log all see the even subset; the run's
+    objective is the one ``assess`` gives on those windows, not on all of them."""
+    from core.learn.assess import assess
+    from core.learn.checkpoint import load_checkpoint
+    from core.learn.train_loop import LocalHooks
+
+    cfg, data = tiny
+    total = len(data.val["features"])
+    cap = total // 3
+    t = dataclasses.replace(cfg.train, val_windows=cap, epochs=1)
+    capped = dataclasses.replace(cfg, train=t)
+    loaders = build_loaders(capped, data, 0, 1, pin=False)
+    assert len(loaders.val_raw["features"]) == cap
+    assert len(loaders.val[""].dataset) <= cap < total  # windows with no active clip are skipped as before
+    lines = []
+    res = train(capped, data, LocalHooks(tmp_path), progress=False, log=lines.append)
+    assert f"(train.val_windows: {cap} of {total})" in lines[0]
+    model, mcfg, scalers = load_checkpoint(tmp_path / "checkpoints" / "best")
+    on = lambda raw: assess(model, mcfg, scalers, raw, context=0.0, seed=t.seed + 1)["objective_vs_train_constant"]  # noqa: E731
+    assert res.best["val_objective"] == pytest.approx(on(loaders.val_raw), rel=1e-4)
+    assert res.best["val_objective"] != pytest.approx(on(data.val), rel=1e-4)  # all windows score otherwise
