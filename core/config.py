@@ -181,10 +181,11 @@ class TrainConfig:
     # a weighted draw with replacement, else all). Real corpora give 10,000+ windows of long programmes: a
     # subset per epoch lets early stopping look at the validation files more often
     epoch_windows: int = 0
-    # validation windows an epoch evaluates: 0 = all; N = an even subset of N, every (total / N)-th window in file
-    # order, the same every epoch (core.learn.loaders.even_windows), so every validation file keeps about its
-    # share. The search's stage 1 caps it (distributed.settings.LAPTOP_SEARCH): on the real corpora, validating
-    # 6,600 windows twice per epoch took 84 % of a stage-1 epoch; refits and train.py validate on all
+    # validation windows of the structure-only pass (val_objective): 0 = all; N = an even subset of N, every
+    # (total / N)-th window in file order, the same every epoch (core.learn.loaders.even_windows), so every
+    # validation file keeps about its share; the pass with clips given sees all. The search's stage 1 caps it
+    # (distributed.settings.LAPTOP_SEARCH): on the real corpora, validating 6,600 windows twice per epoch took
+    # 84 % of a stage-1 epoch; refits and train.py validate on all
     val_windows: int = 0
     # training windows are drawn with weight n ** -programme_balance, n the training windows of the window's
     # programme (its file where the split is by file): 0 = every window alike, so a few long programmes set

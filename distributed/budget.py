@@ -39,11 +39,12 @@ MARKER = "stage1_budget.json"  # written when the budget stops stage 1's samplin
 
 def epoch_work(meta: dict[str, Any], epoch_windows: int, window: int, val_windows: int = 0) -> float:
     """One epoch's work in window steps: the training windows an epoch draws (``epoch_windows``, 0 = all)
-    and the validation windows it evaluates (``val_windows``, 0 = all) at ``VAL_COST``; ``meta`` is a
-    prepared data set's (``Prepared.meta``)."""
+    and the validation windows at ``VAL_COST`` (half for each of the two passes; the structure-only one
+    evaluates at most ``val_windows``, 0 = all); ``meta`` is a prepared data set's (``Prepared.meta``)."""
     drawn = epoch_windows or int(meta["n_train_windows"])
     val = int(meta["n_val_windows"])
-    return (drawn + VAL_COST * (min(val, val_windows) if val_windows else val)) * window
+    structure_only = min(val, val_windows) if val_windows else val
+    return (drawn + VAL_COST / 2 * (structure_only + val)) * window
 
 
 @dataclass

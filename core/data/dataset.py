@@ -30,11 +30,13 @@ class WindowDataset(Dataset):
         seed: int = 0,
         skip_empty: bool = False,
         none_share: float = 0.0,
+        windows: np.ndarray | None = None,
     ) -> None:
         """``skip_empty``: leave out windows where no clip is active (no loss position, no metric; on long
         real programmes with sparse tracks they are close to half the windows). Item ``i`` is then the
         i-th non-empty window; the timeline summaries still see every window. ``none_share``: the share
-        of timelines, drawn per epoch, given no clip at all whatever ``context`` says."""
+        of timelines, drawn per epoch, given no clip at all whatever ``context`` says. ``windows``: serve
+        only these raw windows (sorted indices; ``train.val_windows``), the summaries again built from all."""
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):
@@ -63,13 +65,15 @@ class WindowDataset(Dataset):
         n = int(raw["timeline"].shape[0])
         kv = raw["keyframe_valid"]
         self._index = np.flatnonzero(kv.any(axis=tuple(range(1, kv.ndim)))) if skip_empty else np.arange(n)
+        if windows is not None:
+            self._index = np.intersect1d(self._index, np.asarray(windows, np.int64))
 
     def __len__(self) -> int:
         return len(self._index)
 
     @property
     def indices(self) -> np.ndarray:
-        """The raw window behind each item (all windows, or the non-empty ones with ``skip_empty``)."""
+        """The raw window behind each item (all windows, or the non-empty ones with ``skip_empty``, of ``windows``)."""
         return self._index
 
     def set_epoch(self, epoch: int) -> None:

@@ -104,6 +104,7 @@ def validate(
     autocast,
     floor: dict[str, float] | None,
     data_constant: dict[str, Any] | None = None,
+    ctx_data_constant: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """val_objective (and with context), per-head ratios, MAE, F1; plus the constant baseline's metrics.
 
@@ -112,14 +113,15 @@ def validate(
     against the same-track rule: ``val_objective_vs_data`` / ``val_objective_ctx_vs_data``,
     ``vs_data/ratio/<head>`` (structure only), ``ctx_vs_data/ratio/<head>`` and
     ``val_objective_ctx_vs_same_track``; and the rule's own ``same_track/ctx_objective_vs_data``.
+    ``ctx_data_constant``: the context pass's, where it sees other windows (``train.val_windows``).
     """
     stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
-    const = data_constant if data_constant is not None else scalers.baseline
-    comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
-    del comps["editor_default"]  # printed by scripts/evaluate.py; one pass less per epoch here
     metrics: dict[str, Any] = {}
     base_metrics: dict[str, float] = {}
     for prefix, loader in loaders.items():
+        const = (ctx_data_constant if prefix and ctx_data_constant is not None else data_constant) or scalers.baseline
+        comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
+        del comps["editor_default"]  # printed by scripts/evaluate.py; one pass less per epoch here
         res = compare(
             model,
             loader,

@@ -149,6 +149,16 @@ def _pick_device(hooks: Hooks, cfg: Config) -> torch.device:
     return device
 
 
+def _val_windows(loaders, total: int) -> str:
+    """How many validation windows each pass evaluates, for the run's first line."""
+    n = len(loaders.val[""].dataset)
+    if len(loaders.val_raw["features"]) == total:
+        return str(n)
+    if "ctx_" in loaders.val:
+        return f"{len(loaders.val['ctx_'].dataset)} (structure only: {n} of them, train.val_windows)"
+    return f"{n} (train.val_windows: {len(loaders.val_raw['features'])} of {total})"
+
+
 def train(
     cfg: Config,
     data,
@@ -208,16 +218,16 @@ def train(
     if t.compile and device.type == "cuda":
         model = torch.compile(model)
 
-    val_raw = loaders.val_raw  # what validation evaluates: the floor and the data's constant are of the same windows
+    val_raw = loaders.val_raw  # what the structure-only pass evaluates: its floor and data constant are of it
     floor = noise_floor(val_raw, scalers, cfg.model, scalers.baseline) if is_main else None
     # the best constant for the validation files: on real exports the train constant can be far off
     data_constant = constant_of(val_raw, scalers.target_mean, scalers.target_std)
-    capped = f" (train.val_windows: {len(val_raw['features'])} of {len(data.val['features'])})"
+    ctx_constant = None if val_raw is data.val else constant_of(data.val, scalers.target_mean, scalers.target_std)
     if is_main and start_epoch == 1:
         say(
             f"model: {count_parameters(raw_model) / 1e6:.2f}M parameters, attention {cfg.model.attention}, "
             f"device {device}, world size {world}; {len(loaders.train_ds)} train / "
-            f"{len(loaders.val[''].dataset)} val windows" + (capped if val_raw is not data.val else "")
+            f"{_val_windows(loaders, len(data.val['features']))} val windows"
         )
 
     result = TrainResult(history=list(history), best=dict(best), noise_floor=floor)
@@ -252,7 +262,7 @@ def train(
         }
         evaluated = average.model if average is not None else raw_model
         val_metrics, base_metrics = validate(
-            evaluated, loaders.val, loss_fn, scalers, cfg, device, autocast, floor, data_constant
+            evaluated, loaders.val, loss_fn, scalers, cfg, device, autocast, floor, data_constant, ctx_constant
         )
         metrics.update(val_metrics)
         if not math.isfinite(metrics["val_objective"]):

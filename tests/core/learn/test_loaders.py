@@ -147,20 +147,18 @@ def test_balanced_draw_trains_under_real_ddp(tiny, tmp_path):
 
 
 def test_even_windows_keep_every_file_its_share():
-    # 3 files of 60, 30 and 10 windows, in file order as prepared data holds them
-    timeline = np.repeat([0, 1, 2], [60, 30, 10])
-    raw = {"features": np.arange(100.0)[:, None], "timeline": timeline}
-    sub = even_windows(raw, 20)
-    assert len(sub["features"]) == 20 and np.all(np.diff(sub["features"][:, 0]) > 0)  # no window twice, in order
-    assert sub["features"][0, 0] == 0 and sub["features"][-1, 0] == 99  # from the first window to the last
-    assert np.bincount(sub["timeline"]).tolist() == [12, 6, 2]  # each file's share of the 100
-    assert even_windows(raw, 20)["features"].tolist() == sub["features"].tolist()  # the same subset every call
-    assert even_windows(raw, 0) is raw and even_windows(raw, 100) is raw and even_windows(raw, 500) is raw
+    timeline = np.repeat([0, 1, 2], [60, 30, 10])  # 3 files of 60, 30 and 10 windows, in file order
+    keep = even_windows(100, 20)
+    assert len(keep) == 20 and np.all(np.diff(keep) > 0) and keep[0] == 0 and keep[-1] == 99  # first to last, once
+    assert np.bincount(timeline[keep]).tolist() == [12, 6, 2]  # each file's share of the 100
+    assert even_windows(100, 20).tolist() == keep.tolist()  # the same subset every call
+    assert even_windows(100, 0) is None and even_windows(100, 100) is None and even_windows(100, 500) is None
 
 
-def test_a_run_validates_on_the_capped_windows_alone(tiny, tmp_path):
-    """``train.val_windows``: the loaders, the data's constant and the log all see the even subset; the run's
-    objective is the one ``assess`` gives on those windows, not on all of them."""
+def test_a_run_validates_structure_only_on_the_capped_windows(tiny, tmp_path):
+    """``train.val_windows``: the structure-only pass (the objective a search ranks by) evaluates the even subset,
+    with the data's constant of those windows; the pass with clips given still sees every window, and the
+    timeline summaries it gives are built from all of them."""
     from core.learn.assess import assess
     from core.learn.checkpoint import load_checkpoint
     from core.learn.train_loop import LocalHooks
@@ -171,12 +169,20 @@ def test_a_run_validates_on_the_capped_windows_alone(tiny, tmp_path):
     t = dataclasses.replace(cfg.train, val_windows=cap, epochs=1)
     capped = dataclasses.replace(cfg, train=t)
     loaders = build_loaders(capped, data, 0, 1, pin=False)
-    assert len(loaders.val_raw["features"]) == cap
-    assert len(loaders.val[""].dataset) <= cap < total  # windows with no active clip are skipped as before
+    keep = even_windows(total, cap)
+    assert len(loaders.val_raw["features"]) == cap and loaders.val[""].dataset.raw is data.val
+    assert set(loaders.val[""].dataset.indices) <= set(keep.tolist())  # of the subset, less the empty windows
+    everything = build_loaders(cfg, data, 0, 1, pin=False)
+    assert loaders.val["ctx_"].dataset.indices.tolist() == everything.val["ctx_"].dataset.indices.tolist()
     lines = []
     res = train(capped, data, LocalHooks(tmp_path), progress=False, log=lines.append)
-    assert f"(train.val_windows: {cap} of {total})" in lines[0]
+    n, n_all = len(loaders.val[""].dataset), len(loaders.val["ctx_"].dataset)
+    assert f"{n_all} (structure only: {n} of them, train.val_windows) val windows" in lines[0]
     model, mcfg, scalers = load_checkpoint(tmp_path / "checkpoints" / "best")
-    on = lambda raw: assess(model, mcfg, scalers, raw, context=0.0, seed=t.seed + 1)["objective_vs_train_constant"]  # noqa: E731
-    assert res.best["val_objective"] == pytest.approx(on(loaders.val_raw), rel=1e-4)
-    assert res.best["val_objective"] != pytest.approx(on(data.val), rel=1e-4)  # all windows score otherwise
+    sub = {k: v[keep] for k, v in data.val.items()}
+    on = lambda raw, c: assess(model, mcfg, scalers, raw, context=c, seed=t.seed + 1)  # noqa: E731
+    assert res.best["val_objective"] == pytest.approx(on(sub, 0.0)["objective_vs_train_constant"], rel=1e-4)
+    assert res.best["val_objective"] != pytest.approx(on(data.val, 0.0)["objective_vs_train_constant"], rel=1e-4)
+    assert res.best["val_objective_ctx"] == pytest.approx(
+        on(data.val, t.eval_context)["objective_vs_train_constant"], rel=1e-4
+    )
