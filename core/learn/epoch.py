@@ -119,7 +119,8 @@ def validate(
     metrics: dict[str, Any] = {}
     base_metrics: dict[str, float] = {}
     for prefix, loader in loaders.items():
-        const = (ctx_data_constant if prefix and ctx_data_constant is not None else data_constant) or scalers.baseline
+        const = ctx_data_constant if prefix and ctx_data_constant is not None else data_constant
+        const = scalers.baseline if const is None else const
         comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
         del comps["editor_default"]  # printed by scripts/evaluate.py; one pass less per epoch here
         res = compare(
