@@ -184,8 +184,8 @@ class TrainConfig:
     # validation windows of the structure-only pass (val_objective): 0 = all; N = an even subset of N, every
     # (total / N)-th window in file order, the same every epoch (core.learn.loaders.even_windows), so every
     # validation file keeps about its share; the pass with clips given sees all. The search's stage 1 caps it
-    # (distributed.settings.LAPTOP_SEARCH): on the real corpora, validating 6,600 windows twice per epoch took
-    # 84 % of a stage-1 epoch; refits and train.py validate on all
+    # (distributed.settings.LAPTOP_SEARCH): on the real corpora, validating their 2,199 windows with a clip twice
+    # per epoch took most of a stage-1 epoch; refits and train.py validate on all
     val_windows: int = 0
     # training windows are drawn with weight n ** -programme_balance, n the training windows of the window's
     # programme (its file where the split is by file): 0 = every window alike, so a few long programmes set

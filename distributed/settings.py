@@ -22,7 +22,7 @@ LAPTOP_SEARCH = {
     "data.synth_count": 80,
     "train.epoch_windows": 256,
     # windows of the structure-only validation pass (what stage 1 ranks by): the built-in laptop problem has 321,
-    # so it is unchanged; the real corpora have 6,600, whose two validation passes took 84 % of a stage-1 epoch.
+    # so it is unchanged; the real corpora have 6,600, whose two validation passes took most of a stage-1 epoch.
     # On 45 stage-1 checkpoints of a search on them, 2,048 evenly spaced windows ranked like all 6,600 (Spearman
     # 0.989, mean difference 0.009; 1,024: 0.971). The pass with clips given still sees all (core.learn.loaders)
     "train.val_windows": 2048,
