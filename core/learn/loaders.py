@@ -87,7 +87,9 @@ class Loaders:
     val: dict[str, DataLoader]  # "" structure only, "ctx_" with train.eval_context of the clips given
     sampler: DistributedSampler | RandomSampler | BalancedSampler | None
     generator: torch.Generator  # reseeded every epoch: the shuffle order depends on the epoch only
-    val_raw: dict[str, np.ndarray]  # the windows the structure-only pass evaluates (train.val_windows of them, or all)
+    # the windows the structure-only pass evaluates (train.val_windows of them, or all), for its data constant and
+    # noise floor: a subset holds their targets, not the model inputs (2,048 real windows' features are ~180 MB)
+    val_raw: dict[str, np.ndarray]
 
 
 def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loaders:
@@ -101,7 +103,7 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
     # window: a window's loss with clips given is heavy-tailed, so a subset misreads it (on the real corpora a
     # stage-1 model read 0.85 on all 2,199 windows with content and 1.25 on an even third of them)
     keep = even_windows(len(data.val["features"]), t.val_windows)
-    val_raw = data.val if keep is None else {k: v[keep] for k, v in data.val.items()}
+    val_raw = data.val if keep is None else {k: v[keep] for k, v in data.val.items() if k != "features"}
     val_sets = {"": WindowDataset(data.val, scalers, context=0.0, seed=t.seed + 1, skip_empty=True, windows=keep)}
     if t.eval_context > 0:
         val_sets["ctx_"] = WindowDataset(data.val, scalers, context=t.eval_context, seed=t.seed + 1, skip_empty=True)

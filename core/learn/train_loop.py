@@ -152,11 +152,11 @@ def _pick_device(hooks: Hooks, cfg: Config) -> torch.device:
 def _val_windows(loaders, total: int) -> str:
     """How many validation windows each pass evaluates, for the run's first line."""
     n = len(loaders.val[""].dataset)
-    if len(loaders.val_raw["features"]) == total:
+    if len(loaders.val_raw["timeline"]) == total:
         return str(n)
     if "ctx_" in loaders.val:
         return f"{len(loaders.val['ctx_'].dataset)} (structure only: {n} of them, train.val_windows)"
-    return f"{n} (train.val_windows: {len(loaders.val_raw['features'])} of {total})"
+    return f"{n} (train.val_windows: {len(loaders.val_raw['timeline'])} of {total})"
 
 
 def train(

@@ -170,7 +170,7 @@ def test_a_run_validates_structure_only_on_the_capped_windows(tiny, tmp_path):
     capped = dataclasses.replace(cfg, train=t)
     loaders = build_loaders(capped, data, 0, 1, pin=False)
     keep = even_windows(total, cap)
-    assert len(loaders.val_raw["features"]) == cap and loaders.val[""].dataset.raw is data.val
+    assert len(loaders.val_raw["timeline"]) == cap and loaders.val[""].dataset.raw is data.val
     assert set(loaders.val[""].dataset.indices) <= set(keep.tolist())  # of the subset, less the empty windows
     everything = build_loaders(cfg, data, 0, 1, pin=False)
     assert loaders.val["ctx_"].dataset.indices.tolist() == everything.val["ctx_"].dataset.indices.tolist()
