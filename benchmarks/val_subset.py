@@ -43,21 +43,21 @@ def scores(checkpoints: dict[str, Path], caps: list[int], log=print) -> pd.DataF
     """One row per trial: its structure-only objective on all validation windows (column 0) and on each cap's
     subset. The data is prepared (or found in the cache) once, from the first checkpoint's config: every trial
     of a search trains on the same data."""
-    data = None
+    subsets = None  # cap -> validation windows, cut once: a subset of real windows is a copy of hundreds of MB
     rows = {}
     for name, ck in checkpoints.items():
         model, cfg, scalers = load_checkpoint(ck)
         model.eval()
-        if data is None:
-            data = prepare(cfg.data)
-        total = len(data.val["features"])
-        row = {}
-        for cap in [0, *caps]:
-            keep = even_windows(total, cap)
-            raw = data.val if keep is None else {k: v[keep] for k, v in data.val.items()}
-            row[cap] = assess(model, cfg, scalers, raw, context=0.0, seed=cfg.train.seed + 1)[
-                "objective_vs_train_constant"
-            ]
+        if subsets is None:
+            val = prepare(cfg.data).val
+            subsets = {}
+            for cap in [0, *caps]:
+                keep = even_windows(len(val["features"]), cap)
+                subsets[cap] = val if keep is None else {k: v[keep] for k, v in val.items()}
+        row = {
+            cap: assess(model, cfg, scalers, raw, context=0.0, seed=cfg.train.seed + 1)["objective_vs_train_constant"]
+            for cap, raw in subsets.items()
+        }
         rows[name] = row
         log(f"{name:<40} " + "  ".join(f"{c or 'all'}: {v:.4f}" for c, v in row.items()))
     return pd.DataFrame.from_dict(rows, orient="index")
