@@ -8,7 +8,7 @@ constant and the same-track rule, sorted by the model's excess over that constan
 RUN is a run folder trained with a ``data.data_dir`` (scripts/train.py --data, benchmarks/quality_real.py's
 ``real``); its config gives the data and the split. Diagnostic only (issue 6): it found that rotation's excess
 was the training programmes' rare rotated clips pulling every prediction off 0, and that one programme's
--157.5 degree clip on a given track makes seed 1's rotation with clips given (README, "Measured").
+-157.5 degree clip on a given track makes seed 1's rotation with clips given (benchmarks/RESULTS.md).
 ``--by-track`` sums the same errors over every validation token by what its track gives for that head (no
 given clip, one, several that agree, several that spread) and whether the timeline gives clips of its
 source size: it found the rule exact where the given values agree and the model pulled off it there.

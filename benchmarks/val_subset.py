@@ -7,7 +7,7 @@ EXPERIMENT is a search's folder (scripts/tune.py). Every trial's last checkpoint
 (``core.learn.assess``, against the train constant, as stage 1 ranks) on all the validation windows of its
 data and on the even subset of each cap (``core.learn.loaders.even_windows``). Printed: one line per trial,
 then per cap the Spearman rank correlation with all windows, the mean and largest difference, and whether
-both pick the same best trial. The laptop settings' cap of 2,048 was chosen with it (README, "Measured").
+both pick the same best trial. The laptop settings' cap of 2,048 was chosen with it (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def _check(cond: bool, msg: str) -> None:
 @dataclass
 class DataConfig:
     data_dir: str | None = None  # folder of the user's exports; None = the built-in corpus
-    # timelines in the built-in corpus: 300 measurably beats 110 at the same compute (README, "Measured")
+    # timelines in the built-in corpus: 300 measurably beats 110 at the same compute (benchmarks/RESULTS.md)
     synth_count: int = 300
     synth_seed: int = 0
     step_s: float = 0.1  # frame-table grid step (s)
@@ -136,7 +136,7 @@ class LossConfig:
     # on nearly every clip, where the few clips far off belong to one programme's style (a rotated still, a
     # picture-in-picture corner) and would pull a new programme's prediction away from the usual value.
     # The default, rotation and centre, brought them within 5 % of the best constant, structure only, on
-    # the real validation programmes of seed 0 (README, "Measured"); pan, level, opacity and scale stay on
+    # the real validation programmes of seed 0 (benchmarks/RESULTS.md); pan, level, opacity and scale stay on
     # MSE, where the large values (hard left/right, -60 dB floors, fades to black, 325 % scale) are what
     # the structure predicts
     huber_heads: list[str] = field(default_factory=lambda: ["rotation", "center_x", "center_y"])
@@ -191,7 +191,7 @@ class TrainConfig:
     # programme (its file where the split is by file): 0 = every window alike, so a few long programmes set
     # the habits; 1 = every programme alike (core.learn.loaders.programme_weights). 0.5 took the real
     # corpora's structure-only objective from 0.778 to 0.742 on average over two splits and two training
-    # seeds, better in all four, and left the built-in run as it was (README, "Measured")
+    # seeds, better in all four, and left the built-in run as it was (benchmarks/RESULTS.md)
     programme_balance: float = 0.5
     # exponential moving average of the weights, validated and checkpointed instead of the raw weights
     # (core.learn.average.WeightAverage); 0 = off, 0.99-0.999 typical
@@ -199,17 +199,17 @@ class TrainConfig:
     # after training, stack each head of the best checkpoint with the train constant and the same-track
     # rule, fitted on the validation files (core.learn.calibrate); scripts/train.py does it. Off by
     # default: on the real corpora, fitted on half of the validation programmes, it made the other half
-    # worse (README, "Measured"): a few heterogeneous programmes do not transfer eleven numbers per head
+    # worse (benchmarks/RESULTS.md): a few heterogeneous programmes do not transfer eleven numbers per head
     calibrate: bool = False
     context_max: float = 0.5  # training draws the given-clip fraction per window from U(0, context_max)
     # share of training timelines (drawn per epoch) with no clip given: structure only, what val_objective
     # measures. U(0, context_max) alone almost never gives nothing in a whole timeline (2 % of 100-clip ones),
     # so the heads learned to lean on the given clips' summary and structure-only predictions suffered
-    # (README, "Measured": on the real corpora 0.81 -> 0.71 and 0.93 -> 0.77 with the geometry block)
+    # (benchmarks/RESULTS.md: on the real corpora 0.81 -> 0.71 and 0.93 -> 0.77 with the geometry block)
     context_none: float = 0.25
     eval_context: float = 0.5  # the second evaluation's given fraction (the first is 0)
     # calibrated key probability at which a local peak counts as a key; 0.1 maximised F1 (within one step)
-    # on the training windows of the default run (README, "Measured")
+    # on the training windows of the default run (benchmarks/RESULTS.md)
     keyframe_threshold: float = 0.1
     # a checkpoint folder, or a run folder (its checkpoints/best), whose weights the run starts from
     # (fine-tuning, e.g. real exports after the built-in corpus); same model shapes and features

@@ -3,7 +3,7 @@
 ``space`` is sized for the laptop search (64 trials in minutes on 2 cores: width 16..96, 1-3 layers) with
 the default model (``compact``: width 64, 4 heads, 2 layers, feed-forward 128) inside it, not at its edge:
 a space that ended at the default's width and depth could only offer smaller models and lost the refit
-to the default (README, "Measured").
+to the default (benchmarks/RESULTS.md).
 ``space_large`` (named ``architecture_large``) is the same space with GPU-cluster sizes.
 """
 

@@ -22,7 +22,7 @@ def space(trial: optuna.Trial) -> None:
     # three best of a 64-trial search), a model that ignores the keys a user gives. 0.25 keeps context learned.
     trial.suggest_float("train.context_max", 0.25, 0.9)
     # how evenly the programmes of a folder of exports are drawn (0: by their windows; the default 0.5 was
-    # measured on two real corpora, README "Measured"): another user's programmes may want another value
+    # measured on two real corpora, benchmarks/RESULTS.md): another user's programmes may want another value
     trial.suggest_float("train.programme_balance", 0.0, 1.0)
     trial.suggest_int("train.warmup_epochs", 0, 2)
     trial.suggest_float("train.grad_clip", 0.25, 4.0, log=True)

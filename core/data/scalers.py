@@ -37,7 +37,7 @@ FORMAT_PRIOR_KEYS = 20.0
 # How far the model's own interpolation logits are followed for a dialect: n / (n + EVIDENCE_KEYS) for n
 # training keys of that dialect. What the network learns about key habits comes from the dialects it saw;
 # on a dialect it barely saw (4 FCPXML keys beside 4,000 xmeml ones in the real corpora) those habits are
-# another format's, and its prediction should stay near that dialect's prior (measured: README).
+# another format's, and its prediction should stay near that dialect's prior (measured: benchmarks/RESULTS.md).
 EVIDENCE_KEYS = 50.0
 
 

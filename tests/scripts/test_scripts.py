@@ -107,7 +107,7 @@ def test_default_training_reaches_the_quality_figures(tmp_path):
     Structure only, the model closes at least 60 % of the gap between the constant and the corpus's own
     noise floor on the heads the floor covers (0.780; a run closed 73 %: most of what an editor sets is a
     habit only the given clips reveal); with half the clips given it meets issue 6's <= 0.60. Per-head
-    bounds: what a full run reached (README, "Measured") with a margin."""
+    bounds: what a full run reached (benchmarks/RESULTS.md) with a margin."""
     r = run("scripts/train.py", "--no-progress", "--out", str(tmp_path / "run"), timeout=3600)
     assert r.returncode == 0, r.stderr[-3000:]
     best = json.loads((tmp_path / "run" / "checkpoints" / "best" / "metrics.json").read_text())
