@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.learn.checkpoint import PersistenceError, checkpoint_dir
 from core.serve.export import export_model
 from distributed.settings import BASELINE, OBJECTIVE, SearchError
 from distributed.storage import local_experiment
@@ -78,6 +79,31 @@ def export_checkpoint(ck: dict[str, Any], out_dir: str | Path, source: str, log=
         f"{out}\nload it with: core.serve.export.load_exported({str(out)!r})"
     )
     return out
+
+
+def export_run(path: str | Path, out_dir: str | Path | None = None, log=print) -> Path:
+    """A training run's best checkpoint (``scripts/train.py --out RUN``; or a checkpoint folder) -> a
+    self-contained model folder, by default ``RUN/best_model`` (``CHECKPOINT/model`` for a checkpoint folder)."""
+    p = Path(path)
+    d = checkpoint_dir(p)
+    metrics_file = d / "metrics.json"
+    try:
+        metrics = json.loads(metrics_file.read_text())
+    except (OSError, ValueError) as e:
+        raise PersistenceError(f"{metrics_file}: unreadable ({e})") from None
+    if not isinstance(metrics, dict) or OBJECTIVE not in metrics:
+        raise PersistenceError(f"{metrics_file}: no {OBJECTIVE}; not the metrics of a training checkpoint")
+    out = Path(out_dir) if out_dir else (p / "best_model" if d != p else d / "model")
+    return export_checkpoint({"trial_id": None, "checkpoint": str(d), "metrics": metrics}, out, f"run {d}", log)
+
+
+def is_run(path: str) -> bool:
+    """Whether ``path`` is a local training run or checkpoint folder (``export_run``), not an experiment."""
+    try:
+        checkpoint_dir(path)
+    except PersistenceError:
+        return False
+    return True
 
 
 def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:

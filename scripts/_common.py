@@ -62,10 +62,12 @@ def run_guarded(work: Callable[[], int], errors: tuple[type[BaseException], ...]
         return 2
 
 
-def experiment_args(argv, doc: str, out_help: str) -> argparse.Namespace:
+def experiment_args(
+    argv, doc: str, out_help: str, what: str = "experiment folder (or bucket URI) written by scripts/tune.py"
+) -> argparse.Namespace:
     """``EXPERIMENT [--out DIR]``: the arguments of the tools that read a finished (or running) search."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", help="experiment folder (or bucket URI) written by scripts/tune.py")
+    p.add_argument("experiment", help=what)
     p.add_argument("--out", help=out_help)
     return p.parse_args(argv)
 

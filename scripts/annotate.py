@@ -1,6 +1,7 @@
-"""Predict how an editor would animate a timeline, with an exported model.
+"""Predict how an editor would animate a timeline, with an exported model or a training run.
 
     python scripts/annotate.py timeline.xml --model best_model                # summary per clip
+    python scripts/annotate.py timeline.xml --model runs/NAME                 # a scripts/train.py run's best
     python scripts/annotate.py timeline.xml --model best_model --json         # inspect_timeline's JSON shape
     python scripts/annotate.py timeline.xml --model best_model --out out.xml  # the annotated file
     python scripts/annotate.py edit.fcpxml --model best_model --dry-run       # what would change
@@ -51,7 +52,11 @@ def print_changes(changes, out=sys.stdout) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="timeline export (xmeml, fcpxml, MLT)")
-    p.add_argument("--model", required=True, help="folder written by scripts/export_best.py")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="folder written by scripts/export_best.py, or a scripts/train.py run folder (its best checkpoint)",
+    )
     p.add_argument("--out", help="write the annotated document here, in the input's dialect")
     p.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     p.add_argument("--params", type=_params, help=f"comma-separated parameters to predict ({','.join(PARAMS)})")
@@ -65,10 +70,10 @@ def main(argv=None) -> int:
     from core.data.formats import read_bytes
     from core.data.formats.write_back import write_back
     from core.learn.checkpoint import PersistenceError
-    from core.serve.export import load_exported
+    from core.serve.export import load_predictor
 
     try:
-        predictor = load_exported(args.model, torchscript=args.torchscript)
+        predictor = load_predictor(args.model, torchscript=args.torchscript)
         with open(args.file, "rb") as f:
             data = f.read()
         timelines = read_bytes(data, args.file)

@@ -48,16 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def load_model(path: Path):
     """(model in eval mode, config, scalers) from a run, checkpoint or exported model folder."""
-    from core.learn.checkpoint import CHECKPOINT_FILE, PersistenceError, load_checkpoint
-    from core.serve.export import load_exported
+    from core.serve.export import load_predictor
 
-    if (path / "xmlai.json").is_file():
-        pred = load_exported(path)
-        return pred.model, pred.cfg, pred.scalers
-    for cand in (path, path / "checkpoints" / "best", path / "best"):
-        if (cand / CHECKPOINT_FILE).is_file():
-            return load_checkpoint(cand)
-    raise PersistenceError(f"{path}: neither an exported model (xmlai.json) nor a checkpoint ({CHECKPOINT_FILE})")
+    pred = load_predictor(path)
+    return pred.model, pred.cfg, pred.scalers
 
 
 def evaluate_folder(model, cfg, scalers, data_dir: Path, context: float = 0.0, seed: int = 0, **kw) -> dict:

@@ -91,16 +91,24 @@ def load_checkpoint(d: str | Path):
     return model, cfg, scalers
 
 
+def checkpoint_dir(path: str | Path) -> Path:
+    """The checkpoint folder ``path`` names: itself where it holds the weights, else a run folder's
+    (``scripts/train.py --out RUN``) ``checkpoints/best``, or a checkpoints folder's ``best``; a
+    PersistenceError where none of them does."""
+    p = Path(path)
+    for d in (p, p / "checkpoints" / "best", p / "best"):
+        if (d / CHECKPOINT_FILE).is_file():
+            return d
+    raise PersistenceError(f"{p}: no {CHECKPOINT_FILE} in it, nor in checkpoints/best under it")
+
+
 def init_weights(model: torch.nn.Module, path: str | Path, feature_names) -> Path:
     """Copy into ``model`` the weights of the checkpoint at ``path`` (a checkpoint folder, or a run
     folder: its ``checkpoints/best``); returns the folder used. The checkpoint must have been trained
     on the same input features and hold exactly the model's weights with the same shapes, else a
     PersistenceError names the file and what differs. Read with ``weights_only=True``; the scalers
     stay the new run's own."""
-    p = Path(path)
-    d = p / "checkpoints" / "best" if (p / "checkpoints" / "best" / CHECKPOINT_FILE).is_file() else p
-    if not (d / CHECKPOINT_FILE).is_file():
-        raise PersistenceError(f"{p}: no {CHECKPOINT_FILE} in it, nor in checkpoints/best under it")
+    d = checkpoint_dir(path)
     try:  # the names only: Scalers.load would refuse other features without naming the file
         theirs_f = list(json.loads((d / "scalers.json").read_text())["feature_names"])
     except (OSError, ValueError, KeyError, TypeError) as e:

@@ -17,8 +17,10 @@ import torch
 from core.data.batch import MODEL_FEATURES
 from core.data.context import N_SUMMARY, N_SUMMARY_MEAN_ONLY
 from core.learn.checkpoint import (
+    CHECKPOINT_FILE,
     FORMAT_VERSION,
     PersistenceError,
+    checkpoint_dir,
     json_safe,
     load_checkpoint,
     load_config_scalers,
@@ -126,3 +128,22 @@ def load_exported(d: str | Path, torchscript: bool = False):
     model = build_model(cfg.model, n_features=len(MODEL_FEATURES))
     model.load_state_dict(st["model"])  # weights of any earlier summary layout load (see the model's pre-hook)
     return Predictor(model.eval(), cfg, scalers)
+
+
+def load_predictor(path: str | Path, torchscript: bool = False) -> Predictor:
+    """A ``Predictor`` from an exported model folder (``load_exported``), or straight from a training run's
+    best checkpoint (``scripts/train.py --out RUN``) or a checkpoint folder: a run annotates and evaluates
+    without an export. ``torchscript`` needs an exported folder (a checkpoint has no TorchScript file)."""
+    p = Path(path)
+    if (p / "xmlai.json").is_file():
+        return load_exported(p, torchscript=torchscript)
+    try:
+        d = checkpoint_dir(p)
+    except PersistenceError:
+        raise PersistenceError(
+            f"{p}: neither an exported model (xmlai.json) nor a training run or checkpoint folder ({CHECKPOINT_FILE})"
+        ) from None
+    if torchscript:
+        raise PersistenceError(f"{p}: a checkpoint has no TorchScript file; export it first (scripts/export_best.py)")
+    model, cfg, scalers = load_checkpoint(d)
+    return Predictor(model, cfg, scalers)

@@ -68,3 +68,17 @@ def test_bad_arguments_are_clear_errors(realworld_dir, tiny_model):
     assert proc.returncode == 2 and "unknown parameter(s) ['volume']" in proc.stderr and "level_db" in proc.stderr
     proc = _run(path, "--model", tiny_model, "--out", path)
     assert proc.returncode == 2 and "is the input file" in proc.stderr
+
+
+def test_a_training_run_annotates_as_its_export_does(realworld_dir, tiny_model, tmp_path):
+    """`--model RUN` (a scripts/train.py run folder) predicts from the run's best checkpoint: the same curves as the
+    model exported from it, with no export step; TorchScript needs the export, and a folder that is neither says so."""
+    run_dir = tiny_model.parent / "run"  # train_tiny_model trains there and exports its checkpoints/best
+    path = realworld_dir / "xmeml" / "otio-fcp-adapter__premiere_example.xml"
+    from_run, from_export = _run(path, "--model", run_dir, "--json"), _run(path, "--model", tiny_model, "--json")
+    assert from_run.returncode == 0 and from_export.returncode == 0, from_run.stderr + from_export.stderr
+    assert '"curves"' in from_run.stdout and from_run.stdout == from_export.stdout
+    proc = _run(path, "--model", run_dir, "--torchscript")
+    assert proc.returncode == 1 and "export it first" in proc.stderr
+    proc = _run(path, "--model", tmp_path)
+    assert proc.returncode == 1 and "neither an exported model" in proc.stderr and str(tmp_path) in proc.stderr
