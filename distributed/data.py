@@ -124,7 +124,9 @@ def prepare_shipped(refs: list, cfg: DataConfig, key: str):
     ds = ray.data.from_arrow_refs(refs).map(
         _process_row, fn_kwargs={"cfg": dataclasses.asdict(cfg)}, compute=TaskPoolStrategy(size=cpus)
     )
-    return assemble([_row_to_result(r) for r in ds.take_all()], cfg, cache_key=key)
+    # rows one at a time: each file's packed windows are freed once unpacked, and assemble empties the unpacked ones
+    # as it concatenates them (take_all would hold every file's windows twice, packed and unpacked)
+    return assemble((_row_to_result(r) for r in ds.iter_rows()), cfg, cache_key=key, consume=True)
 
 
 def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None):

@@ -176,8 +176,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np.ndarray]:
-    # the parts are assemble's own dicts: with ``assemble(consume=True)`` nothing else holds their arrays
-    # (with the streamed feature statistics: 91 real exports peaked at 18 GB before, 11 GB after)
+    # emptied as they are copied (with ``assemble(consume=True)`` they are the results' own dicts), and the feature
+    # statistics streamed: preparing the 91 real exports peaked at 18 GB, then 10.5 GB, now 5.9 GB
+    # (benchmarks/prepare_memory.py)
     out = concat_windows(parts, cfg.window, cfg.max_tracks, release=True)
     # the oracle only where every file of the split has one, else its windows would not align
     if parts and all(all(k in p for k in ORACLE_KEYS) for p in parts):
@@ -189,8 +190,9 @@ def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np
 def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = "", consume: bool = False) -> Prepared:
     """Per-file results (any order) -> Prepared: sorted by name, timelines numbered globally,
     train/val concatenated, scalers fit on train only, failures collected as errors. ``consume``: the
-    results' windows are released (``windows`` becomes None) as they are concatenated, so memory holds the
-    windows about once instead of twice; for callers that do not use the results afterwards."""
+    results' windows dicts are emptied array by array as they are concatenated (and ``windows`` becomes
+    None), so memory holds the windows about once instead of twice; for callers that do not use the results
+    afterwards (``benchmarks/prepare_memory.py``: the real corpora peak at 1.24x their windows, 2.24x before)."""
     results = sorted(results, key=lambda r: r.name)
     names = [r.name for r in results]
     if len(set(names)) != len(names):
@@ -219,7 +221,9 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
         if r.error or r.windows is None:
             errors.append((r.name, r.error or "no windows"))
             continue
-        w = dict(r.windows)
+        # consume: the very dict, which concatenation empties array by array (``dataclasses.replace`` above
+        # leaves the caller's results holding it too, so emptying a copy would free nothing until return)
+        w = r.windows if consume else dict(r.windows)
         if consume:
             r.windows = None
         w["timeline"] = w["timeline"] + n_timelines

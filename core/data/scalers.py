@@ -75,7 +75,7 @@ def _like(values, x):
     return torch.as_tensor(values, dtype=x.dtype, device=x.device)
 
 
-def _feature_moments(features: np.ndarray, step_mask: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def _feature_moments(features: np.ndarray, step_mask: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of the model-space features over real steps, ``chunk`` windows at a time (float64 sums,
     chunks combined as in Chan et al.), so that memory holds one chunk's transform, not the whole set's."""
     n, mean, m2 = 0, np.zeros(len(MODEL_FEATURES)), np.zeros(len(MODEL_FEATURES))

@@ -134,6 +134,24 @@ def test_assemble_ignores_result_order(corpus_dir, prepared):
     assert a.errors == b.errors and a.scalers == b.scalers
 
 
+@pytest.mark.parametrize("split_by", ["file", "programme"])
+def test_assemble_consume_empties_the_callers_windows(corpus_dir, prepared, split_by):
+    """``consume``: the same Prepared, and the caller's own windows dicts emptied as they are concatenated, also where
+    the split by programme replaces the results (it once emptied copies, so the 91 real exports' windows stayed
+    in memory twice until assemble returned)."""
+    data, cfg = prepared
+    cfg = DataConfig(**{**cfg.__dict__, "split_by": split_by})
+    paths = preprocess.input_paths(cfg)
+    want = assemble([process_file(preprocess.file_name(p, cfg), p.read_bytes(), cfg) for p in paths], cfg)
+    results = [process_file(preprocess.file_name(p, cfg), p.read_bytes(), cfg) for p in paths]
+    held = [r.windows for r in results if r.windows is not None]
+    got = assemble(results, cfg, consume=True)
+    assert_same(got.train, want.train)
+    assert_same(got.val, want.val)
+    assert got.meta["splits"] == want.meta["splits"] and len(held) > 2
+    assert all(w == {} for w in held)
+
+
 def test_pool_engine_equals_in_process(corpus_dir, prepared, tmp_path):
     data, _ = prepared
     pooled = prepare(cfg_for(corpus_dir, tmp_path, workers=2), cache=False)
