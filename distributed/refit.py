@@ -38,7 +38,15 @@ from ray.tune.search import Searcher
 
 import search_spaces
 from core.config import Config, config_from_dict
-from distributed.budget import BudgetPlan, budget_stop, epoch_work, trials_due
+from distributed.budget import (
+    RESERVE_S,
+    BudgetPlan,
+    RefitDeadline,
+    budget_stop,
+    epoch_work,
+    refit_budget,
+    trials_due,
+)
 from distributed.cluster import alive_nodes, init_ray, plan_concurrency
 from distributed.data import prepare_cached
 from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, chosen_checkpoint, export_checkpoint
@@ -250,7 +258,12 @@ def search_and_refit(
             log(line)
         refit = None
         if refit_top != 0:
-            refit = run_refit(res, full, s, exp_path, refit_top, log)
+            allowance = None
+            if s.time_budget_min:  # what the budget leaves stage 2 (stage 1's own record where it ran before)
+                stop = budget_stop(exp_path) or {}
+                spent = max(time.perf_counter() - t0, res.wall_s, stop.get("elapsed_s", 0.0))
+                allowance = 60.0 * s.time_budget_min - spent - RESERVE_S
+            refit = run_refit(res, full, s, exp_path, refit_top, log, allowance_s=allowance)
         elif res.rows:  # no stage 2: the model is stage 1's best checkpoint
             ck, source = chosen_checkpoint(exp_path)
             log(f"exported {source} to {export_to_experiment(ck, exp_path, source)}")
@@ -273,10 +286,17 @@ def search_and_refit(
 
 
 def run_refit(
-    stage1: SearchResult, full: Config, s: SearchSettings, exp_path: str, k: int | None, log=print
+    stage1: SearchResult,
+    full: Config,
+    s: SearchSettings,
+    exp_path: str,
+    k: int | None,
+    log=print,
+    allowance_s: float | None = None,
 ) -> RefitResult:
     """Train the K best stage-1 configurations (K None: ``auto_refit_top`` of the cluster's trial slots) and
-    the full config at ``full``'s budget; export the better."""
+    the full config at ``full``'s budget; export the better. ``allowance_s``: the seconds the time budget leaves
+    stage 2 (``RefitDeadline`` stops a refit whose next epoch would end past them); None: no limit."""
     t0 = time.perf_counter()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     storage, name = exp_path.rsplit("/", 1)
@@ -295,7 +315,13 @@ def run_refit(
         f"{conc} at a time"
     )
     trainable = make_trainable(full, data_path, rs, storage, f"{name}/{REFIT_DIR}")
-    if tune.Tuner.can_restore(refit_path):
+    deadline = RefitDeadline(allowance_s, exp_path) if allowance_s is not None else None
+    if deadline is not None:
+        log(
+            f"refit: the time budget leaves stage 2 {max(allowance_s, 0) / 60:.1f} min; a refit whose next epoch "
+            "would end later stops with its best checkpoint so far"
+        )
+    if tune.Tuner.can_restore(refit_path):  # a restored refit keeps its own deadline (RefitDeadline's marker)
         tuner = tune.Tuner.restore(refit_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
     else:
         tuner = new_tuner(
@@ -309,8 +335,13 @@ def run_refit(
             storage=exp_path,
             callbacks=[make_progress(len(points), epochs, log, what="refit")],
             max_failures=1,  # a refit is expensive: one retry
+            stop=deadline,
         )
     grid = tuner.fit()
+    cut = (refit_budget(exp_path) or {}).get("stopped") or {}
+    if cut:
+        runs = ", ".join(f"{t} after {n} of {epochs} epochs" for t, n in sorted(cut.items()))
+        log(f"refit: the time budget stopped {len(cut)} refit(s) early ({runs}); each offers its best epoch so far")
     summary = summarize_grid(grid, refit_path, rs)
     out = RefitResult(experiment_path=exp_path)
     ck_by_trial: dict[str, dict[str, Any]] = {}
@@ -329,8 +360,11 @@ def run_refit(
         source = next((r for r in top if r["trial_id"] == row["label"]), None)
         row["stage1_" + OBJECTIVE] = source[OBJECTIVE] if source else math.nan
     out.rows = summary.rows
-    missing = len(points) - summary.counts.get("finished", 0)
-    if missing > 0 and summary.counts.get("errors", 0) < missing:
+    # a refit has ended when its last result says done (all epochs, early stopping or the time budget) or it failed;
+    # one that Ctrl-C stopped mid-run has results too, so counting results would take it for finished
+    ended = sum(1 for r in grid if r.error is not None or (r.metrics or {}).get("done"))
+    missing = len(points) - ended
+    if missing > 0:
         log(resume_hint(f"refit interrupted with {missing} refit(s) unfinished", name, storage))
         out.wall_s = time.perf_counter() - t0
         return out

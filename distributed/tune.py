@@ -319,8 +319,10 @@ def new_tuner(
     callbacks: list,
     max_failures: int,
     trial_name_creator=None,
+    stop=None,
 ) -> tune.Tuner:
-    """A Tuner as both stages run one: the search (stage 1) and the refit (stage 2)."""
+    """A Tuner as both stages run one: the search (stage 1) and the refit (stage 2); ``stop``: a Tune stopper
+    (the refit's ``RefitDeadline`` under a time budget)."""
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -342,6 +344,7 @@ def new_tuner(
             storage_path=storage,
             verbose=0,
             callbacks=callbacks,
+            stop=stop,
             failure_config=tune.FailureConfig(max_failures=max_failures),
             # keep every checkpoint of a 0-worker trial (at most `epochs`, small): with num_to_keep set,
             # Tune forces an experiment snapshot every few reports and warns that it is a bottleneck

@@ -15,10 +15,12 @@ from ray.tune.search.optuna import OptunaSearch
 from core.config import apply_overrides, config_from_dict
 from distributed.budget import (
     MARKER,
+    REFIT_MARKER,
     RESERVE_S,
     VAL_COST,
     BudgetedSearcher,
     BudgetPlan,
+    RefitDeadline,
     epoch_work,
     overruns,
     trials_due,
@@ -132,6 +134,22 @@ def test_the_clock_and_the_stop_survive_a_resume(tmp_path):
     assert stopped.suggest("y") == Searcher.FINISHED
 
 
+def test_a_refit_stops_when_its_next_epoch_would_end_past_the_allowance_and_a_restore_counts_on(tmp_path):
+    import pickle
+
+    d = RefitDeadline(100.0, str(tmp_path))
+    assert d("a", {"epoch_time_s": 30.0, "training_iteration": 1}) is False
+    d.spent_s = 60.0  # 60 s spent: a 30-s epoch still ends in time, a 50-s one would not
+    assert d("a", {"epoch_time_s": 30.0, "training_iteration": 2}) is False
+    assert d("b", {"epoch_time_s": 50.0, "training_iteration": 1}) is True and d.stopped == {"b": 1}
+    assert d.stop_all() is False
+    saved = json.loads((tmp_path / REFIT_MARKER).read_text())
+    assert saved["allowance_s"] == 100.0 and saved["stopped"] == {"b": 1} and 60.0 <= saved["spent_s"] < 61.0
+    again = pickle.loads(pickle.dumps(d))  # what Tuner.restore does: on from the marker's seconds, not from 0
+    assert again.allowance_s == 100.0 and again.stopped == {"b": 1} and 60.0 <= again.spent() < 61.0
+    assert again("c", {"epoch_time_s": 45.0, "training_iteration": 1}) is True
+
+
 def test_time_budget_must_be_positive():
     with pytest.raises(SearchError, match="time-budget"):
         SearchSettings(time_budget_min=0)
@@ -144,7 +162,7 @@ def test_a_search_under_a_budget_refits_with_the_trials_it_has(ray_session, data
 
     tiny = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
     base = apply_overrides(config_from_dict({"data": data_cfg.__dict__}), tiny)
-    full = apply_overrides(config_from_dict({"data": data_cfg.__dict__}), {**tiny, "train.epochs": 1})
+    full = apply_overrides(config_from_dict({"data": data_cfg.__dict__}), {**tiny, "train.epochs": 2})
     # half a minute is less than the reserve alone: the first timed epoch stops the sampling
     s = SearchSettings(
         trials=8, space="loss_weights", epochs=2, storage=str(tmp_path), name="tb", num_cpus=2, time_budget_min=0.5
@@ -159,8 +177,12 @@ def test_a_search_under_a_budget_refits_with_the_trials_it_has(ray_session, data
     assert not any("interrupted" in line for line in logs)
     # half a minute cannot hold even the reserve: the search says it will overrun, and what to change
     assert any("the refit alone will overrun the 0.5-min budget" in line for line in logs), logs
-    # the refit ran on what stage 1 had, and exported
+    # the refit ran on what stage 1 had, and exported; the budget was spent, so each refit stopped after one epoch
     assert refit is not None and refit.export_dir and (tmp_path / "tb" / "stage1.json").is_file()
+    cut = json.loads((tmp_path / "tb" / REFIT_MARKER).read_text())
+    assert cut["allowance_s"] < 0 and sorted(cut["stopped"].values()) == [1, 1], cut
+    assert [row["epochs"] for row in refit.rows] == [1, 1]
+    assert any(line.startswith("refit: the time budget stopped 2 refit(s) early") for line in logs), logs
     assert any(re.match(r"wall time \d+\.\d min \(this process\) against a budget of 0.5 min", x) for x in logs)
     assert logs[-1].startswith("refit best ")
 

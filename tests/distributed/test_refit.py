@@ -168,7 +168,8 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
 @pytest.mark.ray
 @pytest.mark.slow
 def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
-    """SIGINT a real `scripts/tune.py` in stage 2; --resume finishes the refits and runs no stage-1 trial again."""
+    """SIGINT a real `scripts/tune.py` in stage 2 while both refits run, each past its first epoch (they have results,
+    yet are not finished); --resume finishes them from their checkpoints and runs no stage-1 trial again."""
     import os
     import signal
     import subprocess
@@ -179,9 +180,9 @@ def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
     root = Path(__file__).resolve().parents[2]
     common = ["--storage", str(tmp_path), "--name", "ri", "--num-cpus", "2"]
     args = [
-        *("--trials", "3", "--space", "loss_weights", "--epochs", "1", "--refit-top", "2", "--max-concurrent", "1"),
+        *("--trials", "3", "--space", "loss_weights", "--epochs", "1", "--refit-top", "1", "--max-concurrent", "2"),
         *("--data", data_cfg.data_dir, "--data.window", "40", "--data.overlap", "0", "--data.val_fraction", "0.25"),
-        *("--model.preset", "tiny", "--train.epochs", "4", "--train.batch_size", "16"),
+        *("--model.preset", "tiny", "--train.epochs", "6", "--train.batch_size", "16"),
         *("--data.split_by", data_cfg.split_by),
     ]
     env = {**os.environ, "RAY_ADDRESS": ""}
@@ -196,15 +197,17 @@ def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
     )
     exp = tmp_path / "ri"
 
-    def refit_epochs() -> int:
-        return sum(len(p.read_text().splitlines()) for p in exp.glob("refit/trial_*/result.json"))
+    def refit_epochs() -> list[int]:
+        return [len(p.read_text().splitlines()) for p in exp.glob("refit/trial_*/result.json")]
 
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and refit_epochs() < 2 and proc.poll() is None:
+    deadline = time.monotonic() + 600  # both refits (the best and the default config) run at once on 2 CPUs
+    while time.monotonic() < deadline and not (len(e := refit_epochs()) == 2 and min(e) >= 1) and proc.poll() is None:
         time.sleep(0.5)
+    assert max(refit_epochs()) < 6, "a refit finished before the interrupt: the test would not test it"
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=180)
     assert (exp / "stage1.json").is_file() and not (exp / "refit.json").exists(), out[-3000:]
+    assert "refit interrupted with 2 refit(s) unfinished" in out, out[-3000:]
     stage1 = {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")}
     before = {p.parent.name: p.read_text().splitlines() for p in exp.glob("refit/trial_*/result.json")}
 
@@ -215,7 +218,7 @@ def test_interrupt_during_the_refit_and_resume(data_cfg, tmp_path):
     assert LINE.match(r.stdout.strip().splitlines()[-1]), r.stdout[-2000:]
     assert {p.parent.name: p.read_text() for p in exp.glob("trial_*/result.json")} == stage1  # stage 1 not rerun
     refit = json.loads((exp / "refit.json").read_text())
-    assert len(refit["rows"]) == 3 and all(row["epochs"] == 4 for row in refit["rows"])
+    assert len(refit["rows"]) == 2 and all(row["epochs"] == 6 for row in refit["rows"])
     for trial, lines in before.items():  # an interrupted refit went on from its checkpoint, not from epoch 1
         epochs = [
             json.loads(line)["epoch"] for line in (exp / "refit" / trial / "result.json").read_text().splitlines()
