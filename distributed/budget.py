@@ -216,8 +216,8 @@ class RefitDeadline(Stopper):
     kept in ``REFIT_MARKER`` under ``marker`` (the experiment), so a resumed refit goes on with what was left;
     the time between a crash and the resume is not counted, as in stage 1."""
 
-    def __init__(self, allowance_s: float, marker: str):
-        self.allowance_s, self.marker = float(allowance_s), marker
+    def __init__(self, allowance_s: float, marker: str, epochs: int):
+        self.allowance_s, self.marker, self.epochs = float(allowance_s), marker, int(epochs)
         self.spent_s = 0.0
         self.stopped: dict[str, int] = {}  # trial -> the epochs it had run when stopped
         self._clock = time.monotonic()
@@ -227,9 +227,15 @@ class RefitDeadline(Stopper):
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         seconds = result.get("epoch_time_s", result.get("time_this_iter_s"))
-        stop = seconds is not None and math.isfinite(seconds) and self.spent() + float(seconds) > self.allowance_s
+        epoch = int(result.get("training_iteration", 0))
+        stop = (
+            epoch < self.epochs  # after its last epoch a refit ends anyway: nothing cut
+            and seconds is not None
+            and math.isfinite(seconds)
+            and self.spent() + float(seconds) > self.allowance_s
+        )
         if stop:
-            self.stopped[trial_id] = int(result.get("training_iteration", 0))
+            self.stopped[trial_id] = epoch
         self._write()
         return stop
 
@@ -241,10 +247,10 @@ class RefitDeadline(Stopper):
         write_text(f"{self.marker}/{REFIT_MARKER}", json.dumps(state, indent=1))
 
     def __getstate__(self) -> dict:
-        return {"allowance_s": self.allowance_s, "marker": self.marker}
+        return {"allowance_s": self.allowance_s, "marker": self.marker, "epochs": self.epochs}
 
     def __setstate__(self, state: dict) -> None:  # unpickled with the experiment (Tuner.restore): on from the marker
-        self.__init__(state["allowance_s"], state["marker"])
+        self.__init__(state["allowance_s"], state["marker"], state["epochs"])
         saved = refit_budget(self.marker)
         if saved:
             self.spent_s, self.stopped = float(saved["spent_s"]), {k: int(v) for k, v in saved["stopped"].items()}

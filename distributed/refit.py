@@ -315,7 +315,7 @@ def run_refit(
         f"{conc} at a time"
     )
     trainable = make_trainable(full, data_path, rs, storage, f"{name}/{REFIT_DIR}")
-    deadline = RefitDeadline(allowance_s, exp_path) if allowance_s is not None else None
+    deadline = RefitDeadline(allowance_s, exp_path, epochs) if allowance_s is not None else None
     if deadline is not None:
         log(
             f"refit: the time budget leaves stage 2 {max(allowance_s, 0) / 60:.1f} min; a refit whose next epoch "

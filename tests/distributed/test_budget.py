@@ -137,7 +137,7 @@ def test_the_clock_and_the_stop_survive_a_resume(tmp_path):
 def test_a_refit_stops_when_its_next_epoch_would_end_past_the_allowance_and_a_restore_counts_on(tmp_path):
     import pickle
 
-    d = RefitDeadline(100.0, str(tmp_path))
+    d = RefitDeadline(100.0, str(tmp_path), epochs=6)
     assert d("a", {"epoch_time_s": 30.0, "training_iteration": 1}) is False
     d.spent_s = 60.0  # 60 s spent: a 30-s epoch still ends in time, a 50-s one would not
     assert d("a", {"epoch_time_s": 30.0, "training_iteration": 2}) is False
@@ -148,6 +148,8 @@ def test_a_refit_stops_when_its_next_epoch_would_end_past_the_allowance_and_a_re
     again = pickle.loads(pickle.dumps(d))  # what Tuner.restore does: on from the marker's seconds, not from 0
     assert again.allowance_s == 100.0 and again.stopped == {"b": 1} and 60.0 <= again.spent() < 61.0
     assert again("c", {"epoch_time_s": 45.0, "training_iteration": 1}) is True
+    # a refit past the allowance at its last epoch ends anyway: not stopped, not reported as cut
+    assert again("d", {"epoch_time_s": 45.0, "training_iteration": 6}) is False and "d" not in again.stopped
 
 
 def test_time_budget_must_be_positive():
