@@ -315,15 +315,19 @@ def run_refit(
         f"{conc} at a time"
     )
     trainable = make_trainable(full, data_path, rs, storage, f"{name}/{REFIT_DIR}")
-    deadline = RefitDeadline(allowance_s, exp_path, epochs) if allowance_s is not None else None
-    if deadline is not None:
-        log(
-            f"refit: the time budget leaves stage 2 {max(allowance_s, 0) / 60:.1f} min; a refit whose next epoch "
-            "would end later stops with its best checkpoint so far"
-        )
     if tune.Tuner.can_restore(refit_path):  # a restored refit keeps its own deadline (RefitDeadline's marker)
+        saved = refit_budget(exp_path)
+        if saved:
+            left = max(saved["allowance_s"] - saved["spent_s"], 0) / 60
+            log(f"refit: resumed under the time budget, {left:.1f} min left of stage 2's allowance")
         tuner = tune.Tuner.restore(refit_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
     else:
+        deadline = RefitDeadline(allowance_s, exp_path, epochs) if allowance_s is not None else None
+        if deadline is not None:
+            log(
+                f"refit: the time budget leaves stage 2 {max(allowance_s, 0) / 60:.1f} min; a refit whose next "
+                "epoch would end later stops with its best checkpoint so far"
+            )
         tuner = new_tuner(
             trainable,
             s,
