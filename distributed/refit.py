@@ -364,11 +364,8 @@ def run_refit(
         source = next((r for r in top if r["trial_id"] == row["label"]), None)
         row["stage1_" + OBJECTIVE] = source[OBJECTIVE] if source else math.nan
     out.rows = summary.rows
-    # a refit has ended when its last result says done (all epochs, early stopping or the time budget) or it failed;
-    # one that Ctrl-C stopped mid-run has results too, so counting results would take it for finished
-    ended = sum(1 for r in grid if r.error is not None or (r.metrics or {}).get("done"))
-    missing = len(points) - ended
-    if missing > 0:
+    missing = len(points) - summary.counts.get("finished", 0) - summary.counts.get("errors", 0)
+    if missing > 0:  # not started, or interrupted mid-run (summarize_grid)
         log(resume_hint(f"refit interrupted with {missing} refit(s) unfinished", name, storage))
         out.wall_s = time.perf_counter() - t0
         return out

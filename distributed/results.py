@@ -157,7 +157,7 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
     """One row per trial (best epoch's metrics), best first, errors (with their reason) last; counts and
     summed training time."""
     res = SearchResult(experiment_path=exp_path)
-    counts = {"finished": 0, "stopped_early": 0, "errors": 0}
+    counts = {"finished": 0, "stopped_early": 0, "errors": 0, "interrupted": 0}
     for r in grid:
         df = r.metrics_dataframe
         if r.error is not None:
@@ -179,7 +179,15 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
                 )
             continue
         last_epoch = int(df["epoch"].max())
-        if r.error is None:
+        # a trial has finished when its last result says done (all epochs, or stopped by ASHA or a stopper); one
+        # that Ctrl-C stopped mid-run has results too, and is restored by --resume
+        if r.error is not None:
+            status = "error"
+        elif not (r.metrics or {}).get("done"):
+            status = "interrupted"
+            counts["interrupted"] += 1
+        else:
+            status = "stopped" if last_epoch < s.epochs else "done"
             counts["finished"] += 1
             counts["stopped_early"] += last_epoch < s.epochs
         res.train_s += float(df["epoch_time_s"].sum()) if "epoch_time_s" in df else 0.0
@@ -199,7 +207,7 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
         res.rows.append(
             {
                 "trial_id": trial_id,
-                "status": "error" if r.error is not None else ("stopped" if last_epoch < s.epochs else "done"),
+                "status": status,
                 "epochs": last_epoch,
                 "best_epoch": int(best["epoch"]),
                 OBJECTIVE: float(best[OBJECTIVE]),
@@ -220,7 +228,9 @@ def format_table(res: SearchResult, top: int = 5) -> str:
     c = res.counts
     lines = [
         f"\n{len(res.rows)} trials with results: {c.get('finished', 0)} finished "
-        f"({c.get('stopped_early', 0)} stopped early by ASHA), {c.get('errors', 0)} errors; "
+        f"({c.get('stopped_early', 0)} stopped early by ASHA), {c.get('errors', 0)} errors"
+        + (f", {c['interrupted']} interrupted" if c.get("interrupted") else "")
+        + "; "
         f"{res.epochs} epochs trained in total",
         f"{'rank':>4}  {'trial':<10} {OBJECTIVE:>13} {'w/ context':>10} {'epoch':>6} {'status':<8} params",
         f"{'-':>4}  {'baseline':<10} {BASELINE:>13.4f} {BASELINE:>10.4f} {'-':>6} {'':<8} constant: train mean "
