@@ -54,16 +54,31 @@ def _dialect_key_counts(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def interpolation_by_dialect(raw: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """{dialect: interpolation shares} of the keys of ``raw`` windows, shrunk towards FORMAT_INTERP."""
-    out = {}
-    for d, counts in _dialect_key_counts(raw).items():
-        q = counts + FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP[d])
-        out[d] = (q / q.sum()).tolist()
-    return out
+    return _shares_by_dialect(_dialect_key_counts(raw))
 
 
 def interpolation_evidence(raw: dict[str, np.ndarray]) -> dict[str, float]:
     """{dialect: n / (n + EVIDENCE_KEYS)} for the n keys of each dialect in ``raw`` windows."""
-    return {d: float(c.sum() / (c.sum() + EVIDENCE_KEYS)) for d, c in _dialect_key_counts(raw).items()}
+    return _evidence(_dialect_key_counts(raw))
+
+
+def _shares_by_dialect(counts: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    out = {}
+    for d, c in counts.items():
+        q = c + FORMAT_PRIOR_KEYS * np.asarray(FORMAT_INTERP[d])
+        out[d] = (q / q.sum()).tolist()
+    return out
+
+
+def _evidence(counts: dict[str, np.ndarray]) -> dict[str, float]:
+    return {d: float(c.sum() / (c.sum() + EVIDENCE_KEYS)) for d, c in counts.items()}
+
+
+# the window arrays Scalers.fit reads beyond the features
+_FIT_KEYS = (
+    "features", "step_mask", "track_kind", "targets", "target_valid", "keyframe", "keyframe_valid",
+    "interpolation", "interp_valid",
+)  # fmt: skip
 
 
 def _like(values, x):
@@ -119,35 +134,69 @@ class Scalers:
     counts: dict[str, int] = field(default_factory=dict)  # positions the statistics were fit on
 
     @classmethod
-    def fit(cls, raw: dict[str, np.ndarray]) -> Scalers:
-        """Fit on training windows: features over real steps, targets over their valid positions."""
-        step_mask = raw["step_mask"]  # (N, K, T)
-        fmean, fstd = _feature_moments(raw["features"], step_mask)
-        fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
+    def fit(cls, raw: dict[str, np.ndarray], chunk: int = 256) -> Scalers:
+        """Fit on training windows: features over real steps, targets over their valid positions.
 
-        kind = np.broadcast_to(raw["track_kind"][:, :, None], step_mask.shape)  # (N, K, T)
+        ``chunk`` windows at a time (sums, counts and moments combined across chunks), so memory holds one chunk's
+        selections, not the whole set's: the windows are memory-mapped from the prepared cache
+        (core.data.store), and a corpus ten times the shared ones would otherwise need gigabytes here."""
+        fmean, fstd = _feature_moments(raw["features"], raw["step_mask"], chunk)
+        fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
+        R, K = len(REGRESSION_TARGETS), len(TRACK_KINDS)
+        n, total, squares = (
+            np.zeros(R),
+            np.zeros(R),
+            np.zeros(R),
+        )  # valid positions per target: count, sum, sum of squares
+        n_kind, total_kind = np.zeros((R, K)), np.zeros((R, K))
+        keys_kind, valid_kind = np.zeros(K), np.zeros(K)  # key positions per track kind: keys, valid positions
+        interp_counts = np.zeros(len(INTERPOLATIONS))
+        by_dialect = {d: np.zeros(len(INTERPOLATIONS)) for d in DIALECTS}
+        steps = 0
+        for at in range(0, len(raw["step_mask"]), chunk):
+            c = {k: raw[k][at : at + chunk] for k in _FIT_KEYS}
+            steps += int(c["step_mask"].sum())
+            kind = np.broadcast_to(c["track_kind"][:, :, None], c["step_mask"].shape)  # (n, K, T)
+            targets, valid = c["targets"], c["target_valid"]
+            for i in range(R):
+                y, v = targets[..., i], valid[..., i]
+                yv = y[v].astype(np.float64)
+                n[i] += len(yv)
+                total[i] += yv.sum()
+                squares[i] += (yv * yv).sum()
+                for k in range(K):
+                    yk = y[v & (kind == k)].astype(np.float64)
+                    n_kind[i, k] += len(yk)
+                    total_kind[i, k] += yk.sum()
+            kv, kf = c["keyframe_valid"], c["keyframe"]
+            for k in range(K):
+                sel = kv & (kind == k)
+                keys_kind[k] += kf[sel].sum()
+                valid_kind[k] += sel.sum()
+            interp_counts += np.bincount(c["interpolation"][c["interp_valid"]], minlength=len(INTERPOLATIONS))
+            for d, counts in _dialect_key_counts(c).items():
+                by_dialect[d] += counts
         tmean, tstd, reg = [], [], {}
         for i, name in enumerate(REGRESSION_TARGETS):
-            valid = raw["target_valid"][..., i]
-            y = raw["targets"][..., i][valid].astype(np.float64)
-            m = float(y.mean()) if len(y) else 0.0
-            s = max(float(y.std()) if len(y) else 0.0, STD_FLOOR[name])
+            m = float(total[i] / n[i]) if n[i] else 0.0
+            var = float(squares[i] / n[i] - m * m) if n[i] else 0.0
+            s = max(float(np.sqrt(max(var, 0.0))), STD_FLOOR[name])
             tmean.append(m)
             tstd.append(s)
-            reg[name] = {}
-            for k, kname in enumerate(TRACK_KINDS):
-                yk = raw["targets"][..., i][valid & (kind == k)].astype(np.float64)
-                reg[name][kname] = float((yk.mean() - m) / s) if len(yk) else 0.0
-
-        kv, kf = raw["keyframe_valid"], raw["keyframe"]
-        rates = {}
-        for k, kname in enumerate(TRACK_KINDS):
-            sel = kv & (kind == k)
-            rates[kname] = float(kf[sel].mean()) if sel.any() else 0.0
-        pos = int(kf[kv].sum())
-        neg = int(kv.sum()) - pos
-        counts = np.bincount(raw["interpolation"][raw["interp_valid"]], minlength=len(INTERPOLATIONS))
-        interp = (counts / counts.sum()).tolist() if counts.sum() else [1.0 / len(INTERPOLATIONS)] * len(INTERPOLATIONS)
+            reg[name] = {
+                kname: float((total_kind[i, k] / n_kind[i, k] - m) / s) if n_kind[i, k] else 0.0
+                for k, kname in enumerate(TRACK_KINDS)
+            }
+        rates = {
+            kname: float(keys_kind[k] / valid_kind[k]) if valid_kind[k] else 0.0 for k, kname in enumerate(TRACK_KINDS)
+        }
+        pos = int(keys_kind.sum())
+        neg = int(valid_kind.sum()) - pos
+        interp = (
+            (interp_counts / interp_counts.sum()).tolist()
+            if interp_counts.sum()
+            else [1.0 / len(INTERPOLATIONS)] * len(INTERPOLATIONS)
+        )
         return cls(
             feature_mean=fmean.tolist(),
             feature_std=fstd.tolist(),
@@ -157,15 +206,15 @@ class Scalers:
                 "regression": reg,
                 "keyframe": rates,
                 "interpolation": interp,
-                "interpolation_by_dialect": interpolation_by_dialect(raw),
-                "interpolation_evidence": interpolation_evidence(raw),
+                "interpolation_by_dialect": _shares_by_dialect(by_dialect),
+                "interpolation_evidence": _evidence(by_dialect),
             },
             keyframe_pos_weight=float(np.sqrt(neg / pos)) if pos > 0 and neg > 0 else 1.0,
             counts={
-                "steps": int(step_mask.sum()),
-                "keyframe_valid": int(kv.sum()),
+                "steps": steps,
+                "keyframe_valid": int(valid_kind.sum()),
                 "keys": pos,
-                **{f"valid_{n}": int(raw["target_valid"][..., i].sum()) for i, n in enumerate(REGRESSION_TARGETS)},
+                **{f"valid_{name}": int(n[i]) for i, name in enumerate(REGRESSION_TARGETS)},
             },
         )
 
