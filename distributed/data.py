@@ -18,10 +18,7 @@ import dataclasses
 import hashlib
 import io
 import os
-import struct
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -116,31 +113,35 @@ def ship_files(files: list[Path], cfg: DataConfig, blocks: int) -> tuple[list, s
     return refs, cache_key_of(names, digests, cfg)
 
 
-def prepare_shipped(refs: list, cfg: DataConfig, key: str):
-    """Process shipped (name, bytes) blocks with Ray Data (one task per block) -> ``Prepared``."""
+def prepare_shipped(refs: list, cfg: DataConfig, key: str, folder: str | Path | None = None):
+    """Process shipped (name, bytes) blocks with Ray Data (one task per block) -> ``Prepared`` (written into
+    ``folder`` and mapped from there when given: ``core.data.preprocess.assemble``)."""
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # one line per stage would drown the search's own progress
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     ds = ray.data.from_arrow_refs(refs).map(
         _process_row, fn_kwargs={"cfg": dataclasses.asdict(cfg)}, compute=TaskPoolStrategy(size=cpus)
     )
-    # rows one at a time: each file's packed windows are freed once unpacked, and assemble empties the unpacked ones
-    # as it concatenates them (take_all would hold every file's windows twice, packed and unpacked)
-    return assemble((_row_to_result(r) for r in ds.iter_rows()), cfg, cache_key=key, consume=True)
+    # rows one at a time: assemble parks each file's windows on disk before it takes the next, so the driver holds
+    # one file's windows whatever the corpus (take_all would hold every file's, packed and unpacked)
+    return assemble((_row_to_result(r) for r in ds.iter_rows()), cfg, cache_key=key, folder=folder)
 
 
-def prepare_ray(cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None):
-    """Prepare ``files`` with Ray Data on whatever nodes have CPUs; returns ``core.data.preprocess.Prepared``."""
+def prepare_ray(
+    cfg: DataConfig, files: list[Path] | None = None, *, num_blocks: int | None = None, folder: str | Path | None = None
+):
+    """Prepare ``files`` with Ray Data on whatever nodes have CPUs; returns ``core.data.preprocess.Prepared``
+    (written into ``folder`` and mapped from there when given)."""
     files = [Path(p) for p in files] if files is not None else input_files(cfg)
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     # Few blocks: the default splits 3,000 small files into 130 read tasks and is twice as slow.
     refs, key = ship_files(files, cfg, num_blocks or max(1, min(len(files), 2 * cpus)))
-    return prepare_shipped(refs, cfg, key)
+    return prepare_shipped(refs, cfg, key, folder)
 
 
-def prepare_local(cfg: DataConfig, files: list[Path]):
+def prepare_local(cfg: DataConfig, files: list[Path], folder: str | Path | None = None):
     """The in-process / process-pool engine of core (the reference the Ray engine must equal)."""
-    return prepare(cfg, paths=[str(p) for p in files], engine="local", cache=False)
+    return prepare(cfg, paths=[str(p) for p in files], engine="local", cache=False, folder=folder)
 
 
 # ---------------------------------------------------------------------------------------------- cache
@@ -153,37 +154,42 @@ def _local_cache_root() -> Path:
 def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=print) -> tuple[str, Any]:
     """Prepare once per (inputs, data config) into ``storage/_prepared/<key>``; returns (cache path, Prepared).
 
-    ``engine``: "ray" (Ray Data; needs ray.init), or "local" (core's engine; faster on a small machine).
+    ``engine``: "ray" (Ray Data; needs ray.init), or "local" (core's engine; faster on a small machine). The
+    windows go straight to disk as each file is done (``core.data.preprocess.assemble``): the driver never
+    holds the corpus's windows.
+
+    Published so that no reader ever sees a half-written cache and no completed one is deleted. A folder:
+    core.data.publish (sibling temp folder, lock, atomic rename, DONE inside). A bucket has no rename: the
+    cache is written into this node's local copy of it (which ``load_cached`` then finds), its data files go
+    up first and the DONE marker after them, so a reader that finds DONE finds every file; two drivers
+    writing the same key write the same content and never delete anything.
     """
     files = input_files(cfg)
     target = f"{storage.rstrip('/')}/{CACHE_DIR}/{cache_key(files, cfg)[:24]}"
     if exists(f"{target}/{DONE}"):
         log(f"data: prepared windows found in the cache {target}")
         return target, load_cached(target)
-    t0 = time.perf_counter()
-    data = prepare_ray(cfg, files) if engine == "ray" else prepare_local(cfg, files)
-    log(
-        f"data: {len(files)} files prepared with the {engine} engine in {time.perf_counter() - t0:.1f}s "
-        f"-> {len(data.train['features'])} train / {len(data.val['features'])} val windows; cache {target}"
-    )
-    _save(data, target)
-    return target, data
+
+    def build(tmp: Path) -> None:
+        t0 = time.perf_counter()
+        prepare_into = prepare_ray if engine == "ray" else prepare_local
+        data = prepare_into(cfg, files, folder=tmp)
+        log(
+            f"data: {len(files)} files prepared with the {engine} engine in {time.perf_counter() - t0:.1f}s "
+            f"-> {len(data.train['features'])} train / {len(data.val['features'])} val windows; cache {target}"
+        )
+        if is_uri(target):
+            upload_dir(tmp, target)  # no DONE in it yet: publish_dir writes the local one
+
+    write_and_publish(build, _local_copy(target) if is_uri(target) else target)
+    if is_uri(target):
+        write_text(f"{target}/{DONE}", "ok\n")
+    return target, load_cached(target)
 
 
-def _save(data, target: str) -> None:
-    """Publish the cache so that no reader ever sees a half-written one and no completed one is deleted.
-
-    A folder: core.data.publish (sibling temp folder, lock, atomic rename, DONE inside). A bucket has no
-    rename: the data files go up first and the DONE marker after them, so a reader that finds DONE finds
-    every file; two drivers writing the same key write the same content and never delete anything.
-    """
-    if not is_uri(target):
-        write_and_publish(data.save, target)
-        return
-    with tempfile.TemporaryDirectory(prefix="xmlai-prep-") as tmp:
-        data.save(tmp)
-        upload_dir(tmp, target)
-    write_text(f"{target}/{DONE}", "ok\n")
+def _local_copy(target: str) -> Path:
+    """This node's copy of a cache on a bucket (processes on one node share it)."""
+    return _local_cache_root() / target.rstrip("/").rsplit("/", 1)[-1]
 
 
 _LOADED: dict[str, Any] = {}  # cache path -> Prepared, per process: a reused trial actor loads its data once
@@ -192,60 +198,22 @@ _LOADED: dict[str, Any] = {}  # cache path -> Prepared, per process: a reused tr
 def load_cached(target: str):
     """Load prepared windows from the cache (downloaded once per node when it is on a cloud bucket).
 
-    Arrays are memory-mapped from the cache's uncompressed .npz members (read-only), so trials running
-    side by side on a node share one copy in the page cache, and a process loads each cache only once."""
+    Arrays are memory-mapped from the cache's .npy files (read-only), so trials running side by side on a
+    node share one copy in the page cache, and a process loads each cache only once."""
     if target in _LOADED:
         return _LOADED[target]
     local = target
     if is_uri(target):
         # processes on one node share one local copy: the first takes the lock and downloads, the others
         # wait for it and then read its copy
-        local = _local_cache_root() / target.rstrip("/").rsplit("/", 1)[-1]
+        local = _local_copy(target)
         if not is_complete(local):
             with dir_lock(local):
                 if not is_complete(local):
                     if not exists(f"{target}/{DONE}"):
                         raise FileNotFoundError(f"{target}: no complete prepared-data cache (no {DONE} marker)")
                     write_and_publish(lambda tmp: download_dir(target, tmp), local, locked=True)
-    data = _load_mapped(Path(local))
+    data = Prepared.load(local)  # read-only memory maps: trials on a node share the page cache
     _LOADED.clear()  # one data set per process at a time (stage 1's small one, or a refit's full one)
     _LOADED[target] = data
     return data
-
-
-def _load_mapped(d: Path):
-    """``Prepared.load`` with every array a read-only memory map into its .npz (np.savez stores, never compresses)."""
-    try:
-        return Prepared.load(d, read_split=_map_npz)
-    except (ValueError, OSError, zipfile.BadZipFile):
-        return Prepared.load(d)  # an unexpected layout: read it into memory instead
-
-
-def _map_npz(path: Path) -> dict[str, np.ndarray]:
-    out = {}
-    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
-        for info in zf.infolist():
-            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
-                raise ValueError(f"{path}: {info.filename} is not a stored .npy member")
-            # the member's data starts after its local header: 30 bytes + file name + extra field
-            f.seek(info.header_offset)
-            header = f.read(30)
-            if header[:4] != b"PK\x03\x04":
-                raise ValueError(f"{path}: bad local header for {info.filename}")
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
-            f.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(f)
-            if dtype.hasobject:
-                raise ValueError(f"{path}: {info.filename} holds Python objects")
-            key = info.filename[: -len(".npy")]
-            if int(np.prod(shape)) == 0:
-                out[key] = np.zeros(shape, dtype)
-                continue
-            out[key] = np.memmap(
-                path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C"
-            )
-    return out

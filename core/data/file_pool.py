@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -25,13 +25,13 @@ def map_files(
     workers: int,
     time_limit_s: float,
     lost: Callable[[Any, str], Any],
-) -> list[Any]:
-    """``work(item)`` for every item on ``workers`` spawned processes, in completion order. An item whose
+) -> Iterator[Any]:
+    """``work(item)`` for every item on ``workers`` spawned processes, yielded in completion order (the caller
+    holds one result at a time: assembly parks each file's windows on disk before the next). An item whose
     worker overran ``time_limit_s`` (0: no limit) + KILL_GRACE_S or died gives ``lost(item, why)``
     instead. ``work`` must be a module-level function (it is pickled into each worker)."""
     ctx = mp.get_context("spawn")
     todo = iter(items)  # read lazily: one item per busy worker in memory
-    results: list[Any] = []
     busy: dict[Connection, _Worker] = {}
 
     def give_next(worker: _Worker) -> None:
@@ -51,23 +51,24 @@ def map_files(
             for conn in wait(list(busy), timeout):
                 worker = busy.pop(conn)
                 try:
-                    results.append(conn.recv())
+                    result = conn.recv()
                 except (EOFError, OSError):  # the worker died with the item
-                    results.append(lost(worker.item, "its worker process died"))
+                    result = lost(worker.item, "its worker process died")
                     worker.kill()
                     worker = _Worker(ctx, work)
                 give_next(worker)
+                yield result
             now = time.monotonic()
             for conn, worker in list(busy.items()):
-                if time_limit_s > 0 and now - worker.started > time_limit_s + KILL_GRACE_S:
+                # a result already waiting in the pipe is not an overrun (the caller took a while with the last one)
+                if time_limit_s > 0 and now - worker.started > time_limit_s + KILL_GRACE_S and not conn.poll():
                     del busy[conn]
-                    results.append(lost(worker.item, "timeout"))
                     worker.kill()
                     give_next(_Worker(ctx, work))
+                    yield lost(worker.item, "timeout")
     finally:
         for worker in busy.values():
             worker.kill()
-    return results
 
 
 class _Worker:

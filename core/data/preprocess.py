@@ -14,8 +14,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import tempfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,15 @@ from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
 from core.data.publish import is_complete, write_and_publish
 from core.data.scalers import Scalers
 from core.data.split import programmes, signature
+from core.data.store import SPLITS, Spill, load_split, save_split, write_split
 from core.data.synth import GENERATOR_VERSION, write_corpus
 from core.data.timeline import TimelineError
-from core.data.windows import concat_windows, windows_of
+from core.data.windows import empty_windows, windows_of
 
 # Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-9"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
-# 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers
+CODE_VERSION = "prepare-10"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
+# 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers; 10: one .npy
+# per array (core.data.store) instead of an .npz per split
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.
@@ -134,7 +137,9 @@ def process_file(name: str, data: bytes, cfg: DataConfig) -> FileResult:
 @dataclass
 class Prepared:
     """Windows ready for training: raw arrays (core.data.batch.RAW_KEYS) per split, the train scalers,
-    per-file errors [(name, reason)], all input file names (sorted) and ``meta`` (config, cache key, counts)."""
+    per-file errors [(name, reason)], all input file names (sorted) and ``meta`` (config, cache key, counts).
+    On disk (``save``, ``assemble(folder=)``): ``train/`` and ``val/`` with one ``.npy`` per array
+    (core.data.store), ``scalers.json`` and ``prepared.json``; ``load`` maps the arrays read-only."""
 
     train: dict[str, np.ndarray]
     val: dict[str, np.ndarray]
@@ -144,25 +149,20 @@ class Prepared:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, d: str | Path) -> None:
-        """Arrays as .npz (no pickle), the rest as JSON."""
+        """Arrays as .npy (no pickle), the rest as JSON."""
         d = Path(d)
-        d.mkdir(parents=True, exist_ok=True)
-        np.savez(d / "train.npz", **self.train)
-        np.savez(d / "val.npz", **self.val)
-        self.scalers.save(d / "scalers.json")
-        (d / "prepared.json").write_text(
-            json.dumps({"errors": [list(e) for e in self.errors], "files": self.files, "meta": self.meta}, indent=1)
-        )
+        for split in SPLITS:
+            save_split(d / split, getattr(self, split))
+        _write_info(d, self.scalers, self.errors, self.files, self.meta)
 
     @classmethod
-    def load(cls, d: str | Path, read_split: Callable[[Path], dict[str, np.ndarray]] | None = None) -> Prepared:
-        """Read what ``save`` wrote; ``read_split`` reads one split's .npz (default: into memory)."""
+    def load(cls, d: str | Path, mmap: bool = True) -> Prepared:
+        """Read what ``save`` wrote: the arrays as read-only memory maps (``mmap``), or into memory."""
         d = Path(d)
-        arrays = {split: (read_split or _read_npz)(d / f"{split}.npz") for split in ("train", "val")}
         info = json.loads((d / "prepared.json").read_text())
         return cls(
-            arrays["train"],
-            arrays["val"],
+            load_split(d / "train", mmap),
+            load_split(d / "val", mmap),
             Scalers.load(d / "scalers.json"),
             [tuple(e) for e in info["errors"]],
             list(info["files"]),
@@ -170,68 +170,81 @@ class Prepared:
         )
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+def _write_info(d: Path, scalers: Scalers, errors: list, files: list[str], meta: dict[str, Any]) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    scalers.save(d / "scalers.json")
+    info = {"errors": [list(e) for e in errors], "files": files, "meta": meta}
+    (d / "prepared.json").write_text(json.dumps(info, indent=1))
 
 
-def _concat(parts: list[dict[str, np.ndarray]], cfg: DataConfig) -> dict[str, np.ndarray]:
-    # emptied as they are copied (with ``assemble(consume=True)`` they are the results' own dicts), and the feature
-    # statistics streamed: preparing the 91 real exports peaked at 18 GB, then 10.5 GB, now 5.9 GB
-    # (benchmarks/prepare_memory.py)
-    out = concat_windows(parts, cfg.window, cfg.max_tracks, release=True)
-    # the oracle only where every file of the split has one, else its windows would not align
-    if parts and all(all(k in p for k in ORACLE_KEYS) for p in parts):
-        for k in ORACLE_KEYS:
-            out[k] = np.concatenate([p[k] for p in parts], axis=0)
-    return out
-
-
-def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = "", consume: bool = False) -> Prepared:
+def assemble(
+    results: Iterable[FileResult], cfg: DataConfig, cache_key: str = "", folder: str | Path | None = None
+) -> Prepared:
     """Per-file results (any order) -> Prepared: sorted by name, timelines numbered globally,
-    train/val concatenated, scalers fit on train only, failures collected as errors. ``consume``: the
-    results' windows dicts are emptied array by array as they are concatenated (and ``windows`` becomes
-    None), so memory holds the windows about once instead of twice; for callers that do not use the results
-    afterwards (``benchmarks/prepare_memory.py``: the real corpora peak at 1.24x their windows, 2.24x before)."""
-    results = sorted(results, key=lambda r: r.name)
-    names = [r.name for r in results]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"two input files share a name (the split is by name): {dup[:5]}")
-    programme: dict[str, str] = {}
-    if split_mode(cfg) == "programme":  # versions of one edit go to the same side
-        programme = programmes({r.name: r.signature for r in results if not r.error and r.windows is not None})
-        by_programme = [
-            dataclasses.replace(r, split=split_of(programme[r.name], cfg.val_fraction, cfg.split_seed))
-            if r.name in programme
-            else r
-            for r in results
-        ]
-        sides = {r.split for r in by_programme if not r.error and r.windows is not None}
-        if cfg.split_by == "programme" or sides == {"train", "val"}:
-            results = by_programme
-        else:  # "auto" and the grouping left one side empty (one programme, or the built-in corpus's names)
-            programme = {}
-    parts: dict[str, list] = {"train": [], "val": []}
-    errors: list[tuple[str, str]] = []
-    splits: dict[str, str] = {}
-    timelines_of: dict[str, list[int]] = {}
-    n_timelines = 0
-    for r in results:
-        if r.error or r.windows is None:
-            errors.append((r.name, r.error or "no windows"))
-            continue
-        # consume: the very dict, which concatenation empties array by array (``dataclasses.replace`` above
-        # leaves the caller's results holding it too, so emptying a copy would free nothing until return)
-        w = r.windows if consume else dict(r.windows)
-        if consume:
-            r.windows = None
-        w["timeline"] = w["timeline"] + n_timelines
-        timelines_of[r.name] = [n_timelines, r.n_timelines]
-        n_timelines += r.n_timelines
-        splits[r.name] = r.split
-        parts[r.split].append(w)
-    train, val = _concat(parts["train"], cfg), _concat(parts["val"], cfg)
+    train/val split (by file name or programme), scalers fit on train only, failures collected as errors.
+
+    ``results`` are taken one at a time and each file's windows are parked on disk at once
+    (core.data.store), so a generator of results (the engines' own) keeps one file's windows in memory,
+    whatever the size of the corpus; each split is then written part by part. ``folder``: where the
+    prepared data set is written (``Prepared.save``'s layout), returned memory-mapped from there; without
+    one, a temporary folder, and the arrays come back in memory.
+    """
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="xmlai-prepared-") as tmp:
+            _assemble_into(results, cfg, cache_key, Path(tmp))
+            return Prepared.load(tmp, mmap=False)
+    _assemble_into(results, cfg, cache_key, Path(folder))
+    return Prepared.load(folder)
+
+
+def _assemble_into(results: Iterable[FileResult], cfg: DataConfig, cache_key: str, folder: Path) -> None:
+    spill = Spill(folder / ".spill")
+    try:
+        parked: dict[str, Path] = {}
+        kept = []
+        for r in results:  # one at a time: the windows go to disk, the rest of the result stays
+            if not r.error and r.windows is not None:
+                parked[r.name] = spill.put(r.windows)
+                r = dataclasses.replace(r, windows=None)
+            kept.append(r)
+        results = sorted(kept, key=lambda r: r.name)
+        names = [r.name for r in results]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"two input files share a name (the split is by name): {dup[:5]}")
+        programme: dict[str, str] = {}
+        if split_mode(cfg) == "programme":  # versions of one edit go to the same side
+            programme = programmes({r.name: r.signature for r in results if r.name in parked})
+            by_programme = [
+                dataclasses.replace(r, split=split_of(programme[r.name], cfg.val_fraction, cfg.split_seed))
+                if r.name in programme
+                else r
+                for r in results
+            ]
+            sides = {r.split for r in by_programme if r.name in parked}
+            if cfg.split_by == "programme" or sides == {"train", "val"}:
+                results = by_programme
+            else:  # "auto" and the grouping left one side empty (one programme, or the built-in corpus's names)
+                programme = {}
+        parts: dict[str, list[tuple[Path, int]]] = {split: [] for split in SPLITS}
+        errors: list[tuple[str, str]] = []
+        splits: dict[str, str] = {}
+        timelines_of: dict[str, list[int]] = {}
+        n_timelines = 0
+        for r in results:
+            if r.name not in parked:
+                errors.append((r.name, r.error or "no windows"))
+                continue
+            parts[r.split].append((parked[r.name], n_timelines))
+            timelines_of[r.name] = [n_timelines, r.n_timelines]
+            n_timelines += r.n_timelines
+            splits[r.name] = r.split
+        for split in SPLITS:
+            write_split(folder / split, parts[split], _template(parts[split], cfg))
+    finally:
+        spill.remove()
+    train = load_split(folder / "train")
+    n_val = len(np.load(folder / "val" / "timeline.npy", mmap_mode="r"))
     meta = {
         "data": dataclasses.asdict(cfg),
         "cache_key": cache_key,
@@ -240,7 +253,7 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
         "n_errors": len(errors),
         "n_timelines": n_timelines,
         "n_train_windows": int(len(train["timeline"])),
-        "n_val_windows": int(len(val["timeline"])),
+        "n_val_windows": int(n_val),
         "n_train_files": len(parts["train"]),
         "n_val_files": len(parts["val"]),
         "splits": splits,
@@ -248,9 +261,19 @@ def assemble(results: Iterable[FileResult], cfg: DataConfig, cache_key: str = ""
         "programmes": programme,
         "timelines_of": timelines_of,  # file -> [first global timeline number, count]
         "digests": {r.name: r.digest for r in results},
-        "noise_floor": "oracle_targets" in val,
+        "noise_floor": (folder / "val" / f"{ORACLE_KEYS[0]}.npy").is_file(),
     }
-    return Prepared(train, val, Scalers.fit(train), errors, names, meta)
+    _write_info(folder, Scalers.fit(train), errors, names, meta)
+
+
+def _template(parts: list[tuple[Path, int]], cfg: DataConfig) -> dict[str, np.ndarray]:
+    """The arrays a split is written with: every window key, and the noise floor's oracle only where every
+    part has it (else its windows would not align)."""
+    template = empty_windows(cfg.window, cfg.max_tracks)
+    if parts:
+        if all((path / f"{k}.npy").is_file() for path, _ in parts for k in ORACLE_KEYS):
+            template.update({k: np.load(parts[0][0] / f"{k}.npy", mmap_mode="r")[:0] for k in ORACLE_KEYS})
+    return template
 
 
 # ----------------------------------------------------------------------------- prepare
@@ -308,10 +331,17 @@ def _lost(item: tuple[str, bytes, DataConfig], why: str) -> FileResult:
     return FileResult(name, split_of(name, cfg.val_fraction, cfg.split_seed), None, 0, error, _digest(data))
 
 
-def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "local", cache: bool = True) -> Prepared:
+def prepare(
+    cfg: DataConfig,
+    paths: list[str] | None = None,
+    engine: str = "local",
+    cache: bool = True,
+    folder: str | Path | None = None,
+) -> Prepared:
     """Files -> Prepared, through the content-keyed cache. ``engine="local"``: in-process, or a process
     pool of ``cfg.workers`` (same result). The Ray engine lives in distributed/data.py and calls
-    ``process_file`` + ``assemble`` itself."""
+    ``process_file`` + ``assemble`` itself. Without the cache, ``folder`` is where the prepared data set is
+    written (memory-mapped from there), else the arrays come back in memory."""
     if engine != "local":
         raise ValueError(
             f"core.data.preprocess.prepare runs the local engine only, got engine={engine!r} "
@@ -331,14 +361,10 @@ def prepare(cfg: DataConfig, paths: list[str] | None = None, engine: str = "loca
     if cfg.workers > 0 and len(files) > 1:
         results = map_files(_work, items, min(cfg.workers, len(files)), cfg.file_timeout_s, _lost)
     else:
-        results = [_work(it) for it in items]
-    data = assemble(results, cfg, cache_key=key, consume=True)
-    if cache:
-        _save_atomic(data, target)
-    return data
-
-
-def _save_atomic(data: Prepared, target: Path) -> None:
-    """Write into a sibling temp folder and publish it (core.data.publish): readers never see a half-written
-    cache, and a cache another process has just completed is kept, never deleted."""
-    write_and_publish(data.save, target)
+        results = (_work(it) for it in items)
+    if not cache:
+        return assemble(results, cfg, cache_key=key, folder=folder)
+    # assembled in a sibling temp folder, then published (core.data.publish): readers never see a half-written
+    # cache, and a cache another process has just completed is kept, never deleted
+    write_and_publish(lambda tmp: assemble(results, cfg, cache_key=key, folder=tmp), target)
+    return Prepared.load(target)

@@ -9,9 +9,6 @@ shorter than a window gives one window padded at the end.
 
 from __future__ import annotations
 
-import ctypes
-import functools
-
 import numpy as np
 import pandas as pd
 
@@ -127,55 +124,16 @@ def make_windows(
 
 
 def concat_windows(
-    parts: list[dict[str, np.ndarray]],
-    window: int | None = None,
-    max_tracks: int | None = None,
-    release: bool = False,
+    parts: list[dict[str, np.ndarray]], window: int | None = None, max_tracks: int | None = None
 ) -> dict[str, np.ndarray]:
     """Concatenate window dicts along N. An empty list needs ``window`` and ``max_tracks`` for the shapes.
-    ``release``: the parts are emptied as they are copied, one array at a time, so where nothing else holds
-    them memory peaks at the windows once plus one part's array, not twice (the 91 real exports: 4.6 GiB of
-    windows, see benchmarks/prepare_memory.py)."""
+    (A corpus's files are concatenated on disk instead, part by part: core.data.store.)"""
     parts = [p for p in parts if p is not None]
     if not parts:
         if window is None or max_tracks is None:
             raise ValueError("concat_windows of nothing needs window and max_tracks")
         return empty_windows(window, max_tracks)
-    if not release:
-        return {k: np.concatenate([p[k] for p in parts], axis=0) for k in RAW_KEYS}
-    sizes = [n_windows(p) for p in parts]
-    out = {}
-    for k in RAW_KEYS:
-        shape = parts[0][k].shape[1:]
-        arr = np.empty((sum(sizes), *shape), np.result_type(*(p[k].dtype for p in parts)))
-        at = 0
-        for p, n in zip(parts, sizes):
-            part = p.pop(k)
-            if part.shape != (n, *shape):  # where np.concatenate would refuse, not broadcast
-                raise ValueError(f"window key {k!r}: a part of shape {part.shape} among parts of {shape}")
-            arr[at : at + n] = part
-            at += n
-            del part  # freed before the next part is copied
-        out[k] = arr
-        _trim_heap()
-    return out
-
-
-def _trim_heap() -> None:
-    """Hand freed heap memory back to the system (glibc's ``malloc_trim``; elsewhere nothing). A file's arrays are
-    mostly under glibc's mmap threshold (up to 32 MB), so freeing them leaves the pages with the process: without
-    this, the real corpora's preparation peaked 0.8 GB higher."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, musl): the allocator's own business
-        return None
+    return {k: np.concatenate([p[k] for p in parts], axis=0) for k in RAW_KEYS}
 
 
 def n_windows(raw: dict[str, np.ndarray]) -> int:

@@ -28,6 +28,7 @@ def test_the_child_prepares_the_folder_and_reports_its_windows(tmp_path, capsys)
     assert r["windows"] == d.meta["n_train_windows"] + d.meta["n_val_windows"] > 0
     assert abs(r["windows_mb"] - sum(v.nbytes for s in (d.train, d.val) for v in s.values()) / 2**20) < 1e-6
     assert r["peak_mb"] >= r["imports_mb"] > 0  # the peak is reached after the imports, never before them
+    assert r["peak_anon_mb"] >= r["imports_anon_mb"] > 0 and r["peak_anon_mb"] <= r["peak_mb"]
     assert prepare_memory.main(["--data", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "5 files (1 unreadable)" in out and "(peak - imports) / windows:" in out

@@ -170,17 +170,3 @@ def test_concat_windows():
     check_contract(concat_windows([], window=10, max_tracks=4), 4, 10)
     with pytest.raises(ValueError):
         concat_windows([])
-
-
-def test_concat_windows_release_copies_part_by_part_and_empties_the_parts():
-    """``release``: the same arrays as np.concatenate, and every part emptied (nothing left to hold twice)."""
-    rng = np.random.default_rng(1)
-    parts = [make_windows(random_frames(rng, n, 30), 10, 0, 4, timeline=i) for i, n in enumerate((2, 5, 3))]
-    want = concat_windows([dict(p) for p in parts])
-    got = concat_windows(parts, release=True)
-    assert got.keys() == want.keys() and all(p == {} for p in parts)
-    for k in want:
-        assert got[k].dtype == want[k].dtype and np.array_equal(got[k], want[k]), k
-    narrow = make_windows(random_frames(rng, 2, 30), 10, 0, 2, timeline=0)  # 2 tracks among 4: refused, not broadcast
-    with pytest.raises(ValueError, match="shape"):
-        concat_windows([make_windows(random_frames(rng, 2, 30), 10, 0, 4, timeline=0), narrow], release=True)
