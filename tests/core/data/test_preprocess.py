@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from core.data import preprocess
 from core.data.batch import RAW_KEYS
 from core.data.noise_floor import builtin_oracle
 from core.data.preprocess import FileResult, Prepared, assemble, prepare, process_file, split_of
-from core.data.scalers import Scalers
+from core.data.scalers import STD_FLOOR, Scalers
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,31 @@ def test_scalers_fit_on_train_only_and_survive_json(prepared, tmp_path):
     np.testing.assert_allclose(s.destandardise_targets(s.standardise_targets(x)), x, rtol=1e-4, atol=1e-3)
 
 
+def test_scalers_fit_chunk_by_chunk_equal_one_pass(prepared):
+    """The chunked fit (memory of one chunk whatever the corpus) gives the statistics of the whole set: a chunk of 3
+    windows against one chunk holding them all, and the target moments against numpy's over every valid position."""
+    data, _ = prepared
+    whole, small = Scalers.fit(data.train, chunk=10**9), Scalers.fit(data.train, chunk=3)
+    assert len(data.train["timeline"]) > 3
+    assert small.counts == whole.counts and small.baseline["keyframe"] == pytest.approx(whole.baseline["keyframe"])
+    flat_small, flat_whole = _numbers(json.loads(small.to_json())), _numbers(json.loads(whole.to_json()))
+    assert len(flat_small) == len(flat_whole) > 100
+    np.testing.assert_allclose(flat_small, flat_whole, rtol=1e-9, atol=1e-12)
+    for i, name in enumerate(whole.target_names):
+        y = data.train["targets"][..., i][data.train["target_valid"][..., i]].astype(np.float64)
+        if len(y):
+            assert small.target_mean[i] == pytest.approx(y.mean(), rel=1e-9, abs=1e-12), name
+            assert small.target_std[i] == pytest.approx(max(y.std(), STD_FLOOR[name]), rel=1e-6), name
+
+
+def _numbers(x) -> list[float]:
+    if isinstance(x, dict):
+        return [v for k in sorted(x) for v in _numbers(x[k])]
+    if isinstance(x, list):
+        return [v for item in x for v in _numbers(item)]
+    return [float(x)] if isinstance(x, (int, float)) and not isinstance(x, bool) else []
+
+
 def test_cache_hit_returns_identical_arrays_without_parsing(prepared, monkeypatch):
     data, cfg = prepared
     monkeypatch.setattr(preprocess, "process_file", lambda *a: pytest.fail("cache hit must not re-parse"))
@@ -135,21 +161,33 @@ def test_assemble_ignores_result_order(corpus_dir, prepared):
 
 
 @pytest.mark.parametrize("split_by", ["file", "programme"])
-def test_assemble_consume_empties_the_callers_windows(corpus_dir, prepared, split_by):
-    """``consume``: the same Prepared, and the caller's own windows dicts emptied as they are concatenated, also where
-    the split by programme replaces the results (it once emptied copies, so the 91 real exports' windows stayed
-    in memory twice until assemble returned)."""
+def test_assemble_holds_one_files_windows_at_a_time(corpus_dir, prepared, split_by, tmp_path):
+    """From a generator of results (the engines' own), assemble keeps no file's windows once it takes the next:
+    each goes to disk as it comes (the split by programme, which needs every file, is decided after), so memory
+    holds one file's windows whatever the corpus. With ``folder`` the data set is written there and mapped back,
+    the same as in memory; no parked part stays behind."""
     data, cfg = prepared
     cfg = DataConfig(**{**cfg.__dict__, "split_by": split_by})
     paths = preprocess.input_paths(cfg)
     want = assemble([process_file(preprocess.file_name(p, cfg), p.read_bytes(), cfg) for p in paths], cfg)
-    results = [process_file(preprocess.file_name(p, cfg), p.read_bytes(), cfg) for p in paths]
-    held = [r.windows for r in results if r.windows is not None]
-    got = assemble(results, cfg, consume=True)
+    earlier: list[weakref.ref] = []
+
+    def results():
+        for p in paths:
+            assert all(ref() is None for ref in earlier), "assemble still holds an earlier file's result"
+            r = process_file(preprocess.file_name(p, cfg), p.read_bytes(), cfg)
+            if r.windows is not None:  # a failed file's result (its error, no windows) is kept for the report
+                earlier.append(weakref.ref(r))
+            yield r
+            del r  # this generator's own reference: only assemble's may be left
+
+    got = assemble(results(), cfg, folder=tmp_path / "p")
+    assert len(earlier) > 2
     assert_same(got.train, want.train)
     assert_same(got.val, want.val)
-    assert got.meta["splits"] == want.meta["splits"] and len(held) > 2
-    assert all(w == {} for w in held)
+    assert isinstance(got.train["features"], np.memmap) and not got.train["features"].flags.writeable
+    assert got.meta["splits"] == want.meta["splits"] and got.scalers == want.scalers
+    assert sorted(x.name for x in (tmp_path / "p").iterdir()) == ["prepared.json", "scalers.json", "train", "val"]
 
 
 def test_pool_engine_equals_in_process(corpus_dir, prepared, tmp_path):
