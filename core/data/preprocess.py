@@ -159,6 +159,10 @@ class Prepared:
     def load(cls, d: str | Path, mmap: bool = True) -> Prepared:
         """Read what ``save`` wrote: the arrays as read-only memory maps (``mmap``), or into memory."""
         d = Path(d)
+        if not (d / "train").is_dir():
+            older = (d / "train.npz").exists()  # the layout before CODE_VERSION prepare-10
+            why = " (train.npz: written by an older xmlai; prepare the data again)" if older else ""
+            raise FileNotFoundError(f"{d}: no prepared windows (train/){why}")
         info = json.loads((d / "prepared.json").read_text())
         return cls(
             load_split(d / "train", mmap),

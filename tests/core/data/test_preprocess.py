@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import weakref
 from pathlib import Path
 
@@ -205,6 +206,18 @@ def test_prepared_save_load_round_trip(prepared, tmp_path):
     assert_same(back.train, data.train)
     assert_same(back.val, data.val)
     assert back.scalers == data.scalers and back.errors == data.errors and back.meta == data.meta
+    assert isinstance(back.train["features"], np.memmap) and not back.train["features"].flags.writeable
+    assert not isinstance(Prepared.load(tmp_path / "p", mmap=False).train["features"], np.memmap)
+
+
+def test_a_cache_in_the_older_layout_is_named_not_misread(prepared, tmp_path):
+    data, _ = prepared
+    data.save(tmp_path / "p")
+    for split in ("train", "val"):  # what an xmlai before prepare-10 wrote: one .npz per split
+        np.savez(tmp_path / "p" / f"{split}.npz", **getattr(data, split))
+        shutil.rmtree(tmp_path / "p" / split)
+    with pytest.raises(FileNotFoundError, match=r"train\.npz: written by an older xmlai"):
+        Prepared.load(tmp_path / "p")
 
 
 def test_builtin_noise_floor_aligned(tmp_path):
