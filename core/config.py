@@ -41,7 +41,8 @@ class DataConfig:
     val_fraction: float = 0.2
     split_seed: int = 0
     # "file": by a hash of the file name; "programme": versions of one edit (shared media, names that
-    # differ by a trailing number) stay on one side (core.data.split); "auto": programme for data_dir
+    # differ by a trailing number) stay on one side (core.data.split); "auto": programme for data_dir;
+    # "none": every file on the validation side (a folder to evaluate on, not to train on: scripts/evaluate.py)
     split_by: str = "auto"
     workers: int = 0  # parse/window processes; 0 = in-process
     # seconds one file's parse and windowing may take; a slower file is reported and skipped (0 = no limit)
@@ -55,8 +56,8 @@ class DataConfig:
         _check(self.max_tracks >= 1, f"data.max_tracks must be >= 1, got {self.max_tracks}")
         _check(0 < self.val_fraction < 1, f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
         _check(
-            self.split_by in ("auto", "file", "programme"),
-            f"data.split_by must be auto, file or programme, got {self.split_by!r}",
+            self.split_by in ("auto", "file", "programme", "none"),
+            f"data.split_by must be auto, file, programme or none, got {self.split_by!r}",
         )
         _check(self.synth_count >= 2, f"data.synth_count must be >= 2, got {self.synth_count}")
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")

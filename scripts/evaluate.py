@@ -57,13 +57,12 @@ def load_model(path: Path):
 def evaluate_folder(model, cfg, scalers, data_dir: Path, context: float = 0.0, seed: int = 0, **kw) -> dict:
     """Evaluate on every file under ``data_dir``; the report's dict (see ``report``)."""
     from core.data.preprocess import prepare
-    from core.data.windows import concat_windows
     from core.learn.assess import assess
 
-    data_cfg = dataclasses.replace(cfg.data, data_dir=str(data_dir.resolve()), workers=0)
+    # every file on the validation side: its windows are evaluated memory-mapped, as prepared, never concatenated
+    data_cfg = dataclasses.replace(cfg.data, data_dir=str(data_dir.resolve()), workers=0, split_by="none")
     data = prepare(data_cfg)
-    raw = concat_windows([data.train, data.val])  # timelines are numbered across both splits
-    out = assess(model, cfg, scalers, raw, context=context, seed=seed, **kw)
+    out = assess(model, cfg, scalers, data.val, context=context, seed=seed, **kw)
     out.update(
         data=str(data_dir),
         files=len(data.files) - len(data.errors),

@@ -59,8 +59,9 @@ WINDOW_FIELDS = (
 
 
 def split_mode(cfg: DataConfig) -> str:
-    """ "file" or "programme": ``data.split_by``, where "auto" is by programme for a folder of exports and
-    by file for the built-in corpus (whose files are all distinct timelines)."""
+    """ "file", "programme" or "none": ``data.split_by``, where "auto" is by programme for a folder of exports and
+    by file for the built-in corpus (whose files are all distinct timelines); "none" puts every file on the
+    validation side (a folder to evaluate on)."""
     if cfg.split_by == "auto":
         return "programme" if cfg.data_dir else "file"
     return cfg.split_by
@@ -217,6 +218,8 @@ def _assemble_into(results: Iterable[FileResult], cfg: DataConfig, cache_key: st
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"two input files share a name (the split is by name): {dup[:5]}")
         programme: dict[str, str] = {}
+        if split_mode(cfg) == "none":
+            results = [dataclasses.replace(r, split="val") for r in results]
         if split_mode(cfg) == "programme":  # versions of one edit go to the same side
             programme = programmes({r.name: r.signature for r in results if r.name in parked})
             by_programme = [

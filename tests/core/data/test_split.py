@@ -57,6 +57,11 @@ def test_prepare_keeps_a_programme_on_one_side(tmp_path):
     assert {"train", "val"} <= set(splits.values())
     by_file = prepare(DataConfig(**{**cfg.__dict__, "split_by": "file"}))
     assert by_file.meta["split_by"] == "file"
+    # "none": a folder to evaluate on, every file on the validation side, nothing left out
+    to_evaluate = prepare(DataConfig(**{**cfg.__dict__, "split_by": "none"}))
+    assert set(to_evaluate.meta["splits"].values()) == {"val"} and len(to_evaluate.meta["splits"]) == 20
+    assert len(to_evaluate.train["timeline"]) == 0
+    assert len(to_evaluate.val["timeline"]) == len(data.train["timeline"]) + len(data.val["timeline"])
 
 
 def test_real_versions_share_a_programme():
