@@ -143,11 +143,7 @@ class Scalers:
         fmean, fstd = _feature_moments(raw["features"], raw["step_mask"], chunk)
         fstd = np.where(fstd < FEATURE_STD_MIN, 1.0, fstd)
         R, K = len(REGRESSION_TARGETS), len(TRACK_KINDS)
-        n, total, squares = (
-            np.zeros(R),
-            np.zeros(R),
-            np.zeros(R),
-        )  # valid positions per target: count, sum, sum of squares
+        n, total, squares = np.zeros((3, R))  # valid positions per target: count, sum, sum of squares (float64)
         n_kind, total_kind = np.zeros((R, K)), np.zeros((R, K))
         keys_kind, valid_kind = np.zeros(K), np.zeros(K)  # key positions per track kind: keys, valid positions
         interp_counts = np.zeros(len(INTERPOLATIONS))
@@ -157,6 +153,7 @@ class Scalers:
             c = {k: raw[k][at : at + chunk] for k in _FIT_KEYS}
             steps += int(c["step_mask"].sum())
             kind = np.broadcast_to(c["track_kind"][:, :, None], c["step_mask"].shape)  # (n, K, T)
+            of_kind = [kind == k for k in range(K)]  # once per chunk, for every target and the keys
             targets, valid = c["targets"], c["target_valid"]
             for i in range(R):
                 y, v = targets[..., i], valid[..., i]
@@ -165,12 +162,12 @@ class Scalers:
                 total[i] += yv.sum()
                 squares[i] += (yv * yv).sum()
                 for k in range(K):
-                    yk = y[v & (kind == k)].astype(np.float64)
+                    yk = y[v & of_kind[k]].astype(np.float64)
                     n_kind[i, k] += len(yk)
                     total_kind[i, k] += yk.sum()
             kv, kf = c["keyframe_valid"], c["keyframe"]
             for k in range(K):
-                sel = kv & (kind == k)
+                sel = kv & of_kind[k]
                 keys_kind[k] += kf[sel].sum()
                 valid_kind[k] += sel.sum()
             interp_counts += np.bincount(c["interpolation"][c["interp_valid"]], minlength=len(INTERPOLATIONS))
