@@ -218,9 +218,10 @@ def _assemble_into(results: Iterable[FileResult], cfg: DataConfig, cache_key: st
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"two input files share a name (the split is by name): {dup[:5]}")
         programme: dict[str, str] = {}
-        if split_mode(cfg) == "none":
+        mode = split_mode(cfg)
+        if mode == "none":  # a folder to evaluate on
             results = [dataclasses.replace(r, split="val") for r in results]
-        if split_mode(cfg) == "programme":  # versions of one edit go to the same side
+        elif mode == "programme":  # versions of one edit go to the same side
             programme = programmes({r.name: r.signature for r in results if r.name in parked})
             by_programme = [
                 dataclasses.replace(r, split=split_of(programme[r.name], cfg.val_fraction, cfg.split_seed))
@@ -264,7 +265,7 @@ def _assemble_into(results: Iterable[FileResult], cfg: DataConfig, cache_key: st
         "n_train_files": len(parts["train"]),
         "n_val_files": len(parts["val"]),
         "splits": splits,
-        "split_by": split_mode(cfg),
+        "split_by": mode,
         "programmes": programme,
         "timelines_of": timelines_of,  # file -> [first global timeline number, count]
         "digests": {r.name: r.digest for r in results},
@@ -373,5 +374,5 @@ def prepare(
         return assemble(results, cfg, cache_key=key, folder=folder)
     # assembled in a sibling temp folder, then published (core.data.publish): readers never see a half-written
     # cache, and a cache another process has just completed is kept, never deleted
-    write_and_publish(lambda tmp: assemble(results, cfg, cache_key=key, folder=tmp), target)
+    write_and_publish(lambda tmp: _assemble_into(results, cfg, key, tmp), target)
     return Prepared.load(target)
