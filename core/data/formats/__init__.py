@@ -56,12 +56,19 @@ def _read(data: bytes, name: str) -> list[Timeline]:
     root = safe_parse(data, name)
     dialect = detect_dialect(root)
     if dialect == "xmeml":
-        return read_xmeml(root, name)
+        return read_xmeml(root, name, prolog=_prolog(data))
     if dialect == "fcpxml":
         return read_fcpxml(root, name)
     if dialect == "mlt":
         return read_mlt(root, name)
     raise TimelineError(name, f"unknown timeline format: root element <{root.tag}>")
+
+
+def _prolog(data: bytes) -> bytes:
+    """What comes before the root element, within the first 4 kB: where some writers sign the file in a
+    comment (Lightworks), which the parser drops."""
+    end = data.find(b"<xmeml", 0, 4096)
+    return data[:end] if end > 0 else b""
 
 
 def read_file(path: str | os.PathLike) -> list[Timeline]:

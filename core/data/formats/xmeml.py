@@ -45,7 +45,9 @@ of its ``<audio>`` elements (one each without a count; 0 when ``<media>`` lists 
 order), None for a clip linked only to itself. A clipitem holding a sequence takes that sequence's frame size and
 rate. Track names are Premiere's ``MZ.TrackName``. The application: Premiere (``MZ.``/``TL.``
 attributes or ``pproTicks``), DaVinci Resolve ("(Resolve)" in the sequence name), Final Cut Pro
-(``<updatebehavior>``), else None; ``dialect_version`` is ``<xmeml version>``.
+(``<updatebehavior>``), Lightworks (its ``<!-- Lightworks version 14.5.0.0 -->`` comment before the root, which
+also gives ``app_version``; the parser drops comments, so ``read_bytes`` hands the reader that prolog), else
+None; ``dialect_version`` is ``<xmeml version>``.
 
 Hostile numbers: every number is checked for length and magnitude before any exact arithmetic
 (``core.data.formats._numbers``): ``1e999999999`` or a 10,000-digit value is a TimelineError at once,
@@ -54,6 +56,7 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from fractions import Fraction
 
@@ -82,6 +85,7 @@ if tuple(f.name for f in fields(Clip)) != CLIP_FIELDS:
 
 ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 NOT_TIMELINE_PARENTS = frozenset(("clipitem", "generatoritem", "transitionitem", "file", "sequence"))
+LIGHTWORKS = re.compile(rb"<!--\s*Lightworks version\s+([0-9][0-9.]{0,30})\s*-->")  # its prolog's signature
 
 
 @dataclass
@@ -122,6 +126,8 @@ class _Reader(FilterReading, SourceReading):
             stack.extend(c for c in reversed(el) if isinstance(c.tag, str))
         return found
 
+    prolog = b""  # the bytes before the root element (see read_xmeml)
+
     def read(self) -> list[Timeline]:
         if self.root.tag != "xmeml":
             raise self.error("", f"root element is <{self.root.tag}>, not <xmeml>")
@@ -160,19 +166,23 @@ class _Reader(FilterReading, SourceReading):
         chars = video.find("format/samplecharacteristics") if video is not None else None
         chars = child_map(chars) if chars is not None else None
         size = self.frame_size(chars, where)
-        return self.timeline(
-            seq, seq_name, rate, duration, tracks, size, pixel_aspect=pixel_aspect(chars), app=self.app(seq, seq_name)
-        )
+        app, version = self.app(seq, seq_name)
+        aspect = pixel_aspect(chars)
+        more = {"pixel_aspect": aspect, "app": app, "app_version": version}
+        return self.timeline(seq, seq_name, rate, duration, tracks, size, **more)
 
-    def app(self, seq: etree._Element, seq_name: str) -> str | None:
-        """The exporting application where the file shows it (xml-dialects.md 1.6), else None."""
+    def app(self, seq: etree._Element, seq_name: str) -> tuple[str | None, str | None]:
+        """The exporting application and its version where the file shows them (xml-dialects.md 1.6), else None."""
         if self.premiere:
-            return "Premiere Pro"
+            return "Premiere Pro", None
         if "(Resolve)" in seq_name:
-            return "DaVinci Resolve"
+            return "DaVinci Resolve", None
         if seq.find("updatebehavior") is not None:
-            return "Final Cut Pro"
-        return None
+            return "Final Cut Pro", None
+        signed = LIGHTWORKS.search(self.prolog)
+        if signed:
+            return "Lightworks", signed.group(1).decode("ascii")
+        return None, None
 
     # ---- tracks and items ------------------------------------------------------------------
 
@@ -382,6 +392,9 @@ def _cut_point(tr: _Item) -> Fraction:
     return (tr.start + tr.end) // 2
 
 
-def read_xmeml(root: etree._Element, name: str) -> list[Timeline]:
-    """Read every top-level sequence of an xmeml document (``root`` from ``safe_parse``)."""
-    return _Reader(root, name).read()
+def read_xmeml(root: etree._Element, name: str, prolog: bytes = b"") -> list[Timeline]:
+    """Read every top-level sequence of an xmeml document (``root`` from ``safe_parse``). ``prolog``: the
+    file's bytes before the root element, where a writer may sign it in a comment."""
+    reader = _Reader(root, name)
+    reader.prolog = prolog
+    return reader.read()

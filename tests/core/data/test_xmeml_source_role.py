@@ -204,3 +204,24 @@ def test_unknown_stays_none():
     clip = _clip(tl, "c")
     unknown = (clip.source_width, clip.source_height, clip.source_rate, clip.audio_channels, clip.file_ext)
     assert unknown == (None,) * 5 and clip.gain_db is None and clip.static == {} and clip.link_group is None
+
+
+@pytest.mark.parametrize(
+    "head, app, version",
+    [
+        (b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- Lightworks version 14.5.0.0 -->\n', "Lightworks", "14.5.0.0"),
+        (b"\xef\xbb\xbf<!--Lightworks version 2023.2-->", "Lightworks", "2023.2"),  # BOM, no declaration
+        (b"<!-- FCP version 1.0.9.7 -->\n", None, None),  # Norden-Aktuelt's writer does not say which it is
+        (b"", None, None),
+    ],
+)
+def test_application_signed_in_the_prolog(head, app, version):
+    # Lightworks signs its xmeml only in a comment before the root (s-leroux/fcpXmlToArdour's sample.fcp5.xml);
+    # the secure parser drops comments, so the reader is handed the bytes before the root.
+    doc = (
+        b'<xmeml version="5"><sequence><name>Sequence #1</name><rate><timebase>25</timebase></rate><media><video>'
+        b"<track><clipitem><start>0</start><end>25</end><in>0</in><out>25</out></clipitem></track>"
+        b"</video></media></sequence></xmeml>"
+    )
+    (tl,) = read_bytes(head + doc, "signed.xml")
+    assert (tl.app, tl.app_version) == (app, version)
