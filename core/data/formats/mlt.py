@@ -44,9 +44,15 @@ Units (canonical, see ``core.data.timeline``):
   ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``): a plain brightness
   effect goes above 1 (2.03 in kdenlive_example_v191180) and is not an opacity.
 
+Compositions. A Kdenlive composition that moves a picture (a ``qtblend``, ``affine`` or ``composite``
+transition of the main tractor with a rect or a rotation) transforms the clips of its upper track
+(``b_track``) that overlap its zone, keys in timeline frames from its ``in``: it is read like a zoned
+filter of that track, and a clip's own filter for a parameter wins. Kdenlive's automatic compositing
+transitions (``internal_added``), blends and wipes move nothing and are not read; same-track mixes are
+transitions, not curves.
+
 Static values (one key) give a one-key curve only when they differ from the canonical default;
-they are ``Clip.static`` either way (defaults included). Transitions (compositions, same-track
-mixes) are not read as curves.
+they are ``Clip.static`` either way (defaults included).
 
 Source and role come from the producer's ``meta.media.*`` properties (what MLT probed):
 ``width``/``height``, ``sample_aspect_num/den`` (else ``aspect_ratio``), ``frame_rate_num/den``,
@@ -79,13 +85,15 @@ from lxml import etree
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, property_text, ratio
-from core.data.formats.mlt_filters import FilterReading, effect_name
+from core.data.formats.mlt_filters import RECT_PROPS, FilterReading, effect_name
 from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_mlt"]
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
+COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  # transitions that move a picture
+MOVES = RECT_PROPS + ("rotation", "transition.rotate_z", "transition.rotation")
 
 
 class _Reader(FilterReading):
@@ -123,6 +131,7 @@ class _Reader(FilterReading):
         tracks: list[Track] = []
         counts = {"video": 0, "audio": 0}
         by_position: dict[int, Track] = {}  # index among the real tracks -> track (as Kdenlive's groups count)
+        by_index: dict[int, Track] = {}  # index among the tractor's <track>s, the black one included (b_track)
         longest = 0
         for i, track_el in enumerate(tractor.iterchildren("track")):
             el = self.ids.get(track_el.get("producer") or "")
@@ -134,12 +143,13 @@ class _Reader(FilterReading):
                 continue
             track, length = self.read_track(el, track_el, where)
             longest = max(longest, length)
-            by_position[len(tracks)] = track
+            by_position[len(tracks)] = by_index[i] = track
             tracks.append(track)
         # Timeline filters (Kdenlive sequence effects, possibly zoned) reach every track. Their
         # length, which negative key times count back from, is the tractor's (as in MLT).
         filters = list(tractor.iterchildren("filter"))
         length = self.span(tractor, where, longest)
+        self.apply_compositions(tractor, by_index, length, where)
         for track in tracks:
             self.apply_filters(filters, track.clips, track.kind, length, where)
         self.link_groups(tractor, by_position, where)
@@ -165,6 +175,21 @@ class _Reader(FilterReading):
             app=app,
             app_version=version,
         )
+
+    def apply_compositions(self, tractor: etree._Element, by_index: dict[int, Track], length: int, where: str) -> None:
+        """Kdenlive's compositions that move a picture (a ``qtblend``, ``affine`` or ``composite`` transition
+        between two tracks with a rect or a rotation) transform their upper track (``b_track``) during their
+        zone, keys in timeline frames from the composition's ``in``: read like a zoned filter of that track.
+        Kdenlive's own compositing transitions (``internal_added``) and Shotcut's per-track blends move nothing."""
+        for tr in tractor.iterchildren("transition"):
+            props = {p.get("name"): (p.text or "").strip() for p in tr.iterchildren("property")}
+            if props.get("internal_added") or props.get("mlt_service", "").lower() not in COMPOSITIONS:
+                continue
+            if not any(props.get(name) for name in MOVES):
+                continue
+            track = by_index.get(_count(props.get("b_track")) if "b_track" in props else 1)
+            if track is not None and track.kind == "video":
+                self.apply_filters([tr], track.clips, "video", length, f"{where}, composition {tr.get('id')}")
 
     def app(self) -> tuple[str | None, str | None]:
         """Shotcut writes ``title="Shotcut version X"``; Kdenlive its version in the main bin."""

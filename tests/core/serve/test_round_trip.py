@@ -113,3 +113,12 @@ def test_annotate_write_and_read_back_production(path, predictor, one_thread):
 
 def test_every_real_world_file_is_in_the_round_trip(realworld_dir):
     assert len(REAL) == 39 and {p.parent.name for p in REAL} == {"xmeml", "fcpxml", "mlt"}
+
+
+def test_a_composition_survives_the_round_trip(tmp_path, predictor, one_thread):
+    # a clip moved by a Kdenlive composition: its given curves stay, the predicted ones go on its entry
+    from tests.core.data.test_mlt_compositions import DOC
+
+    path = tmp_path / "compositions.kdenlive"
+    path.write_text(DOC)
+    _round_trip(path, predictor)
