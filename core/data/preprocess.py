@@ -36,10 +36,10 @@ from core.data.synth import GENERATOR_VERSION, write_corpus
 from core.data.timeline import TimelineError
 from core.data.windows import empty_windows, windows_of
 
-# Bump when frames/windows/preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-10"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
+# Bump when the readers, frames, windows or preprocess change what they produce, so stale caches are never reused.
+CODE_VERSION = "prepare-11"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
 # 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers; 10: one .npy
-# per array (core.data.store) instead of an .npz per split
+# per array (core.data.store) instead of an .npz per split; 11: readers (Kdenlive compositions, Lightworks named)
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.
