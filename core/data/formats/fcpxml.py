@@ -30,7 +30,8 @@ that resource). The container's own adjustments combine with each content's: sca
 multiply, centre and rotation add, levels add in dB (silence stays silent), pan is the
 content's when it has one; combined curves have a key at every key time of either side. A
 resource that is missing keeps the container as one ``sequence`` clip; one that contains itself
-is a TimelineError.
+is a TimelineError. A container that shows one clip of a kind gives it its own name (what the timeline
+shows: "Clip 3", not the media's "Media Clip"); contents of several clips keep their names.
 
 Media kinds: ``title`` and effect-backed ``video`` -> generator; an unresolved
 ``ref-clip``/``mc-clip`` -> sequence; an asset with video and no frame rate
@@ -67,7 +68,9 @@ they differ from the canonical default; they, and a param with one key, are ``Cl
 
 Retiming is not an effect: a ``timeMap`` gives ``Clip.speed`` (source time per clip time, first
 to last point, negative when reversed) and ``time_remap`` (its segments differ in speed); without
-one the speed is 1.0. ``conform-rate`` is ignored.
+one the speed is 1.0. ``conform-rate`` is ignored. A retimed clip's ``source_in`` stays its ``start``,
+in its own (retimed) local time as the file writes it and its keyframes count in, not mapped through
+the ``timeMap`` into media time (the writer places keys by it).
 
 Source and role: the asset (for a ``clip``/``sync-clip``, its first content's) gives
 ``source_width/height`` and ``source_rate`` (its format, when it has video), ``audio_channels``
@@ -379,6 +382,13 @@ class _Reader(EffectReading):
                 if clip.link_group is not None:  # the resource is shared: links are per placement
                     clip.link_group = f"{context} {clip.link_group}"
                 out.append((kind, lane + clip_lane, clip))
+        if el.get("name"):
+            # A container that shows one clip of a kind is what the editor sees on the timeline: its name
+            # ("Clip 3"), not its content's (often the media's, "Media Clip"); several keep their own names.
+            for kind in ("video", "audio"):
+                alone = [clip for k, _, clip in out if k == kind]
+                if len(alone) == 1:
+                    alone[0].name = outer.name
         return out
 
     def kinds(self, el: etree._Element) -> tuple[bool, bool, str]:

@@ -127,6 +127,19 @@ def test_mc_clip_plays_its_active_angles(realworld_dir):
     assert audio.static["level_db"] == -60.0  # the multicam's own -96 dB mutes the angle
 
 
+def test_a_container_of_one_clip_is_named_as_on_the_timeline(realworld_dir):
+    # DAWFileKit 24: <ref-clip ref="r8" name="29.97_CC"> twice; r8's sequence holds one asset-clip,
+    # "TestVideo2" (the media's name), which is what the reader named them. BRENNER: <mc-clip
+    # name="Annika Melinder synk multi"> plays one angle clip per kind. fcpx_example's ref-clip[1] shows two
+    # clips per kind (test_ref_clip_contents_reach_the_timeline): they keep their own names.
+    (tl,) = read_file(realworld_dir / "fcpxml" / "DAWFileKit__24.fcpxml")
+    inside = [(t.kind, c.start, c.name) for t, c in tl.iter_clips() if c.xml_context]
+    assert sorted(inside) == [(k, s, "29.97_CC") for k in ("audio", "video") for s in (F(240375, 1000), F(25675, 100))]
+    (tl,) = read_file(realworld_dir / "fcpxml" / "xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml")
+    first = [c.name for _, c in tl.iter_clips() if c.xml_context and c.xml_context[0].endswith("spine/mc-clip[1]")]
+    assert first == ["Annika Melinder synk multi"] * 2
+
+
 def test_compound_that_contains_itself_is_an_error():
     doc = (
         '<fcpxml version="1.10"><resources><format id="f" frameDuration="1/25s"/>'
