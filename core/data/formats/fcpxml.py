@@ -96,11 +96,12 @@ from fractions import Fraction
 
 from lxml import etree
 
+from core.data.formats._compose import compose_into
 from core.data.formats._numbers import check_length
 from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension
 from core.data.formats._xml import DEFAULT_SIZE
 from core.data.formats.fcpxml_base import STORY
-from core.data.formats.fcpxml_compound import compose_into, cut_to
+from core.data.formats.fcpxml_compound import cut_to
 from core.data.formats.fcpxml_effects import EffectReading
 from core.data.timeline import AUDIO_PARAMS, VIDEO_PARAMS, Clip, Timeline, Track
 

@@ -46,8 +46,9 @@ Units (canonical, see ``core.data.timeline``):
 
 Compositions. A Kdenlive composition that moves a picture (a ``qtblend``, ``affine`` or ``composite``
 transition of the main tractor with a rect or a rotation) transforms the clips of its upper track
-(``b_track``) that overlap its zone, keys in timeline frames from its ``in``: it is read like a zoned
-filter of that track, and a clip's own filter for a parameter wins. Kdenlive's automatic compositing
+(``b_track``) that overlap its zone, keys in timeline frames from its ``in`` (negative ones from its end). It
+acts on top of a clip's own transform, as a compound clip's adjustments do in FCPXML: scale and opacity
+multiply, centre and rotation add, with a key at every key time of either side. Kdenlive's automatic compositing
 transitions (``internal_added``), blends and wipes move nothing and are not read; same-track mixes are
 transitions, not curves.
 
@@ -82,6 +83,7 @@ from fractions import Fraction
 
 from lxml import etree
 
+from core.data.formats._compose import compose_into
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, property_text, ratio
@@ -179,8 +181,9 @@ class _Reader(FilterReading):
     def apply_compositions(self, tractor: etree._Element, by_index: dict[int, Track], length: int, where: str) -> None:
         """Kdenlive's compositions that move a picture (a ``qtblend``, ``affine`` or ``composite`` transition
         between two tracks with a rect or a rotation) transform their upper track (``b_track``) during their
-        zone, keys in timeline frames from the composition's ``in``: read like a zoned filter of that track.
-        Kdenlive's own compositing transitions (``internal_added``) and Shotcut's per-track blends move nothing."""
+        zone, keys in timeline frames from the composition's ``in``, on top of each clip's own transform (as a
+        compound clip's adjustments, ``_compose``). Kdenlive's own compositing transitions (``internal_added``)
+        and Shotcut's per-track blends move nothing."""
         for tr in tractor.iterchildren("transition"):
             props = {p.get("name"): (p.text or "").strip() for p in tr.iterchildren("property")}
             if props.get("internal_added") or props.get("mlt_service", "").lower() not in COMPOSITIONS:
@@ -188,8 +191,19 @@ class _Reader(FilterReading):
             if not any(props.get(name) for name in MOVES):
                 continue
             track = by_index.get(_count(props.get("b_track")) if "b_track" in props else 1)
-            if track is not None and track.kind == "video":
-                self.apply_filters([tr], track.clips, "video", length, f"{where}, composition {tr.get('id')}")
+            if track is None or track.kind != "video":
+                continue
+            cwhere = f"{where}, composition {tr.get('id')}"
+            refs: dict = {}
+            static: dict[str, float] = {}
+            curves = self.curves([tr], 0, length, self.secs, "video", cwhere, refs, static)
+            name = effect_name(tr)
+            effects = [name] if name is not None else []
+            composition = Clip(
+                "", Fraction(0), Fraction(0), curves=curves, static=static, param_refs=refs, effects=effects
+            )
+            for clip in self.covered(tr, track.clips, cwhere):
+                compose_into(clip, composition, static_interp="linear")
 
     def app(self) -> tuple[str | None, str | None]:
         """Shotcut writes ``title="Shotcut version X"``; Kdenlive its version in the main bin."""

@@ -34,12 +34,7 @@ class FilterReading(MltBase):
             static: dict[str, float] = {}
             curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
             name = effect_name(f)
-            zone_in = self.secs(self.frames(f.get("in"), where, 0))
-            out = self.frames(f.get("out"), where)
-            zone_out = self.secs(out + 1) if out is not None else None
-            for clip in clips:
-                if clip.end <= zone_in or (zone_out is not None and clip.start >= zone_out):
-                    continue
+            for clip in self.covered(f, clips, where):
                 if name is not None:
                     clip.effects.append(name)
                 for param, curve in curves.items():
@@ -54,6 +49,14 @@ class FilterReading(MltBase):
                     if param not in curves and param not in clip.curves:
                         clip.static.setdefault(param, value)
                         clip.param_refs.setdefault(param, refs[param])
+
+    def covered(self, f: etree._Element, clips: list[Clip], where: str) -> list[Clip]:
+        """The clips that overlap the zone of a track or timeline filter or a composition (its ``in``/``out``
+        in track frames; without them, everywhere)."""
+        zone_in = self.secs(self.frames(f.get("in"), where, 0))
+        out = self.frames(f.get("out"), where)
+        zone_out = self.secs(out + 1) if out is not None else None
+        return [c for c in clips if c.end > zone_in and (zone_out is None or c.start < zone_out)]
 
     def curves(
         self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict

@@ -1,6 +1,7 @@
 """MLT reader, issue 7: Kdenlive compositions that move a picture transform their upper track's clips
-in their zone (the zoom of ``qtblend-zoom.kdenlive`` and of public test projects was lost). Expected
-values are worked out by hand from the document below (25 fps, 1920x1080)."""
+in their zone, on top of each clip's own transform (the zoom of ``qtblend-zoom.kdenlive`` and of public
+test projects was lost). Expected values are worked out by hand from the document below (25 fps,
+1920x1080)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ DOC = (
     '<producer id="black" in="0" out="199"><property name="mlt_service">color</property></producer>'
     '<producer id="p" in="0" out="199"><property name="resource">a.mp4</property></producer>'
     '<playlist id="low"><entry producer="p" in="0" out="99"/></playlist>'
-    '<playlist id="up"><blank length="20"/><entry producer="p" in="0" out="49"/><blank length="30"/>'
+    # the upper clip is at half size already by its own transform (a Kdenlive clip effect)
+    '<playlist id="up"><blank length="20"/><entry producer="p" in="0" out="49"><filter>'
+    '<property name="mlt_service">qtblend</property><property name="rect">480 270 960 540 1</property></filter>'
+    '</entry><blank length="30"/>'
     '<entry producer="p" in="0" out="19"/></playlist>'
     '<tractor id="t"><track producer="black"/><track producer="low"/><track producer="up"/>'
     # a zoom on the upper track, frames 20-69: full frame at its in, half size and centred 25 frames later
@@ -43,12 +47,14 @@ def _tracks():
 
 
 def test_a_composition_moves_the_clips_of_its_upper_track_in_its_zone():
+    # On top of the clip's own half size: 50 % at the composition's in, 50 % of 50 % 25 frames later.
     _, up = _tracks()
     zoomed, later = up.clips
     assert (zoomed.start, zoomed.end, later.start) == (F(20, 25), F(70, 25), F(100, 25))
-    assert [(k.time, k.value) for k in zoomed.curves["scale"].keys] == [(F(20, 25), 100.0), (F(45, 25), 50.0)]
+    assert [(k.time, k.value) for k in zoomed.curves["scale"].keys] == [(F(20, 25), 50.0), (F(45, 25), 25.0)]
+    assert "scale" not in zoomed.static  # animated now
     assert "center_x" not in zoomed.curves and "center_y" not in zoomed.curves  # stays centred: no curve
-    assert "qtblend" in zoomed.effects  # the composition is what moves it
+    assert zoomed.effects == ["qtblend", "qtblend"]  # its own transform, then the composition
     assert later.curves == {} and later.effects == []  # after the zone; the wipe moves nothing
 
 
@@ -57,3 +63,15 @@ def test_negative_key_times_count_back_from_the_composition_end():
     (clip,) = low.clips
     assert [(k.time, k.value) for k in clip.curves["opacity"].keys] == [(0, 100.0), (F(99, 25), 50.0)]
     assert "scale" not in clip.curves  # the automatic compositing on track 2's way is not read either
+
+
+def test_the_zoom_of_a_real_kdenlive_project(realworld_dir):
+    # qtblend-zoom.kdenlive: <transition> qtblend a_track 4, b_track 5 (the second video track),
+    # rect "00:00:00.000=0 0 1920 1080 1.000000;00:00:04.972=96 54 1728 972 1.000000" (a 90 % zoom over
+    # frame 149 at 30000/1001 fps) over the title whose own qtblend holds it at 82.9688 %.
+    from core.data.formats import read_file
+
+    (tl,) = read_file(realworld_dir / "mlt" / "kdenlive-test-suite__qtblend-zoom.kdenlive")
+    (title,) = [t for t in tl.tracks if t.kind == "video"][1].clips
+    keys = [(k.time, round(k.value, 4)) for k in title.curves["scale"].keys]
+    assert keys == [(0, 82.9688), (F(149 * 1001, 30000), round(82.9688 * 0.9, 4))]
