@@ -86,7 +86,7 @@ from lxml import etree
 from core.data.formats._compose import compose_into
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
-from core.data.formats.mlt_base import MAX_PIXELS, property_text, ratio
+from core.data.formats.mlt_base import MAX_PIXELS, properties, property_text, ratio
 from core.data.formats.mlt_filters import RECT_PROPS, FilterReading, effect_name
 from core.data.timeline import Clip, Timeline, Track
 
@@ -185,7 +185,7 @@ class _Reader(FilterReading):
         compound clip's adjustments, ``_compose``). Kdenlive's own compositing transitions (``internal_added``)
         and Shotcut's per-track blends move nothing."""
         for tr in tractor.iterchildren("transition"):
-            props = {p.get("name"): (p.text or "").strip() for p in tr.iterchildren("property")}
+            props = properties(tr)
             if props.get("internal_added") or props.get("mlt_service", "").lower() not in COMPOSITIONS:
                 continue
             if not any(props.get(name) for name in MOVES):
@@ -388,7 +388,7 @@ class _Reader(FilterReading):
         found = self.sources.get(producer)
         if found is not None:
             return found
-        props = {p.get("name"): (p.text or "").strip() for p in producer.iterchildren("property")}
+        props = properties(producer)
         service = props.get("mlt_service", "").lower()
         speed, remap = 1.0, False
         if service == "timewarp":  # Shotcut/Kdenlive speed change: resource "SPEED:path"

@@ -111,6 +111,11 @@ def ratio(num: str | None, den: str | None) -> float | None:
     return n / d if n > 0 and d > 0 and math.isfinite(n / d) else None
 
 
+def properties(el: etree._Element) -> dict[str, str]:
+    """Every ``<property>`` of ``el``: name -> stripped text (the last one where a name repeats)."""
+    return {p.get("name"): (p.text or "").strip() for p in el.iterchildren("property")}
+
+
 def property_text(el: etree._Element, name: str) -> str | None:
     for p in el.iterchildren("property"):
         if p.get("name") == name:

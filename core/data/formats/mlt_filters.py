@@ -10,7 +10,7 @@ import re
 from lxml import etree
 
 from core.data.formats._numbers import NumberError, bounded_float, leading_numbers
-from core.data.formats.mlt_base import MltBase
+from core.data.formats.mlt_base import MltBase, properties
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, gain_to_db
 
 FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
@@ -206,7 +206,7 @@ def _one_value(keys: list[Key]) -> float | None:
 def effect_name(f: etree._Element) -> str | None:
     """Kdenlive's effect id, Shotcut's filter name or the MLT service of an enabled filter (None
     for a disabled one and for Kdenlive's level meter, which changes nothing)."""
-    props = {p.get("name"): (p.text or "").strip() for p in f.iterchildren("property")}
+    props = properties(f)
     if props.get("disable") == "1" or props.get("mlt_service") in METERS:
         return None
     return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
