@@ -1,7 +1,7 @@
 """Evaluate a trained model on a folder of exports, beside two constants and two rules.
 
 python scripts/evaluate.py runs/NAME --data DIR                 # structure only
-python scripts/evaluate.py runs/NAME --data DIR --context 0.5   # half the clips given as context
+python scripts/evaluate.py runs/NAME --data DIR --context 0.5   # half the clips given (mean of 5 draws)
 python scripts/evaluate.py MODEL_DIR --data DIR --json          # one JSON object on stdout
 
 CHECKPOINT_OR_MODEL_DIR is a run folder (its checkpoints/best), a checkpoint folder (state.pt) or an
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from _common import print_file_errors
 
+DEFAULT_DRAWS = 5
 HEAD_UNITS = {
     "scale": "%",
     "rotation": "deg",
@@ -39,7 +40,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("model", metavar="CHECKPOINT_OR_MODEL_DIR")
     p.add_argument("--data", metavar="DIR", required=True, help="folder of exports to evaluate on (recursive)")
     p.add_argument("--context", type=float, default=0.0, help="share of each timeline's clips given (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the given-clip draw")
+    p.add_argument("--seed", type=int, default=0, help="seed of the (first) given-clip draw")
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=DEFAULT_DRAWS,
+        help=f"with --context: the mean over this many draws of the given clips, seeds SEED, SEED+1, ... "
+        f"(default {DEFAULT_DRAWS}; one draw per timeline swings a head's figure by up to a factor of three)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--batch-size", type=int, default=32)
@@ -54,7 +62,9 @@ def load_model(path: Path):
     return pred.model, pred.cfg, pred.scalers
 
 
-def evaluate_folder(model, cfg, scalers, data_dir: Path, context: float = 0.0, seed: int = 0, **kw) -> dict:
+def evaluate_folder(
+    model, cfg, scalers, data_dir: Path, context: float = 0.0, seed: int = 0, draws: int = 1, **kw
+) -> dict:
     """Evaluate on every file under ``data_dir``; the report's dict (see ``report``)."""
     from core.data.preprocess import prepare
     from core.learn.assess import assess
@@ -62,7 +72,7 @@ def evaluate_folder(model, cfg, scalers, data_dir: Path, context: float = 0.0, s
     # every file on the validation side: its windows are evaluated memory-mapped, as prepared, never concatenated
     data_cfg = dataclasses.replace(cfg.data, data_dir=str(data_dir.resolve()), workers=0, split_by="none")
     data = prepare(data_cfg)
-    out = assess(model, cfg, scalers, data.val, context=context, seed=seed, **kw)
+    out = assess(model, cfg, scalers, data.val, context=context, seed=seed, draws=draws, **kw)
     out.update(
         data=str(data_dir),
         files=len(data.files) - len(data.errors),
@@ -80,6 +90,7 @@ def format_report(r: dict) -> str:
     lines = [
         f"{r.get('data', '')}: {r.get('files', '?')} files, {r.get('timelines', '?')} timelines, "
         f"{r['windows']} windows; {100 * r['context']:.0f}% of each timeline's clips given",
+        *_draws_line(r),
         "",
         "model loss / comparator loss (below 1 = the model is better)",
         f"{'head':<14}" + "".join(f"{short.get(n, n):>13}" for n in names) + f"{'MAE':>11}  {'unit'}",
@@ -111,10 +122,24 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _draws_line(r: dict) -> list[str]:
+    """Where the figures are a mean over draws of the given clips: how many, and the range of the objective."""
+    objectives = [d["objective_vs_data_constant"] for d in r.get("per_draw", [])]
+    if len(objectives) < 2 or None in objectives:
+        return []
+    return [
+        f"the mean of {len(objectives)} draws of the given clips; the model's objective against the data "
+        f"constant ranged {min(objectives):.3f} to {max(objectives):.3f}"
+    ]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not 0.0 <= args.context < 1.0:
         print(f"error: --context must be in [0, 1), got {args.context}", file=sys.stderr)
+        return 2
+    if args.draws < 1:
+        print(f"error: --draws must be at least 1, got {args.draws}", file=sys.stderr)
         return 2
     data_dir = Path(args.data)
     if not data_dir.is_dir():
@@ -123,7 +148,15 @@ def main(argv=None) -> int:
     try:
         model, cfg, scalers = load_model(Path(args.model))
         r = evaluate_folder(
-            model, cfg, scalers, data_dir, args.context, args.seed, device=args.device, batch_size=args.batch_size
+            model,
+            cfg,
+            scalers,
+            data_dir,
+            args.context,
+            args.seed,
+            args.draws,
+            device=args.device,
+            batch_size=args.batch_size,
         )
     except Exception as e:  # one clear line; the reason names the file or folder
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)

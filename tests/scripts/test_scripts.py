@@ -156,6 +156,7 @@ def test_train_and_evaluate_on_a_small_real_folder(tmp_path, realworld_dir):
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads(r.stdout)
     assert doc["files"] == len(REAL_SMALL) and doc["context"] == 0.5 and doc["windows"] > 0
+    assert doc["draws"] == 5 and len(doc["per_draw"]) == 5  # with clips given: the mean of five draws by default
     assert doc["objective_vs_data_constant"] > 0
     heads = ("scale", "rotation", "center_x", "center_y", "opacity", "level_db", "pan", "keyframe", "interpolation")
     assert set(doc["heads"]) == set(heads)

@@ -1,0 +1,47 @@
+"""core.learn.assess: one evaluation beside the comparators, and the mean over draws of the given clips."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.data.batch import MODEL_FEATURES
+from core.learn.assess import assess, average_reports
+from core.learn.model import build_model
+
+
+def test_average_reports_is_a_weighted_mean_number_by_number():
+    a = {"x": 1.0, "n": 10, "name": "a", "heads": {"scale": 2.0, "pan": None}, "per": [1.0, 3.0], "ok": True}
+    b = {"x": 4.0, "n": 20, "name": "b", "heads": {"scale": 5.0, "pan": 1.0}, "per": [3.0, 5.0], "ok": False}
+    m = average_reports([a, b])
+    assert m["x"] == 2.5 and m["n"] == 15 and m["heads"]["scale"] == 3.5
+    assert m["heads"]["pan"] is None  # unknown in one report: unknown in the mean
+    assert m["name"] == "a" and m["ok"] is True  # text and flags: the first report's
+    assert m["per"] == [2.0, 4.0]  # lists of one length item by item
+    w = average_reports([a, b], [3, 1])
+    assert w["x"] == pytest.approx((3 * 1.0 + 4.0) / 4) and w["heads"]["scale"] == pytest.approx((3 * 2.0 + 5.0) / 4)
+
+
+def test_draws_average_single_draws_of_the_given_clips(tiny):
+    """``draws`` = 3 is the mean of the draws of seeds 5, 6 and 7, each kept in ``per_draw``; the draws differ
+    (which clips are given changes the figures); structure only has one draw whatever ``draws`` says."""
+    cfg, data = tiny
+    torch.manual_seed(0)
+    model = build_model(cfg.model, n_features=len(MODEL_FEATURES)).eval()
+    scalers = data.scalers
+    singles = [assess(model, cfg, scalers, data.val, context=0.5, seed=s) for s in (5, 6, 7)]
+    mean = assess(model, cfg, scalers, data.val, context=0.5, seed=5, draws=3)
+    assert mean["draws"] == 3 and len(mean["per_draw"]) == 3
+    objectives = [s["objective_vs_data_constant"] for s in singles]
+    assert len(set(objectives)) > 1  # three different draws, not one repeated
+    assert mean["objective_vs_data_constant"] == pytest.approx(sum(objectives) / 3, rel=1e-9)
+    assert [d["objective_vs_data_constant"] for d in mean["per_draw"]] == pytest.approx(objectives, rel=1e-9)
+    for h in cfg.model.heads:
+        per = [s["heads"][h]["ratio_vs_same_track"] for s in singles]
+        if None not in per:
+            assert mean["heads"][h]["ratio_vs_same_track"] == pytest.approx(sum(per) / 3, rel=1e-9), h
+        rule = [s["comparators"]["same_track"]["heads"][h]["ratio_vs_data_constant"] for s in singles]
+        assert [d["same_track"]["heads"][h] for d in mean["per_draw"]] == pytest.approx(rule, rel=1e-9), h
+    assert mean["windows"] == singles[0]["windows"] and isinstance(mean["windows"], int)
+    structure = assess(model, cfg, scalers, data.val, context=0.0, seed=5, draws=3)
+    assert structure["draws"] == 1 and len(structure["per_draw"]) == 1
