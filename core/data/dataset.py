@@ -82,6 +82,13 @@ class WindowDataset(Dataset):
             self._summaries.clear()
         self.epoch = int(epoch)
 
+    def set_seed(self, seed: int) -> None:
+        """Draw the context clips of another seed, as a new dataset of that seed would (several draws in one
+        evaluation, core.learn.assess, without building the clip table again)."""
+        if int(seed) != self.seed:
+            self._summaries.clear()
+        self.seed = int(seed)
+
     def given_clips(self, timeline: int) -> np.ndarray:
         """(rows of ``timeline`` in ``self.clips``,) bool: the clips given as context at the current epoch."""
         n = self.clips.rows(timeline).stop - self.clips.rows(timeline).start

@@ -39,10 +39,11 @@ def assess(
     const = constant_of(raw, scalers.target_mean, scalers.target_std)
     comps = comparators(scalers, const, cfg.model.targets, cfg.model.classify)
     stds = torch.as_tensor(scalers.target_std, dtype=torch.float32)
+    ds = WindowDataset(raw, scalers, context=context, seed=seed, skip_empty=True)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate)
     reports = []
     for s in range(seed, seed + (max(1, int(draws)) if context > 0 else 1)):  # structure only: one draw is all
-        ds = WindowDataset(raw, scalers, context=context, seed=s, skip_empty=True)
-        loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate)
+        ds.set_seed(s)
         res = compare(model, loader, loss_fn, comps, stds, cfg.model, dev, threshold=cfg.train.keyframe_threshold)
         reports.append(report(res, cfg, context, len(ds)))
     out = average_reports(reports)

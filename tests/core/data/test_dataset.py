@@ -161,6 +161,21 @@ def test_deterministic_per_epoch(raw, scalers):
     assert all(torch.equal(first[k], again[k]) for k in BATCH_KEYS)
 
 
+def test_set_seed_draws_what_a_new_dataset_of_that_seed_draws(raw, scalers):
+    """Several draws in one evaluation reuse one dataset: after ``set_seed`` its given clips and summaries are
+    those of a dataset built with that seed, not the ones cached for the seed before."""
+    a = WindowDataset(raw, scalers, context=0.5, seed=3)
+    idx = range(0, len(a), 3)
+    before = [a.context_of(i) for i in idx]
+    a.set_seed(4)
+    fresh = WindowDataset(raw, scalers, context=0.5, seed=4)
+    after = [a.context_of(i) for i in idx]
+    for (s, g), i in zip(after, idx):
+        fs, fg = fresh.context_of(i)
+        assert np.array_equal(g, fg) and np.array_equal(s, fs)
+    assert any(not np.array_equal(g0, g1) for (_, g0), (_, g1) in zip(before, after))
+
+
 def test_a_shuffled_dataloader_visits_every_window_once(raw, scalers):
     # (its speed is benchmarks/bench_train.py's business, never a test's)
     ds = WindowDataset(raw, scalers, context=(0.0, 0.5))
