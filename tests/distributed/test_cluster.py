@@ -126,9 +126,15 @@ def test_search_spreads_over_both_worker_nodes_and_survives_losing_one(cluster, 
     def kill_node_a() -> bool:
         seen = checkpoints_written(exp)
         nodes = {c["node_id"] for cks in seen.values() for c in cks}
-        # mid-way on node A with two checkpoints there (so Tune has recorded at least the first)
+        # mid-way on node A with two checkpoints there, and Tune has recorded the first: the driver logged its
+        # result. A checkpoint on storage alone is not enough: once, with two trainings loading the machine, the
+        # victim's result.json held no line from node A at all, most likely because the driver had not yet taken
+        # in the results whose checkpoints were on storage when the node died, and so had nothing to restore from
         on_a = [t for t, cks in seen.items() if [c["node_id"] for c in cks[-2:]] == [a, a]]
-        on_a = [t for t in on_a if seen[t][-1]["epoch"] <= epochs - 2]
+        said = log.read_text()
+        on_a = [
+            t for t in on_a if seen[t][-1]["epoch"] <= epochs - 2 and f"trial {t} epoch {seen[t][-2]['epoch']}/" in said
+        ]
         if not ({a, b} <= nodes and on_a):  # trials ran on both nodes, and one is mid-way on node A
             return False
         struck.update(victim=on_a[0], last_on_a=seen[on_a[0]][-1]["epoch"])
