@@ -281,6 +281,27 @@ def preset_fields(name: str) -> dict[str, Any]:
     return MODEL_PRESETS[name]
 
 
+def _as_float(v: str, where: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        raise ConfigError(f"{where} must be a number, got {v!r}") from None
+
+
+def _numbers(cls, section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """PyYAML reads YAML 1.1, where ``1e-3`` (no dot) is a string, not a number: in a config file or a
+    ``--set train.lr 1e-3``. A float field (and a loss weight) takes any string Python reads as a number."""
+    types = {f.name: f.type for f in fields(cls)}
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, str) and types[k] in ("float", "float | None"):
+            v = _as_float(v, f"{section}.{k}")
+        elif isinstance(v, dict) and types[k] == "dict[str, float]":
+            v = {n: _as_float(w, f"{section}.{k}.{n}") if isinstance(w, str) else w for n, w in v.items()}
+        out[k] = v
+    return out
+
+
 def _build(cls, section: str, values: dict[str, Any]):
     if not isinstance(values, dict):
         raise ConfigError(f"{section}: expected a mapping, got {type(values).__name__}")
@@ -288,7 +309,7 @@ def _build(cls, section: str, values: dict[str, Any]):
     for k in values:
         if k not in names:
             raise ConfigError(f"unknown config key {section}.{k} (known: {sorted(names)})")
-    values = dict(values)
+    values = _numbers(cls, section, values)
     if cls is ModelConfig and values.get("preset"):
         values = {**preset_fields(values["preset"]), **values}
     try:

@@ -32,6 +32,8 @@ def test_defaults_are_valid_and_round_trip_through_yaml(tmp_path):
         ({"data": {"overlap": 100, "window": 100}}, "data.overlap"),
         ({"loss": {"weights": {"scael": 1.0}}}, "scael"),
         ({"loss": {"weights": {"scale": -1.0}}}, "loss.weights.scale"),
+        ({"train": {"lr": "fast"}}, "train.lr must be a number, got 'fast'"),
+        ({"loss": {"weights": {"pan": "heavy"}}}, "loss.weights.pan must be a number"),
     ],
 )
 def test_bad_values_name_the_key(raw, needle):
@@ -68,3 +70,15 @@ def test_every_yaml_config_in_the_repo_loads():
     assert found, "the repo ships example configs under configs/"
     # cluster.yaml and search spaces are other schemas, validated by their own tests
     assert yaml.safe_load((ROOT / "cluster.yaml").read_text())["cluster_name"]
+
+
+def test_numbers_without_a_dot_are_numbers(tmp_path):
+    """PyYAML reads ``1e-3`` as a string (YAML 1.1 wants ``1.0e-3``); every user writes it, in a file or an
+    override, and used to get "'>' not supported between instances of 'str' and 'int'"."""
+    (tmp_path / "c.yaml").write_text("train:\n  lr: 5e-4\n  weight_decay: 1e-2\nloss:\n  weights:\n    pan: 2e0\n")
+    assert yaml.safe_load((tmp_path / "c.yaml").read_text())["train"]["lr"] == "5e-4"  # what PyYAML gives
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.train.lr == 5e-4 and cfg.train.weight_decay == 1e-2 and cfg.loss.weights == {"pan": 2.0}
+    cfg = apply_overrides(Config(), {"train.lr": yaml.safe_load("1e-3"), "loss.weights.scale": yaml.safe_load("3e-1")})
+    assert cfg.train.lr == 1e-3 and cfg.loss.weights["scale"] == 0.3
+    assert isinstance(cfg.train.lr, float)
