@@ -141,6 +141,12 @@ class LossConfig:
     # MSE, where the large values (hard left/right, -60 dB floors, fades to black, 325 % scale) are what
     # the structure predicts
     huber_heads: list[str] = field(default_factory=lambda: ["rotation", "center_x", "center_y"])
+    # 0 = off. > 0: a regression head's squared error on a training window is divided by the variance of that
+    # target within the window's programme (its file where the split is by file; standardised units, floored
+    # at this value), so training minimises what the evaluation reports on a programme it never saw, each
+    # programme's error against its own best constant, instead of letting the programmes whose values spread
+    # widely set what a programme that keeps one value is predicted (core.learn.loaders.programme_target_weights)
+    programme_floor: float = 0.0
 
     def __post_init__(self) -> None:
         known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
@@ -152,6 +158,7 @@ class LossConfig:
         _check(self.keyframe_pos_scale > 0, f"loss.keyframe_pos_scale must be > 0, got {self.keyframe_pos_scale}")
         _check(self.regression in ("mse", "huber"), f"loss.regression must be mse or huber, got {self.regression!r}")
         _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
+        _check(self.programme_floor >= 0, f"loss.programme_floor must be >= 0, got {self.programme_floor}")
         for h in self.huber_heads:
             _check(h in REGRESSION_TARGETS, f"loss.huber_heads: unknown target {h!r} (known: {REGRESSION_TARGETS})")
 

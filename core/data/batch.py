@@ -34,7 +34,8 @@ A batch (``core.data.dataset``; collate adds B in front of each per-window shape
   context_values (B,K,T,R) standardised true values where given, else 0;
   context_given (B,K,T,R) float 1.0 where given; context_key (B,K,T) float 1.0 where a given
   clip has a key at this step; context_summary (B,K,T,S) the timeline-wide summary of the given
-  clips (core.data.context.SUMMARY_FEATURES), 0 on padding.
+  clips (core.data.context.SUMMARY_FEATURES), 0 on padding; target_weight (B,K,R) float the weight of
+  each regression target's squared error in the training loss (1, or loss.programme_floor's).
   The given clips are drawn per timeline: a clip given in one window is given in all of them.
 
 Model outputs: {regression target: (B,K,T) standardised prediction,
@@ -211,6 +212,7 @@ BATCH_KEYS = (
     "context_given",
     "context_key",
     "context_summary",
+    "target_weight",
 )
 
 __all__ = [

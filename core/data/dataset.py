@@ -31,12 +31,15 @@ class WindowDataset(Dataset):
         skip_empty: bool = False,
         none_share: float = 0.0,
         windows: np.ndarray | None = None,
+        target_weight: np.ndarray | None = None,
     ) -> None:
         """``skip_empty``: leave out windows where no clip is active (no loss position, no metric; on long
         real programmes with sparse tracks they are close to half the windows). Item ``i`` is then the
         i-th non-empty window; the timeline summaries still see every window. ``none_share``: the share
         of timelines, drawn per epoch, given no clip at all whatever ``context`` says. ``windows``: serve
-        only these raw windows (sorted indices; ``train.val_windows``), the summaries again built from all."""
+        only these raw windows (sorted indices; ``train.val_windows``), the summaries again built from all.
+        ``target_weight``: (N, R) per raw window, the weight of each regression target's squared error
+        (``loss.programme_floor``); 1 everywhere when None."""
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):
@@ -49,6 +52,7 @@ class WindowDataset(Dataset):
                 raise ValueError(f"context fraction must be in [0, 1], got {context}")
             self.context = float(context)
         self.seed = int(seed)
+        self.target_weight = None if target_weight is None else np.asarray(target_weight, np.float32)
         self.none_share = float(none_share)
         self.epoch = 0
         self._fmean = np.asarray(scalers.feature_mean, np.float32)  # (F,)
@@ -151,6 +155,9 @@ class WindowDataset(Dataset):
             "context_given": ctx_given.astype(np.float32),
             "context_key": (given & kvalid & (keyframe == 1)).astype(np.float32),
             "context_summary": summary,
+            "target_weight": np.broadcast_to(
+                self.target_weight[i] if self.target_weight is not None else np.float32(1.0), tvalid.shape[::2]
+            ),  # (K, R)
         }
         return {k: torch.from_numpy(np.array(out[k])) for k in BATCH_KEYS}  # copies: never alias the raw arrays
 

@@ -58,18 +58,52 @@ class BalancedSampler(Sampler[int]):
         return self.per_rank
 
 
-def programme_weights(meta: dict, timelines: np.ndarray, balance: float) -> np.ndarray:
-    """Per window (``timelines``: each window's global timeline number), ``n ** -balance`` with n the
-    number of those windows in its programme: the file's programme where the data was split by programme
-    (``meta["programmes"]``), else its file (``meta["timelines_of"]``), else its timeline."""
+def programme_groups(meta: dict, timelines: np.ndarray) -> np.ndarray:
+    """Per window (``timelines``: each window's global timeline number), the index of its programme: the
+    file's programme where the data was split by programme (``meta["programmes"]``), else its file
+    (``meta["timelines_of"]``), else its timeline."""
     group_of_timeline: dict[int, str] = {}
     programmes = meta.get("programmes") or {}
     for name, (first, count) in (meta.get("timelines_of") or {}).items():
         for t in range(int(first), int(first) + int(count)):
             group_of_timeline[t] = programmes.get(name, name)
     groups = np.array([group_of_timeline.get(int(t), f"timeline {int(t)}") for t in timelines])
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    return counts[inverse].astype(np.float64) ** -float(balance)
+    return np.unique(groups, return_inverse=True)[1].reshape(-1)
+
+
+def programme_weights(meta: dict, timelines: np.ndarray, balance: float) -> np.ndarray:
+    """Per window, ``n ** -balance`` with n the number of those windows in its programme (``programme_groups``)."""
+    inverse = programme_groups(meta, timelines)
+    return np.bincount(inverse)[inverse].astype(np.float64) ** -float(balance)
+
+
+def programme_target_weights(raw: dict[str, np.ndarray], scalers, meta: dict, floor: float) -> np.ndarray:
+    """(N, R) float32 per raw window and regression target: 1 / the variance of the target's standardised
+    values within the window's programme (``programme_groups``), at least ``floor``, scaled so that the
+    mean over every valid position of the windows is 1 (the loss keeps its size). A programme without a
+    valid value of a target weighs 1 there. ``loss.programme_floor``: a squared error so weighted is the
+    error against the programme's own best constant that the evaluation reports."""
+    n_win = len(raw["timeline"])
+    groups = programme_groups(meta, np.asarray(raw["timeline"]))
+    mean = np.asarray(scalers.target_mean, np.float64)
+    std = np.asarray(scalers.target_std, np.float64)
+    sums = np.zeros((3, n_win, len(mean)))  # count, sum, sum of squares per window and target
+    for lo in range(0, n_win, 512):  # (N, K, T, R) in chunks: the real corpora's are hundreds of MB
+        hi = min(lo + 512, n_win)
+        valid = raw["target_valid"][lo:hi] & raw["step_mask"][lo:hi][..., None]
+        z = np.where(valid, (raw["targets"][lo:hi] - mean) / std, 0.0)
+        sums[0, lo:hi] = valid.sum(axis=(1, 2))
+        sums[1, lo:hi] = z.sum(axis=(1, 2))
+        sums[2, lo:hi] = np.square(z).sum(axis=(1, 2))
+    per_group = np.zeros((3, groups.max(initial=-1) + 1, len(mean)))
+    for j in range(3):
+        np.add.at(per_group[j], groups, sums[j])
+    count, total, squares = per_group
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = squares / count - np.square(total / count)
+    weight = np.where(count > 0, 1.0 / np.maximum(np.nan_to_num(var, nan=floor), float(floor)), 1.0)
+    norm = (weight * count).sum(axis=0) / np.maximum(count.sum(axis=0), 1.0)  # (R,) mean weight per position
+    return (weight / np.where(norm > 0, norm, 1.0))[groups].astype(np.float32)
 
 
 def even_windows(total: int, n: int) -> np.ndarray | None:
@@ -96,8 +130,15 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
     """Training windows draw their context fraction per window; validation is fixed per seed."""
     t, scalers = cfg.train, data.scalers
     # windows with no active clip carry no loss position and no metric: skipped
+    floor = cfg.loss.programme_floor
     train_ds = WindowDataset(
-        data.train, scalers, context=(0.0, t.context_max), seed=t.seed, skip_empty=True, none_share=t.context_none
+        data.train,
+        scalers,
+        context=(0.0, t.context_max),
+        seed=t.seed,
+        skip_empty=True,
+        none_share=t.context_none,
+        target_weight=programme_target_weights(data.train, scalers, data.meta, floor) if floor > 0 else None,
     )
     # train.val_windows caps the structure-only pass, the objective a search ranks by. The context pass sees every
     # window: a window's loss with clips given is heavy-tailed, so a subset misreads it (on the real corpora a

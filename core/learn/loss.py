@@ -97,6 +97,8 @@ class MultiTrackLoss(nn.Module):
             if self.loss_cfg.huber(name):  # twice the Huber loss: e^2 within d std, 2 d |e| - d^2 beyond
                 a = err.abs()
                 sq = torch.where(a <= d, sq, 2 * d * a - d * d)
+            if "target_weight" in batch:  # (B, K, R): 1, or loss.programme_floor's weights
+                sq = sq * batch["target_weight"][:, :, None, self.target_index[name]].float()
             per_head[name] = _masked_mean(sq, mask)
         for name in self.classify:
             ce, mask, labels = self._class_terms(outputs, batch, name)

@@ -67,6 +67,7 @@ def test_batch_contract(raw, scalers):
         "context_values": (B, K, T, R),
         "context_given": (B, K, T, R),
         "context_summary": (B, K, T, N_SUMMARY),
+        "target_weight": (B, K, R),
         "track_kind": (B, K),
         "track_index": (B, K),
         "track_mask": (B, K),
@@ -75,6 +76,7 @@ def test_batch_contract(raw, scalers):
         assert tuple(v.shape) == shapes.get(k, (B, K, T)), k
     for k in ("features", "targets", "context_values", "context_given", "context_key", "context_summary"):
         assert b[k].dtype == torch.float32, k
+    assert b["target_weight"].dtype == torch.float32 and (b["target_weight"] == 1).all()  # no weights given
     for k in ("track_kind", "track_index", "keyframe", "interpolation"):
         assert b[k].dtype == torch.int64, k
     for k in ("track_mask", "step_mask", "target_mask", "keyframe_mask", "interpolation_mask"):

@@ -11,6 +11,7 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,10 +20,16 @@ import torch.distributed as dist
 import torch.multiprocessing as tmp_mp
 from torch.utils.data import DistributedSampler
 
-from core.config import config_from_dict
+from core.config import REGRESSION_TARGETS, config_from_dict
 from core.data.preprocess import Prepared
 from core.learn.hooks import Hooks
-from core.learn.loaders import BalancedSampler, build_loaders, even_windows, programme_weights
+from core.learn.loaders import (
+    BalancedSampler,
+    build_loaders,
+    even_windows,
+    programme_target_weights,
+    programme_weights,
+)
 from core.learn.train_loop import train
 
 # two files of one programme (a: timelines 0-1, b: timeline 2), a file of its own (c: timeline 3)
@@ -41,6 +48,51 @@ def test_weights_count_windows_per_programme_then_file_then_timeline():
     assert programme_weights(by_file, WINDOWS, 1.0) == pytest.approx([1 / 3] * 3 + [1.0] + [1 / 2] * 2)
     # no map at all (older prepared data): each timeline is its own group
     assert programme_weights({}, WINDOWS, 1.0) == pytest.approx([1 / 2, 1 / 2, 1.0, 1.0, 1 / 2, 1 / 2])
+
+
+def test_target_weights_divide_by_each_programmes_variance():
+    """``loss.programme_floor``: per window and target, 1 / the variance of the target's standardised values in the
+    window's programme (floored), scaled to a mean of 1 over the valid positions; a programme without a value of
+    a target weighs 1 there before that scaling."""
+    R = len(REGRESSION_TARGETS)
+    scale, level = REGRESSION_TARGETS.index("scale"), REGRESSION_TARGETS.index("level_db")
+    n, k, t = len(WINDOWS), 1, 2
+    targets = np.zeros((n, k, t, R), np.float32)
+    valid = np.zeros((n, k, t, R), bool)
+    # scale: programme "edit" (windows 0-3) holds 100 and 140 (variance 400 native, 4 standardised at std 10);
+    # c.xml (windows 4-5) holds 100 everywhere (variance 0: the floor)
+    targets[:4, 0, :, scale] = [[100, 140], [100, 140], [100, 140], [100, 140]]
+    targets[4:, 0, :, scale] = 100
+    valid[..., scale] = True
+    # level: only c.xml has values (-6 and 0 dB: variance 9 native, 0.09 standardised at std 10)
+    targets[4:, 0, :, level] = [[-6, 0], [-6, 0]]
+    valid[4:, ..., level] = True
+    raw = {"timeline": WINDOWS, "targets": targets, "target_valid": valid, "step_mask": np.ones((n, k, t), bool)}
+    scalers = SimpleNamespace(target_mean=np.full(R, 120.0), target_std=np.full(R, 10.0))
+    w = programme_target_weights(raw, scalers, META, floor=0.5)
+    assert w.shape == (n, R) and w.dtype == np.float32
+    # scale: edit 1/4, c.xml 1/0.5 = 2, over 8 and 4 positions: mean 1 once divided by (8/4 + 4*2) / 12
+    norm = (8 * 0.25 + 4 * 2.0) / 12
+    assert w[:4, scale] == pytest.approx([0.25 / norm] * 4)
+    assert w[4:, scale] == pytest.approx([2.0 / norm] * 2)
+    assert (w[:, scale] * 2).sum() / 12 == pytest.approx(1.0)  # 2 positions per window
+    # level: c.xml's variance 0.09 is under the floor; edit has no level value (weight 1, then scaled)
+    assert w[4:, level] == pytest.approx([1.0] * 2)  # the only valid positions: mean 1 after scaling
+    assert w[:4, level] == pytest.approx([0.5] * 4)  # 1 / (1 / 0.5)
+    # every other target has no valid value anywhere: weight 1
+    assert np.all(w[:, REGRESSION_TARGETS.index("pan")] == 1.0)
+
+
+def test_loaders_weight_targets_only_with_a_programme_floor(tiny):
+    cfg, data = tiny
+    assert build_loaders(cfg, data, 0, 1, pin=False).train_ds.target_weight is None
+    weighted = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, programme_floor=0.05))
+    loaders = build_loaders(weighted, data, 0, 1, pin=False)
+    w = loaders.train_ds.target_weight
+    assert w.shape == (len(data.train["timeline"]), len(REGRESSION_TARGETS))
+    assert np.isfinite(w).all() and w.min() > 0 and w.std(axis=0).max() > 0  # the built-in timelines differ
+    batch = next(iter(loaders.train))
+    assert batch["target_weight"].shape == (*batch["track_mask"].shape, len(REGRESSION_TARGETS))
 
 
 def test_sampler_balances_and_ranks_share_one_draw():

@@ -112,6 +112,29 @@ def test_forward_is_masked_mean_and_weighted_sum() -> None:
     assert total_w.item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_target_weight_scales_each_tracks_squared_errors() -> None:
+    """``target_weight`` (B, K, R), loss.programme_floor's per-programme weights, multiplies each regression
+    target's squared errors on that track; the mean is still over the valid positions, and head_sums (what
+    evaluation reports) stay unweighted."""
+    batch = hand_batch()
+    out = {name: torch.zeros(1, 2, 3) for name in REGRESSION_TARGETS}
+    out["keyframe"] = torch.zeros(1, 2, 3, 2)
+    out["interpolation"] = torch.zeros(1, 2, 3, 3)
+    loss = MultiTrackLoss(LossConfig(huber_heads=[]), ModelConfig())
+    _, plain = loss(out, batch)
+    assert plain["scale"].item() == pytest.approx((0.0 + 16.0) / 2)  # padding's 99 never counts
+    weight = torch.ones(1, 2, R)
+    weight[0, 0, SCALE] = 3.0  # the video track's scale
+    weight[0, 1, LEVEL] = 0.5
+    weight[0, 1, SCALE] = 100.0  # the audio track has no valid scale: nothing changes
+    _, weighted = loss(out, {**batch, "target_weight": weight})
+    assert weighted["scale"].item() == pytest.approx(3.0 * 8.0)
+    assert weighted["level_db"].item() == pytest.approx(0.5 * (1.0 + 1.0) / 2)
+    assert weighted["pan"].item() == pytest.approx(plain["pan"].item())
+    sums = loss.head_sums(out, {**batch, "target_weight": weight})
+    assert sums["scale"][0].item() == pytest.approx(16.0)
+
+
 def test_masked_positions_are_ignored() -> None:
     batch = make_batch(3, 4, 12, seed=4)
     out = random_outputs(batch, seed=5)
