@@ -147,6 +147,9 @@ class LossConfig:
     # programme's error against its own best constant, instead of letting the programmes whose values spread
     # widely set what a programme that keeps one value is predicted (core.learn.loaders.programme_target_weights)
     programme_floor: float = 0.0
+    # the weight is (that variance) ** -programme_power: 1 the error against the programme's constant, 0.5 half
+    # way (a programme whose values spread still teaches the structure that explains them: hard-panned stems)
+    programme_power: float = 1.0
 
     def __post_init__(self) -> None:
         known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
@@ -159,6 +162,7 @@ class LossConfig:
         _check(self.regression in ("mse", "huber"), f"loss.regression must be mse or huber, got {self.regression!r}")
         _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
         _check(self.programme_floor >= 0, f"loss.programme_floor must be >= 0, got {self.programme_floor}")
+        _check(self.programme_power >= 0, f"loss.programme_power must be >= 0, got {self.programme_power}")
         for h in self.huber_heads:
             _check(h in REGRESSION_TARGETS, f"loss.huber_heads: unknown target {h!r} (known: {REGRESSION_TARGETS})")
 

@@ -77,8 +77,10 @@ def programme_weights(meta: dict, timelines: np.ndarray, balance: float) -> np.n
     return np.bincount(inverse)[inverse].astype(np.float64) ** -float(balance)
 
 
-def programme_target_weights(raw: dict[str, np.ndarray], scalers, meta: dict, floor: float) -> np.ndarray:
-    """(N, R) float32 per raw window and regression target: 1 / the variance of the target's standardised
+def programme_target_weights(
+    raw: dict[str, np.ndarray], scalers, meta: dict, floor: float, power: float = 1.0
+) -> np.ndarray:
+    """(N, R) float32 per raw window and regression target: v ** -power, v the variance of the target's standardised
     values within the window's programme (``programme_groups``), at least ``floor``, scaled so that the
     mean over every valid position of the windows is 1 (the loss keeps its size). A programme without a
     valid value of a target weighs 1 there. ``loss.programme_floor``: a squared error so weighted is the
@@ -101,7 +103,7 @@ def programme_target_weights(raw: dict[str, np.ndarray], scalers, meta: dict, fl
     count, total, squares = per_group
     with np.errstate(invalid="ignore", divide="ignore"):
         var = squares / count - np.square(total / count)
-    weight = np.where(count > 0, 1.0 / np.maximum(np.nan_to_num(var, nan=floor), float(floor)), 1.0)
+    weight = np.where(count > 0, np.maximum(np.nan_to_num(var, nan=floor), float(floor)) ** -float(power), 1.0)
     norm = (weight * count).sum(axis=0) / np.maximum(count.sum(axis=0), 1.0)  # (R,) mean weight per position
     return (weight / np.where(norm > 0, norm, 1.0))[groups].astype(np.float32)
 
@@ -138,7 +140,11 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
         seed=t.seed,
         skip_empty=True,
         none_share=t.context_none,
-        target_weight=programme_target_weights(data.train, scalers, data.meta, floor) if floor > 0 else None,
+        target_weight=(
+            programme_target_weights(data.train, scalers, data.meta, floor, cfg.loss.programme_power)
+            if floor > 0
+            else None
+        ),
     )
     # train.val_windows caps the structure-only pass, the objective a search ranks by. The context pass sees every
     # window: a window's loss with clips given is heavy-tailed, so a subset misreads it (on the real corpora a

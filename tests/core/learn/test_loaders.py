@@ -81,6 +81,11 @@ def test_target_weights_divide_by_each_programmes_variance():
     assert w[:4, level] == pytest.approx([0.5] * 4)  # 1 / (1 / 0.5)
     # every other target has no valid value anywhere: weight 1
     assert np.all(w[:, REGRESSION_TARGETS.index("pan")] == 1.0)
+    # power 0.5: the square roots, scaled again
+    half = programme_target_weights(raw, scalers, META, floor=0.5, power=0.5)
+    norm = (8 * 0.5 + 4 * 2**0.5) / 12
+    assert half[:4, scale] == pytest.approx([0.5 / norm] * 4)
+    assert half[4:, scale] == pytest.approx([2**0.5 / norm] * 2)
 
 
 def test_loaders_weight_targets_only_with_a_programme_floor(tiny):
