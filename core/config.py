@@ -150,6 +150,10 @@ class LossConfig:
     # the weight is (that variance) ** -programme_power: 1 the error against the programme's constant, 0.5 half
     # way (a programme whose values spread still teaches the structure that explains them: hard-panned stems)
     programme_power: float = 1.0
+    # where those weights apply: "all" training timelines, or "structure" only those given no clip this epoch
+    # (train.context_none's share and the draws of 0 clips): the hedge they curb is a structure-only one, and with
+    # clips given the model reads the programme's habit from them, most usefully where its values spread
+    programme_scope: str = "all"
 
     def __post_init__(self) -> None:
         known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
@@ -163,6 +167,10 @@ class LossConfig:
         _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
         _check(self.programme_floor >= 0, f"loss.programme_floor must be >= 0, got {self.programme_floor}")
         _check(self.programme_power >= 0, f"loss.programme_power must be >= 0, got {self.programme_power}")
+        _check(
+            self.programme_scope in ("all", "structure"),
+            f"loss.programme_scope must be all or structure, got {self.programme_scope!r}",
+        )
         for h in self.huber_heads:
             _check(h in REGRESSION_TARGETS, f"loss.huber_heads: unknown target {h!r} (known: {REGRESSION_TARGETS})")
 

@@ -32,6 +32,7 @@ class WindowDataset(Dataset):
         none_share: float = 0.0,
         windows: np.ndarray | None = None,
         target_weight: np.ndarray | None = None,
+        weight_scope: str = "all",
     ) -> None:
         """``skip_empty``: leave out windows where no clip is active (no loss position, no metric; on long
         real programmes with sparse tracks they are close to half the windows). Item ``i`` is then the
@@ -39,7 +40,8 @@ class WindowDataset(Dataset):
         of timelines, drawn per epoch, given no clip at all whatever ``context`` says. ``windows``: serve
         only these raw windows (sorted indices; ``train.val_windows``), the summaries again built from all.
         ``target_weight``: (N, R) per raw window, the weight of each regression target's squared error
-        (``loss.programme_floor``); 1 everywhere when None."""
+        (``loss.programme_floor``); 1 everywhere when None. ``weight_scope``: "all" windows, or "structure": only
+        those of a timeline given no clip at the current epoch (``loss.programme_scope``)."""
         self.raw = raw
         self.scalers = scalers
         if isinstance(context, (tuple, list)):
@@ -53,6 +55,9 @@ class WindowDataset(Dataset):
             self.context = float(context)
         self.seed = int(seed)
         self.target_weight = None if target_weight is None else np.asarray(target_weight, np.float32)
+        if weight_scope not in ("all", "structure"):
+            raise ValueError(f"weight_scope must be all or structure, got {weight_scope!r}")
+        self.weight_scope = weight_scope
         self.none_share = float(none_share)
         self.epoch = 0
         self._fmean = np.asarray(scalers.feature_mean, np.float32)  # (F,)
@@ -155,11 +160,18 @@ class WindowDataset(Dataset):
             "context_given": ctx_given.astype(np.float32),
             "context_key": (given & kvalid & (keyframe == 1)).astype(np.float32),
             "context_summary": summary,
-            "target_weight": np.broadcast_to(
-                self.target_weight[i] if self.target_weight is not None else np.float32(1.0), tvalid.shape[::2]
-            ),  # (K, R)
+            "target_weight": np.broadcast_to(self._target_weight(i), tvalid.shape[::2]),  # (K, R)
         }
         return {k: torch.from_numpy(np.array(out[k])) for k in BATCH_KEYS}  # copies: never alias the raw arrays
+
+    def _target_weight(self, raw_i: int) -> np.ndarray:
+        """(R,) or scalar: the target weights of raw window ``raw_i`` at the current epoch."""
+        tw = self.target_weight
+        if tw is None or (
+            self.weight_scope == "structure" and self.summary(int(self.raw["timeline"][raw_i])).given.any()
+        ):
+            return np.float32(1.0)
+        return tw[raw_i]
 
 
 def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

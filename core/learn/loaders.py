@@ -145,6 +145,7 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
             if floor > 0
             else None
         ),
+        weight_scope=cfg.loss.programme_scope,
     )
     # train.val_windows caps the structure-only pass, the objective a search ranks by. The context pass sees every
     # window: a window's loss with clips given is heavy-tailed, so a subset misreads it (on the real corpora a

@@ -248,3 +248,27 @@ def test_a_share_of_timelines_is_given_nothing_the_others_as_before(raw, scalers
             assert not m.any() or m.sum() >= 0.15 * len(m)
     n = 8 * len(timelines)
     assert 0.3 * n < empty < 0.7 * n
+
+
+def test_target_weights_apply_to_every_window_or_only_where_no_clip_is_given(raw, scalers):
+    """``weight_scope`` (loss.programme_scope): "all" serves each window's target weights; "structure" serves them
+    only for a timeline given no clip at the current epoch, and 1 where its timeline has one."""
+    n, r = len(raw["timeline"]), len(REGRESSION_TARGETS)
+    weights = np.arange(1, n * r + 1, dtype=np.float32).reshape(n, r)
+    kw = {"context": 0.5, "seed": 3, "none_share": 0.5, "target_weight": weights}  # half the timelines given none
+    every = WindowDataset(raw, scalers, **kw)
+    only = WindowDataset(raw, scalers, **kw, weight_scope="structure")
+    served = {"given": 0, "none": 0}
+    for epoch in range(4):
+        for ds in (every, only):
+            ds.set_epoch(epoch)
+        for i in range(n):
+            k = raw["track_mask"][i].shape[0]
+            np.testing.assert_array_equal(every[i]["target_weight"].numpy(), np.broadcast_to(weights[i], (k, r)))
+            given = only.summary(int(raw["timeline"][i])).given.any()
+            expected = np.ones((k, r), np.float32) if given else np.broadcast_to(weights[i], (k, r))
+            np.testing.assert_array_equal(only[i]["target_weight"].numpy(), expected)
+            served["given" if given else "none"] += 1
+    assert served["given"] > 0 and served["none"] > 0, served
+    with pytest.raises(ValueError, match="weight_scope"):
+        WindowDataset(raw, scalers, target_weight=weights, weight_scope="some")
