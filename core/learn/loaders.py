@@ -101,9 +101,9 @@ def programme_target_weights(
     for j in range(3):
         np.add.at(per_group[j], groups, sums[j])
     count, total, squares = per_group
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a programme has no value: weight 1 below
         var = squares / count - np.square(total / count)
-    weight = np.where(count > 0, np.maximum(np.nan_to_num(var, nan=floor), float(floor)) ** -float(power), 1.0)
+    weight = np.where(count > 0, np.maximum(var, float(floor)) ** -float(power), 1.0)
     norm = (weight * count).sum(axis=0) / np.maximum(count.sum(axis=0), 1.0)  # (R,) mean weight per position
     return (weight / np.where(norm > 0, norm, 1.0))[groups].astype(np.float32)
 
