@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from distributed.settings import BASELINE, OBJECTIVE, SearchResult, SearchSettings
+from distributed.settings import BASELINE, OBJECTIVE, REPLAYED, SearchResult, SearchSettings
 
 
 def make_progress(total: int, max_t: int, log, what: str = "trial", tty: bool | None = None):
@@ -90,7 +90,7 @@ def make_progress(total: int, max_t: int, log, what: str = "trial", tty: bool | 
             v = result.get(OBJECTIVE)
             if isinstance(v, (int, float)) and v < self.best:
                 self.best, self.who = float(v), trial.trial_id
-            if not tty and isinstance(v, (int, float)):
+            if not tty and isinstance(v, (int, float)) and not result.get(REPLAYED):
                 self._say(
                     f"{what} {trial.trial_id} epoch {result.get('epoch', '?')}/{max_t}: {OBJECTIVE} {v:.4f} "
                     f"(best so far {self.best:.4f})"
@@ -178,6 +178,8 @@ def summarize_grid(grid, exp_path: str, s: SearchSettings) -> SearchResult:
                     }
                 )
             continue
+        if REPLAYED in df:  # a finished trial's last result, reported again on --resume: not an epoch
+            df = df[~df[REPLAYED].eq(True)]
         last_epoch = int(df["epoch"].max())
         # a trial has finished when its last result says done (all epochs, or stopped by ASHA or a stopper); one
         # that Ctrl-C stopped mid-run has results too, and is restored by --resume

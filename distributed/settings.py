@@ -12,6 +12,9 @@ from core.config import Config, apply_overrides, config_from_dict
 OBJECTIVE, MODE = "val_objective", "min"
 BASELINE = 1.0  # the constant baseline's val_objective, by construction
 STATE_FILE = "xmlai_search.json"
+# set on the result a trial that had finished before its driver died reports again on --resume (distributed.tune):
+# it ends the trial where it ended, and is not an epoch of its own
+REPLAYED = "replayed"
 SEARCHERS = ("tpe", "tpe-mv", "random")
 ROOT = Path(__file__).resolve().parents[1]
 # The laptop search: a small corpus and model so 64 trials finish in minutes on 2 cores. scripts/tune.py

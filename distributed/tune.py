@@ -31,7 +31,9 @@ import optuna
 import pyarrow.fs as pafs
 import ray
 from ray import tune
+from ray.air.constants import EXPR_PROGRESS_FILE, EXPR_RESULT_FILE
 from ray.tune.integration.ray_train import TuneReportCallback
+from ray.tune.result import AUTO_RESULT_KEYS
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -47,6 +49,7 @@ from distributed.samplers import sampler_of
 from distributed.settings import (
     MODE,
     OBJECTIVE,
+    REPLAYED,
     STATE_FILE,
     SearchError,
     SearchResult,
@@ -55,7 +58,6 @@ from distributed.settings import (
     trial_name,
 )
 from distributed.storage import (
-    exists,
     is_uri,
     latest_experiment,
     list_dirs,
@@ -64,9 +66,31 @@ from distributed.storage import (
     resolve_storage,
     write_text,
 )
-from distributed.train import fit, train_in_trial
+from distributed.train import clean_metrics, fit, train_in_trial
 
 DONE_MARKER = "xmlai_done.json"
+RESULT_LOGS = (EXPR_RESULT_FILE, EXPR_PROGRESS_FILE)  # a trial's result logs (Tune's JSON and CSV loggers)
+TUNE_KEYS = frozenset(AUTO_RESULT_KEYS) | {"done", "should_checkpoint"}  # what Tune adds to each report
+
+
+def _is_file(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """The rows of a JSON-lines log (none where it is missing; a torn last line is left out)."""
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _same_file(fs: pafs.FileSystem, local: str, path: str) -> bool:
+    """Whether the storage path ``path`` is the local file ``local`` (copying a file onto itself empties it)."""
+    return isinstance(fs, pafs.LocalFileSystem) and Path(local).resolve() == Path(path).resolve()
 
 
 def trial_dirname(trial) -> str:
@@ -77,15 +101,19 @@ def trial_dirname(trial) -> str:
 class TrialLedger(tune.Callback):
     """Driver-side bookkeeping that makes a resume after a killed driver exact.
 
-    Tune snapshots its experiment state at most every ~10 s, so a driver that dies leaves a snapshot a
-    little behind the trials. Two gaps are closed here (paths come from Tune's own trial storage, so a
-    moved or downloaded experiment is handled like the original):
+    Tune snapshots its experiment state (and uploads the trials' result logs) at most every ~10 s, so a
+    driver that dies leaves a snapshot a little behind the trials. Three gaps are closed here (paths come
+    from Tune's own trial storage, so a moved or downloaded experiment is handled like the original):
 
-    - a trial Tune completes gets ``DONE_MARKER`` in its folder at once; a resumed trial that finds it
-      returns without training (no finished trial runs again, even one the snapshot still shows running);
+    - a trial Tune completes gets ``DONE_MARKER`` in its folder at once, after its result logs (Tune uploads
+      those with its snapshots only); a resumed trial that finds it trains nothing (no finished trial runs
+      again, even one the snapshot still shows running): it puts the logs back and reports its last result
+      again, so the table, ASHA and the progress lines see all of its epochs, not the snapshot's;
     - on the first step with trials, trial folders the snapshot does not know (trials created after it)
       are removed: the restored searcher proposes their configurations again, and export never picks a
-      trial that is not in the results.
+      trial that is not in the results;
+    - then every restored trial that will run again gets its result logs back (Tune does that only for a
+      trial with a Tune checkpoint), with the epochs of Train's kept checkpoints they lack.
     """
 
     def __init__(self, log=print) -> None:
@@ -110,12 +138,56 @@ class TrialLedger(tune.Callback):
                         self.log(f"removing {item.path}: a trial started after Tune's last snapshot (sampled again)")
                         fs.delete_dir(item.path)
 
+        # Every restored trial that will run again gets its result logs back before Tune's loggers open them:
+        # Tune restores them only for a trial with a Tune checkpoint, so a Train-backed trial (its checkpoints
+        # are Train's) or one that finished before the driver died would start an empty log, and the next
+        # upload would replace the trial's earlier epochs with it.
+        for t in trials:
+            if t.status not in ("TERMINATED", "ERROR"):
+                self._restore_logs(fs, t, f"{exp}/train_runs/{t.trial_id}")
+
+    @staticmethod
+    def _restore_logs(fs: pafs.FileSystem, trial, train_run: str) -> None:
+        """Put a restored trial's result logs back into its local folder from storage. A Train-backed trial
+        resumes from Train's latest checkpoint, so the epochs it reported after Tune's last upload of its log
+        are not run again: those whose checkpoint Train kept (its best and its last) go back into the log from
+        the checkpoint's metrics, so that the table ranks the trial by its best."""
+        local = Path(trial.local_path)
+        local.mkdir(parents=True, exist_ok=True)
+        for name in RESULT_LOGS:
+            remote = f"{trial.path}/{name}"
+            if _is_file(fs, remote) and not _same_file(fs, str(local / name), remote):
+                pafs.copy_files(remote, str(local / name), source_filesystem=fs)
+        log = local / EXPR_RESULT_FILE
+        logged = {row.get("epoch") for row in _json_lines(log)}
+        rows = []
+        for item in fs.get_file_info(pafs.FileSelector(train_run, allow_not_found=True)):
+            metrics = f"{item.path}/metrics.json"
+            if (
+                item.type == pafs.FileType.Directory
+                and item.base_name.startswith("checkpoint_")
+                and _is_file(fs, metrics)
+            ):
+                with fs.open_input_stream(metrics) as f:
+                    m = clean_metrics(json.loads(f.read().decode()))
+                if OBJECTIVE in m and m.get("epoch") not in logged:
+                    rows.append(m)
+        if rows:
+            with log.open("a") as f:
+                f.writelines(json.dumps(m) + "\n" for m in sorted(rows, key=lambda m: m["epoch"]))
+
     def on_trial_complete(self, iteration, trials, trial, **info):
         fs = trial.storage.storage_filesystem
         try:
             fs.create_dir(trial.path, recursive=True)
+            # the logs first: a marker promises that the trial folder holds every epoch's result
+            for name in RESULT_LOGS:
+                local = Path(trial.local_path, name)
+                if local.is_file() and not _same_file(fs, str(local), f"{trial.path}/{name}"):
+                    pafs.copy_files(str(local), f"{trial.path}/{name}", destination_filesystem=fs)
+            last = {k: v for k, v in clean_metrics(trial.last_result or {}).items() if k not in TUNE_KEYS}
             with fs.open_output_stream(f"{trial.path}/{DONE_MARKER}") as f:
-                f.write(json.dumps({"trial_id": trial.trial_id}).encode())
+                f.write(json.dumps({"trial_id": trial.trial_id, "last_result": last}).encode())
         except OSError as e:  # the search goes on; a resume would only run this trial's last epochs again
             self.log(f"could not mark trial {trial.trial_id} finished: {e}")
 
@@ -126,8 +198,15 @@ def make_trainable(base: Config, data_path: str, s: SearchSettings, storage: str
     fault, max_failures = s.fault, s.max_failures
 
     def finished_before(trial_id: str) -> bool:
-        # Completed before a driver died (TrialLedger): nothing left to run.
-        return exists(f"{storage}/{experiment}/trial_{trial_id}/{DONE_MARKER}")
+        """Completed before a driver died (TrialLedger): nothing left to train. Its last result is reported
+        again, so that Tune ends it where it ended and not at the epoch of the snapshot it was restored from."""
+        marker = read_text(f"{storage}/{experiment}/trial_{trial_id}/{DONE_MARKER}")
+        if marker is None:
+            return False
+        last = json.loads(marker).get("last_result")
+        if last:
+            tune.report({**last, REPLAYED: True})
+        return True
 
     def trial_config(params: dict[str, Any]) -> Config:
         # The search budget wins over the config's epochs; ASHA stops at the same max_t.

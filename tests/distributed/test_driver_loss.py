@@ -125,8 +125,17 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
     for t, i in index.items():
         assert params[t] == expected[i], (t, i)
 
-    # the best is the best over every trial's checkpoints, and the table, the export and the search agree on it
+    # every trial's row has all its epochs and its best over all its checkpoints, whatever the snapshot had seen
     objectives = checkpoint_objectives(exp)
+    rows = re.findall(r"^\s+\d+\s+(\w+)\s+([\d.]+)\s+[\d.]+\s+\d+/(\d+)\s+(\w+)", out, flags=re.MULTILINE)
+    assert sorted(r[0] for r in rows) == sorted(after), out[-3000:]
+    for t, best, last, status in rows:
+        own = [v for path, v in objectives.items() if re.search(rf"(?:trial_|train_runs/){t}/checkpoint_", path)]
+        assert (int(last), status) == (epochs, "done") and float(best) == pytest.approx(min(own), abs=1e-4), t
+    # every epoch counted once, and an epoch a resumed trial ran again after its checkpoint once more
+    assert int(re.search(r"(\d+) epochs trained in total", out).group(1)) >= trials * epochs, out[-3000:]
+
+    # the best is the best over every trial's checkpoints, and the table, the export and the search agree on it
     best_path = min(objectives, key=objectives.get)
     best_trial = re.search(r"(?:trial_|train_runs/)(\w+)/checkpoint_", best_path).group(1)
     row = re.search(r"^\s+1\s+(\w+)\s+([\d.]+)", out, flags=re.MULTILINE)
@@ -167,6 +176,48 @@ def test_killed_driver_resumes_exactly_with_ray_train_workers(data_cfg, tmp_path
     extra = ("--workers-per-trial", "1", "--cpus-per-worker", "1", "--max-concurrent", "1", "--train.batch_size", "4")
     # 10 epochs: a Train trial spends ~10 s starting, and must stay mid-way across one of Tune's ~10 s snapshots
     _kill_and_resume(data_cfg, tmp_path, str(tmp_path / "storage"), {}, 5, 10, *extra)
+
+
+def test_a_trial_that_finished_after_tunes_last_snapshot_keeps_every_epoch(data_cfg, tmp_path):
+    """Tune uploads a trial's result log with its snapshots only, and the snapshot restores a finished trial as it
+    was then: mid-way. Here Tune snapshots only at the start (TUNE_GLOBAL_CHECKPOINT_S), so the driver killed
+    once a trial has finished leaves a snapshot that holds none of its results, deterministically. After
+    --resume its row still has all its epochs and its best checkpoint, and it trained nothing again."""
+    storage, name, trials, epochs = str(tmp_path / "storage"), "late", 2, 4
+    exp = f"{storage}/{name}"
+    common = ("--storage", storage, "--name", name, "--num-cpus", "2")
+    flags = ("--trials", str(trials), "--epochs", str(epochs), "--grace-period", str(epochs), "--seed", str(SEED))
+    env = {"XMLAI_CACHE": str(tmp_path / "cache"), "TUNE_GLOBAL_CHECKPOINT_S": "3600"}
+    proc = start_tune(tune_args(data_cfg, *flags, *common), tmp_path / "first.log", env)
+
+    def kill_once_one_finished() -> bool:
+        if finished_trials(exp):
+            kill_driver(proc)
+            return True
+        return False
+
+    missed = "no trial finished"
+    strike_while_running(proc, tmp_path / "first.log", 600, kill_once_one_finished, missed, stop=kill_driver)
+    done, at_kill, snap = finished_trials(exp), checkpoints_written(exp), snapshot_time(exp)
+    assert done and snap is not None and all(snap < at_kill[t][0]["mtime"] for t in done), "a snapshot came later"
+
+    resume = start_tune(tune_args(data_cfg, "--resume", *common), tmp_path / "resume.log", env)
+    resume.wait(timeout=600)
+    out = (tmp_path / "resume.log").read_text()
+    assert resume.returncode == 0, out[-4000:]
+    after, objectives = checkpoints_written(exp), checkpoint_objectives(exp)
+    for t in done:  # (both, where the two trials ended within one poll)
+        assert [(c["epoch"], c["pid"]) for c in after[t]] == [(c["epoch"], c["pid"]) for c in at_kill[t]]
+        assert [c["epoch"] for c in after[t]] == list(range(1, epochs + 1))
+        assert f"trial {t} finished {epochs} epochs" in out, out[-3000:]
+        own = [v for path, v in objectives.items() if f"trial_{t}/checkpoint_" in path]
+        row = re.search(rf"^\s+\d+\s+{t}\s+([\d.]+)\s+[\d.]+\s+\d+/(\d+)\s+(\w+)", out, flags=re.MULTILINE)
+        assert row and (float(row.group(1)), int(row.group(2)), row.group(3)) == (
+            pytest.approx(min(own), abs=1e-4),
+            epochs,
+            "done",
+        ), out[-3000:]
+    assert f"{trials} finished (0 stopped early by ASHA)" in out and f"{trials * epochs} epochs trained" in out
 
 
 def test_a_driver_killed_before_tunes_first_snapshot_leaves_a_usable_name(ray_session, data_cfg, tmp_path):
