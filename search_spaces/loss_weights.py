@@ -25,7 +25,9 @@ def space(trial: optuna.Trial) -> None:
     trial.suggest_categorical("loss.regression", ["mse", "huber"])
     # the error per programme against its own variance (core.config.LossConfig.programme_floor): off, or on at
     # full or half power. On the real corpora it removed every head above 1.05 and cost splits where the
-    # structure explains a widely spread head (benchmarks/RESULTS.md): another user's programmes may differ
-    trial.suggest_categorical("loss.programme_floor", [0.0, 0.1])
-    trial.suggest_categorical("loss.programme_power", [0.5, 1.0])
+    # structure explains a widely spread head (benchmarks/RESULTS.md): another user's programmes may differ.
+    # The power is asked only where the weighting is on (with it off, the power changes nothing: TPE would
+    # spend its trials on an idle dimension)
+    if trial.suggest_categorical("loss.programme_floor", [0.0, 0.1]) > 0:
+        trial.suggest_categorical("loss.programme_power", [0.5, 1.0])
     return None

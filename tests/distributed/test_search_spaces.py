@@ -29,7 +29,7 @@ def _samples(space, n=50, seed=0):
 @pytest.mark.parametrize("name", search_spaces.NAMES)
 def test_named_space_samples_valid_configs(name):
     space = search_spaces.resolve(name)
-    seen = set()
+    seen, seen_floor = set(), set()
     for params in _samples(space):
         cfg = search_spaces.config_of(Config(), params)
         again = config_from_dict(cfg.to_dict())  # the stored config rebuilds
@@ -39,10 +39,15 @@ def test_named_space_samples_valid_configs(name):
             seen.add((cfg.model.attention, cfg.train.optimizer))
         if name in ("loss_weights", "full"):
             assert set(cfg.loss.weights) == set(search_spaces.loss_weights.HEADS)
+            # the power is a dimension only where the programme weighting is on
+            assert ("loss.programme_power" in params) == (params["loss.programme_floor"] > 0)
+            seen_floor.add(params["loss.programme_floor"])
         if name in ("training", "full"):
             seen.add(round(cfg.train.context_max, 1))
     if name != "loss_weights":
         assert len(seen) >= 4  # the choices are actually explored
+    if name in ("loss_weights", "full"):
+        assert seen_floor == {0.0, 0.1}  # both sides of the condition were sampled
     # Tune ships the space to its searcher by pickling: the copy must sample exactly what the original does
     copy = pickle.loads(pickle.dumps(space))
     a, b = (optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)).ask() for _ in range(2))
