@@ -510,3 +510,59 @@ def test_regression_outputs_stay_within_the_parameters_ranges_and_still_learn_fr
     legacy = build_model(cfg, F).eval()
     legacy.load_state_dict(old)
     assert torch.isinf(legacy.range_hi).all() and torch.isinf(legacy.range_lo).all()
+
+
+def test_twin_outputs_each_learn_their_own_loss_and_predict_their_mean(tmp_path) -> None:
+    """model.twin: in training each regression head returns a second output "<name>/w", trained on the
+    batch's target_weight while the first is trained without it; in evaluation (and TorchScript) the head
+    predicts their mean. Half the windows, drawn at random, sit at +2 and weigh nothing to the twin: the first
+    output learns the mean level 0, the twin the -2 of the others."""
+    torch.manual_seed(0)
+    cfg = model_cfg(dropout=0.0, twin=True)
+    model = build_model(cfg, F)
+    loss_fn = MultiTrackLoss(LossConfig(), cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    g = torch.Generator().manual_seed(3)
+    for step in range(200):
+        batch = make_batch(4, 3, 16, seed=step)
+        high = torch.randperm(4, generator=g)[:, None, None, None] < 2  # two windows at +2, two at -2, by chance
+        batch["targets"] = torch.where(high, 2.0, -2.0).expand_as(batch["targets"]).clone()
+        batch["context_summary"] = torch.zeros_like(batch["context_summary"])  # no rule: the rest decides
+        batch["target_weight"] = torch.where(high[..., 0], 0.0, 2.0).expand(4, 3, R).clone()
+        batch["features"] = torch.randn(batch["features"].shape, generator=g)  # nothing tells the windows apart
+        total, per_head = loss_fn(model(batch), batch)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    batch = make_batch(4, 3, 16, seed=999)
+    batch["context_summary"] = torch.zeros_like(batch["context_summary"])
+    valid = batch["step_mask"]
+    with torch.no_grad():
+        model.train()
+        both = model(batch)
+        model.eval()
+        mean = model(batch)
+    for name in cfg.targets:
+        plain, twin = both[name][valid].mean().item(), both[f"{name}/w"][valid].mean().item()
+        assert abs(plain) < 0.5 and twin < -1.5, (name, plain, twin)  # the plain mean 0, the weighted one -2
+        assert f"{name}/w" not in mean
+        torch.testing.assert_close(mean[name], 0.5 * (both[name] + both[f"{name}/w"]))
+    # the loss by hand: the mean of the plain and the weighted squared error
+    model.train()
+    outputs = model(batch)
+    batch["target_weight"] = torch.rand(4, 3, R, generator=g)
+    _, per_head = loss_fn(outputs, batch)
+    name, i = cfg.targets[0], 0
+    m = batch["target_mask"][..., i]
+    err, err_w = outputs[name] - batch["targets"][..., i], outputs[f"{name}/w"] - batch["targets"][..., i]
+    w = batch["target_weight"][:, :, None, i].expand_as(err)
+    expected = 0.5 * (err[m].square().mean() + (err_w[m].square() * w[m]).mean())
+    torch.testing.assert_close(per_head[name], expected)
+    # TorchScript (as persistence exports it) predicts the same mean
+    model.eval()
+    torch.jit.script(model).save(str(tmp_path / "twin.ts"))
+    scripted = torch.jit.load(str(tmp_path / "twin.ts"))
+    with torch.no_grad():
+        for name, v in scripted(batch).items():
+            torch.testing.assert_close(v, mean[name] if name in mean else v)
+        assert scripted(batch).keys() == mean.keys()
