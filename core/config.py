@@ -88,11 +88,6 @@ class ModelConfig:
     attention: str = "factorised"  # "full" over all (track, step) tokens | "factorised" time then tracks
     targets: list[str] = field(default_factory=lambda: list(REGRESSION_TARGETS))
     classify: list[str] = field(default_factory=lambda: list(CLASSIFICATION_TARGETS))
-    # a second output per regression head (its own deviation, gate and resting value on the same network),
-    # trained with loss.programme_floor's per-programme weights while the first is trained without them; the
-    # prediction is their mean. Two such models, trained apart and averaged, beat either on the real corpora
-    # (benchmarks/average_models.py); this is the one-training form. With the floor at 0 both learn the same.
-    twin: bool = False
 
     def __post_init__(self) -> None:
         if self.preset is not None:

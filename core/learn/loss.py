@@ -66,23 +66,12 @@ class MultiTrackLoss(nn.Module):
         out["keyframe"] = torch.cat([kf[..., :1], kf[..., 1:] - math.log(self.keyframe_pos_weight)], dim=-1)
         return out
 
-    def _squared(self, err: Tensor, name: str) -> Tensor:
-        """The per-position squared error, or twice the Huber loss where ``name`` is on Huber: e^2 within d
-        std, 2 d |e| - d^2 beyond."""
-        sq = err.square()
-        if self.loss_cfg.huber(name):
-            d = float(self.loss_cfg.huber_delta)
-            a = err.abs()
-            sq = torch.where(a <= d, sq, 2 * d * a - d * d)
-        return sq
-
     def _regression_terms(
-        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str, output: str | None = None
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], name: str
     ) -> tuple[Tensor, Tensor]:
-        """Per-position error (B, K, T), 0 where masked, and its mask (B, K, T) bool (``output``: another
-        output of the same target, the twin's)."""
+        """Per-position error (B, K, T), 0 where masked, and its mask (B, K, T) bool."""
         idx = self.target_index[name]
-        pred = outputs[output or name].float()  # (B, K, T)
+        pred = outputs[name].float()  # (B, K, T)
         target = batch["targets"][..., idx].float()  # (B, K, T)
         mask = batch["target_mask"][..., idx].bool()  # (B, K, T)
         err = torch.where(mask, pred - target, torch.zeros_like(pred))  # garbage at masked positions never leaks
@@ -101,21 +90,15 @@ class MultiTrackLoss(nn.Module):
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """Total weighted loss (scalar) and each head's unweighted masked loss (keyframe CE class-weighted)."""
         per_head: dict[str, Tensor] = {}
+        d = float(self.loss_cfg.huber_delta)
         for name in self.targets:
             err, mask = self._regression_terms(outputs, batch, name)
-            sq = self._squared(err, name)
-            weight = (
-                batch["target_weight"][:, :, None, self.target_index[name]].float()
-                if "target_weight" in batch
-                else None
-            )
-            if f"{name}/w" in outputs:  # model.twin in training: the first set plain, the twin on the weights
-                err_w, _ = self._regression_terms(outputs, batch, name, f"{name}/w")
-                sq_w = self._squared(err_w, name) * (weight if weight is not None else 1.0)
-                per_head[name] = 0.5 * (_masked_mean(sq, mask) + _masked_mean(sq_w, mask))
-                continue
-            if weight is not None:  # (B, K, 1): 1, or loss.programme_floor's weights
-                sq = sq * weight
+            sq = err.square()
+            if self.loss_cfg.huber(name):  # twice the Huber loss: e^2 within d std, 2 d |e| - d^2 beyond
+                a = err.abs()
+                sq = torch.where(a <= d, sq, 2 * d * a - d * d)
+            if "target_weight" in batch:  # (B, K, R): 1, or loss.programme_floor's weights
+                sq = sq * batch["target_weight"][:, :, None, self.target_index[name]].float()
             per_head[name] = _masked_mean(sq, mask)
         for name in self.classify:
             ce, mask, labels = self._class_terms(outputs, batch, name)

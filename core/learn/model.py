@@ -191,17 +191,10 @@ class MultiTrackTransformer(nn.Module):
         # Real targets are zero-inflated (rotation 0, pan 0, scale 100 on most clips; a few clips far off);
         # a closed gate gives exactly the resting value whatever the token, where a plain linear head
         # leaves a little feature noise on every clip, which the near-constant heads pay for in full.
-        # model.twin: a second (deviation, gate) per head and a second resting value, trained on
-        # loss.programme_floor's weights (MultiTrackLoss); in training both are returned (the twin as
-        # "<name>/w"), in evaluation their mean.
-        self.twin = bool(cfg.twin)
-        self.n_targets = len(cfg.targets)
-        n_sets = 2 if self.twin else 1
-        self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 2 * n_sets) for name in cfg.targets})
-        self.rest = nn.Parameter(torch.zeros(n_sets * len(cfg.targets)))
+        self.regression = nn.ModuleDict({name: nn.Linear(cfg.d_model, 2) for name in cfg.targets})
+        self.rest = nn.Parameter(torch.zeros(len(cfg.targets)))
         for head in self.regression.values():  # gates start nearly closed (sigmoid(-3) = 0.05): a clip
-            with torch.no_grad():  # departs from the resting value only where it pays
-                head.bias[1::2].fill_(-3.0)
+            nn.init.constant_(head.bias[1:], -3.0)  # departs from the resting value only where it pays
         # The same-track rule is the prior every head starts from (core.learn.rules.same_track_outputs):
         # where the token's track has given clips, a regression head rests on their mean instead of its
         # learned resting value, and the class heads add the given clips' key rate / interpolation
@@ -386,16 +379,7 @@ class MultiTrackTransformer(nn.Module):
             h = rule_has[..., j] * trust[j]
             base = h * rule[..., j] + (1.0 - h) * self.rest[j]
             z = base + torch.sigmoid(dg[..., 1]) * dg[..., 0] + skip[..., j]  # (B, K, T)
-            z = z + (z.clamp(self.range_lo[j], self.range_hi[j]) - z).detach()  # straight-through
-            if self.twin:
-                base_w = h * rule[..., j] + (1.0 - h) * self.rest[self.n_targets + j]
-                zw = base_w + torch.sigmoid(dg[..., 3]) * dg[..., 2] + skip[..., j]
-                zw = zw + (zw.clamp(self.range_lo[j], self.range_hi[j]) - zw).detach()
-                if self.training:
-                    out[name + "/w"] = zw
-                else:
-                    z = 0.5 * (z + zw)
-            out[name] = z
+            out[name] = z + (z.clamp(self.range_lo[j], self.range_hi[j]) - z).detach()  # straight-through
             j += 1
         n_reg = j
         for h, (name, head) in enumerate(self.classification.items()):
