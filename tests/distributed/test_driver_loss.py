@@ -183,7 +183,8 @@ def test_a_trial_that_finished_after_tunes_last_snapshot_keeps_every_epoch(data_
     was then: mid-way. Here Tune snapshots only at the start (TUNE_GLOBAL_CHECKPOINT_S), so the driver killed
     once a trial has finished leaves a snapshot that holds none of its results, deterministically. After
     --resume its row still has all its epochs and its best checkpoint, and it trained nothing again."""
-    storage, name, trials, epochs = str(tmp_path / "storage"), "late", 2, 4
+    # 3 trials, 2 at a time: the first two end together, and the third keeps the search running to be killed
+    storage, name, trials, epochs = str(tmp_path / "storage"), "late", 3, 4
     exp = f"{storage}/{name}"
     common = ("--storage", storage, "--name", name, "--num-cpus", "2")
     flags = ("--trials", str(trials), "--epochs", str(epochs), "--grace-period", str(epochs), "--seed", str(SEED))
@@ -206,10 +207,10 @@ def test_a_trial_that_finished_after_tunes_last_snapshot_keeps_every_epoch(data_
     out = (tmp_path / "resume.log").read_text()
     assert resume.returncode == 0, out[-4000:]
     after, objectives = checkpoints_written(exp), checkpoint_objectives(exp)
-    for t in done:  # (both, where the two trials ended within one poll)
+    for t in done:  # (both, where the first two ended within one poll)
         assert [(c["epoch"], c["pid"]) for c in after[t]] == [(c["epoch"], c["pid"]) for c in at_kill[t]]
         assert [c["epoch"] for c in after[t]] == list(range(1, epochs + 1))
-        assert f"trial {t} finished {epochs} epochs" in out, out[-3000:]
+        assert f"trial {t} finished {epochs} epochs" in out, out[-3000:]  # the snapshot had it unfinished
         own = [v for path, v in objectives.items() if f"trial_{t}/checkpoint_" in path]
         row = re.search(rf"^\s+\d+\s+{t}\s+([\d.]+)\s+[\d.]+\s+\d+/(\d+)\s+(\w+)", out, flags=re.MULTILINE)
         assert row and (float(row.group(1)), int(row.group(2)), row.group(3)) == (
