@@ -57,7 +57,7 @@ def _first_reported_epoch(exp: str, trial: str) -> int:
     """The first epoch that the last process of a trial reported to Tune (a local experiment folder)."""
     rows = [json.loads(line) for line in (Path(exp) / f"trial_{trial}" / "result.json").read_text().splitlines()]
     last_pid = rows[-1]["pid"]
-    return min(r["epoch"] for r in rows if r["pid"] == last_pid)
+    return min(r["epoch"] for r in rows if r.get("pid") == last_pid)  # epochs put back from checkpoints: no pid
 
 
 def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: int, epochs: int, *extra: str):
