@@ -32,7 +32,7 @@ import optuna  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from distributed.settings import BASELINE, OBJECTIVE, STATE_FILE  # noqa: E402
-from distributed.storage import is_uri, local_experiment, upload_dir  # noqa: E402
+from distributed.storage import is_uri, json_lines, local_experiment, upload_dir  # noqa: E402
 
 REPORT_DIR = "report"
 KIND_TARGETS = {"video": ("scale", "opacity", "rotation", "center_x", "center_y"), "audio": ("level_db", "pan")}
@@ -48,14 +48,9 @@ def read_trials(folder: Path) -> list[dict[str, Any]]:
         results = d / "result.json"
         if not results.is_file():
             continue
-        reports = []
-        for line in results.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line being written
-            if isinstance(r.get(OBJECTIVE), (int, float)) and math.isfinite(r[OBJECTIVE]):
-                reports.append(r)
+        reports = [
+            r for r in json_lines(results) if isinstance(r.get(OBJECTIVE), (int, float)) and math.isfinite(r[OBJECTIVE])
+        ]
         params_file = d / "params.json"
         params = json.loads(params_file.read_text()) if params_file.is_file() else {}
         if reports:

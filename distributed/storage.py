@@ -3,6 +3,7 @@ place that tells them apart. Used by the search (state, export) and by the prepa
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -44,6 +45,18 @@ def read_text(uri: str) -> str | None:
         with fs.open_input_stream(path) as f:
             return f.read().decode()
     return Path(uri).read_text() if Path(uri).is_file() else None
+
+
+def json_lines(path: Path) -> list[dict]:
+    """The rows of a local JSON-lines log such as Tune's result.json (none where it is missing; a line being
+    written is left out)."""
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def exists(uri: str) -> bool:

@@ -59,6 +59,7 @@ from distributed.settings import (
 )
 from distributed.storage import (
     is_uri,
+    json_lines,
     latest_experiment,
     list_dirs,
     read_text,
@@ -75,17 +76,6 @@ TUNE_KEYS = frozenset(AUTO_RESULT_KEYS) | {"done", "should_checkpoint"}  # what 
 
 def _is_file(fs: pafs.FileSystem, path: str) -> bool:
     return fs.get_file_info(path).type == pafs.FileType.File
-
-
-def _json_lines(path: Path) -> list[dict]:
-    """The rows of a JSON-lines log (none where it is missing; a torn last line is left out)."""
-    rows = []
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 def _same_file(fs: pafs.FileSystem, local: str, path: str) -> bool:
@@ -131,12 +121,15 @@ class TrialLedger(tune.Callback):
         self.swept = True
         fs, exp = trials[0].storage.storage_filesystem, trials[0].storage.experiment_fs_path
         known = {Path(t.path).name for t in trials} | {t.trial_id for t in trials}
+        train_runs = set()  # the trials with a Train run (Train-backed trials)
         for folder, prefix in ((exp, "trial_"), (f"{exp}/train_runs", "")):
             for item in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
                 if item.type == pafs.FileType.Directory and item.base_name.startswith(prefix):
                     if item.base_name not in known:
                         self.log(f"removing {item.path}: a trial started after Tune's last snapshot (sampled again)")
                         fs.delete_dir(item.path)
+                    elif not prefix:
+                        train_runs.add(item.base_name)
 
         # Every restored trial that will run again gets its result logs back before Tune's loggers open them:
         # Tune restores them only for a trial with a Tune checkpoint, so a Train-backed trial (its checkpoints
@@ -144,10 +137,10 @@ class TrialLedger(tune.Callback):
         # upload would replace the trial's earlier epochs with it.
         for t in trials:
             if t.status not in ("TERMINATED", "ERROR"):
-                self._restore_logs(fs, t, f"{exp}/train_runs/{t.trial_id}")
+                self._restore_logs(fs, t, f"{exp}/train_runs/{t.trial_id}" if t.trial_id in train_runs else None)
 
     @staticmethod
-    def _restore_logs(fs: pafs.FileSystem, trial, train_run: str) -> None:
+    def _restore_logs(fs: pafs.FileSystem, trial, train_run: str | None) -> None:
         """Put a restored trial's result logs back into its local folder from storage. A Train-backed trial
         resumes from Train's latest checkpoint, so the epochs it reported after Tune's last upload of its log
         are not run again: those whose checkpoint Train kept (its best and its last) go back into the log from
@@ -158,8 +151,10 @@ class TrialLedger(tune.Callback):
             remote = f"{trial.path}/{name}"
             if _is_file(fs, remote) and not _same_file(fs, str(local / name), remote):
                 pafs.copy_files(remote, str(local / name), source_filesystem=fs)
+        if train_run is None:
+            return
         log = local / EXPR_RESULT_FILE
-        logged = {row.get("epoch") for row in _json_lines(log)}
+        logged = {row.get("epoch") for row in json_lines(log)}
         rows = []
         for item in fs.get_file_info(pafs.FileSelector(train_run, allow_not_found=True)):
             metrics = f"{item.path}/metrics.json"
