@@ -5,9 +5,10 @@
 RUN_A and RUN_B are ``benchmarks/quality_real.py --out`` folders trained on the same split (the same data
 config, so the same scalers), for example the default loss and ``--set loss.programme_floor 0.1``. Each
 model, and the weighted mean of their outputs (every head's output, keyframe and interpolation logits
-included: ``(1 - w) * A + w * B``), is scored on all of the split's validation files against the data's
-best constant, structure only and with half the clips given (the mean of ``--draws`` draws), per head.
-Nothing is trained. Figures depend on the machine only through time.
+included: ``(1 - w) * A + w * B``, ``core.learn.ensemble.MeanModel``), is scored on all of the split's
+validation files against the data's best constant, structure only and with half the clips given (the mean
+of ``--draws`` draws), per head. Nothing is trained (``scripts/export_best.py RUN_A RUN_B --out DIR`` writes
+that mean as one model). Figures depend on the machine only through time.
 """
 
 from __future__ import annotations
@@ -21,24 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from quality_real import evaluate_contexts  # noqa: E402
 
 from core.data.preprocess import prepare  # noqa: E402
-from core.learn.checkpoint import load_checkpoint  # noqa: E402
-
-
-class Averaged(torch.nn.Module):
-    """``(1 - w) * a + w * b`` on every output tensor of two models that share their scalers."""
-
-    def __init__(self, a: torch.nn.Module, b: torch.nn.Module, w: float) -> None:
-        super().__init__()
-        self.a, self.b, self.w = a, b, w
-
-    def forward(self, batch):
-        oa, ob = self.a(batch), self.b(batch)
-        return {k: (1 - self.w) * v + self.w * ob[k] if torch.is_tensor(v) else v for k, v in oa.items()}
+from core.learn.checkpoint import PersistenceError, load_checkpoint  # noqa: E402
+from core.learn.ensemble import MeanModel, check_members  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -51,13 +39,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     ma, ca, sa = load_checkpoint(args.a / "real" / "checkpoints" / "best")
     mb, cb, sb = load_checkpoint(args.b / "real" / "checkpoints" / "best")
-    if ca.data != cb.data or not all(
-        np.allclose(getattr(sa, k), getattr(sb, k)) for k in ("target_mean", "target_std")
-    ):
-        p.error(f"{args.a} and {args.b} were not trained on the same data and split")
+    try:
+        check_members([(str(args.a), ca, sa), (str(args.b), cb, sb)])
+    except PersistenceError as e:
+        p.error(str(e))
     data = prepare(ca.data)
     figures = {}
-    models = [("A", ma), ("B", mb)] + [(f"average w={w:g}", Averaged(ma, mb, w)) for w in args.weight]
+    models = [("A", ma), ("B", mb)] + [(f"average w={w:g}", MeanModel([ma, mb], [1 - w, w])) for w in args.weight]
     for name, model in models:
         r = evaluate_contexts(model, ca, sa, data.val, args.draws)
         figures[name] = {c: {"objective": v["objective_vs_data_constant"], "heads": v["heads"]} for c, v in r.items()}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.learn.checkpoint import PersistenceError, checkpoint_dir
-from core.serve.export import export_model
+from core.serve.export import export_mean, export_model
 from distributed.settings import BASELINE, OBJECTIVE, SearchError
 from distributed.storage import local_experiment
 
@@ -70,10 +70,8 @@ def chosen_checkpoint(exp_path: str) -> tuple[dict[str, Any], str]:
 def export_checkpoint(ck: dict[str, Any], out_dir: str | Path, source: str, log=print) -> Path:
     """One checkpoint (``{"trial_id", "checkpoint", "metrics"}``) -> a self-contained model folder."""
     m = ck["metrics"]
-    baseline = {k[len("baseline/") :]: v for k, v in m.items() if k.startswith("baseline/")}
-    baseline[OBJECTIVE] = BASELINE
     out = Path(out_dir)
-    export_model(ck["checkpoint"], out, metrics=m, baseline=baseline, source=source)
+    export_model(ck["checkpoint"], out, metrics=m, baseline=_baseline(m), source=source)
     log(
         f"{source}: epoch {m.get('epoch')}, {OBJECTIVE} {m[OBJECTIVE]:.4f} (baseline {BASELINE:.1f}) exported to "
         f"{out}\nload it with: core.serve.export.load_exported({str(out)!r})"
@@ -85,7 +83,15 @@ def export_run(path: str | Path, out_dir: str | Path | None = None, log=print) -
     """A training run's best checkpoint (``scripts/train.py --out RUN``; or a checkpoint folder) -> a
     self-contained model folder, by default ``RUN/best_model`` (``CHECKPOINT/model`` for a checkpoint folder)."""
     p = Path(path)
-    d = checkpoint_dir(p)
+    ck = run_checkpoint(p)
+    d = Path(ck["checkpoint"])
+    out = Path(out_dir) if out_dir else (p / "best_model" if d != p else d / "model")
+    return export_checkpoint(ck, out, f"run {d}", log)
+
+
+def run_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A training run's (or checkpoint folder's) best checkpoint as ``{"trial_id", "checkpoint", "metrics"}``."""
+    d = checkpoint_dir(path)
     metrics_file = d / "metrics.json"
     try:
         metrics = json.loads(metrics_file.read_text())
@@ -93,8 +99,7 @@ def export_run(path: str | Path, out_dir: str | Path | None = None, log=print) -
         raise PersistenceError(f"{metrics_file}: unreadable ({e})") from None
     if not isinstance(metrics, dict) or OBJECTIVE not in metrics:
         raise PersistenceError(f"{metrics_file}: no {OBJECTIVE}; not the metrics of a training checkpoint")
-    out = Path(out_dir) if out_dir else (p / "best_model" if d != p else d / "model")
-    return export_checkpoint({"trial_id": None, "checkpoint": str(d), "metrics": metrics}, out, f"run {d}", log)
+    return {"trial_id": None, "checkpoint": str(d), "metrics": metrics}
 
 
 def is_run(path: str) -> bool:
@@ -111,3 +116,103 @@ def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
     ck, source = chosen_checkpoint(exp_path)
     out = Path(out_dir) if out_dir else Path(local_experiment(exp_path)) / "best_model"
     return export_checkpoint(ck, out, source, log)
+
+
+def export_average(
+    paths: list[str],
+    out_dir: str | Path,
+    weights: list[float] | None = None,
+    evaluate: bool = True,
+    draws: int = 4,
+    log=print,
+) -> Path:
+    """One model folder that predicts the weighted mean of several models' outputs (``core.learn.ensemble``):
+    each path a training run, a checkpoint folder or an experiment (its chosen checkpoint), all trained on the
+    same data and split. With ``evaluate`` the members and their mean are scored on that split's validation
+    files (``core.learn.assess``: against the files' own best constant, structure only and with
+    ``train.eval_context`` of the clips given, the mean of ``draws`` draws); the mean's figures go into its
+    ``metrics.json`` and model card, each member's beside them under ``members`` (keyed "0", "1", ...)."""
+    cks, sources = [], []
+    for path in paths:
+        if is_run(path):
+            ck = run_checkpoint(path)
+            cks.append(ck)
+            sources.append(f"run {ck['checkpoint']}")
+        else:
+            ck, source = chosen_checkpoint(path)
+            cks.append(ck)
+            sources.append(source)
+    dirs = [ck["checkpoint"] for ck in cks]
+    metrics: dict[str, Any] = {}
+    if evaluate:
+        metrics = _evaluate_average(dirs, sources, weights, draws, log)
+    out = export_mean(dirs, out_dir, weights, metrics=metrics, baseline=_baseline(metrics), sources=sources)
+    log(f"exported to {out}\nload it with: core.serve.export.load_exported({str(out)!r})")
+    return out
+
+
+def _evaluate_average(dirs, sources, weights, draws: int, log) -> dict[str, Any]:
+    from core.data.preprocess import prepare  # here: export without evaluation needs none of it
+    from core.learn.assess import assess
+    from core.learn.checkpoint import load_checkpoint
+    from core.learn.ensemble import load_mean
+
+    mean, cfgs, scalers = load_mean(dirs, weights)
+    cfg = cfgs[0]
+    try:
+        data = prepare(cfg.data)
+    except (OSError, ValueError) as e:
+        raise PersistenceError(
+            f"cannot prepare the members' data to evaluate their mean ({e}); export with --no-eval to skip it"
+        ) from None
+    if not len(data.val["features"]):
+        raise PersistenceError(f"{cfg.data.data_dir or 'the built-in corpus'}: no validation windows to evaluate on")
+    context = cfg.train.eval_context or 0.5
+    log(
+        f"scoring {len(dirs)} models and their mean on {len(data.val['features'])} validation windows "
+        f"(against the files' own best constant; half given: the mean of {draws} draws)"
+    )
+    rows = []
+    for name, model in [(s, load_checkpoint(d)[0]) for s, d in zip(sources, dirs)] + [("their mean", mean)]:
+        s0 = assess(model, cfg, scalers, data.val, context=0.0)
+        s1 = assess(model, cfg, scalers, data.val, context=context, seed=0, draws=draws)
+        m = training_metrics(s0, s1)
+        heads = " ".join(f"{h} {v:.3f}" for h, v in _heads(s0).items() if v is not None)
+        log(
+            f"  {name}: {m['val_objective_vs_data']:.3f} structure only / {m['val_objective_ctx_vs_data']:.3f} "
+            f"with {context:g} given; per head, structure only: {heads}"
+        )
+        rows.append({"source": name, **m})
+    return {**rows[-1], "members": {str(i): r for i, r in enumerate(rows[:-1])}, "eval_draws": draws}
+
+
+def _heads(s: dict) -> dict[str, float | None]:
+    return {h: v["ratio_vs_data_constant"] for h, v in s["heads"].items()}
+
+
+def training_metrics(s0: dict, s1: dict) -> dict[str, Any]:
+    """Two ``core.learn.assess`` reports (structure only, clips given) under the names a training checkpoint's
+    ``metrics.json`` uses (``core.learn.epoch.validate``)."""
+    m: dict[str, Any] = {}
+    for prefix, s in (("", s0), ("ctx_", s1)):
+        tag = "_ctx" if prefix else ""
+        m[f"val_objective{tag}"] = s["objective_vs_train_constant"]
+        m[f"val_objective{tag}_vs_data"] = s["objective_vs_data_constant"]
+        m[f"val_objective{tag}_vs_same_track"] = s["objective_vs_same_track"]
+        for h, v in s["heads"].items():
+            m[f"{prefix}ratio/{h}"] = v["ratio_vs_train_constant"]
+            m[f"{prefix}vs_data/ratio/{h}"] = v["ratio_vs_data_constant"]
+            if v.get("mae") is not None:
+                m[f"{prefix}mae/{h}"] = v["mae"]
+        for k in ("keyframe_f1", "keyframe_f1_within1", "interp_acc"):
+            m[f"{prefix}{k}"] = s[k]
+    for h, v in s0["comparators"]["train_constant"]["heads"].items():
+        if v.get("mae") is not None:
+            m[f"baseline/mae/{h}"] = v["mae"]
+    return m
+
+
+def _baseline(metrics: dict[str, Any]) -> dict[str, Any]:
+    baseline = {k[len("baseline/") :]: v for k, v in metrics.items() if k.startswith("baseline/")}
+    baseline[OBJECTIVE] = BASELINE
+    return baseline

@@ -21,9 +21,13 @@ TINY = {
 }
 
 
-def train_tiny_model(root: Path) -> Path:
-    """Train the tiny model under ``root`` and return its exported folder."""
-    cfg = config_from_dict({**TINY, "data": {**TINY["data"], "cache_dir": str(root / "cache")}})
+def train_tiny_model(root: Path, overrides: dict | None = None) -> Path:
+    """Train the tiny model under ``root`` (its run in ``root/run``) and return its exported folder;
+    ``overrides``: sections of TINY to update (``{"loss": {"programme_floor": 0.1}}``)."""
+    sections = {**TINY, "data": {**TINY["data"], "cache_dir": str(root / "cache")}}
+    for k, v in (overrides or {}).items():
+        sections[k] = {**sections.get(k, {}), **v}
+    cfg = config_from_dict(sections)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model on a shared 2-core machine: more threads only wait on each other
     try:
