@@ -183,6 +183,11 @@ def _evaluate_average(dirs, sources, weights, draws: int, log) -> dict[str, Any]
             f"with {context:g} given; per head, structure only: {heads}"
         )
         rows.append({"source": name, **m})
+    mean, members = rows[-1], rows[:-1]
+    for key, what in (("val_objective_vs_data", "structure only"), ("val_objective_ctx_vs_data", f"{context:g} given")):
+        best = min(members, key=lambda r: r[key])
+        verdict = "beats" if mean[key] < best[key] else "does not beat"
+        log(f"  {what}: the mean {verdict} the best member ({mean[key]:.3f} against {best[key]:.3f}, {best['source']})")
     return {**rows[-1], "members": {str(i): r for i, r in enumerate(rows[:-1])}, "eval_draws": draws}
 
 

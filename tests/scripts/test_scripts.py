@@ -181,3 +181,27 @@ def test_evaluate_names_what_is_wrong(tmp_path):
     assert r.returncode == 1 and "neither an exported model" in r.stderr
     r = run("scripts/evaluate.py", str(tmp_path), "--data", str(tmp_path / "missing"))
     assert r.returncode == 2 and "is not a folder" in r.stderr
+
+
+def test_train_with_average_with_trains_two_models_and_exports_their_mean(tmp_path):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    common = ("scripts/train.py", "--debug", "--no-progress", "--out", str(out), "--data.cache_dir", str(cache))
+    # a wrong key fails before anything trains; a malformed item is a usage error
+    r = run(*common, "--average-with", "loss.programme_flor=0.1")
+    assert r.returncode != 0 and "programme_flor" in r.stderr and not (out / "checkpoints").exists()
+    r = run(*common, "--average-with", "programme_floor")
+    assert r.returncode == 2 and "SECTION.KEY=VALUE" in r.stderr
+    r = run(*common, "--average-with", "loss.programme_floor=0.1", "train.seed=3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "checkpoints" / "best" / "state.pt").is_file()
+    assert (out / "average_with" / "checkpoints" / "best" / "state.pt").is_file()
+    second = (out / "average_with" / "config.yaml").read_text()
+    assert "programme_floor: 0.1" in second and "seed: 3" in second
+    assert "their mean:" in r.stdout and "the best member" in r.stdout
+    meta = json.loads((out / "mean_model" / "xmlai.json").read_text())
+    assert [m["source"] for m in meta["members"]] == [
+        f"run {out / 'checkpoints' / 'best'}",
+        f"run {out / 'average_with' / 'checkpoints' / 'best'}",
+    ]
+    metrics = json.loads((out / "mean_model" / "metrics.json").read_text())["model"]
+    assert set(metrics["members"]) == {"0", "1"} and metrics["val_objective_vs_data"] > 0
