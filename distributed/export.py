@@ -17,6 +17,7 @@ from distributed.settings import BASELINE, OBJECTIVE, SearchError
 from distributed.storage import local_experiment
 
 REFIT_DIR, REFIT_RESULT = "refit", "refit.json"  # written by distributed.refit (which imports this module)
+MEAN_LABEL = "mean"  # stage 2's row for the mean of the best refit and the default config
 
 
 def checkpoints(exp_path: str, include_refit: bool = False) -> list[dict[str, Any]]:
@@ -50,21 +51,55 @@ def best_checkpoint(exp_path: str) -> dict[str, Any]:
 
 
 def chosen_checkpoint(exp_path: str) -> tuple[dict[str, Any], str]:
-    """The checkpoint an experiment's best model comes from, and where it comes from (in words)."""
+    """The checkpoint an experiment's best model comes from, and where it comes from (in words). Where stage 2
+    chose the mean of two refits (``distributed.refit.mean_row``) the dict has their ``checkpoints`` instead."""
     exp = local_experiment(exp_path)
     refit = exp / REFIT_RESULT
     if refit.is_file():
         chosen = json.loads(refit.read_text()).get("chosen") or {}
-        # the path inside the experiment (it holds for a bucket's download too), else the absolute one
-        for path in (
-            exp / chosen["checkpoint_rel"] if chosen.get("checkpoint_rel") else None,
-            chosen.get("checkpoint"),
-        ):
-            if path and Path(path).is_dir():
-                ck = {"trial_id": chosen["trial_id"], "checkpoint": str(path), "metrics": chosen["metrics"]}
-                return ck, f"{exp_path} refit of {chosen['label']} (trial {chosen['trial_id']})"
+        if chosen.get("checkpoints"):
+            found = [
+                _in_experiment(exp, rel, path) for rel, path in zip(chosen["checkpoints_rel"], chosen["checkpoints"])
+            ]
+            if all(found):
+                ck = {"trial_id": chosen["trial_id"], "checkpoints": found, "metrics": chosen["metrics"]}
+                return ck, f"{exp_path} {chosen_source(chosen)}"
+        elif chosen:
+            path = _in_experiment(exp, chosen.get("checkpoint_rel"), chosen.get("checkpoint"))
+            if path:
+                ck = {"trial_id": chosen["trial_id"], "checkpoint": path, "metrics": chosen["metrics"]}
+                return ck, f"{exp_path} {chosen_source(chosen)}"
     best = best_checkpoint(exp_path)
     return best, f"{exp_path} trial {best['trial_id']} epoch {best['metrics'].get('epoch')}"
+
+
+def _in_experiment(exp: Path, rel: str | None, path: str | None) -> str | None:
+    """A checkpoint folder: the path inside the experiment (it holds for a bucket's download too), else the
+    absolute one; None where neither is there."""
+    for p in (exp / rel if rel else None, path):
+        if p and Path(p).is_dir():
+            return str(p)
+    return None
+
+
+def chosen_source(row: dict[str, Any]) -> str:
+    """Where stage 2's chosen model comes from, in words (after the experiment's path)."""
+    if row.get("checkpoints"):
+        return f"mean of the refits of {' and '.join(row['labels'])} (trials {', '.join(row['members'])})"
+    return f"refit of {row['label']} (trial {row['trial_id']})"
+
+
+def export_choice(ck: dict[str, Any], out_dir: str | Path, source: str, log=print) -> Path:
+    """``export_checkpoint``, or for a mean of refits (``checkpoints``) one model folder averaging them."""
+    if not ck.get("checkpoints"):
+        return export_checkpoint(ck, out_dir, source, log)
+    m = ck["metrics"]
+    out = export_mean(ck["checkpoints"], out_dir, metrics=m, baseline=_baseline(m), sources=list(ck["checkpoints"]))
+    log(
+        f"{source}: {OBJECTIVE} {m[OBJECTIVE]:.4f} (baseline {BASELINE:.1f}) exported to {out}\n"
+        f"load it with: core.serve.export.load_exported({str(out)!r})"
+    )
+    return out
 
 
 def export_checkpoint(ck: dict[str, Any], out_dir: str | Path, source: str, log=print) -> Path:
@@ -115,7 +150,7 @@ def export_best(exp_path: str, out_dir: str | None = None, log=print) -> Path:
     """Export the experiment's best model (stage 2's choice, else stage 1's best checkpoint); returns the folder."""
     ck, source = chosen_checkpoint(exp_path)
     out = Path(out_dir) if out_dir else Path(local_experiment(exp_path)) / "best_model"
-    return export_checkpoint(ck, out, source, log)
+    return export_choice(ck, out, source, log)
 
 
 def export_average(
@@ -140,6 +175,8 @@ def export_average(
             sources.append(f"run {ck['checkpoint']}")
         else:
             ck, source = chosen_checkpoint(path)
+            if ck.get("checkpoints"):
+                raise PersistenceError(f"{path}: its best model is itself a mean ({source}); give its runs instead")
             cks.append(ck)
             sources.append(source)
     dirs = [ck["checkpoint"] for ck in cks]

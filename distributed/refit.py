@@ -6,8 +6,9 @@ Stage 1 (``distributed.tune.run_search``) samples cheaply: a small corpus, a sma
 gets. Stage 2 trains each of the K best sampled configurations (their sampled values on top of the *full*
 config: the one ``python scripts/train.py`` would train, or the user's ``--config``/``--data``) and the
 full config itself (the reference), all on the same prepared data, for the same number of epochs, and
-compares them on the same validation files. The export is the best refit, or the default config's model
-when no refit beats it; the search ends with one line saying which.
+compares them on the same validation files. The mean of the best refit's and the default model's outputs
+(``core.learn.ensemble``; no training) is scored on the same files too. The export is whichever of the three
+scores best; the search ends with one line saying which.
 
 The refits are trials of a second, small Tuner (``<experiment>/refit``) built from the same trainable as
 stage 1 (``distributed.tune.make_trainable``), so they run in parallel within the same resource budget and
@@ -49,7 +50,15 @@ from distributed.budget import (
 )
 from distributed.cluster import alive_nodes, init_ray, plan_concurrency
 from distributed.data import prepare_cached
-from distributed.export import REFIT_DIR, REFIT_RESULT, checkpoints, chosen_checkpoint, export_checkpoint
+from distributed.export import (
+    MEAN_LABEL,
+    REFIT_DIR,
+    REFIT_RESULT,
+    checkpoints,
+    chosen_checkpoint,
+    chosen_source,
+    export_choice,
+)
 from distributed.results import describe, make_progress, summarize_grid
 from distributed.settings import BASELINE, MODE, OBJECTIVE, STATE_FILE, SearchError, SearchResult, SearchSettings
 from distributed.storage import (
@@ -102,7 +111,8 @@ class RefitResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] | None = None  # the best refit of a stage-1 configuration
     default: dict[str, Any] | None = None  # the default (full) config trained the same way
-    chosen: dict[str, Any] | None = None  # what was exported: best if it beats default, else default
+    mean: dict[str, Any] | None = None  # the mean of best's and default's outputs (``mean_row``), not trained
+    chosen: dict[str, Any] | None = None  # what was exported: the lowest val_objective of best, default and mean
     export_dir: str | None = None
     line: str = ""
     wall_s: float = 0.0
@@ -244,7 +254,7 @@ def search_and_refit(
         else:
             full_meta = None
             if refit_top != 0:  # the refit's data first: a bad --data fails now, not after stage 1
-                _, full_meta = _prepare(full, s, storage, log)
+                full_meta = _prepare(full, s, storage, log)[1].meta
             minutes = _saved_settings(exp_path, s).time_budget_min if s.resume else s.time_budget_min
             budget = _budget(base, full, s, minutes, refit_top, full_meta, exp_path, t0) if minutes else None
             res = run_search(base, s, log=log, budget=budget)
@@ -306,7 +316,7 @@ def run_refit(
     k, conc = refit_shape(rs, k, log)
     top = candidates(stage1.rows, k, exclude=s.start_points)
     points = _points(top)
-    data_path, _ = _prepare(full, s, storage, log)
+    data_path, data = _prepare(full, s, storage, log)
     rs = dataclasses.replace(rs, trials=len(points))
     conc = min(conc, len(points))
     log(
@@ -373,35 +383,62 @@ def run_refit(
     out.default = next((r for r in usable if r["label"] == DEFAULT_LABEL), None)
     out.best = next((r for r in usable if r["label"] != DEFAULT_LABEL), None)  # rows are best first
     jitter = epoch_jitter(summary.reports, out.default["trial_id"]) if out.default else None
-    out.line = comparison_line(out.best, out.default, jitter)
-    if out.best and (out.default is None or out.best[OBJECTIVE] < out.default[OBJECTIVE]):
-        out.chosen = out.best
-    else:
-        out.chosen = out.default
+    if out.best and out.default:  # no training: the two finished models' outputs averaged, on the same files
+        out.mean = mean_row([out.best, out.default], full, data)
+    out.line = comparison_line(out.best, out.default, jitter, out.mean)
+    out.chosen = min(
+        (r for r in (out.best, out.default, out.mean) if r is not None),
+        key=lambda r: r[OBJECTIVE],
+        default=None,
+    )
     log(format_refit_table(out))
     if out.chosen is None:
         log("no refit finished: nothing to export")
         out.wall_s = time.perf_counter() - t0
         _save(out, refit_path)
         return out
-    what = "the default config" if out.chosen is out.default else f"the refit of stage-1 trial {out.chosen['label']}"
-    out.export_dir = export_to_experiment(
-        {"trial_id": out.chosen["trial_id"], "checkpoint": out.chosen["checkpoint"], "metrics": out.chosen["metrics"]},
-        exp_path,
-        source=f"{exp_path} refit of {out.chosen['label']} (trial {out.chosen['trial_id']})",
-    )
+    if out.chosen is out.mean:
+        what = f"the mean of the refit of stage-1 trial {out.best['label']} and the default config"
+    elif out.chosen is out.default:
+        what = "the default config"
+    else:
+        what = f"the refit of stage-1 trial {out.chosen['label']}"
+    out.export_dir = export_to_experiment(out.chosen, exp_path, source=f"{exp_path} {chosen_source(out.chosen)}")
     out.wall_s = time.perf_counter() - t0
     _save(out, refit_path)
     log(f"exported {what} to {out.export_dir}")
     return out  # search_and_refit ends with out.line
 
 
+def mean_row(rows: list[dict[str, Any]], full: Config, data) -> dict[str, Any]:
+    """The mean of the refits in ``rows`` (``core.learn.ensemble``) as a row of its own: its validation metrics
+    exactly as the refits' (``core.learn.train_loop.validation_metrics``, ``full``'s validation files), and
+    the members' checkpoints."""
+    from core.learn.ensemble import load_mean
+    from core.learn.train_loop import validation_metrics
+
+    model, _, _ = load_mean([r["checkpoint"] for r in rows])
+    m = validation_metrics(model, full, data)
+    return {
+        "label": MEAN_LABEL,
+        "trial_id": "+".join(r["trial_id"] for r in rows),
+        "members": [r["trial_id"] for r in rows],
+        "labels": [r["label"] for r in rows],
+        "checkpoints": [r["checkpoint"] for r in rows],
+        "checkpoints_rel": [r["checkpoint_rel"] for r in rows],
+        "metrics": m,
+        OBJECTIVE: m[OBJECTIVE],
+        "val_objective_ctx": m.get("val_objective_ctx", math.nan),
+    }
+
+
 def export_to_experiment(ck: dict[str, Any], exp_path: str, source: str) -> str:
-    """Export a checkpoint as ``<experiment>/best_model`` (written locally, then uploaded for a bucket)."""
+    """Export a checkpoint (or a mean of refits: ``mean_row``) as ``<experiment>/best_model`` (written locally,
+    then uploaded for a bucket)."""
     if not is_uri(exp_path):
-        return str(export_checkpoint(ck, f"{exp_path}/best_model", source, log=lambda _: None))
+        return str(export_choice(ck, f"{exp_path}/best_model", source, log=lambda _: None))
     with tempfile.TemporaryDirectory(prefix="xmlai-export-") as tmp:
-        export_checkpoint(ck, tmp, source, log=lambda _: None)
+        export_choice(ck, tmp, source, log=lambda _: None)
         upload_dir(tmp, f"{exp_path}/best_model")
     return f"{exp_path}/best_model"
 
@@ -442,11 +479,10 @@ def _budget(
     return plan
 
 
-def _prepare(full: Config, s: SearchSettings, storage: str, log) -> tuple[str, dict[str, Any]]:
-    """The refit's data, prepared once (cached): its cache path and its meta (window counts, split)."""
+def _prepare(full: Config, s: SearchSettings, storage: str, log) -> tuple[str, Any]:
+    """The refit's data, prepared once (cached): its cache path and the Prepared data (memory-mapped)."""
     engine = s.data_engine if s.data_engine != "auto" else ("ray" if alive_nodes() > 1 else "local")
-    data_path, data = prepare_cached(full.data, storage, engine=engine, log=log)
-    return data_path, data.meta
+    return prepare_cached(full.data, storage, engine=engine, log=log)
 
 
 def epoch_jitter(reports: list[dict[str, Any]], trial_id: str) -> float | None:
@@ -459,9 +495,15 @@ def epoch_jitter(reports: list[dict[str, Any]], trial_id: str) -> float | None:
     return sum(steps) / len(steps) if steps else None
 
 
-def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None, jitter: float | None = None) -> str:
+def comparison_line(
+    best: dict[str, Any] | None,
+    default: dict[str, Any] | None,
+    jitter: float | None = None,
+    mean: dict[str, Any] | None = None,
+) -> str:
     """The search's last line: the best refit against the default config on the same footing; ``jitter``
-    (the default run's ``epoch_jitter``) says whether a lead is larger than one run's own noise."""
+    (the default run's ``epoch_jitter``) says whether a lead is larger than one run's own noise; ``mean`` (the
+    two models' outputs averaged, ``mean_row``) is exported where it beats both."""
     same = "(same data, same budget, same validation files)"
     if best is None or default is None:
         missing = "no refit of a stage-1 configuration" if best is None else "the default config's refit"
@@ -475,6 +517,12 @@ def comparison_line(best: dict[str, Any] | None, default: dict[str, Any] | None,
         ctx = f"; with half the clips given {bc:.4f} vs {dc:.4f}" + (
             " (the default config is better there)" if dc < bc else ""
         )
+    if mean is not None:
+        m, mc = mean[OBJECTIVE], mean.get("val_objective_ctx", math.nan)
+        said = f"their mean {m:.4f}" + (f" ({mc:.4f} half given)" if math.isfinite(mc) else "")
+        if m < min(b, d):
+            return f"{line}: {said} beats both by {min(b, d) - m:.4f}; exported the mean of the two{ctx}"
+        ctx += f"; {said}, not better"
     if b < d:
         noise = (
             f" (within the default run's epoch-to-epoch jitter of {jitter:.4f}: about a tie)"
@@ -496,6 +544,11 @@ def format_refit_table(r: RefitResult) -> str:
             f"{row['label']:<10} {row[OBJECTIVE]:>13.4f} {row['val_objective_ctx']:>10.4f} "
             f"{row['best_epoch']:>3}/{row['epochs']:<2} {row['stage1_' + OBJECTIVE]:>8.4f}  "
             f"{describe(params) if params else '(the default config)'}"
+        )
+    if r.mean is not None:
+        lines.append(
+            f"{'mean':<10} {r.mean[OBJECTIVE]:>13.4f} {r.mean['val_objective_ctx']:>10.4f} {'':>6} {'':>8}  "
+            f"the outputs of {' and '.join(r.mean['labels'])} averaged (no training)"
         )
     floor = next((row["noise_floor"] for row in r.rows if math.isfinite(row["noise_floor"])), math.nan)
     if math.isfinite(floor):

@@ -159,6 +159,30 @@ def _val_windows(loaders, total: int) -> str:
     return f"{n} (train.val_windows: {len(loaders.val_raw['timeline'])} of {total})"
 
 
+def _val_constants(loaders, data) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The best constants for the validation files (on real exports the train constant can be far off): of the
+    structure-only pass's windows, and of the context pass's where it sees others (``train.val_windows``)."""
+    sc, val_raw = data.scalers, loaders.val_raw
+    ctx = None if val_raw is data.val else constant_of(data.val, sc.target_mean, sc.target_std)
+    return constant_of(val_raw, sc.target_mean, sc.target_std), ctx
+
+
+@torch.no_grad()
+def validation_metrics(model: torch.nn.Module, cfg: Config, data, device: str = "cpu") -> dict[str, Any]:
+    """A trained model's (or ``core.learn.ensemble.MeanModel``'s) validation metrics on ``data``, exactly as a
+    training run of ``cfg`` reports them for its best epoch (``val_objective``, ``val_objective_ctx``, per-head
+    ratios, against the data constant and the same-track rule), without the noise floor: figures that compare
+    with the runs' own on the same validation files."""
+    dev = torch.device(device)
+    loaders = build_loaders(cfg, data, rank=0, world=1, pin=False)
+    loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=data.scalers.keyframe_pos_weight).to(dev)
+    data_constant, ctx_constant = _val_constants(loaders, data)
+    metrics, _ = validate(
+        model.to(dev).eval(), loaders.val, loss_fn, data.scalers, cfg, dev, None, None, data_constant, ctx_constant
+    )
+    return metrics
+
+
 def train(
     cfg: Config,
     data,
@@ -220,9 +244,7 @@ def train(
 
     val_raw = loaders.val_raw  # what the structure-only pass evaluates: its floor and data constant are of it
     floor = noise_floor(val_raw, scalers, cfg.model, scalers.baseline) if is_main else None
-    # the best constant for the validation files: on real exports the train constant can be far off
-    data_constant = constant_of(val_raw, scalers.target_mean, scalers.target_std)
-    ctx_constant = None if val_raw is data.val else constant_of(data.val, scalers.target_mean, scalers.target_std)
+    data_constant, ctx_constant = _val_constants(loaders, data)
     if is_main and start_epoch == 1:
         say(
             f"model: {count_parameters(raw_model) / 1e6:.2f}M parameters, attention {cfg.model.attention}, "

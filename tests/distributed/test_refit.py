@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,15 @@ def test_a_lead_within_one_runs_jitter_is_called_about_a_tie():
         {"val_objective": 0.78, "val_objective_ctx": 0.58}, {"val_objective": 0.815, "val_objective_ctx": 0.52}
     )
     assert ctx.endswith("with half the clips given 0.5800 vs 0.5200 (the default config is better there)")
+
+
+def test_the_mean_of_the_two_is_exported_only_where_it_beats_both():
+    best, default = {"val_objective": 0.70, "val_objective_ctx": 0.6}, {"val_objective": 0.72}
+    won = comparison_line(best, default, mean={"val_objective": 0.68, "val_objective_ctx": 0.55})
+    assert LINE.match(won) and "their mean 0.6800 (0.5500 half given) beats both by 0.0200" in won
+    assert won.endswith("exported the mean of the two")
+    lost = comparison_line(best, default, mean={"val_objective": 0.71})
+    assert "their mean 0.7100, not better" in lost and "exported the best refit" in lost
 
 
 def test_auto_refit_top_fills_one_round_of_trial_slots():
@@ -140,12 +150,24 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
     # the same validation files: the constant baseline measures the same on every refit
     baselines = [{k: v for k, v in r["metrics"].items() if k.startswith("baseline/")} for r in refit.rows]
     assert baselines[0] and all(b == pytest.approx(baselines[0]) for b in baselines[1:])
-    # the export is the better of the best refit and the default config, and the last line says which
-    expected = min((refit.best, refit.default), key=lambda r: r["val_objective"])
+    # the mean of the best refit's and the default's outputs is scored on the same files (no training)
+    assert refit.mean["members"] == [refit.best["trial_id"], refit.default["trial_id"]]
+    assert 0 < refit.mean["val_objective"] < 2 and any("\nmean " in line for line in logs)  # a table row
+    # the export is the best of the three, and the last line says which
+    expected = min((refit.best, refit.default, refit.mean), key=lambda r: r["val_objective"])
     assert refit.chosen["trial_id"] == expected["trial_id"]
     exported = json.loads((exp / "best_model" / "metrics.json").read_text())["model"]
     assert exported["val_objective"] == pytest.approx(expected["val_objective"])
     assert load_exported(exp / "best_model").cfg.train.epochs == 2
+    members = json.loads((exp / "best_model" / "xmlai.json").read_text()).get("members")
+    assert (members is not None) == (expected is refit.mean)
+    # export_best.py on the experiment writes the same model again, a mean included
+    from distributed.export import export_best
+
+    again = export_best(str(exp), str(tmp_path / "again"), log=lambda _: None)
+    assert json.loads((again / "metrics.json").read_text())["model"]["val_objective"] == pytest.approx(
+        expected["val_objective"]
+    )
     assert LINE.match(logs[-1]) and logs[-2].startswith("report: "), logs[-3:]
     # progress for a log: one line per event, no carriage returns
     assert any(re.search(r"refit \w+ epoch 2/2: val_objective", line) for line in logs)
@@ -163,6 +185,17 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
         assert plot["items"] > 0, name  # points, bars or curves drawn
         assert mpimg.imread(png)[..., :3].std() > 0.02, name  # not a blank canvas
         assert f"src='{plot['file']}'" in html
+
+    # where stage 2 chooses the mean (here it may not have), export_best.py writes it as one model of two members:
+    # refit.json's chosen is then the mean's row, as run_refit saves it
+    saved = json.loads((exp / "refit.json").read_text())
+    (exp / "refit.json").write_text(json.dumps({**saved, "chosen": saved["mean"]}))
+    mean_dir = export_best(str(exp), str(tmp_path / "mean"), log=lambda _: None)
+    members = json.loads((mean_dir / "xmlai.json").read_text())["members"]
+    assert [Path(m["source"]).parent.name for m in members] == [f"trial_{t}" for t in refit.mean["members"]]
+    assert json.loads((mean_dir / "metrics.json").read_text())["model"]["val_objective"] == pytest.approx(
+        refit.mean["val_objective"]
+    )
 
 
 @pytest.mark.ray

@@ -176,3 +176,21 @@ def test_init_from_older_weights_keeps_what_they_lack_from_the_new_model(trained
     assert torch.equal(fresh.rule_trust, torch.zeros_like(fresh.rule_trust))
     legacy, _, _ = load_checkpoint(ck)  # loading it as it is: the behaviour it was trained with
     assert not bool(legacy.interp_prior_everywhere)
+
+
+@pytest.mark.parametrize("val_windows", [0, 7])
+def test_validation_metrics_reproduce_the_runs_own_figures_for_its_best_checkpoint(trained, val_windows, tmp_path):
+    """What stage 2 scores a mean of refits with must be what training reported for each refit: the same
+    windows (all, or the even subset of train.val_windows), draws of given clips and constants."""
+    from core.learn.train_loop import validation_metrics
+
+    cfg, data, out, res, _ = trained
+    if val_windows:  # a run that validates on a subset: its own figures, and the scoring's, are of that subset
+        assert len(data.val["features"]) > 2 * val_windows
+        cfg = apply_overrides(cfg, {"train.val_windows": val_windows, "train.epochs": 1})
+        out = tmp_path / "sub"
+        res = train(cfg, data, LocalHooks(out), progress=False, log=lambda s: None)
+    model, _, _ = load_checkpoint(out / "checkpoints" / "best")
+    got = validation_metrics(model, cfg, data)
+    for key in ("val_objective", "val_objective_ctx", "val_objective_vs_data", "ratio/scale", "ctx_ratio/level_db"):
+        assert got[key] == pytest.approx(res.best[key], rel=1e-5), key
