@@ -213,7 +213,7 @@ def _evaluate_average(dirs, sources, weights, draws: int, log) -> dict[str, Any]
     for name, model in [(s, load_checkpoint(d)[0]) for s, d in zip(sources, dirs)] + [("their mean", mean)]:
         s0 = assess(model, cfg, scalers, data.val, context=0.0)
         s1 = assess(model, cfg, scalers, data.val, context=context, seed=0, draws=draws)
-        m = training_metrics(s0, s1)
+        m = as_checkpoint_metrics(s0, s1)
         heads = " ".join(f"{h} {v:.3f}" for h, v in _heads(s0).items() if v is not None)
         log(
             f"  {name}: {m['val_objective_vs_data']:.3f} structure only / {m['val_objective_ctx_vs_data']:.3f} "
@@ -232,7 +232,7 @@ def _heads(s: dict) -> dict[str, float | None]:
     return {h: v["ratio_vs_data_constant"] for h, v in s["heads"].items()}
 
 
-def training_metrics(s0: dict, s1: dict) -> dict[str, Any]:
+def as_checkpoint_metrics(s0: dict, s1: dict) -> dict[str, Any]:
     """Two ``core.learn.assess`` reports (structure only, clips given) under the names a training checkpoint's
     ``metrics.json`` uses (``core.learn.epoch.validate``)."""
     m: dict[str, Any] = {}
