@@ -519,10 +519,13 @@ def comparison_line(
         )
     if mean is not None:
         m, mc = mean[OBJECTIVE], mean.get("val_objective_ctx", math.nan)
-        said = f"their mean {m:.4f}" + (f" ({mc:.4f} half given)" if math.isfinite(mc) else "")
         if m < min(b, d):
-            return f"{line}: {said} beats both by {min(b, d) - m:.4f}; exported the mean of the two{ctx}"
-        ctx += f"; {said}, not better"
+            if math.isfinite(mc) and math.isfinite(dc):
+                ctx = f"; with half the clips given {mc:.4f} vs {dc:.4f}" + (
+                    " (the default config is better there)" if dc < mc else ""
+                )
+            return f"{line}: their mean {m:.4f} beats both by {min(b, d) - m:.4f}; exported the mean of the two{ctx}"
+        ctx += f"; their mean {m:.4f}" + (f" ({mc:.4f} half given)" if math.isfinite(mc) else "") + ", not better"
     if b < d:
         noise = (
             f" (within the default run's epoch-to-epoch jitter of {jitter:.4f}: about a tie)"
