@@ -62,7 +62,7 @@ def chosen_checkpoint(exp_path: str) -> tuple[dict[str, Any], str]:
                 _in_experiment(exp, rel, path) for rel, path in zip(chosen["checkpoints_rel"], chosen["checkpoints"])
             ]
             if all(found):
-                ck = {"trial_id": chosen["trial_id"], "checkpoints": found, "metrics": chosen["metrics"]}
+                ck = {**chosen, "checkpoints": found}
                 return ck, f"{exp_path} {chosen_source(chosen)}"
         elif chosen:
             path = _in_experiment(exp, chosen.get("checkpoint_rel"), chosen.get("checkpoint"))
@@ -94,7 +94,9 @@ def export_choice(ck: dict[str, Any], out_dir: str | Path, source: str, log=prin
     if not ck.get("checkpoints"):
         return export_checkpoint(ck, out_dir, source, log)
     m = ck["metrics"]
-    out = export_mean(ck["checkpoints"], out_dir, metrics=m, baseline=_baseline(m), sources=list(ck["checkpoints"]))
+    labels = ck.get("labels") or [None] * len(ck["checkpoints"])
+    sources = [f"refit of {lb} ({c})" if lb else str(c) for lb, c in zip(labels, ck["checkpoints"])]
+    out = export_mean(ck["checkpoints"], out_dir, metrics=m, baseline=_baseline(m), sources=sources)
     log(
         f"{source}: {OBJECTIVE} {m[OBJECTIVE]:.4f} (baseline {BASELINE:.1f}) exported to {out}\n"
         f"load it with: core.serve.export.load_exported({str(out)!r})"

@@ -197,7 +197,8 @@ def test_search_refit_resume_after_a_crash_and_report(ray_session, data_cfg, tmp
     (exp / "refit.json").write_text(json.dumps({**saved, "chosen": saved["mean"]}))
     mean_dir = export_best(str(exp), str(tmp_path / "mean"), log=lambda _: None)
     members = json.loads((mean_dir / "xmlai.json").read_text())["members"]
-    assert [Path(m["source"]).parent.name for m in members] == [f"trial_{t}" for t in refit.mean["members"]]
+    assert [Path(m["source"].rstrip(")")).parent.name for m in members] == [f"trial_{t}" for t in refit.mean["members"]]
+    assert [m["source"].split(" (")[0] for m in members] == [f"refit of {lb}" for lb in refit.mean["labels"]]
     assert json.loads((mean_dir / "metrics.json").read_text())["model"]["val_objective"] == pytest.approx(
         refit.mean["val_objective"]
     )
