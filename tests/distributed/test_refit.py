@@ -12,14 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.config import apply_overrides, config_from_dict
-from distributed.refit import (
-    DEFAULT_LABEL,
-    auto_refit_top,
-    candidates,
-    comparison_line,
-    epoch_jitter,
-    refit_params,
-)
+from distributed.refit import DEFAULT_LABEL, auto_refit_top, candidates, refit_params
+from distributed.refit_verdict import comparison_line, epoch_jitter
 from distributed.settings import SearchSettings
 
 TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.early_stopping": 0, "train.warmup_epochs": 0}
