@@ -56,16 +56,18 @@ def comparison_line(
                 ctx = f"; with half the clips given {mc:.4f} vs {dc:.4f}" + (
                     " (the default config is better there)" if dc < mc else ""
                 )
-            return f"{line}: their mean {m:.4f} beats both by {min(b, d) - m:.4f}; exported the mean of the two{ctx}"
+            lead = min(b, d) - m
+            return f"{line}: their mean {m:.4f} beats both by {lead:.4f}{_tie(lead, jitter)}; exported the mean{ctx}"
         ctx += f"; their mean {m:.4f}" + (f" ({mc:.4f} half given)" if math.isfinite(mc) else "") + ", not better"
     if b < d:
-        noise = (
-            f" (within the default run's epoch-to-epoch jitter of {jitter:.4f}: about a tie)"
-            if jitter is not None and d - b < jitter
-            else ""
-        )
-        return f"{line}: the search beats the default by {d - b:.4f}{noise}; exported the best refit{ctx}"
+        return f"{line}: the search beats the default by {d - b:.4f}{_tie(d - b, jitter)}; exported the best refit{ctx}"
     return f"{line}: the search did NOT beat the default config; exported the default config's model{ctx}"
+
+
+def _tie(lead: float, jitter: float | None) -> str:
+    if jitter is not None and lead < jitter:
+        return f" (within the default run's epoch-to-epoch jitter of {jitter:.4f}: about a tie)"
+    return ""
 
 
 def format_refit_table(r: RefitResult) -> str:
