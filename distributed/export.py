@@ -193,7 +193,6 @@ def export_average(
 def _evaluate_average(dirs, sources, weights, draws: int, log) -> dict[str, Any]:
     from core.data.preprocess import prepare  # here: export without evaluation needs none of it
     from core.learn.assess import assess
-    from core.learn.checkpoint import load_checkpoint
     from core.learn.ensemble import load_mean
 
     mean, cfgs, scalers = load_mean(dirs, weights)
@@ -212,7 +211,7 @@ def _evaluate_average(dirs, sources, weights, draws: int, log) -> dict[str, Any]
         f"(against the files' own best constant; half given: the mean of {draws} draws)"
     )
     rows = []
-    for name, model in [(s, load_checkpoint(d)[0]) for s, d in zip(sources, dirs)] + [("their mean", mean)]:
+    for name, model in [*zip(sources, mean.members), ("their mean", mean)]:  # the mean holds its members
         s0 = assess(model, cfg, scalers, data.val, context=0.0)
         s1 = assess(model, cfg, scalers, data.val, context=context, seed=0, draws=draws)
         m = as_checkpoint_metrics(s0, s1)
