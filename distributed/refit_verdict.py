@@ -44,24 +44,26 @@ def comparison_line(
     line = f"refit best {b:.4f} vs default config {d:.4f} {same}"
     # the search ranks structure only; a user who gives keys wants to know the other figure too
     bc, dc = best.get("val_objective_ctx", math.nan), default.get("val_objective_ctx", math.nan)
-    ctx = ""
-    if math.isfinite(bc) and math.isfinite(dc):
-        ctx = f"; with half the clips given {bc:.4f} vs {dc:.4f}" + (
-            " (the default config is better there)" if dc < bc else ""
-        )
+    ctx = _given(bc, dc)
     if mean is not None:
         m, mc = mean[OBJECTIVE], mean.get("val_objective_ctx", math.nan)
         if m < min(b, d):
-            if math.isfinite(mc) and math.isfinite(dc):
-                ctx = f"; with half the clips given {mc:.4f} vs {dc:.4f}" + (
-                    " (the default config is better there)" if dc < mc else ""
-                )
+            ctx = _given(mc, dc) or ctx
             lead = min(b, d) - m
             return f"{line}: their mean {m:.4f} beats both by {lead:.4f}{_tie(lead, jitter)}; exported the mean{ctx}"
         ctx += f"; their mean {m:.4f}" + (f" ({mc:.4f} half given)" if math.isfinite(mc) else "") + ", not better"
     if b < d:
         return f"{line}: the search beats the default by {d - b:.4f}{_tie(d - b, jitter)}; exported the best refit{ctx}"
     return f"{line}: the search did NOT beat the default config; exported the default config's model{ctx}"
+
+
+def _given(x: float, default: float) -> str:
+    """The figures with half the clips given, of the exported candidate ``x`` against the default's ('' without one)."""
+    if not (math.isfinite(x) and math.isfinite(default)):
+        return ""
+    return f"; with half the clips given {x:.4f} vs {default:.4f}" + (
+        " (the default config is better there)" if default < x else ""
+    )
 
 
 def _tie(lead: float, jitter: float | None) -> str:
