@@ -70,6 +70,14 @@ def test_good_document_parses():
     assert tl.name == "Tøyen" and tl.duration == 1
 
 
+def test_blanks_between_elements_dropped_and_blank_content_kept():
+    root = safe_parse(b"<a>\n  <b> </b>\n  <c>x</c>\n</a>", "blanks.xml")
+    assert root.text is None and [el.tail for el in root] == [None, None]  # indentation dropped
+    assert [el.text for el in root] == [" ", "x"]  # an element's whole content stays, blank or not
+    kept = safe_parse(b"<a>\n  <b> </b>\n</a>", "blanks.xml", keep_comments=True)  # the writers' parse
+    assert kept.text == "\n  " and kept[0].tail == "\n"
+
+
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "SECRET_FILE"])
 def test_external_entity_refused(target, secret_file):
     url = secret_file.as_uri() if target == "SECRET_FILE" else target
