@@ -137,6 +137,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=5, help="rows of the final table")
     p.add_argument("--verbose", action="store_true", help="trial logs and per-epoch lines")
     p.add_argument(
+        "--no-report",
+        action="store_true",
+        help="skip the HTML report at the end (about 4 s of plotting; `python scripts/report.py EXPERIMENT` "
+        "writes it later)",
+    )
+    p.add_argument(
         "--debug",
         action="store_true",
         help="2 trials of 2 epochs in this process (no Ray) on a tiny corpus; full stack traces",
@@ -198,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from distributed.refit import search_and_refit  # here: importing Ray takes seconds, and --debug runs without it
 
-        search_and_refit(cfg, full, s, refit_top=args.refit_top)
+        search_and_refit(cfg, full, s, refit_top=args.refit_top, report=not args.no_report)
     return 0
 
 

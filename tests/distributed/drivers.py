@@ -41,6 +41,7 @@ def tune_args(data_cfg: DataConfig, *extra: str) -> list[str]:
         "16",
         "--refit-top",
         "0",  # stage 1 only: these tests are about the search, not the refit
+        "--no-report",  # nor the report (tests/distributed/test_refit.py checks it): its plots take seconds a run
         *extra,
     ]
 

@@ -97,6 +97,7 @@ def _kill_and_resume(data_cfg, tmp_path: Path, storage: str, env: dict, trials: 
     out = (tmp_path / "resume.log").read_text()
     assert resume.returncode == 0, out[-4000:]
     assert f"{trials} trials with results: {trials} finished" in out and " 0 errors" in out, out[-4000:]
+    assert "exported " in out and "report" not in out.split("exported ")[-1], out[-2000:]  # --no-report
 
     after = checkpoints_written(exp)
     assert len(after) == trials and set(finished_trials(exp)) == set(after)  # every trial accounted for, once
