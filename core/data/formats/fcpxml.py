@@ -91,6 +91,7 @@ never a hang; exact denominators stay below 10**12.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -215,9 +216,14 @@ class _Reader(EffectReading):
             items.append((el, made, offset + shift, offset + shift + duration))
             position = offset + duration
         # FCPX centres a transition on the cut: the clips abut at its middle and overlap it.
-        for tr_start, tr_end in transitions:
-            for _, made, start, end in items:
-                for clip in made:
+        if not transitions:
+            return
+        near = _Spans(transitions)
+        for _, made, start, end in items:
+            for clip in made:
+                # the transitions whose span holds the clip's end or start, in spine order (a later one wins)
+                for i in near.holding(clip.end, clip.start):
+                    tr_start, tr_end = transitions[i]
                     if tr_start <= clip.end <= tr_end and start < tr_start:
                         clip.transition_out = tr_end - tr_start
                     if tr_start <= clip.start <= tr_end and end > tr_end:
@@ -508,6 +514,25 @@ class _Reader(EffectReading):
             return 1.0, False
         overall = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
         return float(overall), len(slopes) > 1
+
+
+class _Spans:
+    """Which of a spine's transitions may hold a time, without comparing it with every one of them: a long
+    spine has thousands of clips and transitions, and each comparison of two Fractions costs a microsecond."""
+
+    def __init__(self, spans: list[tuple[Fraction, Fraction]]) -> None:
+        self.order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+        self.starts = [spans[i][0] for i in self.order]
+        self.longest = max(max(end - start for start, end in spans), Fraction(0))
+
+    def holding(self, *times: Fraction) -> list[int]:
+        """Indices (ascending) of the spans that start at most ``longest`` before one of ``times`` and not after
+        it: every span that holds one, and maybe a few that end before it (the caller checks)."""
+        found: set[int] = set()
+        for t in times:
+            lo, hi = bisect_left(self.starts, t - self.longest), bisect_right(self.starts, t)
+            found.update(self.order[lo:hi])
+        return sorted(found)
 
 
 def read_fcpxml(root: etree._Element, name: str) -> list[Timeline]:

@@ -18,6 +18,7 @@ from core.data.formats._xml import DocumentReader
 
 MAX_SECONDS = 10**9  # about 30 years: anything larger is corrupt
 MAX_PIXELS = 1 << 16
+MAX_CACHED_TIMES = 1 << 16  # distinct time texts remembered per document (a hostile file may hold millions)
 # Story elements: what a spine plays and what a clip may connect (with a lane) or hold (without)
 STORY = frozenset(("asset-clip", "clip", "ref-clip", "mc-clip", "sync-clip", "gap", "title", "video", "audio", "spine"))
 _TIME = re.compile(r"([+-]?\d+)(?:/(\d+))?s?$")
@@ -36,13 +37,20 @@ class FcpxmlBase(DocumentReader):
                     self.ids[ident] = el
         self.sources: dict[etree._Element, SourceInfo] = {}
         self.active: list[str] = []
+        # attribute text -> its checked time: a document repeats a few (frame durations, "0s", a clip length)
+        self.times: dict[str, Fraction] = {}
 
     # ---- typed attributes --------------------------------------------------------------------
 
     def time(self, text: str | None, where: str, what: str, default: Fraction | None = None) -> Fraction | None:
         """A rational time ``N/Ds`` or ``Ns`` (also ``N`` without the s, or decimal ``1.5s``) as
         exact seconds; length and magnitude are checked before any exact arithmetic."""
-        if text is None or not text.strip():
+        if text is None:
+            return default
+        value = self.times.get(text)
+        if value is not None:  # read and checked before
+            return value
+        if not text.strip():
             return default
         try:
             s = check_length(text)
@@ -58,6 +66,8 @@ class FcpxmlBase(DocumentReader):
             raise self.error(where, f"{what} {e}") from None
         if abs(value) > MAX_SECONDS:
             raise self.error(where, f"{what} {text.strip()[:40]} is absurd")
+        if len(self.times) < MAX_CACHED_TIMES:
+            self.times[text] = value
         return value
 
     def numbers(self, text: str | None, where: str, what: str) -> list[float]:
