@@ -137,6 +137,28 @@ class DocumentReader:
         self.root = root
         self.name = name
         self.getpath = root.getroottree().getpath
+        self.paths: dict[etree._Element, str] = {}  # see path()
+
+    def path(self, el: etree._Element) -> str:
+        """``getpath(el)``, without its cost in long lists: lxml counts an element's same-tag siblings before it
+        on every call, so a path for each of a playlist's or a spine's thousands of children is quadratic. The
+        first call for a child of a parent names all of that parent's children at once (``child_path``)."""
+        known = self.paths.get(el)
+        if known is not None:
+            return known
+        parent = el.getparent()
+        kids = [] if parent is None else [c for c in parent if isinstance(c.tag, str)]
+        if not kids or any(c.tag[0] == "{" for c in kids):  # the root, or names in a namespace: lxml's own
+            return self.getpath(el)
+        base = self.path(parent)
+        totals: dict[str, int] = {}
+        for c in kids:
+            totals[c.tag] = totals.get(c.tag, 0) + 1
+        seen: dict[str, int] = {}
+        for c in kids:
+            number = seen[c.tag] = seen.get(c.tag, 0) + 1
+            self.paths[c] = child_path(base, c.tag, number, totals[c.tag])
+        return self.paths[el]
 
     def error(self, where: str, reason: str) -> TimelineError:
         """A TimelineError naming the file, the place in it (may be empty) and what is wrong."""

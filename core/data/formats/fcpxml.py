@@ -245,7 +245,7 @@ class _Reader(EffectReading):
             for kind, clip in self.leaf_clips(el, tl_start, start, duration, shift, where):
                 clips.add(kind, lane, clip)
                 made.append(clip)
-        group = self.getpath(el)
+        group = self.path(el)
         for child in el:
             if child.tag not in STORY or child.get("lane") is None:
                 continue
@@ -283,7 +283,7 @@ class _Reader(EffectReading):
             name=name,
             enabled=enabled,
             clip_id=el.get("ref") or "",
-            xml_path=self.getpath(el),
+            xml_path=self.path(el),
             **source.clip_fields(),
             speed=speed,
             time_remap=remapped,
@@ -308,7 +308,7 @@ class _Reader(EffectReading):
             self.effects(owners, AUDIO_PARAMS, clip, where)
             made.append(("audio", clip))
         if len(made) == 2:
-            made[0][1].link_group = made[1][1].link_group = self.getpath(el)
+            made[0][1].link_group = made[1][1].link_group = self.path(el)
         return made
 
     # ---- compound and multicam clips ---------------------------------------------------------
@@ -374,7 +374,7 @@ class _Reader(EffectReading):
         self.effects(owners, VIDEO_PARAMS, outer_video, where)
         self.effects(owners, AUDIO_PARAMS, outer_audio, where)
         enabled = el.get("enabled", "1").strip() not in ("0", "false")
-        context = self.getpath(el)
+        context = self.path(el)
         out = []
         for (kind, clip_lane), made in inner.by_track.items():
             if not wanted[kind]:

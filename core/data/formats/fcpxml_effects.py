@@ -137,14 +137,14 @@ class EffectReading(FcpxmlBase):
         param = next((p for p in adj.iterchildren("param") if p.get("name") == pname), None)
         if param is not None:
             animated = param.find("keyframeAnimation") is not None or param.get("keyTimes") is not None
-            path, attr = self.getpath(param), None if animated or param.get("value") is None else "value"
+            path, attr = self.path(param), None if animated or param.get("value") is None else "value"
         elif adj.get(pname) is not None:
-            path, attr = self.getpath(adj), pname
+            path, attr = self.path(adj), pname
         else:
             path = None
         if path is not None:
             for canon, component in canons.items():
-                ctx.refs.setdefault(canon, ParamRef(path, attr, component, self.getpath(adj)))
+                ctx.refs.setdefault(canon, ParamRef(path, attr, component, self.path(adj)))
         rows: list[tuple[Fraction, list[tuple[str, float]], str]] = []
         if param is not None:
             anim = param.find("keyframeAnimation")

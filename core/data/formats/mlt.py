@@ -87,7 +87,7 @@ from core.data.formats._compose import compose_into
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, properties, property_text, ratio
-from core.data.formats.mlt_filters import RECT_PROPS, FilterReading, effect_name
+from core.data.formats.mlt_filters import RECT_PROPS, ClipsByTime, FilterReading, effect_name
 from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_mlt"]
@@ -184,6 +184,7 @@ class _Reader(FilterReading):
         zone, keys in timeline frames from the composition's ``in``, on top of each clip's own transform (as a
         compound clip's adjustments, ``_compose``). Kdenlive's own compositing transitions (``internal_added``)
         and Shotcut's per-track blends move nothing."""
+        by_time: dict[int, ClipsByTime] = {}  # id(track) -> its clips, looked up by time
         for tr in tractor.iterchildren("transition"):
             props = properties(tr)
             if props.get("internal_added") or props.get("mlt_service", "").lower() not in COMPOSITIONS:
@@ -202,7 +203,9 @@ class _Reader(FilterReading):
             composition = Clip(
                 "", Fraction(0), Fraction(0), curves=curves, static=static, param_refs=refs, effects=effects
             )
-            for clip in self.covered(tr, track.clips, cwhere):
+            if id(track) not in by_time:
+                by_time[id(track)] = ClipsByTime(track.clips)
+            for clip in self.covered(tr, by_time[id(track)], cwhere):
                 compose_into(clip, composition, static_interp="linear")
 
     def app(self) -> tuple[str | None, str | None]:
@@ -294,7 +297,7 @@ class _Reader(FilterReading):
         self.apply_filters(track_filters, clips, kind, track_len, where)
         clips.sort(key=lambda c: c.start)
         track = Track(
-            kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.getpath(el)
+            kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.path(el)
         )
         return track, track_len
 
@@ -356,7 +359,7 @@ class _Reader(FilterReading):
                 **source.clip_fields(),
                 speed=source.speed,
                 time_remap=source.remap,
-                xml_path=self.getpath(item),
+                xml_path=self.path(item),
             )
             if pending is not None:
                 clip.start -= Fraction(pending, 2) / self.rate

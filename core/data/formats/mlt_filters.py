@@ -6,6 +6,8 @@ producer, a track or the timeline (the rules are in ``mlt.py``'s docstring).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from fractions import Fraction
 
 from lxml import etree
 
@@ -29,12 +31,13 @@ class FilterReading(MltBase):
         A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
         clips that overlap its zone. A clip's own curve for a parameter wins.
         """
+        by_time = ClipsByTime(clips)
         for f in filters:
             refs: dict[str, ParamRef] = {}
             static: dict[str, float] = {}
             curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
             name = effect_name(f)
-            for clip in self.covered(f, clips, where):
+            for clip in self.covered(f, by_time, where):
                 if name is not None:
                     clip.effects.append(name)
                 for param, curve in curves.items():
@@ -50,13 +53,12 @@ class FilterReading(MltBase):
                         clip.static.setdefault(param, value)
                         clip.param_refs.setdefault(param, refs[param])
 
-    def covered(self, f: etree._Element, clips: list[Clip], where: str) -> list[Clip]:
+    def covered(self, f: etree._Element, clips: ClipsByTime, where: str) -> list[Clip]:
         """The clips that overlap the zone of a track or timeline filter or a composition (its ``in``/``out``
         in track frames; without them, everywhere)."""
         zone_in = self.secs(self.frames(f.get("in"), where, 0))
         out = self.frames(f.get("out"), where)
-        zone_out = self.secs(out + 1) if out is not None else None
-        return [c for c in clips if c.end > zone_in and (zone_out is None or c.start < zone_out)]
+        return clips.overlapping(zone_in, self.secs(out + 1) if out is not None else None)
 
     def curves(
         self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
@@ -76,9 +78,7 @@ class FilterReading(MltBase):
             f_out = self.frames(f.get("out"), fwhere)
             length = f_out - f_in + 1 if f_out is not None else default_len
             for canon, keys, prop, value in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
-                ref = ParamRef(
-                    self.getpath(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.getpath(f)
-                )
+                ref = ParamRef(self.path(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.path(f))
                 if keys and canon not in curves:
                     refs[canon] = ref
                     if value is None:
@@ -244,6 +244,29 @@ def _gain(text: str, where: str, reader: MltBase) -> float:
     if not nums:
         return 0.0
     return max(LEVEL_FLOOR_DB, nums[0]) if text.strip().lower().endswith("db") else gain_to_db(nums[0])
+
+
+class ClipsByTime:
+    """A track's clips, looked up by time: a playlist's clips follow one another (their starts and their ends
+    never go back), so the clips that overlap a zone are one run found by bisection, not by comparing every
+    clip with every filter and composition (quadratic: 2,000 clips under 1,000 compositions took 2 s). Clips in
+    any other order are compared one by one."""
+
+    def __init__(self, clips: list[Clip]) -> None:
+        self.clips = clips
+        self.starts = [c.start for c in clips]
+        self.ends = [c.end for c in clips]
+        self.in_order = all(a <= b for a, b in zip(self.starts, self.starts[1:])) and all(
+            a <= b for a, b in zip(self.ends, self.ends[1:])
+        )
+
+    def overlapping(self, zone_in: Fraction, zone_out: Fraction | None) -> list[Clip]:
+        """The clips that end after ``zone_in`` and start before ``zone_out`` (None: no end), in track order."""
+        if not self.in_order:
+            return [c for c in self.clips if c.end > zone_in and (zone_out is None or c.start < zone_out)]
+        first = bisect_right(self.ends, zone_in)  # the first clip that ends after zone_in
+        stop = len(self.clips) if zone_out is None else bisect_left(self.starts, zone_out)
+        return self.clips[first:stop]
 
 
 def _drop_defaults(found: dict[str, list[Key]]):

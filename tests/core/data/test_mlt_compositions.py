@@ -6,8 +6,14 @@ test projects was lost). Expected values are worked out by hand from the documen
 from __future__ import annotations
 
 from fractions import Fraction as F
+from itertools import accumulate
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.data.formats import read_bytes
+from core.data.formats.mlt_filters import ClipsByTime
+from core.data.timeline import Clip
 
 DOC = (
     '<mlt version="7.0.0"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
@@ -75,3 +81,17 @@ def test_the_zoom_of_a_real_kdenlive_project(realworld_dir):
     (title,) = [t for t in tl.tracks if t.kind == "video"][1].clips
     keys = [(k.time, round(k.value, 4)) for k in title.curves["scale"].keys]
     assert keys == [(0, 82.9688), (F(149 * 1001, 30000), round(82.9688 * 0.9, 4))]
+
+
+_T = st.fractions(min_value=0, max_value=30, max_denominator=4)
+
+
+@given(st.lists(st.tuples(_T, _T), max_size=10), st.booleans(), _T, st.none() | _T)
+def test_the_clips_a_zone_covers_are_found_by_time_as_by_comparing_each(spans, in_order, zone_in, zone_out):
+    # filters and compositions find their clips by bisection where a track's clips follow one another (linear in
+    # a long Kdenlive project instead of quadratic), and by comparing each clip otherwise
+    if in_order:  # a playlist: each clip starts where the one before ends, or later
+        spans = list(accumulate(spans, lambda prev, span: (prev[1] + span[0], prev[1] + span[0] + span[1])))
+    clips = [Clip("", start, max(start, end)) for start, end in spans]
+    expected = [c for c in clips if c.end > zone_in and (zone_out is None or c.start < zone_out)]
+    assert ClipsByTime(clips).overlapping(zone_in, zone_out) == expected

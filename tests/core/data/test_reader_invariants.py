@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from core.data.formats import _prolog, detect_dialect, read_bytes, read_file
-from core.data.formats._xml import make_parser
+from core.data.formats._xml import DocumentReader, make_parser, safe_parse
 from core.data.formats.fcpxml import read_fcpxml
 from core.data.formats.mlt import read_mlt
 from core.data.formats.xmeml import read_xmeml
@@ -86,3 +86,13 @@ def test_fields_and_static_values(path):
             for param, curve in clip.curves.items():
                 if len(curve) > 1:
                     assert param not in clip.static
+
+
+@pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
+def test_paths_named_by_sibling_count_are_lxmls_own(path):
+    """The readers name an element's place by counting its siblings once per parent (``DocumentReader.path``),
+    not by lxml's ``getpath``, which is quadratic in a long playlist or spine: the same strings."""
+    root = safe_parse(path.read_bytes(), str(path))
+    reader, getpath = DocumentReader(root, str(path)), root.getroottree().getpath
+    elements = list(root.iter(tag=etree.Element))[:3000]  # the first 3,000 of the biggest production files
+    assert [reader.path(el) for el in elements] == [getpath(el) for el in elements]
