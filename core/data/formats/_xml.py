@@ -29,7 +29,7 @@ def make_parser(keep_comments: bool = False, drop_blanks: bool = False) -> etree
     document in place and keep what they do not change); readers drop them.
     ``drop_blanks``: drop the whitespace between elements (libxml2's ``keepBlanks`` off), which the readers
     never look at: the indentation of a pretty-printed export is a text node after every element, and
-    not allocating them makes parsing about a third faster on dense files (``benchmarks/bench_parse.py``).
+    not allocating them makes lxml's parse 15-35 % faster on exports (``benchmarks/bench_parse.py``).
     Whitespace that is an element's whole content (``<name> </name>``) stays. Writers keep every blank.
     """
     return etree.XMLParser(
