@@ -22,7 +22,7 @@ from core.data.formats.mlt import read_mlt
 from core.data.formats.xmeml import read_xmeml
 from core.data.timeline import Timeline, TimelineError
 
-__all__ = ["read_bytes", "read_file", "detect_dialect", "DIALECTS"]
+__all__ = ["read_bytes", "read_file", "read_root", "detect_dialect", "DIALECTS"]
 
 DIALECTS = {"xmeml": "xmeml", "fcpxml": "fcpxml", "mlt": "mlt"}  # root tag -> dialect
 
@@ -53,7 +53,11 @@ def _no_cyclic_gc():
 
 
 def _read(data: bytes, name: str) -> list[Timeline]:
-    root = safe_parse(data, name)
+    return read_root(safe_parse(data, name), data, name)
+
+
+def read_root(root: etree._Element, data: bytes, name: str) -> list[Timeline]:
+    """The timelines of a parsed document (``root``, parsed from ``data``, the bytes of file ``name``)."""
     dialect = detect_dialect(root)
     if dialect == "xmeml":
         return read_xmeml(root, name, prolog=_prolog(data))

@@ -11,11 +11,8 @@ from fractions import Fraction
 import pytest
 from lxml import etree
 
-from core.data.formats import _prolog, detect_dialect, read_bytes, read_file
+from core.data.formats import read_bytes, read_file, read_root
 from core.data.formats._xml import DocumentReader, make_parser, safe_parse
-from core.data.formats.fcpxml import read_fcpxml
-from core.data.formats.mlt import read_mlt
-from core.data.formats.xmeml import read_xmeml
 from core.data.timeline import INTERPOLATIONS, MEDIA_KINDS, PARAMS
 from tests.conftest import corpus_params
 from tests.core.data._corpus import TIMELINE_FILES
@@ -51,9 +48,7 @@ def test_dropping_blanks_changes_nothing(path):
     data, name = path.read_bytes(), str(path)
     root = etree.fromstring(data, make_parser())
     assert any(el.tail and not el.tail.strip() for el in root.iter())  # the blanks are there to be dropped
-    read = {"xmeml": lambda: read_xmeml(root, name, _prolog(data)), "fcpxml": lambda: read_fcpxml(root, name)}
-    kept = read.get(detect_dialect(root), lambda: read_mlt(root, name))()
-    assert kept == read_bytes(data, name)  # the dataclasses, exact times and all
+    assert read_root(root, data, name) == read_bytes(data, name)  # the dataclasses, exact times and all
 
 
 @pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
