@@ -339,7 +339,7 @@ class _Reader(FilterReading):
                 raise self.error(ewhere, f"unknown producer {item.get('producer')!r}")
             length = self.entry_length(item, ewhere)
             e_in = self.frames(item.get("in"), ewhere, self.frames(producer.get("in"), ewhere, 0))
-            if producer.tag == "tractor" and property_text(producer, "shotcut:transition"):
+            if producer.tag == "tractor" and self.prop(producer, "shotcut:transition"):
                 # The transition overlaps both neighbours: they meet at its middle.
                 if clips and clips[-1].end == self.secs(pos):
                     clips[-1].end += Fraction(length, 2) / self.rate
@@ -436,20 +436,20 @@ class _Reader(FilterReading):
 
     def clip_name(self, producer: etree._Element, entry: etree._Element) -> str:
         for prop in ("kdenlive:clipname", "shotcut:caption", "resource"):
-            value = property_text(producer, prop)
+            value = self.prop(producer, prop)
             if value:
                 return os.path.basename(value) if prop == "resource" else value
         return entry.get("producer") or ""
 
     def media_kind(self, producer: etree._Element, track_kind: str) -> str:
-        if producer.tag == "tractor" or property_text(producer, "kdenlive:producer_type") == "17":
+        if producer.tag == "tractor" or self.prop(producer, "kdenlive:producer_type") == "17":
             return "sequence"
-        service = (property_text(producer, "mlt_service") or "").lower()
+        service = (self.prop(producer, "mlt_service") or "").lower()
         if service in ("xml", "tractor", "consumer") or service.startswith("xml"):
             return "sequence"
         if service in GENERATOR_SERVICES:
             return "generator"
-        resource = (property_text(producer, "resource") or "").lower()
+        resource = (self.prop(producer, "resource") or "").lower()
         if service in STILL_SERVICES or is_still_path(resource):
             return "still"
         return "audio" if track_kind == "audio" else "video"

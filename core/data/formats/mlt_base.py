@@ -16,6 +16,7 @@ from core.data.formats._xml import DEFAULT_SIZE, DocumentReader
 
 MAX_FRAMES = 10**12
 MAX_PIXELS = 1 << 16
+MAX_CACHED = 1 << 16  # position texts and frame counts remembered per document (a hostile file may hold millions)
 
 
 class MltBase(DocumentReader):
@@ -47,6 +48,11 @@ class MltBase(DocumentReader):
         self.stated_size = (self.int_attr(profile, "width"), self.int_attr(profile, "height"))
         self.pixel_aspect = ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
         self.sources: dict[etree._Element, SourceInfo] = {}
+        # Per document: producers are shared by many entries, and positions repeat (a producer's in
+        # and out, lengths, clip edges), so each is read or converted once.
+        self.positions: dict[str, int] = {}  # position text -> its checked frame
+        self.seconds: dict[int, Fraction] = {}  # frame -> seconds
+        self.props: dict[etree._Element, dict[str, str | None]] = {}  # element -> property name -> first text
 
     def int_attr(self, el: etree._Element, what: str) -> int | None:
         text = el.get(what)
@@ -64,7 +70,12 @@ class MltBase(DocumentReader):
 
     def frames(self, text: str | None, where: str, default: int | None = None) -> int | None:
         """A position as MLT parses it: frames, clock ``HH:MM:SS.mmm`` or SMPTE ``HH:MM:SS:FF``."""
-        if text is None or not text.strip():
+        if text is None:
+            return default
+        value = self.positions.get(text)
+        if value is not None:  # read and checked before
+            return value
+        if not text.strip():
             return default
         s = text.strip()
         try:
@@ -79,6 +90,8 @@ class MltBase(DocumentReader):
             raise self.error(where, f"not a time: {s[:40]!r}") from None
         if abs(value) > MAX_FRAMES:
             raise self.error(where, f"time {s[:40]} is absurd")
+        if len(self.positions) < MAX_CACHED:
+            self.positions[text] = value
         return value
 
     def clock(self, s: str) -> int:
@@ -97,7 +110,22 @@ class MltBase(DocumentReader):
         )
 
     def secs(self, frames: int) -> Fraction:
-        return Fraction(frames) / self.rate
+        value = self.seconds.get(frames)
+        if value is None:
+            value = Fraction(frames) / self.rate
+            if len(self.seconds) < MAX_CACHED:
+                self.seconds[frames] = value
+        return value
+
+    def prop(self, el: etree._Element, name: str) -> str | None:
+        """``property_text(el, name)`` for an element read many times (a producer shared by entries):
+        its properties are indexed on first use."""
+        props = self.props.get(el)
+        if props is None:
+            props = self.props[el] = {}
+            for p in el.iterchildren("property"):
+                props.setdefault(p.get("name"), p.text)
+        return props.get(name)
 
 
 def ratio(num: str | None, den: str | None) -> float | None:

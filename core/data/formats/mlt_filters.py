@@ -12,12 +12,13 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import NumberError, bounded_float, leading_numbers
-from core.data.formats.mlt_base import MltBase, properties
+from core.data.formats.mlt_base import MltBase
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, gain_to_db
 
 FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
 HOLD_MARKERS = frozenset("|!")
 METERS = frozenset(("audiolevel",))
+_NAMING = frozenset(("disable", "mlt_service", "kdenlive_id", "shotcut:filter"))  # what effect_name reads
 RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
 _KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
 
@@ -206,7 +207,11 @@ def _one_value(keys: list[Key]) -> float | None:
 def effect_name(f: etree._Element) -> str | None:
     """Kdenlive's effect id, Shotcut's filter name or the MLT service of an enabled filter (None
     for a disabled one and for Kdenlive's level meter, which changes nothing)."""
-    props = properties(f)
+    props = {}  # properties(f) for the four names it needs (a filter has dozens of others)
+    for p in f.iterchildren("property"):
+        name = p.get("name")
+        if name in _NAMING:
+            props[name] = (p.text or "").strip()
     if props.get("disable") == "1" or props.get("mlt_service") in METERS:
         return None
     return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
