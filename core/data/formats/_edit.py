@@ -118,12 +118,70 @@ def track_label(tl: Timeline, k: int) -> str:
     return f"{'V' if track.kind == 'video' else 'A'}{track.index + 1}"
 
 
-def find(tree: etree._ElementTree, path: str | None) -> etree._Element | None:
-    """The element at a locator path, None when there is none (or not exactly one)."""
-    if not path:
-        return None
-    found = tree.xpath(path)
-    return found[0] if len(found) == 1 and isinstance(found[0], etree._Element) else None
+_STEP = re.compile(r"([A-Za-z_][\w.\-]*)(?:\[([1-9]\d{0,8})\])?$")  # ``tag`` or ``tag[n]``, as getpath writes them
+
+
+class Locator:
+    """Finds elements of a document being edited by locator path (``Clip.xml_path``, ``ParamRef.path``:
+    what lxml's ``getpath`` gives, ``/xmeml/sequence/media/video/track[2]/clipitem[7]``).
+
+    XPath counts an element's same-tag siblings on every lookup, so a lookup per clip of a long track,
+    spine or playlist is quadratic in its length (and lxml's ``len`` counts the children too). Here each
+    parent's children are indexed by tag the first time a path passes through it, and not again: the
+    writers add an element after its same-tag siblings (a filter after the filters, a param after the
+    params) and remove only keyframes, which no locator passes through, so the index stays right. A
+    path of any other shape (namespaces, ``*``, predicates) goes to XPath.
+    """
+
+    def __init__(self, tree: etree._ElementTree) -> None:
+        self.tree = tree
+        self.root = tree.getroot()
+        self.children: dict[etree._Element, dict[str, list[etree._Element]]] = {}  # parent -> tag -> children
+
+    def find(self, path: str | None) -> etree._Element | None:
+        """The element at ``path``, None when there is none (or not exactly one)."""
+        if not path:
+            return None
+        steps = path.split("/")
+        if steps[0] or len(steps) < 2:
+            return self.xpath(path)
+        el = None
+        for step in steps[1:]:
+            m = _STEP.match(step)
+            if m is None:
+                return self.xpath(path)
+            tag, number = m.group(1), m.group(2)
+            if el is None:  # the root element
+                if tag != self.root.tag or number not in (None, "1"):
+                    return None
+                el = self.root
+                continue
+            same = self.by_tag(el).get(tag)
+            if not same:
+                return None
+            if number is None:
+                if len(same) != 1:  # several: XPath would go on from each of them
+                    return self.xpath(path)
+                el = same[0]
+            else:
+                n = int(number)
+                if n > len(same):
+                    return None
+                el = same[n - 1]
+        return el
+
+    def by_tag(self, parent: etree._Element) -> dict[str, list[etree._Element]]:
+        tags = self.children.get(parent)
+        if tags is None:
+            tags = self.children[parent] = {}
+            for child in parent:
+                if isinstance(child.tag, str):
+                    tags.setdefault(child.tag, []).append(child)
+        return tags
+
+    def xpath(self, path: str) -> etree._Element | None:
+        found = self.tree.xpath(path)
+        return found[0] if len(found) == 1 and isinstance(found[0], etree._Element) else None
 
 
 def insert_before(parent: etree._Element, child: etree._Element, before_tags: set[str] | frozenset[str]) -> None:

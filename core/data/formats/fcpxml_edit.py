@@ -31,7 +31,7 @@ from lxml import etree
 
 from core.data.formats._edit import (
     STATIC_NOTE,
-    find,
+    Locator,
     frame_keys,
     joint_rows,
     number_text,
@@ -91,12 +91,13 @@ class ClipWriter:
     """Writes clips' predicted curves into one document (``_edit.write_back`` drives it)."""
 
     def __init__(self, tree: etree._ElementTree, name: str) -> None:
-        self.tree = tree
+        self.doc = Locator(tree)
         root = tree.getroot()
         self.reader = _Reader(root, name)  # the reader's own time parsing
         # FCPXML 1.2 files key with attribute lists; later ones with keyframeAnimation
         self.lists = root.find(".//keyframeAnimation") is None and root.find(".//param[@keyTimes]") is not None
-        self.contents: dict[int, Counter] = {}  # id(timeline) -> (container path, kind) -> clips
+        # id(timeline) -> ((container path, kind) -> clips, id(clip) -> its track's kind)
+        self.contents: dict[int, tuple[Counter, dict[int, str]]] = {}
 
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
@@ -104,7 +105,7 @@ class ClipWriter:
         if isinstance(target, str):
             return [(p, 0, target) for p in curves]
         el, shift, allowed = target
-        return _Clip(self.tree, tl, clip, el, shift, allowed, self.lists).write(curves)
+        return _Clip(self.doc, tl, clip, el, shift, allowed, self.lists).write(curves)
 
     def target(self, tl: Timeline, clip: Clip):
         """(element, its time shift, adjustments allowed) to write ``clip``'s curves into, or why none.
@@ -113,18 +114,20 @@ class ClipWriter:
         the container (its adjustments apply on top of the content's, as the reader composes them).
         """
         if not clip.xml_context:
-            el = find(self.tree, clip.xml_path)
+            el = self.doc.find(clip.xml_path)
             if el is None:
                 return "clip element not found"
             return el, clip.start - clip.source_in, ALLOWED.get(el.tag, frozenset(INTRINSIC))
         shared = "inside a compound or multicam clip with other content: not written"
         if len(clip.xml_context) != 1:
             return shared
-        counts = self.contents.get(id(tl))
-        if counts is None:
-            counts = self.contents[id(tl)] = Counter((c.xml_context, t.kind) for t, c in tl.iter_clips())
-        kind = next(t.kind for t, c in tl.iter_clips() if c is clip)
-        container, inner = find(self.tree, clip.xml_context[0]), find(self.tree, clip.xml_path)
+        contents = self.contents.get(id(tl))
+        if contents is None:
+            counts = Counter((c.xml_context, t.kind) for t, c in tl.iter_clips())
+            contents = self.contents[id(tl)] = (counts, {id(c): t.kind for t, c in tl.iter_clips()})
+        counts, kinds = contents
+        kind = kinds[id(clip)]
+        container, inner = self.doc.find(clip.xml_context[0]), self.doc.find(clip.xml_path)
         if counts[(clip.xml_context, kind)] != 1 or container is None or inner is None:
             return shared
         parent = inner.getparent()
@@ -145,8 +148,8 @@ class ClipWriter:
 class _Clip:
     """One clip's curves written into an element (the clip's, or its container's)."""
 
-    def __init__(self, tree, tl: Timeline, clip: Clip, el, shift: Fraction, allowed, lists: bool) -> None:
-        self.tree, self.tl, self.clip, self.lists = tree, tl, clip, lists
+    def __init__(self, doc, tl: Timeline, clip: Clip, el, shift: Fraction, allowed, lists: bool) -> None:
+        self.doc, self.tl, self.clip, self.lists = doc, tl, clip, lists
         self.el, self.shift, self.allowed = el, shift, allowed  # timeline = local + shift for the element
         self.container = bool(clip.xml_context)
         self.rate = Fraction(tl.rate)
@@ -216,7 +219,7 @@ class _Clip:
 
     def into_static(self, partner: str, wanted: list[str], curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         ref = self.clip.param_refs.get(partner)
-        el = find(self.tree, ref.path) if ref is not None else None
+        el = self.doc.find(ref.path) if ref is not None else None
         if el is None or ref.attr is None:
             return [(p, 0, f"shares position with given {partner}") for p in wanted]
         parts = (el.get(ref.attr) or "").split()
@@ -238,7 +241,7 @@ class _Clip:
         if tag not in self.allowed:
             return None
         ref = self.clip.param_refs.get(param)
-        adj = find(self.tree, ref.filter_path) if ref is not None else None
+        adj = self.doc.find(ref.filter_path) if ref is not None else None
         if adj is not None and adj.tag == tag and adj.getparent() is el:
             return adj  # the parameter's own place (a static default), in the clip element's time
         for child in el.iterchildren(tag):

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from lxml import etree
 
-from core.data.formats._edit import find, frame_keys, joint_rows, number_text, place
+from core.data.formats._edit import Locator, frame_keys, joint_rows, number_text, place
 from core.data.formats.mlt import _Reader
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline
 
@@ -29,29 +29,55 @@ class ClipWriter:
     """Writes clips' predicted curves into one document (``_edit.write_back`` drives it)."""
 
     def __init__(self, tree: etree._ElementTree, name: str) -> None:
-        self.tree = tree
+        self.doc = Locator(tree)
         self.reader = _Reader(tree.getroot(), name)  # the reader's own clock parsing and entry lengths
-        self.ids = {el.get("id") for el in tree.getroot().iter() if isinstance(el.tag, str) and el.get("id")}
+        self.ids = _FilterIds(el.get("id") for el in tree.getroot().iter() if isinstance(el.tag, str) and el.get("id"))
+        # playlist -> its entries' first frames (the writer adds filters to entries, never entries to playlists)
+        self.positions: dict[etree._Element, dict[etree._Element, int]] = {}
 
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
-        return _clip(self.tree, self.reader, self.ids, tl, clip, curves)
+        return _clip(self.doc, self.reader, self.ids, self.position, clip, curves)
+
+    def position(self, entry: etree._Element, where: str) -> int:
+        """The entry's first frame in its playlist, counted by the reader's own rules."""
+        playlist = entry.getparent()
+        positions = self.positions.get(playlist)
+        if positions is None:
+            positions = self.positions[playlist] = {}
+            position = 0
+            for item in playlist:
+                if item.tag == "blank":
+                    position += self.reader.frames(item.get("length"), where, 0)
+                elif item.tag == "entry":
+                    positions[item] = position
+                    position += self.reader.entry_length(item, where)
+        return positions[entry]
 
 
-def _clip(tree, reader: _Reader, ids: set, tl: Timeline, clip: Clip, curves: dict[str, Curve]):
-    entry = find(tree, clip.xml_path)
+class _FilterIds:
+    """Ids for new filters, ``xmlai_filter<n>`` with the first numbers the document does not use."""
+
+    def __init__(self, taken) -> None:
+        self.taken = set(taken)
+        self.n = 0
+
+    def new(self) -> str:
+        self.n += 1
+        while f"xmlai_filter{self.n}" in self.taken:
+            self.n += 1
+        return f"xmlai_filter{self.n}"
+
+
+def _clip(doc, reader: _Reader, ids: _FilterIds, position_of, clip: Clip, curves: dict[str, Curve]):
+    entry = doc.find(clip.xml_path)
     if entry is None or entry.tag != "entry" or entry.getparent() is None:
         return [(p, 0, "clip element not found") for p in curves]
     where = f"entry {entry.get('producer')}"
     producer = reader.ids.get(entry.get("producer") or "")
     p_in = reader.frames(producer.get("in"), where, 0) if producer is not None else 0
     e_in = reader.frames(entry.get("in"), where, p_in)
-    position = 0
-    for item in entry.itersiblings(preceding=True):  # the entry's first frame in its playlist
-        if item.tag == "blank":
-            position += reader.frames(item.get("length"), where, 0)
-        elif item.tag == "entry":
-            position += reader.entry_length(item, where)
+    position = position_of(entry, where)
     rate = Fraction(reader.rate)
 
     def to_frame(t: Fraction) -> Fraction:
@@ -97,13 +123,8 @@ def _animation(keys, text) -> str:
     return ";".join(f"{k.frame}{MARKERS[k.interp]}={text(k.value)}" for k in keys)
 
 
-def _filter(entry: etree._Element, ids: set, props: dict[str, str]) -> None:
-    n = 1
-    while f"xmlai_filter{n}" in ids:
-        n += 1
-    ident = f"xmlai_filter{n}"
-    ids.add(ident)
-    f = etree.Element("filter", id=ident)
+def _filter(entry: etree._Element, ids: _FilterIds, props: dict[str, str]) -> None:
+    f = etree.Element("filter", id=ids.new())
     for key, value in props.items():
         etree.SubElement(f, "property", name=key).text = value
     place(entry, f, len(entry))

@@ -22,7 +22,7 @@ from lxml import etree
 from core.data.formats._edit import (
     STATIC_NOTE,
     FrameKey,
-    find,
+    Locator,
     frame_keys,
     insert_before,
     joint_rows,
@@ -65,16 +65,16 @@ class ClipWriter:
     """Writes clips' predicted curves into one document (``_edit.write_back`` drives it)."""
 
     def __init__(self, tree: etree._ElementTree, name: str) -> None:
-        self.tree = tree
+        self.doc = Locator(tree)
         self.reader = _Reader(tree.getroot(), name)  # the reader's own rate and frame parsing
 
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
-        return _clip(self.tree, self.reader, tl, clip, curves)
+        return _clip(self.doc, self.reader, tl, clip, curves)
 
 
-def _clip(tree, reader: _Reader, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
-    el = find(tree, clip.xml_path)
+def _clip(doc, reader: _Reader, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
+    el = doc.find(clip.xml_path)
     if el is None or el.tag not in ("clipitem", "generatoritem"):
         return [(p, 0, "clip element not found") for p in curves]
     unit = _unit(reader, el, Fraction(tl.rate), tl.name)
@@ -85,9 +85,9 @@ def _clip(tree, reader: _Reader, tl: Timeline, clip: Clip, curves: dict[str, Cur
 
     out = []
     for param in [p for p in PARAMETERS if p in curves and p not in CENTER]:
-        out.append((param, _scalar(tree, el, clip, param, curves[param], to_when), ""))
+        out.append((param, _scalar(doc, el, clip, param, curves[param], to_when), ""))
     if any(p in curves for p in CENTER):
-        out += _center(tree, el, clip, curves, to_when, reader)
+        out += _center(doc, el, clip, curves, to_when, reader)
     return out
 
 
@@ -111,20 +111,20 @@ def _to_file(param: str, clip: Clip, value: float) -> float:
     return value
 
 
-def _scalar(tree, el, clip: Clip, param: str, curve: Curve, to_when) -> int:
+def _scalar(doc, el, clip: Clip, param: str, curve: Curve, to_when) -> int:
     keys = frame_keys([(k.time, _to_file(param, clip, k.value), k.interp) for k in curve.keys], to_when, holds=False)
-    p_el = _parameter(tree, el, clip, param, keys[0].value)
+    p_el = _parameter(doc, el, clip, param, keys[0].value)
     _write_keys(p_el, keys, lambda v_el, v: setattr(v_el, "text", number_text(v)))
     return len(keys)
 
 
-def _center(tree, el, clip: Clip, curves: dict[str, Curve], to_when, reader) -> list[tuple[str, int, str]]:
+def _center(doc, el, clip: Clip, curves: dict[str, Curve], to_when, reader) -> list[tuple[str, int, str]]:
     """Centre: one point parameter for both components."""
     given = [p for p in CENTER if len(clip.curves.get(p, ()))]
     wanted = [p for p in CENTER if p in curves]
     if given:  # the partner is given (a static point: a keyed point gives both components)
         ref = clip.param_refs.get(given[0])
-        p_el = find(tree, ref.path) if ref is not None else None
+        p_el = doc.find(ref.path) if ref is not None else None
         if p_el is None or p_el.find("keyframe") is not None:
             return [(p, 0, f"shares the centre point with given {given[0]}") for p in wanted]
         out = []
@@ -134,7 +134,7 @@ def _center(tree, el, clip: Clip, curves: dict[str, Curve], to_when, reader) -> 
             written = 1 if abs(value - PARAMS[p][0]) > 1e-9 else 0  # the reader gives a default no curve
             out.append((p, written, STATIC_NOTE.format(given[0]) if written else "the prediction is the default"))
         return out
-    existing = _existing_parameter(tree, el, clip, "center_x")
+    existing = _existing_parameter(doc, el, clip, "center_x")
     fixed = []
     for p in CENTER:  # a component that is not predicted keeps what the file says (the default)
         text = existing.findtext(f"value/{COMPONENTS[p]}") if existing is not None else None
@@ -144,7 +144,7 @@ def _center(tree, el, clip: Clip, curves: dict[str, Curve], to_when, reader) -> 
             fixed.append(PARAMS[p][0])
     rows = joint_rows([curves.get(p) for p in CENTER], fixed)
     keys = frame_keys(rows, to_when, holds=False)
-    p_el = _parameter(tree, el, clip, "center_x", keys[0].value)
+    p_el = _parameter(doc, el, clip, "center_x", keys[0].value)
 
     def set_point(v_el: etree._Element, v: tuple) -> None:
         for p, x in zip(CENTER, v):
@@ -164,19 +164,19 @@ def _set_component(parent: etree._Element, path: str | None, component: str, val
     c_el.text = number_text(value)
 
 
-def _existing_parameter(tree, el: etree._Element, clip: Clip, param: str) -> etree._Element | None:
+def _existing_parameter(doc, el: etree._Element, clip: Clip, param: str) -> etree._Element | None:
     """The ``<parameter>`` the reader found for ``param`` (one at its default), if any."""
     ref = clip.param_refs.get(param)
-    p_el = find(tree, ref.path) if ref is not None else None
+    p_el = doc.find(ref.path) if ref is not None else None
     if p_el is not None and p_el.tag == "parameter" and el in p_el.iterancestors():
         return p_el
     return None
 
 
-def _parameter(tree, el: etree._Element, clip: Clip, param: str, first_value) -> etree._Element:
+def _parameter(doc, el: etree._Element, clip: Clip, param: str, first_value) -> etree._Element:
     """The ``<parameter>`` element to write ``param``'s keys into: the existing one, or a new one in
     an enabled filter of that effect, or in a new filter."""
-    p_el = _existing_parameter(tree, el, clip, param)
+    p_el = _existing_parameter(doc, el, clip, param)
     if p_el is not None:
         return p_el
     effect_id, pid, pname, vmin, vmax = PARAMETERS[param]

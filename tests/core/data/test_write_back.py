@@ -11,10 +11,12 @@ import pytest
 from lxml import etree
 
 from core.data.formats import read_bytes, read_file
-from core.data.formats._edit import serialize
+from core.data.formats._edit import Locator, parse_for_edit, serialize
 from core.data.formats._xml import safe_parse
 from core.data.formats.write_back import write_back
-from core.data.timeline import Curve, Key
+from core.data.timeline import Curve, Key, TimelineError
+from tests.conftest import corpus_params
+from tests.core.data._corpus import TIMELINE_FILES
 
 BOM = b"\xef\xbb\xbf"
 
@@ -372,3 +374,49 @@ def test_a_clip_the_locator_cannot_find_is_reported_not_written(realworld_dir):
     out, changes = write_back(data, str(path), [tl], [{(k, 0): {"pan": Curve([Key(F(0), 0.3)])}}])
     assert [(c.after, c.note) for c in changes] == [(0, "clip element not found")]
     assert serialize(safe_parse(data, "x", keep_comments=True).getroottree(), data) == out
+
+
+# ---- locating elements --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", corpus_params(TIMELINE_FILES))
+def test_the_locator_finds_what_xpath_finds_for_every_locator_of_a_real_file(path):
+    """``Locator`` indexes each parent's children by tag instead of running XPath per path: the same
+    element (or none) for every clip, container and parameter locator the reader made."""
+    data = path.read_bytes()
+    try:
+        timelines = read_bytes(data, str(path))
+    except TimelineError:
+        pytest.skip("the reader refuses this file")
+    tree = parse_for_edit(data, str(path))
+    paths = set()
+    for tl in timelines:
+        for _, clip in tl.iter_clips():
+            paths.update((clip.xml_path, *clip.xml_context))
+            for ref in clip.param_refs.values():
+                paths.update((ref.path, ref.filter_path))
+    paths.discard(None)
+    locate = Locator(tree)
+    for p in sorted(paths):
+        found = tree.xpath(p)
+        expected = found[0] if len(found) == 1 else None
+        assert locate.find(p) is expected, p
+
+
+def test_the_locator_on_paths_of_every_shape():
+    doc = b'<a><b/><b><c/><c x="1"/></b><d><e/></d><n:f xmlns:n="urn:n"/><!-- c --></a>'
+    tree = etree.ElementTree(etree.fromstring(doc))
+    locate = Locator(tree)
+    b2 = tree.getroot()[1]
+    assert locate.find("/a/b[2]") is b2
+    assert locate.find("/a/b[2]/c[2]") is b2[1]
+    assert locate.find("/a/d/e") is tree.getroot()[2][0]
+    assert locate.find("/a[1]/d") is tree.getroot()[2]
+    assert locate.find("/a/b") is None  # two: not exactly one
+    assert locate.find("/a/b[3]") is None
+    assert locate.find("/a/b/c[2]") is b2[1]  # only the second <b> has a second <c>: XPath's answer
+    assert locate.find("/x/b[1]") is None
+    assert locate.find("/a/b[2]/c[@x='1']") is b2[1]  # a predicate: XPath
+    assert locate.find("/*/*[4]") is tree.getroot()[3]  # getpath's form for a namespaced element
+    assert locate.find("/a/b[2]/c[2]/@x") is None  # not an element
+    assert locate.find("") is None and locate.find(None) is None
