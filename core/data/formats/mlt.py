@@ -12,7 +12,10 @@ is inclusive. Seconds are exact ``Fraction(frames) / rate``.
 
 Tracks. The main tractor's tracks, in order; the background (Kdenlive's black track, a bare
 producer; Shotcut's ``background`` playlist) is skipped. A Kdenlive track is a tractor of two
-playlists (the second holds same-track mixes): both are read into one track. Audio when
+playlists (the second holds same-track mixes): both are read into one track. A mix (a ``transition``
+of the track tractor with ``kdenlive:mixcut``, from the second clip's start to the first clip's end) is
+resolved to its cut, ``mixcut`` frames before that end: the clips meet there, the second one's source in
+moves on by as much, and both get the mix's length as transition_out/transition_in. Audio when
 ``kdenlive:audio_track`` is 1, ``shotcut:audio`` is 1, or every track element hides video.
 Shotcut transitions are small tractors placed as playlist entries: they give no clip; the two
 neighbours meet at the transition's middle and get its length as transition_out/transition_in.
@@ -246,7 +249,9 @@ class _Reader(FilterReading):
         except ValueError:
             return  # a damaged group list only loses the links
         starts = {
-            (pos, round(clip.start * self.rate)): clip for pos, track in by_position.items() for clip in track.clips
+            (pos, self.mixed.get(id(clip), round(clip.start * self.rate))): clip
+            for pos, track in by_position.items()
+            for clip in track.clips
         }
         stack = list(groups) if isinstance(groups, list) else []
         while stack:
@@ -288,9 +293,13 @@ class _Reader(FilterReading):
         kind = "audio" if audio else "video"
         clips: list[Clip] = []
         track_end = 0
+        by_playlist = []
         for playlist in playlists:
-            clips += self.read_playlist(playlist, kind, where)
+            by_playlist.append(self.read_playlist(playlist, kind, where))
+            clips += by_playlist[-1]
             track_end = max(track_end, self.playlist_length(playlist, where))
+        if el.tag == "tractor":
+            self.resolve_mixes(el, by_playlist, where)
         # Track filters (Shotcut playlist filters, Kdenlive track-tractor filters): track time.
         track_filters = list((el if el.tag == "tractor" else playlists[0]).iterchildren("filter"))
         track_len = self.span(el, where, track_end) if el.tag == "tractor" else track_end
@@ -300,6 +309,43 @@ class _Reader(FilterReading):
             kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.path(el)
         )
         return track, track_len
+
+    def resolve_mixes(self, track: etree._Element, by_playlist: list[list[Clip]], where: str) -> None:
+        """Kdenlive's same-track mixes: the second clip of a mix sits on the track's other playlist and
+        overlaps the first. The mix is a ``transition`` of the track tractor with ``kdenlive:mixcut``.
+        As Kdenlive loads it (``TrackModel::loadMix``), its clips are the one playing at its ``in`` on
+        the first playlist (the second with ``reverse``) and the one playing at its end on the other;
+        the mix lasts from the second clip's start to the first clip's end, and its cut lies ``mixcut``
+        frames before that end (``TimelineMixManager``: cut = first clip's end - mix cut position). As
+        for every transition, the clips then meet at the cut: the first ends there, the second starts
+        there with its source in moved on by as much, and both get the mix's length."""
+        if len(by_playlist) != 2:
+            return
+        for tr in track.iterchildren("transition"):
+            cut_text = self.prop(tr, "kdenlive:mixcut")
+            if cut_text is None:
+                continue
+            twhere = f"{where}, mix {tr.get('id')}"
+            m_in, m_out = self.frames(tr.get("in"), twhere), self.frames(tr.get("out"), twhere)
+            mixcut = _count(cut_text)
+            if m_in is None or m_out is None or mixcut is None:
+                continue
+            # The mix's last frame: its out is the first clip's end, which a clip that ends there with it
+            # (a mix over a whole clip) does not play; a writer that counts out inclusively gives the same.
+            start, last = self.secs(m_in), self.secs(max(m_in, m_out - 1))
+            lower = 1 if self.prop(tr, "reverse") == "1" else 0
+            a, b = _playing(by_playlist[lower], start), _playing(by_playlist[1 - lower], last)
+            if a is None or b is None:  # Kdenlive retries with the playlists swapped
+                a, b = _playing(by_playlist[1 - lower], start), _playing(by_playlist[lower], last)
+            if a is None or b is None or a.start > b.start or a.end > b.end or b.start >= a.end:
+                continue  # no mix Kdenlive would load: the clips are left as they are
+            self.mixed[id(b)] = round(b.start * self.rate)  # Kdenlive's groups name a clip by its position
+            length = a.end - b.start
+            cut = a.end - min(self.secs(mixcut), length)
+            a.source_out -= a.end - cut
+            a.end, a.transition_out = cut, length
+            b.source_in += cut - b.start
+            b.start, b.transition_in = cut, length
 
     def playlist_length(self, playlist: etree._Element, where: str) -> int:
         pos = 0
@@ -453,6 +499,11 @@ class _Reader(FilterReading):
         if service in STILL_SERVICES or is_still_path(resource):
             return "still"
         return "audio" if track_kind == "audio" else "video"
+
+
+def _playing(clips: list[Clip], t: Fraction) -> Clip | None:
+    """The clip of one playlist that plays at time ``t``, None between clips."""
+    return next((c for c in clips if c.start <= t < c.end), None)
 
 
 def _count(text: str | None) -> int | None:

@@ -53,6 +53,7 @@ class MltBase(DocumentReader):
         self.positions: dict[str, int] = {}  # position text -> its checked frame
         self.seconds: dict[int, Fraction] = {}  # frame -> seconds
         self.props: dict[etree._Element, dict[str, str | None]] = {}  # element -> property name -> first text
+        self.mixed: dict[int, int] = {}  # id(clip) -> its playlist position (frame) where a mix moved its start
 
     def int_attr(self, el: etree._Element, what: str) -> int | None:
         text = el.get(what)

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from core.data.formats import read_bytes
+from core.data.formats import read_bytes, read_file
 from tests.conftest import curve_keys, read_one
 
 
@@ -152,3 +152,74 @@ def test_synthetic_percent_rect_and_easing_letters():
 def test_synthetic_volume_gain_and_panner():
     clip = _synthetic("20=0.5;30=1", service="volume", prop="gain")
     assert [v for _, v, _ in curve_keys(clip, "level_db")] == [pytest.approx(-6.0206), 0.0]
+
+
+def test_kdenlive_same_track_mixes_meet_at_their_cut(realworld_dir):
+    # tractor3 (a video track): playlist6 holds the first clips, playlist7 the ones mixed into them.
+    # transition5: in 00:00:13.520, out 00:00:14.520 (the first clip's end: entry 0..14.480 inclusive),
+    # mixcut 12 -> the cut is 12 frames before 14.52 s, at 14.04 s; the second clip (entry in 1:49.640)
+    # shows from 109.64 + (14.04 - 13.52) = 110.16 s of its source. transition6: in 51.88, out 52.88,
+    # mixcut 0 -> the cut at the first clip's end; the second (in 1:05.560) starts 1.0 s into the mix.
+    # transition8: in 1:27.36, out 1:35.92 (a mix as long as a clip), mixcut 99 -> the cut at 91.96 s.
+    (tl,) = read_file(realworld_dir / "mlt" / "kdenlive-opentimelineio__kdenlive_mixes_markers.kdenlive")
+    clips = tl.video_tracks[1].clips
+    placed = [(c.start, c.end, c.source_in, c.transition_in, c.transition_out) for c in clips[:6]]
+    s = Fraction(1, 25)
+    assert placed == [
+        (0, 351 * s, 0, 0, 1),
+        (351 * s, 776 * s, 2754 * s, 1, 0),
+        (928 * s, 1322 * s, 941 * s, 0, 1),
+        (1322 * s, 1970 * s, 1664 * s, 1, 1),
+        (1970 * s, 2299 * s, 1335 * s, 1, Fraction(214, 25)),
+        (2299 * s, 2512 * s, 351 * s, Fraction(214, 25), 0),
+    ]
+    assert all(a.end <= b.start for a, b in zip(clips, clips[1:]))  # no clip overlaps the next any more
+    assert all(c.source_out - c.source_in == c.end - c.start for c in clips)
+    # Kdenlive's AVSplit groups name a mixed clip by its position in its playlist, the mix's start (13.52 s)
+    assert clips[1].link_group == "0:338"
+
+
+def _mix_doc(mixcut: str, second_at: int = 75) -> bytes:
+    # two 100-frame clips on one Kdenlive track at 25 fps, the second on the track's second playlist
+    return f"""<mlt><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>
+      <producer id="a" in="0" out="499"><property name="resource">a.mp4</property></producer>
+      <producer id="b" in="0" out="499"><property name="resource">b.mp4</property></producer>
+      <producer id="black_track" in="0" out="999"><property name="resource">black</property></producer>
+      <playlist id="p0"><entry producer="a" in="0" out="99"/></playlist>
+      <playlist id="p1"><blank length="{second_at}"/><entry producer="b" in="200" out="299"/></playlist>
+      <tractor id="t0"><track producer="p0"/><track producer="p1"/>
+        <transition id="mix0" in="75" out="100"><property name="mlt_service">luma</property>
+          <property name="kdenlive:mixcut">{mixcut}</property><property name="reverse">0</property>
+        </transition></tractor>
+      <tractor id="main"><track producer="black_track"/><track producer="t0"/></tractor></mlt>""".encode()
+
+
+@pytest.mark.parametrize(
+    "mixcut, cut",
+    [("12", 88), ("0", 100), ("25", 75), ("999", 75)],  # the cut: mixcut frames before 100, never before 75
+)
+def test_a_mix_is_cut_mixcut_frames_before_the_first_clips_end(mixcut, cut):
+    (tl,) = read_bytes(_mix_doc(mixcut), "mix.kdenlive")
+    a, b = tl.tracks[0].clips
+    s = Fraction(1, 25)
+    assert (a.start, a.end, a.source_in, a.source_out, a.transition_out) == (0, cut * s, 0, cut * s, 1)
+    assert (b.start, b.end, b.source_in, b.transition_in) == (cut * s, 175 * s, (200 + cut - 75) * s, 1)
+
+
+def test_a_mix_is_where_its_clips_are_as_kdenlive_loads_it():
+    # Kdenlive takes the clips playing at the mix's in and end, and the mix from the second one's start to
+    # the first one's end: a stale in (75 here, the second clip starting at 70) moves with them
+    (tl,) = read_bytes(_mix_doc("12", second_at=70), "mix.kdenlive")
+    a, b = tl.tracks[0].clips
+    assert (a.end, b.start, a.transition_out, b.transition_in) == (
+        Fraction(88, 25),
+        Fraction(88, 25),
+        Fraction(30, 25),
+        Fraction(30, 25),
+    )
+
+
+def test_a_mix_whose_clips_do_not_meet_leaves_them_as_they_are():
+    (tl,) = read_bytes(_mix_doc("12", second_at=110), "mix.kdenlive")  # no clip plays on the second playlist
+    a, b = tl.tracks[0].clips
+    assert (a.end, b.start, a.transition_out, b.transition_in) == (4, Fraction(110, 25), 0, 0)

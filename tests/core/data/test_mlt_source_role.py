@@ -60,11 +60,14 @@ def test_kdenlive_source_links_and_names(realworld_dir):
     for _, clip in clips:
         assert (clip.source_width, clip.source_height, clip.source_rate) == (1920, 1080, 25)
         assert (clip.audio_channels, clip.file_ext, clip.source_id, clip.speed) == (2, ".mp4", "2", 1.0)
-    # the group "0:1309"/"3:1297": real track 0 at frame 1309 (A3) with real track 3 at 1297 (With Mix)
+    # the group "0:1309"/"3:1297": real track 0 at frame 1309 (A3) with real track 3 at 1297 (With Mix), the
+    # positions Kdenlive gives the two clips, each the start of a same-track mix into it; both mixes cut at
+    # frame 1322 (A3: out 53.36 s less mixcut 12 frames; With Mix: out 52.88 s, mixcut 0), so picture and
+    # sound start together there
     by_group = {}
     for t, c in clips:
         by_group.setdefault(c.link_group, []).append((t.name, round(c.start * 25)))
-    assert sorted(by_group["0:1309"]) == [("A3", 1309), ("With Mix", 1297)]
+    assert sorted(by_group["0:1309"]) == [("A3", 1322), ("With Mix", 1322)]
     assert sorted(by_group["1:2664"]) == [("A2", 2664), ("Nothing", 2664)]
 
 
