@@ -82,7 +82,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from bisect import bisect_right
 from fractions import Fraction
+from operator import attrgetter
 
 from lxml import etree
 
@@ -94,6 +96,8 @@ from core.data.formats.mlt_filters import RECT_PROPS, ClipsByTime, FilterReading
 from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_mlt"]
+
+_start = attrgetter("start")
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
@@ -339,7 +343,7 @@ class _Reader(FilterReading):
                 a, b = _playing(by_playlist[1 - lower], start), _playing(by_playlist[lower], last)
             if a is None or b is None or a.start > b.start or a.end > b.end or b.start >= a.end:
                 continue  # no mix Kdenlive would load: the clips are left as they are
-            self.mixed[id(b)] = round(b.start * self.rate)  # Kdenlive's groups name a clip by its position
+            self.mixed.setdefault(id(b), round(b.start * self.rate))  # Kdenlive's groups name a clip by its position
             length = a.end - b.start
             cut = a.end - min(self.secs(mixcut), length)
             a.source_out -= a.end - cut
@@ -502,8 +506,10 @@ class _Reader(FilterReading):
 
 
 def _playing(clips: list[Clip], t: Fraction) -> Clip | None:
-    """The clip of one playlist that plays at time ``t``, None between clips."""
-    return next((c for c in clips if c.start <= t < c.end), None)
+    """The clip of one playlist (clips in time order, none overlapping) that plays at time ``t``, None
+    between clips; by bisection, as a long track has hundreds of mixes."""
+    i = bisect_right(clips, t, key=_start) - 1
+    return clips[i] if i >= 0 and t < clips[i].end else None
 
 
 def _count(text: str | None) -> int | None:
