@@ -127,10 +127,13 @@ class Locator:
 
     XPath counts an element's same-tag siblings on every lookup, so a lookup per clip of a long track,
     spine or playlist is quadratic in its length (and lxml's ``len`` counts the children too). Here each
-    parent's children are indexed by tag the first time a path passes through it, and not again: the
-    writers add an element after its same-tag siblings (a filter after the filters, a param after the
-    params) and remove only keyframes, which no locator passes through, so the index stays right. A
-    path of any other shape (namespaces, ``*``, predicates) goes to XPath.
+    parent's children are indexed by tag the first time a path passes through it, and not again, so a
+    path keeps naming the element it named then: the writers' edits below an indexed parent (a filter,
+    a param or an adjustment added, keyframes replaced) do not move it, where XPath would count an
+    element inserted before it. Locators are the reader's paths into the document as read, so that is
+    what they mean; on every corpus file each resolves to the element XPath finds before any edit
+    (tested), and the written documents are byte for byte those of XPath lookups. A path of any other
+    shape (namespaces, ``*``, predicates) goes to XPath.
     """
 
     def __init__(self, tree: etree._ElementTree) -> None:
