@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,10 @@ REALWORLD = Path(os.environ.get("XMLAI_REALWORLD", ROOT.parent / "shared" / "cor
 FCPXML = "fcpxml/xmeml__BRENNER_DAGDROMMER_mktf61000312u.fcpxml"  # 598 clips, the longest spine
 MLT = "mlt/kdenlive-opentimelineio__kdenlive_mixes_markers.kdenlive"  # 32 clips on four tracks
 # a predicted curve per parameter: (value at the clip's start, value at its end)
-PREDICTIONS = {"video": {"opacity": (50.0, 80.0), "scale": (100.0, 120.0)}, "audio": {"level_db": (-6.0, -3.0), "pan": (0.2, -0.2)}}  # fmt: skip
+PREDICTIONS = {
+    "video": {"opacity": (50.0, 80.0), "scale": (100.0, 120.0)},
+    "audio": {"level_db": (-6.0, -3.0), "pan": (0.2, -0.2)},
+}
 
 
 def longer_xmeml(copies: int) -> bytes:
@@ -133,8 +137,8 @@ def bench(label: str, docs: list[tuple[int, bytes]], repeat: int) -> list[float]
         timelines = read_bytes(data, name)
         preds = [predictions(tl) for tl in timelines]
         clips = sum(len(t.clips) for tl in timelines for t in tl.tracks)
-        read = _best(lambda: read_bytes(data, name), repeat)
-        write = _best(lambda: write_back(data, name, timelines, preds), repeat)
+        read = _best(partial(read_bytes, data, name), repeat)
+        write = _best(partial(write_back, data, name, timelines, preds), repeat)
         _, changes = write_back(data, name, timelines, preds)
         written = sum(1 for c in changes if c.after)
         ratios.append(write / read)
