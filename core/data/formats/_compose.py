@@ -42,7 +42,11 @@ def compose_into(clip: Clip, container: Clip, static_interp: str = "smooth") -> 
                 a = mine or Curve([Key(clip.start, clip.static.get(canon, default))])
                 b = theirs or Curve([Key(clip.start, container.static.get(canon, default))])
                 times = sorted({k.time for k in a.keys} | {k.time for k in b.keys})
-                interp = {k.time: k.interp for k in b.keys} | {k.time: k.interp for k in a.keys}
+                # where both have a key, the content's interpolation wins, and an animated side's over a side set
+                # to one value (whose one key's interpolation says nothing about the other side's segments)
+                interp = {k.time: k.interp for k in b.keys if theirs_static} | {k.time: k.interp for k in a.keys}
+                interp |= {k.time: k.interp for k in b.keys if not theirs_static}
+                interp |= {k.time: k.interp for k in a.keys if not mine_static}
                 clip.curves[canon] = Curve([Key(t, combine(a.value_at(t), b.value_at(t)), interp[t]) for t in times])
             if mine_static and theirs_static:
                 value = combine(clip.static.get(canon, default), container.static.get(canon, default))

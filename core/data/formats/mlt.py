@@ -33,7 +33,8 @@ back from the filter's length (``out - in + 1``; without ``out``, the length of 
 attached to, as MLT does: the producer's for source filters; a track's ``out - in + 1`` or else
 its longest playlist for track filters; the tractor's ``out - in + 1`` or else its longest track,
 the black/background track included, for timeline filters). Track and timeline filters apply to
-every clip of the track; a clip's own filter wins over the track's for the same parameter.
+every clip of the track (a zoned one in its zone only, as compositions below); a clip's own filter
+wins over the track's for the same parameter.
 
 Units (canonical, see ``core.data.timeline``):
 
@@ -51,7 +52,11 @@ Compositions. A Kdenlive composition that moves a picture (a ``qtblend``, ``affi
 transition of the main tractor with a rect or a rotation) transforms the clips of its upper track
 (``b_track``) that overlap its zone, keys in timeline frames from its ``in`` (negative ones from its end). It
 acts on top of a clip's own transform, as a compound clip's adjustments do in FCPXML: scale and opacity
-multiply, centre and rotation add, with a key at every key time of either side. Kdenlive's automatic compositing
+multiply, centre and rotation add, with a key at every key time of either side. MLT runs it only from its
+``in`` through its ``out``, as it runs a zoned track or timeline filter: on a clip that reaches beyond the
+zone, the parameter is at its default (no change) up to the zone, held, then the composition's or
+filter's values, the last one held through the zone's last frame, then the default again
+(``mlt_filters.within_zone``). Kdenlive's automatic compositing
 transitions (``internal_added``), blends and wipes move nothing and are not read; same-track mixes are
 transitions, not curves.
 
@@ -92,7 +97,7 @@ from core.data.formats._compose import compose_into
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, properties, property_text, ratio
-from core.data.formats.mlt_filters import RECT_PROPS, ClipsByTime, FilterReading, effect_name
+from core.data.formats.mlt_filters import RECT_PROPS, ClipsByTime, FilterReading, effect_name, within_zone
 from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_mlt"]
@@ -207,12 +212,14 @@ class _Reader(FilterReading):
             curves = self.curves([tr], 0, length, self.secs, "video", cwhere, refs, static)
             name = effect_name(tr)
             effects = [name] if name is not None else []
-            composition = Clip(
-                "", Fraction(0), Fraction(0), curves=curves, static=static, param_refs=refs, effects=effects
-            )
             if id(track) not in by_time:
                 by_time[id(track)] = ClipsByTime(track.clips)
-            for clip in self.covered(tr, by_time[id(track)], cwhere):
+            zone_in, zone_end = self.zone(tr, cwhere)
+            for clip in by_time[id(track)].overlapping(zone_in, zone_end):
+                zoned, one_values = within_zone(curves, static, clip, zone_in, zone_end, self.secs(1))
+                composition = Clip(
+                    "", Fraction(0), Fraction(0), curves=zoned, static=one_values, param_refs=refs, effects=effects
+                )
                 compose_into(clip, composition, static_interp="linear")
 
     def app(self) -> tuple[str | None, str | None]:

@@ -30,15 +30,19 @@ class FilterReading(MltBase):
         """Apply track or timeline filters (keys in track time) to the clips they cover.
 
         A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
-        clips that overlap its zone. A clip's own curve for a parameter wins.
+        clips that overlap its zone, and a clip that reaches beyond the zone has the filter's values
+        inside it and its parameters' defaults outside (``within_zone``). A clip's own curve for a
+        parameter wins.
         """
         by_time = ClipsByTime(clips)
         for f in filters:
             refs: dict[str, ParamRef] = {}
-            static: dict[str, float] = {}
-            curves = self.curves([f], 0, length, self.secs, kind, where, refs, static)
+            found: dict[str, float] = {}
+            found_curves = self.curves([f], 0, length, self.secs, kind, where, refs, found)
             name = effect_name(f)
-            for clip in self.covered(f, by_time, where):
+            zone_in, zone_end = self.zone(f, where)
+            for clip in by_time.overlapping(zone_in, zone_end):
+                curves, static = within_zone(found_curves, found, clip, zone_in, zone_end, self.secs(1))
                 if name is not None:
                     clip.effects.append(name)
                 for param, curve in curves.items():
@@ -54,12 +58,12 @@ class FilterReading(MltBase):
                         clip.static.setdefault(param, value)
                         clip.param_refs.setdefault(param, refs[param])
 
-    def covered(self, f: etree._Element, clips: ClipsByTime, where: str) -> list[Clip]:
-        """The clips that overlap the zone of a track or timeline filter or a composition (its ``in``/``out``
-        in track frames; without them, everywhere)."""
+    def zone(self, f: etree._Element, where: str) -> tuple[Fraction, Fraction | None]:
+        """Where a track or timeline filter or a composition acts, [start, end) in seconds: its ``in``/``out`` in
+        track frames (``out`` inclusive); without them, everywhere (end None)."""
         zone_in = self.secs(self.frames(f.get("in"), where, 0))
         out = self.frames(f.get("out"), where)
-        return clips.overlapping(zone_in, self.secs(out + 1) if out is not None else None)
+        return zone_in, self.secs(out + 1) if out is not None else None
 
     def curves(
         self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
@@ -215,6 +219,50 @@ def effect_name(f: etree._Element) -> str | None:
     if props.get("disable") == "1" or props.get("mlt_service") in METERS:
         return None
     return props.get("kdenlive_id") or props.get("shotcut:filter") or props.get("mlt_service") or None
+
+
+def within_zone(
+    curves: dict[str, Curve],
+    static: dict[str, float],
+    clip: Clip,
+    zone_in: Fraction,
+    zone_end: Fraction | None,
+    frame: Fraction,
+) -> tuple[dict[str, Curve], dict[str, float]]:
+    """What a filter or composition that acts only in its zone, [zone_in, zone_end), does to ``clip``.
+
+    Where the zone holds the whole clip, its ``curves`` and ``static`` values as they are. Where the clip
+    reaches beyond it, MLT does not run it there: each curve becomes the parameter's default (no change)
+    up to the zone, held, then its own values, the last one held through the zone's last frame, then the
+    default again (no key where the value at an edge is the default already); a parameter set to one value
+    is no longer one value on this clip (``static`` keeps only the ones at their default)."""
+    opens = zone_in > clip.start
+    closes = zone_end is not None and zone_end < clip.end
+    if not opens and not closes:
+        return curves, static
+    out: dict[str, Curve] = {}
+    for canon, curve in curves.items():
+        default = PARAMS[canon][0]
+        keys = list(curve.keys)
+        if opens:
+            at = curve.value_at(zone_in)
+            before = [Key(clip.start, default, "hold")] if abs(at - default) > 1e-9 else []
+            keys = [*before, Key(zone_in, at, _interp_at(curve, zone_in)), *(k for k in keys if k.time > zone_in)]
+        if closes:
+            last = zone_end - frame
+            at = curve.value_at(last)
+            keys = [k for k in keys if k.time < last]
+            if abs(at - default) > 1e-9:
+                keys += [Key(last, at, "hold"), Key(zone_end, default, "linear")]
+            else:
+                keys.append(Key(last, at, _interp_at(curve, last)))
+        out[canon] = Curve(keys)
+    return out, {p: v for p, v in static.items() if p not in curves}
+
+
+def _interp_at(curve: Curve, t: Fraction) -> str:
+    """The interpolation of the curve's segment that holds ``t`` (linear before its first key)."""
+    return next((k.interp for k in reversed(curve.keys) if k.time <= t), "linear")
 
 
 def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:

@@ -95,3 +95,41 @@ def test_the_clips_a_zone_covers_are_found_by_time_as_by_comparing_each(spans, i
     clips = [Clip("", start, max(start, end)) for start, end in spans]
     expected = [c for c in clips if c.end > zone_in and (zone_out is None or c.start < zone_out)]
     assert ClipsByTime(clips).overlapping(zone_in, zone_out) == expected
+
+
+def _zoned(own: str = "") -> list:
+    """A 100-frame clip on the upper track (``own``: its own clip effect) under a composition that acts on frames
+    40-59 only: half size, centred."""
+    doc = (
+        '<mlt><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+        '<producer id="black" in="0" out="199"><property name="mlt_service">color</property></producer>'
+        '<producer id="p" in="0" out="199"><property name="resource">a.mp4</property></producer>'
+        f'<playlist id="low"/><playlist id="up"><entry producer="p" in="0" out="99">{own}</entry></playlist>'
+        '<tractor id="t"><track producer="black"/><track producer="low"/><track producer="up"/>'
+        '<transition id="half" in="40" out="59"><property name="mlt_service">qtblend</property>'
+        '<property name="a_track">1</property><property name="b_track">2</property>'
+        '<property name="rect">480 270 960 540 1</property></transition></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "zoned.kdenlive")
+    (clip,) = [t for t in tl.tracks if t.kind == "video"][1].clips
+    return [(k.time, k.value, k.interp) for k in clip.curves["scale"].keys]
+
+
+def test_a_composition_acts_only_in_its_zone():
+    # MLT runs a composition only from its in through its out: the clip is at full size up to 1.6 s (frame 40),
+    # at half size through frame 59 (2.36 s), and at full size again from 2.4 s
+    assert _zoned() == [
+        (0, 100.0, "hold"),
+        (F(8, 5), 50.0, "linear"),
+        (F(59, 25), 50.0, "hold"),
+        (F(12, 5), 100.0, "linear"),
+    ]
+    # on top of the clip's own half size: a quarter in the zone, half outside it
+    own = '<filter><property name="mlt_service">qtblend</property>'
+    own += '<property name="rect">480 270 960 540</property></filter>'
+    assert _zoned(own) == [
+        (0, 50.0, "hold"),
+        (F(8, 5), 25.0, "linear"),
+        (F(59, 25), 25.0, "hold"),
+        (F(12, 5), 50.0, "linear"),
+    ]

@@ -46,14 +46,29 @@ def test_audio_mix_fade_filter_counts_from_its_in(realworld_dir):
 
 def test_effect_zones(realworld_dir):
     # Sequence filter in=2.96 out=5.96 (fade_from_black, level 0 -> 1 over 0..3.0 s) reaches the
-    # clips it overlaps; the track zone filter qtblend in=7.0 out=9.4 only the clip at 5-10 s.
+    # clips it overlaps (0-5 s and 5-10 s); the track zone filter qtblend in=7.0 out=9.4 only the clip at
+    # 5-10 s. MLT runs a zoned filter only in its zone: before it, and after its last frame, a clip's
+    # parameter is at its default (the fade's end is at the default already).
     tl = read_one(realworld_dir / "mlt" / "kdenlive-test-suite__effect-zones.kdenlive")
     a, b, c = tl.video_tracks[0].clips
     fade = [(Fraction(74, 25), 0.0, "linear"), (Fraction(149, 25), 100.0, "linear")]
-    assert curve_keys(a, "opacity") == curve_keys(b, "opacity") == fade
+    assert curve_keys(a, "opacity") == [(0, 100.0, "hold"), *fade]
+    assert curve_keys(b, "opacity") == fade
     assert "opacity" not in c.curves
-    assert "scale" not in a.curves and curve_keys(b, "scale")[0][0] == 7
-    assert curve_keys(b, "scale")[0][1] == pytest.approx(705 / 1920 * 100)  # rect "606 341 705 396"
+    assert "scale" not in a.curves
+    # rect "606 341 705 396" in 1920x1080: scale 705/1920, centre x (606 + 705/2)/1920 - 0.5, from 7.0 s through
+    # the zone's last frame (9.40 s), then back to the default at 9.44 s
+    for param, value in (("scale", 705 / 1920 * 100), ("center_x", (606 + 705 / 2) / 1920 - 0.5)):
+        keys = curve_keys(b, param)
+        assert [(t, i) for t, _, i in keys] == [
+            (5, "hold"),
+            (7, "linear"),
+            (Fraction(47, 5), "hold"),
+            (Fraction(236, 25), "linear"),
+        ]
+        assert [v for _, v, _ in keys] == pytest.approx(
+            [0.0 if param == "center_x" else 100.0, value, value, keys[0][1]]
+        )
 
 
 def test_qtblend_rotate_rotationcurve_keys(realworld_dir):
