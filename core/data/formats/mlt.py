@@ -18,7 +18,9 @@ resolved to its cut, ``mixcut`` frames before that end: the clips meet there, th
 moves on by as much, and both get the mix's length as transition_out/transition_in. Audio when
 ``kdenlive:audio_track`` is 1, ``shotcut:audio`` is 1, or every track element hides video.
 Shotcut transitions are small tractors placed as playlist entries: they give no clip; the two
-neighbours meet at the transition's middle and get its length as transition_out/transition_in.
+neighbours meet at the transition's middle (the first one's source out and the second one's source in
+move with it: the transition plays the first after its out and the second before its in) and get its
+length as transition_out/transition_in.
 
 Media kinds: color/colour, kdenlivetitle, qtext, count, noise -> generator; qimage/pixbuf or an
 image extension -> still; a tractor (Kdenlive sequence, ``kdenlive:producer_type`` 17) or an
@@ -397,9 +399,11 @@ class _Reader(FilterReading):
             length = self.entry_length(item, ewhere)
             e_in = self.frames(item.get("in"), ewhere, self.frames(producer.get("in"), ewhere, 0))
             if producer.tag == "tractor" and self.prop(producer, "shotcut:transition"):
-                # The transition overlaps both neighbours: they meet at its middle.
+                # The transition overlaps both neighbours: they meet at its middle. Its tracks play the
+                # first one's frames after its out and the second one's before its in.
                 if clips and clips[-1].end == self.secs(pos):
                     clips[-1].end += Fraction(length, 2) / self.rate
+                    clips[-1].source_out += Fraction(length, 2) / self.rate
                     clips[-1].transition_out = self.secs(length)
                 pending = length
                 pos += length
@@ -420,6 +424,7 @@ class _Reader(FilterReading):
             )
             if pending is not None:
                 clip.start -= Fraction(pending, 2) / self.rate
+                clip.source_in -= Fraction(pending, 2) / self.rate
                 clip.transition_in = self.secs(pending)
             pending = None
             # Source-domain filters: the entry's own (Kdenlive clip effects), then the producer's.

@@ -100,6 +100,10 @@ def test_shotcut_transition_tractors_meet_in_the_middle(realworld_dir):
     # blank 8.04 s, entry 0..2.800 (71 frames), transition 0..0.880 (23 frames)
     assert a.start == Fraction(201, 25) and a.end == b.start == Fraction(201 + 71, 25) + Fraction(23, 50)
     assert a.transition_out == b.transition_in == Fraction(23, 25)
+    # the transition plays the first clip on after its out (2.84 s on) and the second from its 0.00 s up to its
+    # entry's in (0.92 s): at the middle, 11.5 frames in, the first is at 2.84 + 0.46 s, the second at 0.46 s
+    assert (a.source_in, a.source_out) == (0, Fraction(71, 25) + Fraction(23, 50))
+    assert b.source_in == Fraction(23, 25) - Fraction(23, 50)
 
 
 def test_sequences_and_project_tractor(realworld_dir):
