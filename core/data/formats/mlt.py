@@ -89,22 +89,20 @@ from __future__ import annotations
 import json
 import math
 import os
-from bisect import bisect_right
 from fractions import Fraction
-from operator import attrgetter
 
 from lxml import etree
 
 from core.data.formats._compose import compose_into
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
-from core.data.formats.mlt_base import MAX_PIXELS, properties, property_text, ratio
+from core.data.formats.mlt_base import MAX_PIXELS, count, properties, property_text, ratio
 from core.data.formats.mlt_filters import RECT_PROPS, ClipsByTime, FilterReading, effect_name, within_zone
+from core.data.formats.mlt_mixes import MixReading
 from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_mlt"]
 
-_start = attrgetter("start")
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
@@ -112,7 +110,7 @@ COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  #
 MOVES = RECT_PROPS + ("rotation", "transition.rotate_z", "transition.rotation")
 
 
-class _Reader(FilterReading):
+class _Reader(FilterReading, MixReading):
     """Reads the top-level tractors of one document: tracks and playlists here; filters and positions
     in the parts it builds on."""
 
@@ -205,7 +203,7 @@ class _Reader(FilterReading):
                 continue
             if not any(props.get(name) for name in MOVES):
                 continue
-            track = by_index.get(_count(props.get("b_track")) if "b_track" in props else 1)
+            track = by_index.get(count(props.get("b_track")) if "b_track" in props else 1)
             if track is None or track.kind != "video":
                 continue
             cwhere = f"{where}, composition {tr.get('id')}"
@@ -323,43 +321,6 @@ class _Reader(FilterReading):
         )
         return track, track_len
 
-    def resolve_mixes(self, track: etree._Element, by_playlist: list[list[Clip]], where: str) -> None:
-        """Kdenlive's same-track mixes: the second clip of a mix sits on the track's other playlist and
-        overlaps the first. The mix is a ``transition`` of the track tractor with ``kdenlive:mixcut``.
-        As Kdenlive loads it (``TrackModel::loadMix``), its clips are the one playing at its ``in`` on
-        the first playlist (the second with ``reverse``) and the one playing at its end on the other;
-        the mix lasts from the second clip's start to the first clip's end, and its cut lies ``mixcut``
-        frames before that end (``TimelineMixManager``: cut = first clip's end - mix cut position). As
-        for every transition, the clips then meet at the cut: the first ends there, the second starts
-        there with its source in moved on by as much, and both get the mix's length."""
-        if len(by_playlist) != 2:
-            return
-        for tr in track.iterchildren("transition"):
-            cut_text = self.prop(tr, "kdenlive:mixcut")
-            if cut_text is None:
-                continue
-            twhere = f"{where}, mix {tr.get('id')}"
-            m_in, m_out = self.frames(tr.get("in"), twhere), self.frames(tr.get("out"), twhere)
-            mixcut = _count(cut_text)
-            if m_in is None or m_out is None or mixcut is None:
-                continue
-            # The mix's last frame: its out is the first clip's end, which a clip that ends there with it
-            # (a mix over a whole clip) does not play; a writer that counts out inclusively gives the same.
-            start, last = self.secs(m_in), self.secs(max(m_in, m_out - 1))
-            lower = 1 if self.prop(tr, "reverse") == "1" else 0
-            a, b = _playing(by_playlist[lower], start), _playing(by_playlist[1 - lower], last)
-            if a is None or b is None:  # Kdenlive retries with the playlists swapped
-                a, b = _playing(by_playlist[1 - lower], start), _playing(by_playlist[lower], last)
-            if a is None or b is None or a.start > b.start or a.end > b.end or b.start >= a.end:
-                continue  # no mix Kdenlive would load: the clips are left as they are
-            self.mixed.setdefault(id(b), round(b.start * self.rate))  # Kdenlive's groups name a clip by its position
-            length = a.end - b.start
-            cut = a.end - min(self.secs(mixcut), length)
-            a.source_out -= a.end - cut
-            a.end, a.transition_out = cut, length
-            b.source_in += cut - b.start
-            b.start, b.transition_in = cut, length
-
     def playlist_length(self, playlist: etree._Element, where: str) -> int:
         pos = 0
         for item in playlist:
@@ -462,14 +423,14 @@ class _Reader(FilterReading):
             property_text(link, "mlt_service") == "timeremap" for link in producer.iterchildren("link")
         ):
             remap = True
-        width, height = _count(props.get("meta.media.width")), _count(props.get("meta.media.height"))
+        width, height = count(props.get("meta.media.width")), count(props.get("meta.media.height"))
         if width is not None and not 0 < width <= MAX_PIXELS or height is not None and not 0 < height <= MAX_PIXELS:
             raise self.error(where, f"source frame size {width}x{height} is out of range")
         aspect = ratio(props.get("meta.media.sample_aspect_num"), props.get("meta.media.sample_aspect_den"))
         if aspect is None and width is not None:
             aspect = ratio(props.get("aspect_ratio"), "1")
         rate = None
-        num, den = _count(props.get("meta.media.frame_rate_num")), _count(props.get("meta.media.frame_rate_den"))
+        num, den = count(props.get("meta.media.frame_rate_num")), count(props.get("meta.media.frame_rate_den"))
         if num and den and num / den <= 10**6:
             rate = Fraction(num, den)
         channels = None
@@ -477,7 +438,7 @@ class _Reader(FilterReading):
         if index is not None and index.lstrip("-").isdigit() and int(index) < 0:
             channels = 0  # audio switched off
         elif index is not None and index.isdigit():
-            channels = _count(props.get(f"meta.media.{index}.codec.channels"))
+            channels = count(props.get(f"meta.media.{index}.codec.channels"))
         resource = props.get("warp_resource") or props.get("resource", "")
         if service == "timewarp" and ":" in resource and not props.get("warp_resource"):
             resource = resource.partition(":")[2]
@@ -515,20 +476,6 @@ class _Reader(FilterReading):
         if service in STILL_SERVICES or is_still_path(resource):
             return "still"
         return "audio" if track_kind == "audio" else "video"
-
-
-def _playing(clips: list[Clip], t: Fraction) -> Clip | None:
-    """The clip of one playlist (clips in time order, none overlapping) that plays at time ``t``, None
-    between clips; by bisection, as a long track has hundreds of mixes."""
-    i = bisect_right(clips, t, key=_start) - 1
-    return clips[i] if i >= 0 and t < clips[i].end else None
-
-
-def _count(text: str | None) -> int | None:
-    """A non-negative integer property of sane length, else None."""
-    if text is None or not text.strip().isdigit() or len(text.strip()) > 12:
-        return None
-    return int(text)
 
 
 def _number(text: str | None) -> float | None:

@@ -150,3 +150,10 @@ def property_text(el: etree._Element, name: str) -> str | None:
         if p.get("name") == name:
             return p.text
     return None
+
+
+def count(text: str | None) -> int | None:
+    """A non-negative integer property of sane length, else None."""
+    if text is None or not text.strip().isdigit() or len(text.strip()) > 12:
+        return None
+    return int(text)
