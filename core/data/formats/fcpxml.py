@@ -21,7 +21,8 @@ positive lanes. An element holding both picture and sound gives a video clip and
 
 Compound and multicam clips are flattened: a ``ref-clip`` plays its media's sequence, an
 ``mc-clip`` the angle its ``mc-source`` picks for video (srcEnable all/video) and the one it
-picks for audio (all/audio; without mc-source, the first angle). Their contents become clips of
+picks for audio (all/audio; without mc-source, the first angle); a multicam's picture adjustments
+are in the mc-source that picks its video angle, its sound's on the mc-clip itself. Their contents become clips of
 the timeline in the container's place: timed by the container's shift (``offset - start``), cut
 to its range (source in moved on by what is cut), on lanes container lane + their own lane,
 filtered by the container's ``srcEnable``, disabled with it, with ``Clip.xml_context`` naming
@@ -330,6 +331,7 @@ class _Reader(EffectReading):
             raise self.error(where, f"compound clips nested more than {MAX_NESTING} deep")
         shift = tl_start - start
         inner = _Clips()
+        sources: dict[str, etree._Element] = {}  # kind -> the mc-source that picks its angle
         self.active.append(ident)
         try:
             if el.tag == "ref-clip":
@@ -351,6 +353,7 @@ class _Reader(EffectReading):
                     for kind in ("video", "audio"):
                         if enable in ("all", kind) and chosen[kind] is None:
                             chosen[kind] = source.get("angleID")
+                            sources[kind] = source
                 first = next(iter(angles), None)
                 wanted = {"video": True, "audio": True}
                 per_kind: dict[str, _Clips] = {}
@@ -369,10 +372,17 @@ class _Reader(EffectReading):
             self.active.pop()
         outer = Clip(name=el.get("name") or ident, start=tl_start, end=tl_start + duration, source_in=start)
         owners = [(el, shift)] + [(c, shift) for c in el.iterchildren("audio-channel-source", "audio-role-source")]
+        # a multicam's picture adjustments are its video angle's mc-source's (the DTD gives the mc-clip none),
+        # its sound's the mc-clip's own and its audio angle's roles'
+        video_owners, audio_owners = list(owners), list(owners)
+        if "video" in sources:
+            video_owners.append((sources["video"], shift))
+        if "audio" in sources:
+            audio_owners += [(c, shift) for c in sources["audio"].iterchildren("audio-role-source")]
         outer_video = Clip(outer.name, outer.start, outer.end, outer.source_in)
         outer_audio = Clip(outer.name, outer.start, outer.end, outer.source_in)
-        self.effects(owners, VIDEO_PARAMS, outer_video, where)
-        self.effects(owners, AUDIO_PARAMS, outer_audio, where)
+        self.effects(video_owners, VIDEO_PARAMS, outer_video, where)
+        self.effects(audio_owners, AUDIO_PARAMS, outer_audio, where)
         enabled = el.get("enabled", "1").strip() not in ("0", "false")
         context = self.path(el)
         out = []

@@ -14,16 +14,19 @@ with FCPXML 1.2's ``keyTimes``/``keyValues`` lists (and no ``keyframeAnimation``
 A position component whose partner is given goes into the partner's static value.
 
 Compound and multicam clips: a content's own element is the shared media every use of the
-container plays, so its curves go on the container (``ref-clip``, or ``mc-clip`` for audio: the
-DTD gives an mc-clip no video adjustments), in the container's time, where the reader composes
-them with the content's; only when the content is the container's one clip of its kind and sits
-in the container's top storyline. Not written: other contents of compound or multicam clips,
-video parameters of a multicam's content and pan on an ``<audio>`` element (the DTD has no place
-for them).
+container plays, so its curves go on the container (``ref-clip``; for a multicam, the ``mc-clip``
+for sound and, for picture, the ``mc-source`` that picks its video angle, where the DTD puts them
+since 1.10 at the latest, or the mc-clip itself in a document that keeps them there, as FCPXML 1.2
+does), in the container's time, where the reader composes them with the content's;
+only when the content is the container's one clip of its kind and sits in the container's top
+storyline. Not written: other contents of compound or multicam clips, picture parameters of a
+multicam with no mc-source for its video angle, and pan on an ``<audio>`` element (the DTD has
+no place for them).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from fractions import Fraction
 
@@ -81,6 +84,7 @@ PLACES = {
 }
 ALLOWED = {  # adjustments each story element may hold (FCPXML DTD)
     "mc-clip": frozenset(AUDIO_ORDER),
+    "mc-source": frozenset(VIDEO_ORDER),
     "audio": frozenset(("adjust-volume",)),
     "video": frozenset(VIDEO_ORDER),
     "title": frozenset(VIDEO_ORDER),
@@ -98,6 +102,7 @@ class ClipWriter:
         self.lists = root.find(".//keyframeAnimation") is None and root.find(".//param[@keyTimes]") is not None
         # id(timeline) -> ((container path, kind) -> clips, id(clip) -> its track's kind)
         self.contents: dict[int, tuple[Counter, dict[int, str]]] = {}
+        self.multicam_style: str | None = None  # where the document keeps a multicam's picture adjustments
 
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
@@ -141,8 +146,33 @@ class ClipWriter:
         start = self.reader.time(inner.get("start"), where, "start", Fraction(0))
         # the content's shift is offset + container shift - start (the reader plays it that way)
         shift = clip.start - clip.source_in - offset + start
+        if container.tag == "mc-clip" and kind == "video":
+            if self.picture_on_mc_clip(container):
+                return container, shift, frozenset(INTRINSIC)
+            enabled = ((s, (s.get("srcEnable") or "all").lower()) for s in container.iterchildren("mc-source"))
+            source = next((s for s, enable in enabled if enable in ("all", "video")), None)
+            if source is None:
+                return "<mc-clip> has no <mc-source> for its video angle: not written"
+            return source, shift, ALLOWED["mc-source"]
         allowed = ALLOWED.get(container.tag, frozenset(INTRINSIC))
         return container, shift, allowed
+
+    def picture_on_mc_clip(self, mc_clip: etree._Element) -> bool:
+        """Whether this document keeps a multicam's picture adjustments on the ``mc-clip`` (FCPXML 1.2 does,
+        BRENNER's export) rather than in the ``mc-source`` of its video angle (the DTD since 1.10 at the latest):
+        as this mc-clip does, else as the document's other multicams do, else by the document's version."""
+        if any(c.tag in VIDEO_ORDER for c in mc_clip):
+            return True
+        if self.multicam_style is None:
+            root = self.doc.root
+            if any(c.tag in VIDEO_ORDER for s in root.iter("mc-source") for c in s):
+                self.multicam_style = "mc-source"
+            elif any(c.tag in VIDEO_ORDER for m in root.iter("mc-clip") for c in m):
+                self.multicam_style = "mc-clip"
+            else:
+                version = tuple(int(v) for v in re.findall(r"\d+", root.get("version") or "")[:2])
+                self.multicam_style = "mc-source" if version >= (1, 10) else "mc-clip"
+        return self.multicam_style == "mc-clip"
 
 
 class _Clip:
@@ -248,7 +278,9 @@ class _Clip:
             if child.get("enabled", "1").strip() not in ("0", "false"):
                 return child
         adj = etree.Element(tag)
-        before = LEADING | set(INTRINSIC[: INTRINSIC.index(tag)])
+        before = {*LEADING, *INTRINSIC[: INTRINSIC.index(tag)]}
+        if el.tag == "mc-source":  # (audio-role-source*, intrinsic video params, video filters)
+            before.add("audio-role-source")
         index = next(
             (i for i, c in enumerate(el) if isinstance(c.tag, str) and c.tag not in before),
             len(el),

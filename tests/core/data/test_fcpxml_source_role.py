@@ -7,9 +7,11 @@ from __future__ import annotations
 from fractions import Fraction as F
 
 import pytest
+from lxml import etree
 
 from core.data.formats import read_bytes, read_file
-from core.data.timeline import TimelineError
+from core.data.formats.write_back import write_back
+from core.data.timeline import Curve, Key, TimelineError
 
 HEAD = (
     '<fcpxml version="1.10"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
@@ -208,3 +210,53 @@ def test_compound_whose_range_holds_nothing_gives_no_clip():
     )
     (tl,) = read_bytes(doc.encode(), "empty.fcpxml")
     assert [c for _, c in tl.iter_clips()] == []
+
+
+MULTICAM = """<?xml version="1.0" encoding="UTF-8"?>
+<fcpxml version="1.13"><resources>
+  <format id="r1" frameDuration="100/2500s" width="1920" height="1080"/>
+  <asset id="r3" name="A" start="0s" duration="20s" hasVideo="1" format="r1" hasAudio="1" audioChannels="2"/>
+  <asset id="r4" name="B" start="0s" duration="20s" hasAudio="1" audioChannels="2"/>
+  <media id="r2" name="MC"><multicam format="r1">
+    <mc-angle name="Angle A" angleID="AA"><asset-clip ref="r3" offset="0s" name="Angle A" duration="20s"/></mc-angle>
+    <mc-angle name="Angle B" angleID="BB"><asset-clip ref="r4" offset="0s" name="Angle B" duration="20s"/></mc-angle>
+  </multicam></media></resources>
+  <library><event name="e"><project name="p"><sequence format="r1" duration="10s"><spine>
+    <mc-clip ref="r2" offset="0s" name="MC" duration="10s" start="2s">
+      <adjust-volume amount="-6dB"/>
+      <mc-source angleID="AA" srcEnable="video">
+        <adjust-transform position="17.7778 0" scale="0.5 0.5"/>
+        <adjust-blend><param name="amount"><keyframeAnimation>
+          <keyframe time="3s" value="1" curve="linear"/><keyframe time="4s" value="0" curve="linear"/>
+        </keyframeAnimation></param></adjust-blend>
+      </mc-source>
+      <mc-source angleID="BB" srcEnable="audio"/>
+    </mc-clip></spine></sequence></project></event></library></fcpxml>"""
+
+
+def test_a_multicams_picture_adjustments_are_its_video_angles_mc_source():
+    # The DTD: mc-clip (..., intrinsic-params-audio, mc-source*, ...), mc-source (audio-role-source*,
+    # intrinsic-params-video, video filters). Angle A's picture at half size, moved right by 17.7778 % of the
+    # frame height (0.1 of the width in 16:9), fading out over the multicam's 3-4 s (timeline 1-2 s: it starts
+    # at 2 s); angle B's sound 6 dB down.
+    (tl,) = read_bytes(MULTICAM.encode(), "multicam.fcpxml")
+    (video,) = tl.video_tracks[0].clips
+    (audio,) = tl.audio_tracks[0].clips
+    assert (video.static["scale"], round(video.static["center_x"], 6)) == (50.0, 0.1)
+    assert [(k.time, k.value) for k in video.curves["opacity"].keys][-2:] == [(1, 100.0), (2, 0.0)]
+    assert audio.static["level_db"] == -6.0 and "scale" not in audio.static
+
+
+def test_a_multicams_predicted_picture_goes_into_its_video_angles_mc_source():
+    data = MULTICAM.encode()
+    (tl,) = read_bytes(data, "multicam.fcpxml")
+    k = next(i for i, t in enumerate(tl.tracks) if t.kind == "video")
+    out, changes = write_back(
+        data, "multicam.fcpxml", [tl], [{(k, 0): {"rotation": Curve([Key(F(0), 10.0), Key(F(5), 20.0)])}}]
+    )
+    assert [(c.param, c.after, c.note) for c in changes] == [("rotation", 2, "")]
+    source = etree.fromstring(out).find(".//mc-source[@angleID='AA']")
+    keys = source.find("adjust-transform/param[@name='rotation']/keyframeAnimation")
+    assert [(k.get("time"), k.get("value")) for k in keys] == [("2s", "10"), ("7s", "20")]  # the multicam's time
+    (back,) = read_bytes(out, "multicam.fcpxml")
+    assert [(k.time, k.value) for k in back.video_tracks[0].clips[0].curves["rotation"].keys] == [(0, 10.0), (5, 20.0)]
