@@ -260,3 +260,36 @@ def test_a_multicams_predicted_picture_goes_into_its_video_angles_mc_source():
     assert [(k.get("time"), k.get("value")) for k in keys] == [("2s", "10"), ("7s", "20")]  # the multicam's time
     (back,) = read_bytes(out, "multicam.fcpxml")
     assert [(k.time, k.value) for k in back.video_tracks[0].clips[0].curves["rotation"].keys] == [(0, 10.0), (5, 20.0)]
+
+
+AUDITION = """<?xml version="1.0" encoding="UTF-8"?>
+<fcpxml version="1.13"><resources>
+  <format id="r1" frameDuration="1/25s" width="1920" height="1080"/>
+  <asset id="r2" name="A" start="0s" duration="60s" hasVideo="1" hasAudio="1" format="r1" audioChannels="2"/>
+  <asset id="r3" name="B" start="0s" duration="60s" hasVideo="1" hasAudio="1" format="r1" audioChannels="2"/>
+  </resources><library><event name="E"><project name="p"><sequence format="r1" duration="6s"><spine>
+    <asset-clip ref="r2" offset="0s" name="before" start="0s" duration="2s"/>
+    <audition offset="2s">
+      <asset-clip ref="r2" name="pick" start="10s" duration="4s">
+        <adjust-volume amount="-6dB"/>
+        <audition lane="1" offset="11s">
+          <asset-clip ref="r3" name="connected pick" start="20s" duration="1s"><adjust-blend amount="0.5"/></asset-clip>
+          <asset-clip ref="r2" name="connected alternative" start="30s" duration="1s"/>
+        </audition>
+      </asset-clip>
+      <asset-clip ref="r3" name="alternative" start="0s" duration="3s"/>
+    </audition>
+  </spine></sequence></project></event></library></fcpxml>"""
+
+
+def test_an_audition_plays_its_pick_in_its_place():
+    # FCP plays an audition's first clip (the active pick) at the audition's offset and lane; the others are
+    # alternatives. The pick: 2-6 s from 10 s of A at -6 dB; its connected audition's pick on lane 1 at its
+    # offset 11 s of the pick's time (timeline 2 + 11 - 10 = 3 s), half opaque.
+    (tl,) = read_bytes(AUDITION.encode(), "audition.fcpxml")
+    placed = [(t.kind, c.name, c.start, c.end, c.source_in) for t, c in tl.iter_clips() if t.kind == "video"]
+    assert placed == [("video", "before", 0, 2, 0), ("video", "pick", 2, 6, 10), ("video", "connected pick", 3, 4, 20)]
+    pick = next(c for t, c in tl.iter_clips() if t.kind == "audio" and c.name == "pick")
+    connected = next(c for t, c in tl.iter_clips() if t.kind == "video" and c.name == "connected pick")
+    assert (pick.static["level_db"], connected.static["opacity"]) == (-6.0, 50.0)
+    assert pick.xml_path.endswith("spine/audition/asset-clip[1]")  # predictions are written into the pick

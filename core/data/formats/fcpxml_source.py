@@ -1,0 +1,132 @@
+"""The FCPXML reader's media: what a story element holds (picture, sound, media kind), what its asset says
+about the source, and its retiming (the rules are in ``fcpxml.py``'s docstring)."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension
+from core.data.formats.fcpxml_base import STORY, FcpxmlBase
+
+LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
+
+
+class SourceReading(FcpxmlBase):
+    """Reads what a clip plays (mixed into the FCPXML reader)."""
+
+    def kinds(self, el: etree._Element) -> tuple[bool, bool, str]:
+        """(has picture, has sound, media kind) of a story element from its content."""
+        tag = el.tag
+        if tag == "title":
+            return True, False, "generator"
+        if tag == "audio":
+            return False, True, "audio"
+        if tag in ("video", "asset-clip"):
+            res = self.ids.get(el.get("ref") or "")
+            if res is None:
+                return tag == "video", tag == "asset-clip", "video"
+            if res.tag == "effect":  # a generator placed as video
+                return True, False, "generator"
+            has_video = res.get("hasVideo", "0") == "1" or tag == "video"
+            has_audio = tag == "asset-clip" and res.get("hasAudio", "0") == "1"
+            if not has_video and not has_audio:
+                has_video = True  # an asset without flags: assume picture
+            src = (el.get("srcEnable") or "all").lower()
+            has_video, has_audio = has_video and src != "audio", has_audio and src != "video"
+            return has_video, has_audio, "still" if has_video and self.is_still(res) else "video"
+        if tag in ("ref-clip", "mc-clip"):
+            src = {(s.get("srcEnable") or "all").lower() for s in el.iterchildren("mc-source")}
+            src.add((el.get("srcEnable") or ("all" if not src else "")).lower())
+            has_video = bool(src & {"all", "video"})
+            has_audio = bool(src & {"all", "audio"})
+            return has_video or not has_audio, has_audio, "sequence"
+        # clip, sync-clip: whatever their lane-less content holds, at any depth
+        has_video = has_audio = False
+        kind = "video"
+        for child in el:
+            if child.tag not in STORY or child.get("lane") is not None:
+                continue
+            for sub in child.iter(*LEAVES):  # nested clips and spines are walked through
+                v, a, k = self.kinds(sub)
+                if v and not has_video:
+                    kind = k
+                has_video, has_audio = has_video or v, has_audio or a
+        if not has_video and not has_audio:
+            return True, False, "video"
+        return has_video, has_audio, kind
+
+    def is_still(self, asset: etree._Element) -> bool:
+        fmt = self.ids.get(asset.get("format") or "")
+        if fmt is not None and fmt.get("frameDuration") is None:
+            return True  # FFVideoFormatRateUndefined
+        return (asset.get("duration") or "").strip() in ("0s", "0/1s", "0")
+
+    # ---- source and retiming -----------------------------------------------------------------
+
+    def source(self, el: etree._Element, where: str) -> SourceInfo:
+        """What the element's asset (for a clip or sync-clip, its first content's) says about the
+        media; a compound or multicam that is not flattened reports its sequence's format."""
+        ref_el = el
+        if el.tag in ("clip", "sync-clip"):
+            ref_el = next((s for s in el.iter("asset-clip", "video", "audio") if s.get("ref")), None)
+            if ref_el is None:
+                return NO_SOURCE
+        res = self.ids.get(ref_el.get("ref") or "")
+        if res is None:
+            return NO_SOURCE
+        if res.tag == "media":
+            inner = res.find("sequence")
+            if inner is None:
+                inner = res.find("multicam")
+            fmt = self.ids.get(inner.get("format") or "") if inner is not None else None
+            width, height = self.size(fmt, where) if fmt is not None else (None, None)
+            return SourceInfo(width=width, height=height, rate=self.format_rate(fmt, where), ident=res.get("id"))
+        if res.tag != "asset":
+            return NO_SOURCE
+        found = self.sources.get(res)
+        if found is not None:
+            return found
+        fmt = self.ids.get(res.get("format") or "")
+        width = height = rate = None
+        if fmt is not None and res.get("hasVideo", "0") == "1":
+            width, height = self.size(fmt, where)
+            rate = self.format_rate(fmt, where)
+        channels = None
+        if res.get("hasAudio") is not None or res.get("audioChannels") is not None:
+            count = self.numbers(res.get("audioChannels"), where, "audioChannels")
+            channels = int(count[0]) if count and 0 <= count[0] <= 1024 else (0 if res.get("hasAudio") == "0" else None)
+        src = res.get("src")
+        if src is None:
+            rep = res.find("media-rep")
+            src = rep.get("src") if rep is not None else None
+        found = self.sources[res] = SourceInfo(
+            width=width, height=height, rate=rate, channels=channels, ext=file_extension(src or ""), ident=res.get("id")
+        )
+        return found
+
+    def source_channel(self, el: etree._Element) -> int | None:
+        """``srcCh`` of the element, of its one ``audio-channel-source`` or of its audio content,
+        when it names one channel."""
+        sources = list(el.iterchildren("audio-channel-source"))
+        for sub in (el, *sources[: 1 if len(sources) == 1 else 0], *el.iter("audio")):
+            text = (sub.get("srcCh") or "").strip()
+            if text:
+                return int(text) if text.isdigit() and 0 < len(text) <= 4 else None
+        return None
+
+    def retiming(self, el: etree._Element, where: str) -> tuple[float, bool]:
+        """(speed, variable): a ``timeMap``'s slope (source time per clip time), 1.0 without one."""
+        tm = el.find("timeMap")
+        if tm is None:
+            return 1.0, False
+        points = []
+        for pt in tm.iterchildren("timept"):
+            t = self.time(pt.get("time"), where, "timept time")
+            v = self.time(pt.get("value"), where, "timept value")
+            if t is not None and v is not None:
+                points.append((t, v))
+        slopes = {(v2 - v1) / (t2 - t1) for (t1, v1), (t2, v2) in zip(points, points[1:]) if t2 != t1}
+        if not slopes:
+            return 1.0, False
+        overall = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+        return float(overall), len(slopes) > 1
