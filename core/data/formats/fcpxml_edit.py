@@ -17,11 +17,13 @@ Compound and multicam clips: a content's own element is the shared media every u
 container plays, so its curves go on the container (``ref-clip``; for a multicam, the ``mc-clip``
 for sound and, for picture, the ``mc-source`` that picks its video angle, where the DTD puts them
 since 1.10 at the latest, or the mc-clip itself in a document that keeps them there, as FCPXML 1.2
-does), in the container's time, where the reader composes them with the content's;
-only when the content is the container's one clip of its kind and sits in the container's top
-storyline. Not written: other contents of compound or multicam clips, picture parameters of a
-multicam with no mc-source for its video angle, and pan on an ``<audio>`` element (the DTD has
-no place for them).
+does), in the container's time, where the reader composes them with the content's; only when
+the content is the container's one clip of its kind and sits in the container's top storyline.
+Where compound clips play media nothing else plays (an edit nested whole in a compound), each
+content's curves go into its own element in the media instead, but for the parameters a compound
+sets itself (the reader composes those on top). Not written: other contents of compound or
+multicam clips, picture parameters of a multicam with no mc-source for its video angle, and pan
+on an ``<audio>`` element (the DTD has no place for them).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from core.data.formats._edit import (
     place,
 )
 from core.data.formats.fcpxml import _Reader
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline
+from core.data.timeline import AUDIO_PARAMS, LEVEL_FLOOR_DB, PARAMS, VIDEO_PARAMS, Clip, Curve, Timeline
 
 VIDEO_ORDER = (
     "object-tracker",
@@ -72,6 +74,7 @@ AUDIO_ORDER = (
 INTRINSIC = VIDEO_ORDER + AUDIO_ORDER
 LEADING = frozenset(("note", "conform-rate", "timeMap", "param", "text", "text-style-def"))  # before intrinsics
 CENTER = ("center_x", "center_y")
+ON_TOP = "the compound clip sets {} itself, on top of its contents: not written"
 # canonical parameter -> (adjustment, param name)
 PLACES = {
     "scale": ("adjust-transform", "scale"),
@@ -103,14 +106,45 @@ class ClipWriter:
         # id(timeline) -> ((container path, kind) -> clips, id(clip) -> its track's kind)
         self.contents: dict[int, tuple[Counter, dict[int, str]]] = {}
         self.multicam_style: str | None = None  # where the document keeps a multicam's picture adjustments
+        self.ref_uses: Counter | None = None  # media id -> the ref-clips that play it
 
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
         target = self.target(tl, clip)
         if isinstance(target, str):
+            target = self.inside_single_use(tl, clip) or target
+        if isinstance(target, str):
             return [(p, 0, target) for p in curves]
-        el, shift, allowed = target
-        return _Clip(self.doc, tl, clip, el, shift, allowed, self.lists).write(curves)
+        el, shift, allowed, *on_top = target
+        out = [(p, 0, ON_TOP.format(p)) for p in curves if on_top and p in on_top[0]]
+        curves = {p: c for p, c in curves.items() if not (on_top and p in on_top[0])}
+        return out + _Clip(self.doc, tl, clip, el, shift, allowed, self.lists).write(curves)
+
+    def inside_single_use(self, tl: Timeline, clip: Clip):
+        """(its own element, time shift, adjustments allowed, parameters the compounds set) for a clip inside
+        compound clips whose media only they use (an edit nested whole in a compound): its element in the
+        media plays nowhere else, so its curves can go there. A parameter a compound sets itself is left
+        out: the reader composes the compound's on top, so what is written would not read back as predicted."""
+        if not all(c.rsplit("/", 1)[-1].startswith("ref-clip") for c in clip.xml_context):
+            return None
+        containers = [self.doc.find(c) for c in clip.xml_context]
+        el = self.doc.find(clip.xml_path)
+        if el is None or any(c is None or self.uses(c.get("ref")) != 1 for c in containers):
+            return None
+        on_top = set()
+        self.reader.frame_size = (tl.width, tl.height)  # what reading the sequence set
+        for container in containers:  # what each compound's own adjustments set (the reader's own reading)
+            found = Clip("", Fraction(0), Fraction(0))
+            for params in (VIDEO_PARAMS, AUDIO_PARAMS):
+                self.reader.effects([(container, Fraction(0))], params, found, "compound")
+            on_top |= {p for p, v in found.static.items() if abs(v - PARAMS[p][0]) > 1e-9} | set(found.curves)
+        return el, clip.start - clip.source_in, ALLOWED.get(el.tag, frozenset(INTRINSIC)), on_top
+
+    def uses(self, media: str | None) -> int:
+        """How many ``ref-clip``s of the document play the media ``media``."""
+        if self.ref_uses is None:
+            self.ref_uses = Counter(r.get("ref") for r in self.doc.root.iter("ref-clip"))
+        return self.ref_uses[media] if media else 0
 
     def target(self, tl: Timeline, clip: Clip):
         """(element, its time shift, adjustments allowed) to write ``clip``'s curves into, or why none.

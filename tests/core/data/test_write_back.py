@@ -420,3 +420,39 @@ def test_the_locator_on_paths_of_every_shape():
     assert locate.find("/*/*[4]") is tree.getroot()[3]  # getpath's form for a namespaced element
     assert locate.find("/a/b[2]/c[2]/@x") is None  # not an element
     assert locate.find("") is None and locate.find(None) is None
+
+
+COMPOUND = """<?xml version="1.0" encoding="UTF-8"?>
+<fcpxml version="1.13"><resources>
+  <format id="r1" frameDuration="1/25s" width="1920" height="1080"/>
+  <asset id="a" name="A" start="0s" duration="60s" hasVideo="1" format="r1"/>
+  <media id="m" name="Edit"><sequence format="r1" duration="8s"><spine>
+    <asset-clip ref="a" offset="0s" name="one" start="10s" duration="4s"/>
+    <asset-clip ref="a" offset="4s" name="two" start="20s" duration="4s"/>
+  </spine></sequence></media></resources>
+  <library><event name="e"><project name="p"><sequence format="r1" duration="8s"><spine>
+    <ref-clip ref="m" offset="0s" name="Edit" duration="8s"><adjust-transform scale="0.5 0.5"/></ref-clip>{more}
+  </spine></sequence></project></event></library></fcpxml>"""
+
+
+@pytest.mark.parametrize("used_twice", [False, True])
+def test_an_edit_nested_whole_in_a_compound_gets_its_curves(used_twice):
+    # The whole edit sits in a compound clip that nothing else plays: its clips' own elements in the media play
+    # only there, so their curves go there (keys in each element's own time: 'two' plays 4-8 s from 20 s of A).
+    # The compound's own half scale applies on top of whatever a content says, so a predicted scale is not
+    # written. A compound used twice shares its contents: nothing is written.
+    more = '<ref-clip ref="m" offset="8s" name="Again" duration="8s"/>' if used_twice else ""
+    data = COMPOUND.format(more=more).encode()
+    opacity = Curve([Key(F(5), 100.0), Key(F(7), 20.0)])
+    predicted = {(0, 1): {"opacity": opacity, "scale": Curve([Key(F(4), 80.0)])}}
+    tls, out, changes, back = _write(data, predicted, "c.fcpxml")
+    notes = {c.param: (c.after, c.note) for c in changes}
+    if used_twice:
+        assert all(after == 0 and note.startswith("inside a compound") for after, note in notes.values())
+        return
+    on_top = "the compound clip sets scale itself, on top of its contents: not written"
+    assert notes == {"opacity": (2, ""), "scale": (0, on_top)}
+    two = etree.fromstring(out).find(".//media/sequence/spine/asset-clip[@name='two']")
+    keys = two.find("adjust-blend/param[@name='amount']/keyframeAnimation")
+    assert [(k.get("time"), k.get("value")) for k in keys] == [("21s", "1"), ("23s", "0.2")]
+    assert _keys(back[0].tracks[0].clips[1].curves["opacity"]) == [(5, 100.0, "linear"), (7, 20.0, "linear")]

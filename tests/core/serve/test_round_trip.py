@@ -33,6 +33,7 @@ UNWRITTEN = (
     "<audio> has no place for adjust-panner",
     "the prediction is the default",
     "shares the container's position with given",  # a multicam's given position: keys would change it
+    "the compound clip sets",  # a compound nobody else plays sets the parameter itself, on top of its contents
 )
 
 
