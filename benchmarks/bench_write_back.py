@@ -21,7 +21,6 @@ import copy
 import dataclasses
 import os
 import sys
-import time
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 from lxml import etree  # noqa: E402
 
+from benchmarks._timing import best_cpu_seconds  # noqa: E402
 from core.data.formats import read_bytes  # noqa: E402
 from core.data.formats.write_back import write_back  # noqa: E402
 from core.data.formats.xmeml_writer import write_xmeml  # noqa: E402
@@ -121,15 +121,6 @@ def predictions(tl: Timeline) -> dict:
     return out
 
 
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
-
-
 def bench(label: str, docs: list[tuple[int, bytes]], repeat: int) -> list[float]:
     print(label)
     per_clip = []
@@ -138,8 +129,8 @@ def bench(label: str, docs: list[tuple[int, bytes]], repeat: int) -> list[float]
         timelines = read_bytes(data, name)
         preds = [predictions(tl) for tl in timelines]
         clips = sum(len(t.clips) for tl in timelines for t in tl.tracks)
-        read = _best(partial(read_bytes, data, name), repeat)
-        write = _best(partial(write_back, data, name, timelines, preds), repeat)
+        read = best_cpu_seconds(partial(read_bytes, data, name), repeat)
+        write = best_cpu_seconds(partial(write_back, data, name, timelines, preds), repeat)
         _, changes = write_back(data, name, timelines, preds)
         written = sum(1 for c in changes if c.after)
         per_clip.append(write / max(clips, 1))

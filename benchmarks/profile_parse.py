@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +24,7 @@ if str(ROOT) not in sys.path:
 
 from lxml import etree  # noqa: E402
 
+from benchmarks._timing import best_cpu_seconds  # noqa: E402
 from core.data.formats import read_bytes  # noqa: E402
 from core.data.formats._source import NO_SOURCE  # noqa: E402
 from core.data.formats._xml import make_parser  # noqa: E402
@@ -35,13 +35,8 @@ from core.data.timeline import Track  # noqa: E402
 
 
 def _best(fn, repeat: int) -> float:
-    """Best-of-``repeat`` CPU milliseconds of ``fn()`` (best: least disturbed by other work)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best * 1000
+    """Best-of-``repeat`` CPU milliseconds of ``fn()``."""
+    return best_cpu_seconds(fn, repeat) * 1000
 
 
 def profile(paths: list[Path], repeat: int) -> list[tuple[str, float]]:
