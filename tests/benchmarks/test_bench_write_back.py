@@ -1,5 +1,5 @@
-"""benchmarks/bench_write_back.py's longer documents: each dialect's copy of a document, made k times longer,
-reads back as k copies of its clips end to end, every one of which gets its predictions written."""
+"""benchmarks/bench_write_back.py's longer documents: each dialect's document, made k times longer, reads back
+as k copies of its clips end to end, and takes and writes k times the predictions of one copy."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _written(data: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("dialect", ["xmeml", "fcpxml", "mlt"])
-def test_a_document_made_three_times_longer_holds_its_clips_three_times_all_written(dialect, realworld_dir):
+def test_a_document_made_three_times_longer_holds_its_clips_three_times(dialect, realworld_dir):
     one, three = (read_bytes(_longer(dialect, realworld_dir, k), f"x{k}")[0] for k in (1, 3))
     for track_one, track_three in zip(one.tracks, three.tracks, strict=True):
         assert len(track_three.clips) == 3 * len(track_one.clips)
