@@ -115,10 +115,13 @@ class ClipWriter:
             target = self.inside_single_use(tl, clip) or target
         if isinstance(target, str):
             return [(p, 0, target) for p in curves]
-        el, shift, allowed, *on_top = target
-        out = [(p, 0, ON_TOP.format(p)) for p in curves if on_top and p in on_top[0]]
-        curves = {p: c for p, c in curves.items() if not (on_top and p in on_top[0])}
-        return out + _Clip(self.doc, tl, clip, el, shift, allowed, self.lists).write(curves)
+        el, shift, allowed, *single_use = target
+        on_top = single_use[0] if single_use else set()  # a single-use compound's own parameters
+        out = [(p, 0, ON_TOP.format(p)) for p in curves if p in on_top]
+        curves = {p: c for p, c in curves.items() if p not in on_top}
+        # inside a single-use compound a clip is written in its own element, as a clip outside any
+        into_container = bool(clip.xml_context) and not single_use
+        return out + _Clip(self.doc, tl, clip, el, shift, allowed, self.lists, into_container).write(curves)
 
     def inside_single_use(self, tl: Timeline, clip: Clip):
         """(its own element, time shift, adjustments allowed, parameters the compounds set) for a clip inside
@@ -212,10 +215,12 @@ class ClipWriter:
 class _Clip:
     """One clip's curves written into an element (the clip's, or its container's)."""
 
-    def __init__(self, doc, tl: Timeline, clip: Clip, el, shift: Fraction, allowed, lists: bool) -> None:
+    def __init__(
+        self, doc, tl: Timeline, clip: Clip, el, shift: Fraction, allowed, lists: bool, container: bool
+    ) -> None:
         self.doc, self.tl, self.clip, self.lists = doc, tl, clip, lists
         self.el, self.shift, self.allowed = el, shift, allowed  # timeline = local + shift for the element
-        self.container = bool(clip.xml_context)
+        self.container = container  # el is the clip's container's, not its own
         self.rate = Fraction(tl.rate)
         self.width, self.height = tl.width, tl.height
 
