@@ -35,7 +35,10 @@ is a TimelineError. A container that shows one clip of a kind gives it its own n
 shows: "Clip 3", not the media's "Media Clip"); contents of several clips keep their names.
 
 An ``audition`` plays its first clip (the active pick) in its place: at its offset, on its lane; the
-other clips are alternatives and not on the timeline.
+other clips are alternatives and not on the timeline. A ``sync-clip`` whose ``sync-source``s switch
+audio roles off (a camera's scratch sound under a recorder's) sounds like its first content whose roles
+are not all off (its source, channel and adjustments), and has no sound when all are
+(``SourceReading.sync_audio``).
 
 Media kinds: ``title`` and effect-backed ``video`` -> generator; an unresolved
 ``ref-clip``/``mc-clip`` -> sequence; an asset with video and no frame rate
@@ -285,6 +288,8 @@ class _Reader(EffectReading, SourceReading):
         """(track kind, clip) for the video and/or audio clip of one element (xmeml's linked
         clipitems), video first."""
         has_video, has_audio, media_kind = self.kinds(el)
+        audible = self.sync_audio(el, shift, where) if el.tag == "sync-clip" else None
+        has_audio = has_audio and audible is not False
         enabled = el.get("enabled", "1").strip() not in ("0", "false")
         name = el.get("name") or el.get("ref") or el.tag
         owners = self.owners(el, shift, where)
@@ -308,15 +313,21 @@ class _Reader(EffectReading, SourceReading):
             a_start = self.time(el.get("audioStart"), where, "audioStart", start)
             a_duration = self.time(el.get("audioDuration"), where, "audioDuration", duration)
             a_tl = a_start + shift
+            fields, sounding, audio_owners = common, el, owners
+            if audible:  # a sync clip whose sound is another content's: its source, channel and adjustments
+                sounding, sounding_shift = audible
+                fields = {**common, **self.source(sounding, where).clip_fields()}
+                audio_owners = [(el, shift), (sounding, sounding_shift)]
+                audio_owners += [(c, sounding_shift) for c in sounding.iterchildren("audio-channel-source")]
             clip = Clip(
                 start=a_tl,
                 end=a_tl + max(a_duration, Fraction(0)),
                 source_in=a_start,
                 media_kind="audio" if media_kind in ("video", "still") else media_kind,
-                source_channel=self.source_channel(el),
-                **common,
+                source_channel=self.source_channel(sounding),
+                **fields,
             )
-            self.effects(owners, AUDIO_PARAMS, clip, where)
+            self.effects(audio_owners, AUDIO_PARAMS, clip, where)
             made.append(("audio", clip))
         if len(made) == 2:
             made[0][1].link_group = made[1][1].link_group = self.path(el)

@@ -21,6 +21,7 @@ MAX_PIXELS = 1 << 16
 MAX_CACHED_TIMES = 1 << 16  # distinct time texts remembered per document (a hostile file may hold millions)
 # Story elements: what a spine plays and what a clip may connect (with a lane) or hold (without)
 STORY = frozenset(("asset-clip", "clip", "ref-clip", "mc-clip", "sync-clip", "gap", "title", "video", "audio", "spine"))
+ZERO = Fraction(0)
 _TIME = re.compile(r"([+-]?\d+)(?:/(\d+))?s?$")
 
 

@@ -3,10 +3,12 @@ about the source, and its retiming (the rules are in ``fcpxml.py``'s docstring).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from lxml import etree
 
 from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension
-from core.data.formats.fcpxml_base import STORY, FcpxmlBase
+from core.data.formats.fcpxml_base import STORY, ZERO, FcpxmlBase
 
 LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
 
@@ -130,3 +132,45 @@ class SourceReading(FcpxmlBase):
             return 1.0, False
         overall = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
         return float(overall), len(slopes) > 1
+
+    def sync_audio(self, el: etree._Element, shift: Fraction, where: str):
+        """What a ``sync-clip``'s sound plays, where its ``sync-source``s switch audio roles off (a camera's scratch
+        sound under a recorder's): (the first content whose roles are not all off, its time shift), False when
+        every content's are, None when the sync clip switches nothing off (its sound is its first content's).
+
+        Contents, in order: the storyline's (the sync clip's lane-less children), then the clips connected to them
+        (``sourceID`` "connected"). A content's roles are its ``audio-channel-source`` roles, else its
+        ``audioRole``."""
+        off = {
+            (source.get("sourceID"), role.get("role"))
+            for source in el.iterchildren("sync-source")
+            for role in source.iterchildren("audio-role-source")
+            if (role.get("active") or "1").strip() in ("0", "false")
+        }
+        if not off:
+            return None
+        contents = []
+        for child in el:
+            if child.tag in STORY and child.get("lane") is None and child.tag not in ("spine", "gap"):
+                child_shift = (
+                    shift
+                    + self.time(child.get("offset"), where, "offset", ZERO)
+                    - self.time(child.get("start"), where, "start", ZERO)
+                )
+                contents.append(("storyline", child, child_shift))
+                for sub in child:
+                    if sub.tag in LEAVES and sub.get("lane") is not None:
+                        sub_shift = (
+                            child_shift
+                            + self.time(sub.get("offset"), where, "offset", ZERO)
+                            - self.time(sub.get("start"), where, "start", ZERO)
+                        )
+                        contents.append(("connected", sub, sub_shift))
+        for source_id, content, content_shift in contents:
+            roles = [a.get("role") for a in content.iterchildren("audio-channel-source") if a.get("role")]
+            roles = roles or ([content.get("audioRole")] if content.get("audioRole") else [])
+            if not self.kinds(content)[1]:
+                continue  # no sound to play
+            if not roles or any((source_id, role) not in off for role in roles):
+                return content, content_shift
+        return False

@@ -293,3 +293,36 @@ def test_an_audition_plays_its_pick_in_its_place():
     connected = next(c for t, c in tl.iter_clips() if t.kind == "video" and c.name == "connected pick")
     assert (pick.static["level_db"], connected.static["opacity"]) == (-6.0, 50.0)
     assert pick.xml_path.endswith("spine/audition/asset-clip[1]")  # predictions are written into the pick
+
+
+SYNC = """<?xml version="1.0" encoding="UTF-8"?>
+<fcpxml version="1.11"><resources>
+  <format id="r1" frameDuration="100/2500s" width="1920" height="1080"/>
+  <asset id="r3" name="Cam" start="0s" duration="30s" hasVideo="1" format="r1" hasAudio="1" audioChannels="2"
+    src="file:///m/Cam.mov"/>
+  <asset id="r4" name="Recorder" start="0s" duration="30s" hasAudio="1" audioChannels="1" src="file:///m/Rec.wav"/>
+  </resources><library><event name="e"><project name="p"><sequence format="r1" duration="20s"><spine>
+  {clips}
+  </spine></sequence></project></event></library></fcpxml>"""
+SYNC_CLIP = """<sync-clip offset="{offset}s" name="{name}" duration="10s" format="r1">
+    <asset-clip ref="r3" offset="0s" name="Cam" duration="10s">
+      <adjust-volume amount="-20dB"/>
+      <asset-clip ref="r4" lane="-1" offset="0s" name="Recorder" duration="10s">
+        <adjust-volume amount="-3dB"/><audio-channel-source srcCh="1" role="effects.effects-1"/>
+      </asset-clip>
+      <audio-channel-source srcCh="1, 2" role="music.music-1"/>
+    </asset-clip>
+    <sync-source sourceID="storyline"><audio-role-source role="music.music-1" active="0"/></sync-source>{more}
+  </sync-clip>"""
+
+
+def test_a_sync_clip_sounds_like_the_content_whose_roles_are_on():
+    # DAWFileKit SyncClip.fcpxml: the camera's role is switched off under the sync clip; FCP plays the recorder
+    # connected to it (1 channel, .wav, its own -3 dB). With the recorder's role switched off too: no sound.
+    off = '<sync-source sourceID="connected"><audio-role-source role="effects.effects-1" active="0"/></sync-source>'
+    clips = SYNC_CLIP.format(offset=0, name="A", more="") + SYNC_CLIP.format(offset=10, name="B", more=off)
+    (tl,) = read_bytes(SYNC.format(clips=clips).encode(), "sync.fcpxml")
+    assert [c.name for c in tl.video_tracks[0].clips] == ["A", "B"]
+    (a,) = tl.audio_tracks[0].clips
+    assert (a.name, a.audio_channels, a.file_ext, a.source_id, a.source_channel) == ("A", 1, ".wav", "r4", 1)
+    assert a.static["level_db"] == -3.0
