@@ -16,7 +16,10 @@ playlists (the second holds same-track mixes): both are read into one track. A m
 of the track tractor with ``kdenlive:mixcut``, from the second clip's start to the first clip's end) is
 resolved to its cut, ``mixcut`` frames before that end: the clips meet there, the second one's source in
 moves on by as much, and both get the mix's length as transition_out/transition_in. Audio when
-``kdenlive:audio_track`` is 1, ``shotcut:audio`` is 1, or every track element hides video.
+``kdenlive:audio_track`` is 1, ``shotcut:audio`` is 1, or every track element hides video (and Shotcut
+does not say ``shotcut:video``: a hidden Shotcut video track is ``hide="video"`` too). A track is disabled
+when every track element hides what it plays (``both``, or ``video`` for a video track and ``audio`` for
+an audio one). Kdenlive's timeline preview playlists are not tracks.
 Shotcut transitions are small tractors placed as playlist entries: they give no clip; the two
 neighbours meet at the transition's middle (the first one's source out and the second one's source in
 move with it: the transition plays the first after its out and the second before its in) and get its
@@ -106,6 +109,7 @@ __all__ = ["read_mlt"]
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
+PREVIEWS = frozenset(("timeline_preview", "timeline_overlay"))  # Kdenlive playlists that render the timeline
 COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  # transitions that move a picture
 MOVES = RECT_PROPS + ("rotation", "transition.rotate_z", "transition.rotation")
 
@@ -155,6 +159,8 @@ class _Reader(FilterReading, MixReading):
                 # Kdenlive's black track, Shotcut's background: no clips, but part of the length
                 longest = max(longest, self.producer_length(el, where))
                 continue
+            if property_text(el, "kdenlive:playlistid") in PREVIEWS:
+                continue  # Kdenlive's rendered preview of the timeline, not a track of it
             track, length = self.read_track(el, track_el, where)
             longest = max(longest, length)
             by_position[len(tracks)] = by_index[i] = track
@@ -298,10 +304,15 @@ class _Reader(FilterReading, MixReading):
             )
             name = property_text(el, "kdenlive:track_name")
         else:
-            playlists = [el]
-            audio = property_text(el, "shotcut:audio") == "1" or track_el.get("hide") == "video"
+            playlists, hides = [el], [track_el.get("hide")]
+            # Shotcut says the kind; a hidden video track is hide="video" as every audio track is
+            audio = property_text(el, "shotcut:audio") == "1" or (
+                property_text(el, "shotcut:video") != "1" and track_el.get("hide") == "video"
+            )
             name = property_text(el, "shotcut:name")
         kind = "audio" if audio else "video"
+        # MLT's hide: "video" hides the picture, "audio" mutes, "both" both (a hidden video track, a muted audio one)
+        enabled = not hides or not all(h in ("both", "audio" if audio else "video") for h in hides)
         clips: list[Clip] = []
         track_end = 0
         by_playlist = []
@@ -317,7 +328,7 @@ class _Reader(FilterReading, MixReading):
         self.apply_filters(track_filters, clips, kind, track_len, where)
         clips.sort(key=lambda c: c.start)
         track = Track(
-            kind=kind, index=0, clips=clips, enabled=True, name=(name or "").strip() or None, xml_path=self.path(el)
+            kind=kind, index=0, clips=clips, enabled=enabled, name=(name or "").strip() or None, xml_path=self.path(el)
         )
         return track, track_len
 

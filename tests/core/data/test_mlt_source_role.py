@@ -109,3 +109,43 @@ def test_unknown_stays_none():
     assert (tl.app, tl.app_version, tl.pixel_aspect) == (None, None, None)
     assert (clip.source_width, clip.source_rate, clip.audio_channels, clip.link_group) == (None,) * 4
     assert clip.start == 0 and clip.end == F(50, 25)
+
+
+def _shotcut(hide_v2: str | None, hide_a1: str = "video") -> list:
+    """A Shotcut project: V1, V2 (each a colour clip) and A1 (an audio clip); the track elements' hide attributes."""
+    v2 = f' hide="{hide_v2}"' if hide_v2 else ""
+    doc = f"""<mlt title="Shotcut version 24.02">
+      <profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>
+      <producer id="c" in="0" out="99"><property name="mlt_service">color</property></producer>
+      <producer id="a" in="0" out="99"><property name="resource">a.wav</property></producer>
+      <playlist id="background"><entry producer="c" in="0" out="99"/></playlist>
+      <playlist id="p0"><property name="shotcut:video">1</property><property name="shotcut:name">V1</property>
+        <entry producer="c" in="0" out="49"/></playlist>
+      <playlist id="p1"><property name="shotcut:video">1</property><property name="shotcut:name">V2</property>
+        <entry producer="c" in="0" out="49"/></playlist>
+      <playlist id="p2"><property name="shotcut:audio">1</property><property name="shotcut:name">A1</property>
+        <entry producer="a" in="0" out="49"/></playlist>
+      <tractor id="t"><track producer="background"/><track producer="p0"/><track producer="p1"{v2}/>
+        <track producer="p2" hide="{hide_a1}"/></tractor></mlt>"""
+    (tl,) = read_bytes(doc.encode(), "hidden.mlt")
+    return [(t.kind, t.name, t.enabled) for t in tl.tracks]
+
+
+def test_a_hidden_shotcut_video_track_stays_a_video_track_and_is_disabled():
+    # Shotcut hides a video track with hide="video", as it writes every audio track; shotcut:video says the kind.
+    assert _shotcut(None) == [("video", "V1", True), ("video", "V2", True), ("audio", "A1", True)]
+    assert _shotcut("video") == [("video", "V1", True), ("video", "V2", False), ("audio", "A1", True)]
+    assert _shotcut("audio") == [("video", "V1", True), ("video", "V2", True), ("audio", "A1", True)]  # muted only
+    assert _shotcut(None, hide_a1="both") == [("video", "V1", True), ("video", "V2", True), ("audio", "A1", False)]
+
+
+def test_a_hidden_kdenlive_video_track_is_disabled(realworld_dir):
+    # Kdenlive writes hide="audio" on a video track's playlists and "both" once the track is hidden too
+    (tl,) = read_file(realworld_dir / "mlt" / "kdenlive-test-suite__mix-slide.kdenlive")
+    assert all(t.enabled for t in tl.tracks)
+    doc = (realworld_dir / "mlt" / "kdenlive-test-suite__mix-slide.kdenlive").read_text(encoding="utf-8")
+    tractor = doc.index('<tractor id="tractor2"')
+    end = doc.index("</tractor>", tractor)
+    hidden = doc[:tractor] + doc[tractor:end].replace('hide="audio"', 'hide="both"') + doc[end:]
+    (tl,) = read_bytes(hidden.encode(), "hidden.kdenlive")
+    assert [t.enabled for t in tl.tracks if t.clips] == [False]  # mix-slide's one track with clips (tractor2)
