@@ -21,7 +21,6 @@ MAX_PIXELS = 1 << 16
 MAX_CACHED_TIMES = 1 << 16  # distinct time texts remembered per document (a hostile file may hold millions)
 # Story elements: what a spine plays and what a clip may connect (with a lane) or hold (without)
 STORY = frozenset(("asset-clip", "clip", "ref-clip", "mc-clip", "sync-clip", "gap", "title", "video", "audio", "spine"))
-ZERO = Fraction(0)
 _TIME = re.compile(r"([+-]?\d+)(?:/(\d+))?s?$")
 
 
@@ -70,6 +69,12 @@ class FcpxmlBase(DocumentReader):
         if len(self.times) < MAX_CACHED_TIMES:
             self.times[text] = value
         return value
+
+    def inner_shift(self, child: etree._Element, shift: Fraction, where: str) -> Fraction:
+        """The time shift (timeline = local time + shift) of ``child``, an element inside one whose shift is
+        ``shift``: its offset in that element's time, less its own start."""
+        offset = self.time(child.get("offset"), where, "offset", Fraction(0))
+        return offset + shift - self.time(child.get("start"), where, "start", Fraction(0))
 
     def numbers(self, text: str | None, where: str, what: str) -> list[float]:
         """Whitespace-separated numbers, a unit suffix such as ``dB`` dropped; [] if absent."""

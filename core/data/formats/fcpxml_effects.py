@@ -32,9 +32,7 @@ class EffectReading(FcpxmlBase):
         stack = [(c, shift) for c in reversed(el) if c.tag in STORY and c.get("lane") is None]
         while stack:
             child, parent_shift = stack.pop()
-            offset = self.time(child.get("offset"), where, "offset", Fraction(0))
-            start = self.time(child.get("start"), where, "start", Fraction(0))
-            child_shift = offset + parent_shift - start
+            child_shift = self.inner_shift(child, parent_shift, where)
             out.append((child, child_shift))
             for c in child.iterchildren("audio-channel-source", "audio-role-source"):
                 out.append((c, child_shift))

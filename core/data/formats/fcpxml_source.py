@@ -8,7 +8,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension
-from core.data.formats.fcpxml_base import STORY, ZERO, FcpxmlBase
+from core.data.formats.fcpxml_base import STORY, FcpxmlBase
 
 LEAVES = ("asset-clip", "ref-clip", "mc-clip", "title", "video", "audio")
 
@@ -152,20 +152,11 @@ class SourceReading(FcpxmlBase):
         contents = []
         for child in el:
             if child.tag in STORY and child.get("lane") is None and child.tag not in ("spine", "gap"):
-                child_shift = (
-                    shift
-                    + self.time(child.get("offset"), where, "offset", ZERO)
-                    - self.time(child.get("start"), where, "start", ZERO)
-                )
+                child_shift = self.inner_shift(child, shift, where)
                 contents.append(("storyline", child, child_shift))
                 for sub in child:
                     if sub.tag in LEAVES and sub.get("lane") is not None:
-                        sub_shift = (
-                            child_shift
-                            + self.time(sub.get("offset"), where, "offset", ZERO)
-                            - self.time(sub.get("start"), where, "start", ZERO)
-                        )
-                        contents.append(("connected", sub, sub_shift))
+                        contents.append(("connected", sub, self.inner_shift(sub, child_shift, where)))
         for source_id, content, content_shift in contents:
             roles = [a.get("role") for a in content.iterchildren("audio-channel-source") if a.get("role")]
             roles = roles or ([content.get("audioRole")] if content.get("audioRole") else [])
