@@ -307,7 +307,7 @@ class _Reader(FilterReading, MixReading):
             playlists, hides = [el], [track_el.get("hide")]
             # Shotcut says the kind; a hidden video track is hide="video" as every audio track is
             audio = property_text(el, "shotcut:audio") == "1" or (
-                property_text(el, "shotcut:video") != "1" and track_el.get("hide") == "video"
+                property_text(el, "shotcut:video") != "1" and hides[0] == "video"
             )
             name = property_text(el, "shotcut:name")
         kind = "audio" if audio else "video"
