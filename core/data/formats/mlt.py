@@ -46,8 +46,14 @@ Units (canonical, see ``core.data.timeline``):
 * volume ``level`` (dB) -> level_db; volume ``gain`` (linear, or with a ``dB`` suffix).
 * panner ``start`` 0..1 (0.5 = centre) -> pan = 2*start - 1.
 * rects ``x y w h [opacity]`` (affine ``transition.rect``/``rect``, qtblend ``rect``, in pixels
-  or ``%``): scale = w / W * 100, center_x = (x + w/2)/W - 0.5, center_y = (y + h/2)/H - 0.5
-  (frame-normalised, 0 = centre, y down), opacity = the fifth value * 100 (or its percent).
+  or ``%``): without ``distort`` MLT fits the picture in the rect keeping its aspect ``a`` (the source's
+  width / height in profile pixels, the profile's where the producer does not say, and for track and
+  timeline filters and compositions), so scale = min(h, w/a) / min(H, W/a) * 100, the shown picture
+  against the same picture fitted to the frame (w / W for a rect of the profile's shape, whatever the
+  source; a portrait page in Shotcut's rect of its own shape is at h / H). It sits in the rect as
+  ``halign``/``valign`` say (centred unless told; composite: top-left). With ``distort`` the picture
+  fills the rect: scale = w / W. center_x = (x' + w'/2)/W - 0.5, center_y = (y' + h'/2)/H - 0.5 of the
+  shown picture (frame-normalised, 0 = centre, y down), opacity = the fifth value * 100 (or its percent).
 * qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees).
 * brightness ``alpha`` 0..1 -> opacity percent; brightness ``level`` only for fades (Shotcut
   ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``): a plain brightness
@@ -413,11 +419,18 @@ class _Reader(FilterReading, MixReading):
                     ewhere,
                     clip.param_refs,
                     clip.static,
+                    self.picture_aspect(source),
                 )
                 clip.effects = [n for n in map(effect_name, filters) if n is not None]
             clips.append(clip)
             pos += length
         return clips
+
+    def picture_aspect(self, source: SourceInfo) -> float | None:
+        """The source picture's width / height in profile pixels (None where the producer does not say)."""
+        if not source.width or not source.height:
+            return None
+        return source.width * (source.pixel_aspect or 1.0) / source.height / (self.pixel_aspect or 1.0)
 
     def source(self, producer: etree._Element, where: str) -> SourceInfo:
         """What a producer's ``meta.media.*`` properties (written by MLT when it probed the file)

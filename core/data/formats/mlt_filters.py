@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from fractions import Fraction
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -66,12 +67,22 @@ class FilterReading(MltBase):
         return zone_in, self.secs(out + 1) if out is not None else None
 
     def curves(
-        self, filters, origin: int, default_len: int, to_time, kind: str, where: str, refs: dict, static: dict
+        self,
+        filters,
+        origin: int,
+        default_len: int,
+        to_time,
+        kind: str,
+        where: str,
+        refs: dict,
+        static: dict,
+        aspect: float | None = None,
     ) -> dict[str, Curve]:
         """Canonical curves of ``filters``; ``to_time`` maps a frame of the attachment domain to
         timeline seconds. The first filter that gives a parameter wins. ``refs`` gets where each
         mapped parameter lives (the curve's property, else the first filter that has it), ``static``
-        the parameters with one value (a plain value or one key, defaults included)."""
+        the parameters with one value (a plain value or one key, defaults included). ``aspect`` is
+        the picture's width / height in profile pixels where known (a rect fits the picture in)."""
         curves: dict[str, Curve] = {}
         for f in filters:
             prop_els = {p.get("name"): p for p in f.iterchildren("property")}
@@ -82,7 +93,8 @@ class FilterReading(MltBase):
             f_in = self.frames(f.get("in"), fwhere, 0)
             f_out = self.frames(f.get("out"), fwhere)
             length = f_out - f_in + 1 if f_out is not None else default_len
-            for canon, keys, prop, value in self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere):
+            keyed = self.filter_keys(props, f_in + origin, length, to_time, kind, fwhere, aspect)
+            for canon, keys, prop, value in keyed:
                 ref = ParamRef(self.path(prop_els[prop]), None, "rect" if prop in RECT_PROPS else None, self.path(f))
                 if keys and canon not in curves:
                     refs[canon] = ref
@@ -101,7 +113,7 @@ class FilterReading(MltBase):
                 _merge(curves, canon, keys)
         return curves
 
-    def filter_keys(self, props: dict, f_in: int, length: int, to_time, kind: str, where: str):
+    def filter_keys(self, props: dict, f_in: int, length: int, to_time, kind: str, where: str, aspect=None):
         """Yield (canonical parameter, keys) for one filter's mapped properties."""
         service = (props.get("mlt_service") or "").lower()
         ident = (props.get("kdenlive_id") or props.get("shotcut:filter") or "").lower()
@@ -136,8 +148,9 @@ class FilterReading(MltBase):
                 rows = rows + [(to_time(f_in + length), props["end"], "linear")]
             if canon == "rect":
                 out: dict[str, list[Key]] = {}
+                fit = _Fit.of(props, service, aspect if aspect else self.width / self.height)
                 for t, text, interp in rows:
-                    for c, value in self.rect(text, where):
+                    for c, value in self.rect(text, where, fit):
                         out.setdefault(c, []).append(Key(t, value, interp))
                 for c, keys in _drop_defaults(out):
                     yield c, keys, prop, _one_value(out[c])
@@ -174,7 +187,9 @@ class FilterReading(MltBase):
             rows.append((to_time(f_in + frame), m.group(3), interp))
         return rows
 
-    def rect(self, text: str, where: str) -> list[tuple[str, float]]:
+    def rect(self, text: str, where: str, fit: _Fit | None = None) -> list[tuple[str, float]]:
+        """Scale, centre and opacity of a rect ``x y w h [opacity]`` (pixels or percent of the profile).
+        The picture fills the rect where ``fit`` distorts it, else it fits in, aligned as ``fit`` says."""
         parts = text.split()
         if len(parts) < 4:
             return []
@@ -193,14 +208,53 @@ class FilterReading(MltBase):
                 v = v if pct else v * 100.0  # opacity percent
             vals.append(v)
         x, y, w, h = vals[:4]
+        if fit is not None and not fit.distort and w > 0 and h > 0:
+            a = fit.aspect  # the picture's shown height is min(h, w / a), in the rect and in the frame
+            shown_h = min(h, w / a)
+            shown_w = shown_h * a
+            x += (w - shown_w) * fit.halign / 2.0
+            y += (h - shown_h) * fit.valign / 2.0
+            w, h = shown_w, shown_h
+            scale = shown_h / min(self.height, self.width / a) * 100.0
+        else:
+            scale = w / self.width * 100.0
         out = [
-            ("scale", w / self.width * 100.0),
+            ("scale", scale),
             ("center_x", (x + w / 2.0) / self.width - 0.5),
             ("center_y", (y + h / 2.0) / self.height - 0.5),
         ]
         if len(vals) > 4:
             out.append(("opacity", vals[4]))
         return out
+
+
+_ALIGN = {"left": 0, "top": 0, "center": 1, "centre": 1, "middle": 1, "right": 2, "bottom": 2}
+
+
+class _Fit(NamedTuple):
+    """How a rect places the picture: ``distort`` stretches it over the rect; otherwise it fits in the rect
+    keeping its aspect (``aspect``: its width / height in profile pixels), aligned 0 left/top, 1 centre,
+    2 right/bottom (qtblend and affine centre it; composite aligns it top-left unless told)."""
+
+    distort: bool
+    aspect: float
+    halign: int
+    valign: int
+
+    @staticmethod
+    def of(props: dict, service: str, aspect: float) -> _Fit:
+        def get(name: str) -> str:
+            return (props.get(name) or props.get("transition." + name) or "").strip().lower()
+
+        default = 0 if service == "composite" else 1
+
+        def align(name: str) -> int:
+            text = get(name)
+            if text[:1].isdigit():
+                return min(2, int(text[0]))
+            return _ALIGN.get(text, default)
+
+        return _Fit(get("distort") not in ("", "0"), aspect, align("halign"), align("valign"))
 
 
 def _one_value(keys: list[Key]) -> float | None:

@@ -74,13 +74,15 @@ def test_negative_key_times_count_back_from_the_composition_end():
 def test_the_zoom_of_a_real_kdenlive_project(realworld_dir):
     # qtblend-zoom.kdenlive: <transition> qtblend a_track 4, b_track 5 (the second video track),
     # rect "00:00:00.000=0 0 1920 1080 1.000000;00:00:04.972=96 54 1728 972 1.000000" (a 90 % zoom over
-    # frame 149 at 30000/1001 fps) over the title whose own qtblend holds it at 82.9688 %.
+    # frame 149 at 30000/1001 fps) over the title whose own qtblend rect "163 92 1593 896" holds it at
+    # 896 / 1080 = 82.963 % (the picture fits in the rect: the smaller of 1593 / 1920 and 896 / 1080).
     from core.data.formats import read_file
 
     (tl,) = read_file(realworld_dir / "mlt" / "kdenlive-test-suite__qtblend-zoom.kdenlive")
     (title,) = [t for t in tl.tracks if t.kind == "video"][1].clips
     keys = [(k.time, round(k.value, 4)) for k in title.curves["scale"].keys]
-    assert keys == [(0, 82.9688), (F(149 * 1001, 30000), round(82.9688 * 0.9, 4))]
+    own = 896 / 1080 * 100
+    assert keys == [(0, round(own, 4)), (F(149 * 1001, 30000), round(own * 0.9, 4))]
 
 
 _T = st.fractions(min_value=0, max_value=30, max_denominator=4)

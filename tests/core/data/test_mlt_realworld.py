@@ -56,9 +56,10 @@ def test_effect_zones(realworld_dir):
     assert curve_keys(b, "opacity") == fade
     assert "opacity" not in c.curves
     assert "scale" not in a.curves
-    # rect "606 341 705 396" in 1920x1080: scale 705/1920, centre x (606 + 705/2)/1920 - 0.5, from 7.0 s through
+    # rect "606 341 705 396" in 1920x1080 (a colour clip, the profile's shape, fitted in the rect): scale
+    # 396/1080 (the smaller of 705/1920 and 396/1080), centre x (606 + 705/2)/1920 - 0.5, from 7.0 s through
     # the zone's last frame (9.40 s), then back to the default at 9.44 s
-    for param, value in (("scale", 705 / 1920 * 100), ("center_x", (606 + 705 / 2) / 1920 - 0.5)):
+    for param, value in (("scale", 396 / 1080 * 100), ("center_x", (606 + 705 / 2) / 1920 - 0.5)):
         keys = curve_keys(b, param)
         assert [(t, i) for t, _, i in keys] == [
             (5, "hold"),
