@@ -34,15 +34,39 @@ def _params(text: str | None) -> list[str] | None:
     return names
 
 
+UNITS = {"scale": " %", "rotation": " deg", "opacity": " %", "level_db": " dB"}  # centre and pan: no unit
+
+
+def describe(param: str, curve) -> str:
+    """A predicted curve in a few characters: its one value, or its first and last values, in native units."""
+    if curve is None or not curve.keys:
+        return ""
+    unit = UNITS.get(param, "")
+    first, last = (f"{k.value:.1f}" if unit else f"{k.value:.3f}" for k in (curve.keys[0], curve.keys[-1]))
+    return f"{first}{unit}" if len(curve.keys) == 1 else f"{first} -> {last}{unit}"
+
+
+def _keys(n: int) -> str:
+    return f"{n} key{'' if n == 1 else 's'}"
+
+
 def print_changes(changes, out=sys.stdout) -> None:
-    """The dry-run table: one row per clip and parameter, keys before -> after."""
+    """The dry-run table: one row per clip and parameter, keys before -> after and the predicted values."""
     rows = [
-        (c.track, f"{c.clip} @ {float(c.start):.2f}s", c.param, f"{c.before} -> {c.after}", c.note) for c in changes
+        (
+            c.track,
+            f"{c.clip} @ {float(c.start):.2f}s",
+            c.param,
+            f"{c.before} -> {c.after}",
+            describe(c.param, c.curve) if c.after else "",
+            c.note,
+        )
+        for c in changes
     ]
-    head = ("track", "clip", "parameter", "keys", "note")
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(4)]
+    head = ("track", "clip", "parameter", "keys", "values", "note")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(5)]
     for r in [head, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)) + ("  " + r[4] if r[4] else ""), file=out)
+        print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() + ("  " + r[5] if r[5] else ""), file=out)
     written = sum(1 for c in changes if c.after)
     clips = len({(c.timeline, c.track, c.clip, c.start) for c in changes})
     unwritten = len(changes) - written
@@ -101,7 +125,9 @@ def main(argv=None) -> int:
                     new = pr.predicted.get((k, j), {})
                     if c.curves:
                         curves = ", ".join(
-                            f"{name} ({len(v)} keys{', predicted' if name in new else ''})"
+                            f"{name} {describe(name, v)} ({_keys(len(v))}, predicted)"
+                            if name in new
+                            else f"{name} ({_keys(len(v))})"
                             for name, v in c.curves.items()
                         )
                         print(f"  {tr.kind}{tr.index + 1} {c.name} {float(c.start):.2f}-{float(c.end):.2f}s: {curves}")

@@ -26,9 +26,18 @@ def test_dry_run_prints_what_would_change_and_writes_nothing(realworld_dir, tiny
     proc = _run(path, "--model", tiny_model, "--dry-run", "--out", out)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["track", "clip", "parameter", "keys", "note"]
+    assert lines[0].split() == ["track", "clip", "parameter", "keys", "values", "note"]
     rows = [line.split() for line in lines[1:-1]]
     assert rows and all(r[r.index("->") - 1] == "0" for r in rows)  # given curves are never in the table
+    # a written row shows the predicted value in the parameter's units after its key counts
+    written = [r for r in rows if r[r.index("->") + 1] != "0"]
+    assert written
+    for r in written:
+        rest = r[r.index("->") + 2 :]  # "v [unit]" for one key, "first -> last [unit]" for more
+        values = [rest[0], rest[2]] if rest[1:2] == ["->"] else [rest[0]]
+        [float(v) for v in values]  # numbers, then the unit where the parameter has one
+        if r[r.index("->") - 2] in ("scale", "opacity"):
+            assert rest[len(values) * 2 - 1] == "%"
     assert "parameter(s) of" in lines[-1]
     assert not out.exists()
 

@@ -56,6 +56,7 @@ class Change:
     before: int  # keys the parameter had (0: no curve)
     after: int  # keys written (0: nothing written, ``note`` says why)
     note: str = ""
+    curve: Curve | None = None  # the predicted curve (what was written, unless ``note`` says otherwise)
 
 
 @dataclass(frozen=True)

@@ -29,5 +29,6 @@ def write_back(
         for (k, j), curves in sorted(pred.items()):
             clip = tl.tracks[k].clips[j]
             for param, n, note in writer.write(tl, clip, curves):
-                changes.append(Change(tl.name, track_label(tl, k), clip.name, clip.start, param, 0, n, note))
+                label = track_label(tl, k)
+                changes.append(Change(tl.name, label, clip.name, clip.start, param, 0, n, note, curves.get(param)))
     return (None if dry_run else serialize(tree, data)), changes
