@@ -83,7 +83,8 @@ Source and role: the asset (for a ``clip``/``sync-clip``, its first content's) g
 ``source_width/height`` and ``source_rate`` (its format, when it has video), ``audio_channels``
 (``audioChannels``), ``file_ext`` (``src`` or ``media-rep src``) and ``source_id`` (its id); an
 FCPXML format carries no pixel aspect, so that stays None. ``source_channel`` is ``srcCh`` when
-it names one channel (on the element, its one ``audio-channel-source`` or its audio content).
+it names one channel (on the element, its one active ``audio-channel-source`` or its audio content).
+A clip whose ``audio-channel-source``s (or ``audio-role-source``s) are all ``active="0"`` has no sound.
 The video and audio clips of one element share ``link_group`` (its path), and so do a clip's
 connected items that play the same asset (BRENNER's audio lanes of a video). ``effects`` lists
 the enabled ``adjust-*`` tags (``adjust-conform (fit|fill|none)``) and ``filter-*`` names. The

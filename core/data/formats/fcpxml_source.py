@@ -17,7 +17,14 @@ class SourceReading(FcpxmlBase):
     """Reads what a clip plays (mixed into the FCPXML reader)."""
 
     def kinds(self, el: etree._Element) -> tuple[bool, bool, str]:
-        """(has picture, has sound, media kind) of a story element from its content."""
+        """(has picture, has sound, media kind) of a story element from its content. A clip whose
+        ``audio-channel-source``s / ``audio-role-source``s are all ``active="0"`` has its sound off."""
+        has_video, has_audio, kind = self._kinds(el)
+        if has_audio and _sound_off(el):
+            return has_video, False, kind
+        return has_video, has_audio, kind
+
+    def _kinds(self, el: etree._Element) -> tuple[bool, bool, str]:
         tag = el.tag
         if tag == "title":
             return True, False, "generator"
@@ -109,7 +116,7 @@ class SourceReading(FcpxmlBase):
     def source_channel(self, el: etree._Element) -> int | None:
         """``srcCh`` of the element, of its one ``audio-channel-source`` or of its audio content,
         when it names one channel."""
-        sources = list(el.iterchildren("audio-channel-source"))
+        sources = [c for c in el.iterchildren("audio-channel-source") if _active(c)]
         for sub in (el, *sources[: 1 if len(sources) == 1 else 0], *el.iter("audio")):
             text = (sub.get("srcCh") or "").strip()
             if text:
@@ -145,7 +152,7 @@ class SourceReading(FcpxmlBase):
             (source.get("sourceID"), role.get("role"))
             for source in el.iterchildren("sync-source")
             for role in source.iterchildren("audio-role-source")
-            if (role.get("active") or "1").strip() in ("0", "false")
+            if not _active(role)
         }
         if not off:
             return None
@@ -165,3 +172,15 @@ class SourceReading(FcpxmlBase):
             if not roles or any((source_id, role) not in off for role in roles):
                 return content, content_shift
         return False
+
+
+def _active(source: etree._Element) -> bool:
+    """Whether an ``audio-channel-source`` / ``audio-role-source`` plays (the DTD's default: it does)."""
+    return (source.get("active") or "1").strip() not in ("0", "false")
+
+
+def _sound_off(el: etree._Element) -> bool:
+    """An element whose audio channel or role sources are all switched off (a lip-synced picture whose camera
+    sound is off under a song connected to it)."""
+    sources = list(el.iterchildren("audio-channel-source", "audio-role-source"))
+    return bool(sources) and not any(map(_active, sources))

@@ -185,6 +185,26 @@ def test_audio_channel_and_static_values():
     assert mono.source_channel == 1 and mono.file_ext == ".mov" and mono.link_group is None
 
 
+def test_switched_off_audio_channels_play_no_sound():
+    # ChadaStar's FCP 1.12 sample: lip-synced avatar clips have their camera sound off (active="0") and the song
+    # connected below plays. The DTD: <!ATTLIST audio-channel-source active (0 | 1) "1">.
+    tl = _one(
+        '<asset-clip ref="a" offset="0s" duration="10s" name="avatar"><adjust-volume amount="5dB"/>'
+        '<audio-channel-source srcCh="1, 2" role="dialogue.dialogue-1" active="0"/>'
+        '<asset-clip ref="a" lane="-1" offset="0s" duration="10s" name="song" srcEnable="audio"/></asset-clip>'
+        # one channel of two switched off: the clip plays the other
+        '<asset-clip ref="a" offset="10s" duration="2s" name="left"><audio-channel-source srcCh="1"/>'
+        '<audio-channel-source srcCh="2" active="0"/></asset-clip>'
+    )
+    clips = [(tr.kind, c.name, c.source_channel) for tr in tl.tracks for c in tr.clips]
+    assert sorted(clips) == [
+        ("audio", "left", 1),
+        ("audio", "song", None),
+        ("video", "avatar", None),
+        ("video", "left", None),
+    ]
+
+
 def test_unknown_stays_none():
     doc = (
         '<fcpxml version="1.8"><resources><format id="f" frameDuration="1/25s"/></resources><library><event>'
