@@ -11,8 +11,9 @@ SMPTE ``HH:MM:SS:FF`` gives ``lrint(fps*seconds) + FF``; plain numbers are frame
 is inclusive. Seconds are exact ``Fraction(frames) / rate``.
 
 Tracks. The main tractor's tracks, in order; the background (Kdenlive's black track, a bare
-producer; Shotcut's ``background`` playlist) is skipped. A Kdenlive track is a tractor of two
-playlists (the second holds same-track mixes): both are read into one track. A mix (a ``transition``
+producer, or before 19.08 the ``black_track`` playlist; Shotcut's ``background`` playlist) is
+skipped. A Kdenlive track is a tractor of two playlists (the second holds same-track mixes): both
+are read into one track. A mix (a ``transition``
 of the track tractor with ``kdenlive:mixcut``, from the second clip's start to the first clip's end) is
 resolved to its cut, ``mixcut`` frames before that end: the clips meet there, the second one's source in
 moves on by as much, and both get the mix's length as transition_out/transition_in. Audio when
@@ -55,7 +56,8 @@ Units (canonical, see ``core.data.timeline``):
   fills the rect: scale = w / W. center_x = (x' + w'/2)/W - 0.5, center_y = (y' + h'/2)/H - 0.5 of the
   shown picture (frame-normalised, 0 = centre, y down), opacity = the fifth value * 100 (or its percent).
 * qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees).
-* brightness ``alpha`` 0..1 -> opacity percent; brightness ``level`` only for fades (Shotcut
+* brightness ``alpha`` 0..1 -> opacity percent (keyed, or one value below 1: Shotcut's Opacity; Kdenlive's
+  fades write ``-1``, "as the level"); brightness ``level`` only for fades (Shotcut
   ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``): a plain brightness
   effect goes above 1 (2.03 in kdenlive_example_v191180) and is not an opacity.
 
@@ -116,6 +118,8 @@ __all__ = ["read_mlt"]
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
 PREVIEWS = frozenset(("timeline_preview", "timeline_overlay"))  # Kdenlive playlists that render the timeline
+# Background playlists: Shotcut's, and Kdenlive's black track before 19.08 (a playlist then, a bare producer since)
+BACKGROUNDS = frozenset(("background", "black_track"))
 COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  # transitions that move a picture
 MOVES = RECT_PROPS + ("rotation", "transition.rotate_z", "transition.rotation")
 
@@ -161,7 +165,7 @@ class _Reader(FilterReading, MixReading):
             el = self.ids.get(track_el.get("producer") or "")
             if el is None:
                 raise self.error(where, f"track {i + 1} refers to unknown producer {track_el.get('producer')!r}")
-            if el.tag in ("producer", "chain") or el.get("id") == "background":
+            if el.tag in ("producer", "chain") or el.get("id") in BACKGROUNDS:
                 # Kdenlive's black track, Shotcut's background: no clips, but part of the length
                 longest = max(longest, self.producer_length(el, where))
                 continue

@@ -137,7 +137,7 @@ class FilterReading(MltBase):
                         mapped.append((prop, "rotation", lambda v: v[0]))
                         break
             elif service == "brightness":
-                if "alpha" in props and _animated(props["alpha"]):
+                if "alpha" in props and (_animated(props["alpha"]) or _lowers_opacity(props["alpha"])):
                     mapped.append(("alpha", "opacity", lambda v: v[0] * 100.0))
                 elif ident in FADE_IDS and "level" in props:
                     mapped.append(("level", "opacity", lambda v: v[0] * 100.0))
@@ -255,6 +255,15 @@ class _Fit(NamedTuple):
             return _ALIGN.get(text, default)
 
         return _Fit(get("distort") not in ("", "0"), aspect, align("halign"), align("valign"))
+
+
+def _lowers_opacity(text: str) -> bool:
+    """A one-value brightness ``alpha`` that makes the picture see-through (Shotcut's Opacity at 64 %: "0.64"); 1
+    changes nothing and Kdenlive's fades write -1 ("follow the level")."""
+    try:
+        return 0.0 <= bounded_float(text.strip()) < 1.0
+    except ValueError:  # NumberError too: not a plain number, so not a one-value opacity
+        return False
 
 
 def _one_value(keys: list[Key]) -> float | None:

@@ -32,6 +32,9 @@ id; parameter ``Gain(dB)``, static) is stored as ``Clip.gain_db`` (several add u
 the level**: ``level_db`` is the level heard, gain + Audio Levels volume in dB, with silence (the
 -60 dB floor) staying silent. A clip with a gain and no volume gets a one-key level curve at its
 start (when the gain is not 0). A writer that writes Audio Levels writes ``level_db - gain_db``.
+Premiere also exports a clip's gain as a second Audio Levels filter and plays the two summed: a
+further Audio Levels filter's one value adds to ``gain_db`` the same way (its keys take the level's
+place when the first filter's level is one value, which becomes the gain).
 
 Static values: a parameter with a plain ``<value>`` or exactly one keyframe is static
 (``Clip.static``, default values included); the first enabled filter with keys wins, as for the

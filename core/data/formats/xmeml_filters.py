@@ -77,6 +77,7 @@ class FilterReading(XmemlBase):
         gain and the retiming."""
         out = _Filters()
         curves, static, refs = out.curves, out.static, out.refs
+        level_filter = None  # the filter whose Audio Levels give the level; later ones add as a gain
         for number, filter_el in enumerate(filter_els, 1):
             enabled = effect = None
             effects = 0
@@ -134,7 +135,7 @@ class FilterReading(XmemlBase):
                 targets = self.param_targets.get((effect_id, param_id))
                 if targets is None:
                     targets = self.param_targets[(effect_id, param_id)] = PARAM_MAP.get((effect_id, param_id.lower()))
-                if not targets or (curves and all(t[0] in curves for t in targets)):
+                if not targets or (curves and all(t[0] in curves and t[0] != "level_db" for t in targets)):
                     continue
                 if effects == 1:
                     param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
@@ -149,6 +150,11 @@ class FilterReading(XmemlBase):
                 else:
                     rows = self.static_parameter(param_kids, targets, start_s, pwhere)
                 for canon, keys, value in rows:
+                    if canon == "level_db" and (keys or value is not None):
+                        if level_filter is not None and level_filter != number:
+                            self.stack_level(out, keys, value, param_path, filter_path)
+                            continue
+                        level_filter = number
                     if canon in curves:
                         continue  # the first filter with keys wins
                     if keys:
@@ -186,6 +192,23 @@ class FilterReading(XmemlBase):
                     param_path = child_path(f"{filter_path}/effect", "parameter", param_number, len(params))
                     ref = ParamRef(param_path, None, None, filter_path)
                 out.refs["gain_db"] = ref
+
+    @staticmethod
+    def stack_level(out: _Filters, keys: list[Key], value: float | None, param_path: str, filter_path: str) -> None:
+        """A second Audio Levels filter on a clip: Premiere exports a clip's gain so, and plays the two summed
+        (dB add). One value adds to ``gain_db``; keys take the level's place when the first filter's level is
+        one value (which becomes the gain); a second curve over a first is left out (never seen)."""
+        if value is not None:
+            if abs(value) > 1e-12:
+                out.gain_db = (out.gain_db or 0.0) + value
+            return
+        if "level_db" in out.curves and len(out.curves["level_db"]) > 1:
+            return
+        first = out.static.pop("level_db", 0.0)
+        if abs(first) > 1e-12:
+            out.gain_db = (out.gain_db or 0.0) + first
+        out.curves["level_db"] = Curve(keys)
+        out.refs["level_db"] = ParamRef(param_path, None, out.refs["level_db"].component, filter_path)
 
     @staticmethod
     def apply_gain(out: _Filters, start_s: Fraction) -> None:

@@ -1,0 +1,118 @@
+"""Reader faults found on public exports (issue 7, session 25), each with the construct of the public file in a
+small document. Expected values are worked out by hand below.
+
+* Premiere exports a clip's gain as a second Audio Levels filter and plays the two summed
+  (tranvietthang94-jpg/premiere-auto-dialogue-xml: "Level +12 + Gain +6 -> XML re-export +18 dB, PCM +18 dB").
+* Kdenlive before 19.08 writes its background as a ``black_track`` playlist (synchrone/kremlin-clock, Kdenlive
+  17.12.3), which was read as a video track holding one clip "black".
+* Shotcut's Opacity filter at one value (brightness ``alpha`` 0.64; marekk3301/animaton2024) was ignored.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import pytest
+
+from core.data.formats import read_bytes
+
+
+def _levels(*filters: str) -> str:
+    return "".join(
+        f"<filter><effect><effectid>audiolevels</effectid><parameter><parameterid>level</parameterid>{body}"
+        "</parameter></effect></filter>"
+        for body in filters
+    )
+
+
+def _xmeml(items: str) -> bytes:
+    return (
+        '<xmeml version="4"><sequence><duration>150</duration><rate><timebase>25</timebase></rate><name>s</name>'
+        f"<media><audio><track>{items}</track></audio></media></sequence></xmeml>"
+    ).encode()
+
+
+def _item(name: str, start: int, filters: str) -> str:
+    return (
+        f"<clipitem><name>{name}</name><start>{start}</start><end>{start + 50}</end><in>0</in><out>50</out>"
+        f"{filters}</clipitem>"
+    )
+
+
+def test_a_second_audio_levels_filter_adds_as_a_gain():
+    plus12, plus6 = "<value>3.98107</value>", "<value>1.99526</value>"  # 20 log10: +12 dB, +6 dB
+    keyed = (
+        "<keyframe><when>0</when><value>1</value></keyframe><keyframe><when>49</when><value>0.501187</value></keyframe>"
+    )
+    (tl,) = read_bytes(
+        _xmeml(
+            _item("level12 gain6", 0, _levels(plus12, plus6))
+            + _item("level6 gain12", 50, _levels(plus6, plus12))
+            + _item("keyed, gain6", 100, _levels(keyed, plus6))
+        ),
+        "stacked.xml",
+    )
+    a, b, c = tl.tracks[0].clips
+    for clip in (a, b):
+        assert clip.static["level_db"] == pytest.approx(18.0, abs=1e-4)
+        assert [k.value for k in clip.curves["level_db"].keys] == pytest.approx([18.0], abs=1e-4)
+    assert (a.gain_db, b.gain_db) == (pytest.approx(6.0, abs=1e-4), pytest.approx(12.0, abs=1e-4))
+    # 0 -> -6 dB under +6: 6 -> 0 dB heard, at 4 s and 4 s + 49 frames
+    keys = [(k.time, k.value) for k in c.curves["level_db"].keys]
+    assert [t for t, _ in keys] == [F(100, 25), F(149, 25)]
+    assert [v for _, v in keys] == pytest.approx([6.0, 0.0], abs=1e-4)
+
+
+def test_a_single_audio_levels_filter_reads_as_before():
+    (tl,) = read_bytes(_xmeml(_item("one", 0, _levels("<value>1.99526</value>"))), "one.xml")
+    (clip,) = tl.tracks[0].clips
+    assert clip.gain_db is None and clip.static["level_db"] == pytest.approx(6.0, abs=1e-4)
+
+
+PROFILE = '<profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+
+
+def test_kdenlives_old_black_track_playlist_is_the_background():
+    doc = (
+        f'<mlt version="6.6.0">{PROFILE}'
+        '<producer id="2" in="0" out="249"><property name="mlt_service">color</property></producer>'
+        '<producer id="black" in="0" out="17146"><property name="mlt_service">colour</property></producer>'
+        '<playlist id="black_track"><entry producer="black" in="0" out="124"/></playlist>'
+        '<playlist id="playlist1"><blank length="25"/><entry producer="2" in="0" out="99"/></playlist>'
+        '<tractor id="maintractor" in="0" out="124"><track producer="black_track"/><track producer="playlist1"/>'
+        "</tractor></mlt>"
+    )
+    (tl,) = read_bytes(doc.encode(), "old.kdenlive")
+    assert [(t.kind, [(c.start, c.end) for c in t.clips]) for t in tl.tracks] == [("video", [(1, 5)])]
+    assert tl.duration == 5
+
+
+@pytest.mark.parametrize(
+    ("alpha", "rect", "opacity"),
+    [
+        ("0.64", None, 64.0),  # Shotcut's Opacity at one value
+        ("0.5", "480 270 960 540 1", 50.0),  # under a Size & Position rect at full opacity
+        ("1", None, None),  # fully opaque: nothing to read
+        ("-1", None, None),  # Kdenlive's fades write -1: "as the level", not an opacity
+    ],
+)
+def test_a_one_value_brightness_alpha_is_an_opacity(alpha, rect, opacity):
+    affine = (
+        '<filter><property name="mlt_service">affine</property>'
+        f'<property name="transition.rect">{rect}</property></filter>'
+        if rect
+        else ""
+    )
+    doc = (
+        f'<mlt version="7.22.0">{PROFILE}<producer id="p" in="0" out="49"><property name="mlt_service">color</property>'
+        f'{affine}<filter><property name="mlt_service">brightness</property><property name="level">1</property>'
+        f'<property name="shotcut:filter">brightnessOpacity</property><property name="alpha">{alpha}</property>'
+        '</filter></producer><playlist id="v"><entry producer="p" in="0" out="49"/></playlist>'
+        '<tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "opacity.mlt")
+    (clip,) = tl.tracks[0].clips
+    if opacity is None:
+        assert "opacity" not in clip.curves and clip.static.get("opacity", 100.0) == 100.0
+    else:
+        assert clip.static["opacity"] == pytest.approx(opacity)
