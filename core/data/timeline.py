@@ -25,7 +25,7 @@ readers where the dialect has it. **Unknown is None** (or an empty container), n
   ``source_id``), retiming (``speed`` ratio, ``time_remap``), ``effects`` (names of the enabled
   effects applied), ``link_group``, ``gain_db`` (Premiere's static clip gain), ``static`` (the
   parameters the file sets to one value) and the locator for write-back (``xml_path``,
-  ``xml_context``, ``param_refs``).
+  ``xml_context``, ``param_refs``, ``outer_scale``).
 
 Static values. A parameter the file sets to one value (a plain value, or a single key) is
 *static*: ``Clip.static[p]`` holds it, default values included, so downstream can tell "set to
@@ -205,6 +205,9 @@ class Clip:
     xml_path: str | None = None  # getpath of the element that defines the clip
     xml_context: tuple[str, ...] = ()  # containers it plays through (fcpxml ref-clip/mc-clip), outermost first
     param_refs: dict[str, ParamRef] = field(default_factory=dict)
+    # the scale (percent) of the containers it plays in (an FCPXML compound clip, a Kdenlive composition), which
+    # scales its own centre offset: a writer writing the clip's own centre divides by it; None = 100 %
+    outer_scale: Curve | None = None
 
     def __post_init__(self) -> None:
         if self.media_kind not in MEDIA_KINDS:

@@ -28,7 +28,9 @@ to its range (source in moved on by what is cut), on lanes container lane + thei
 filtered by the container's ``srcEnable``, disabled with it, with ``Clip.xml_context`` naming
 the container(s) and ``xml_path`` their own element inside the resource (shared by every use of
 that resource). The container's own adjustments combine with each content's: scale and opacity
-multiply, centre and rotation add, levels add in dB (silence stays silent), pan is the
+multiply, rotation adds, the centre is the container's plus its scale times the content's (it
+scales the frame the content sits in; ``Clip.outer_scale`` keeps that scale, and a writer writing the
+content's own centre divides by it), levels add in dB (silence stays silent), pan is the
 content's when it has one; combined curves have a key at every key time of either side. A
 resource that is missing keeps the container as one ``sequence`` clip; one that contains itself
 is a TimelineError. A container that shows one clip of a kind gives it its own name (what the timeline

@@ -65,7 +65,8 @@ Compositions. A Kdenlive composition that moves a picture (a ``qtblend``, ``affi
 transition of the main tractor with a rect or a rotation) transforms the clips of its upper track
 (``b_track``) that overlap its zone, keys in timeline frames from its ``in`` (negative ones from its end). It
 acts on top of a clip's own transform, as a compound clip's adjustments do in FCPXML: scale and opacity
-multiply, centre and rotation add, with a key at every key time of either side. MLT runs it only from its
+multiply, rotation adds, the centre is the composition's plus its scale times the clip's (``_compose``),
+with a key at every key time of either side. MLT runs it only from its
 ``in`` through its ``out``, as it runs a zoned track or timeline filter: on a clip that reaches beyond the
 zone, the parameter is at its default (no change) up to the zone, held, then the composition's or
 filter's values, the last one held through the zone's last frame, then the default again

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from core.data.formats import fcpxml_edit, mlt_edit, xmeml_edit
 from core.data.formats._edit import Change, Predicted, parse_for_edit, serialize, track_label
-from core.data.timeline import Timeline, TimelineError
+from core.data.timeline import Clip, Curve, Key, Timeline, TimelineError
+
+CENTRES = ("center_x", "center_y")
+TINY_SCALE = 1e-6  # percent: a container scaled to nothing shows nothing; its content's offset is written as is
 
 WRITERS = {"xmeml": xmeml_edit.ClipWriter, "fcpxml": fcpxml_edit.ClipWriter, "mlt": mlt_edit.ClipWriter}
 
@@ -28,7 +31,30 @@ def write_back(
     for tl, pred in zip(timelines, predicted):
         for (k, j), curves in sorted(pred.items()):
             clip = tl.tracks[k].clips[j]
-            for param, n, note in writer.write(tl, clip, curves):
+            for param, n, note in writer.write(tl, clip, in_own_frame(clip, curves)):
                 label = track_label(tl, k)
                 changes.append(Change(tl.name, label, clip.name, clip.start, param, 0, n, note, curves.get(param)))
     return (None if dry_run else serialize(tree, data)), changes
+
+
+def in_own_frame(clip: Clip, curves: dict[str, Curve]) -> dict[str, Curve]:
+    """The predicted centre in the clip's own frame: a container that scales (``Clip.outer_scale``) scales the
+    offset the clip's own element sets, so that element gets the prediction divided by the container's scale, with
+    a key wherever either has one (within the clip)."""
+    scale = clip.outer_scale
+    if scale is None or not any(c in curves for c in CENTRES):
+        return curves
+    out = dict(curves)
+    for c in CENTRES:
+        if c not in curves:
+            continue
+        pred = curves[c]
+        times = {k.time for k in pred.keys} | {k.time for k in scale.keys if clip.start <= k.time <= clip.end}
+        interp = {k.time: k.interp for k in scale.keys} | {k.time: k.interp for k in pred.keys}
+        keys = []
+        for t in sorted(times):
+            s = scale.value_at(t) / 100.0
+            value = pred.value_at(t)
+            keys.append(Key(t, value / s if abs(s) > TINY_SCALE else value, interp[t]))
+        out[c] = Curve(keys)
+    return out

@@ -81,7 +81,7 @@ CLIP_FIELDS = (
     "name", "start", "end", "source_in", "source_out", "media_kind", "enabled", "transition_in", "transition_out",
     "curves", "clip_id", "static", "gain_db", "source_width", "source_height", "source_pixel_aspect", "source_rate",
     "audio_channels", "source_channel", "file_ext", "source_id", "speed", "time_remap", "effects", "link_group",
-    "xml_path", "xml_context", "param_refs",
+    "xml_path", "xml_context", "param_refs", "outer_scale",
 )  # fmt: skip
 if tuple(f.name for f in fields(Clip)) != CLIP_FIELDS:
     raise ImportError("core.data.timeline.Clip's fields changed: update CLIP_FIELDS and read_clip's Clip(...)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fractions import Fraction as F
 from itertools import accumulate
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -135,3 +136,30 @@ def test_a_composition_acts_only_in_its_zone():
         (F(59, 25), 25.0, "hold"),
         (F(12, 5), 50.0, "linear"),
     ]
+
+
+def _clip(**static) -> Clip:
+    clip = Clip(name="c", start=F(0), end=F(4))
+    clip.static.update(static)
+    return clip
+
+
+def test_a_containers_scale_scales_its_contents_offset():
+    from core.data.formats._compose import compose_into
+    from core.data.timeline import Curve, Key
+
+    # A picture at half size a quarter frame right, in a container at half size moved 0.1 right: a quarter size,
+    # 0.1 + 0.5 * 0.25 = 0.225 right (the container scales the frame the picture sits in, then moves it).
+    clip, container = _clip(scale=50.0, center_x=0.25), _clip(scale=50.0, center_x=0.1)
+    compose_into(clip, container, static_interp="linear")
+    assert clip.static["scale"] == 25.0 and clip.static["center_x"] == pytest.approx(0.225)
+    # A container zooming out 100 -> 50 % over 2 s draws an offset picture in towards the centre with it,
+    # though neither side moves: 0.2 at 0 s, 0.1 at 2 s, keys where the scale has them.
+    clip, container = _clip(center_x=0.2), Clip(name="zoom", start=F(0), end=F(4))
+    container.curves["scale"] = Curve([Key(F(0), 100.0, "linear"), Key(F(2), 50.0, "linear")])
+    compose_into(clip, container, static_interp="linear")
+    assert [(k.time, k.value) for k in clip.curves["center_x"].keys] == [
+        (0, pytest.approx(0.2)),
+        (2, pytest.approx(0.1)),
+    ]
+    assert "center_x" not in clip.static and "center_y" not in clip.curves  # no offset: nothing to scale
