@@ -27,8 +27,9 @@ move with it: the transition plays the first after its out and the second before
 length as transition_out/transition_in.
 
 Media kinds: color/colour, kdenlivetitle, qtext, count, noise -> generator; qimage/pixbuf or an
-image extension -> still; a tractor (Kdenlive sequence, ``kdenlive:producer_type`` 17) or an
-``xml`` producer -> sequence; else video or audio by the track.
+image extension -> still, but a numbered image sequence (``%05d``, ``?begin=``) is video; a tractor
+(Kdenlive sequence, ``kdenlive:producer_type`` 17) or an ``xml`` producer -> sequence; else video or
+audio by the track.
 
 Keyframes. An animation is ``key;key`` with ``key = TIME[marker]=VALUE``; no marker = linear,
 ``|``/``!`` = hold, every other marker (``~ $ -`` and the easing letters) = smooth. MLT measures
@@ -101,6 +102,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from fractions import Fraction
 
 from lxml import etree
@@ -118,6 +120,7 @@ __all__ = ["read_mlt"]
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
+IMAGE_SEQUENCE = re.compile(r"%0?\d*d|\?begin=")  # a printf-numbered image sequence (not a slideshow's .all.)
 PREVIEWS = frozenset(("timeline_preview", "timeline_overlay"))  # Kdenlive playlists that render the timeline
 # Background playlists: Shotcut's, and Kdenlive's black track before 19.08 (a playlist then, a bare producer since)
 BACKGROUNDS = frozenset(("background", "black_track"))
@@ -468,9 +471,7 @@ class _Reader(FilterReading, MixReading):
             channels = 0  # audio switched off
         elif index is not None and index.isdigit():
             channels = count(props.get(f"meta.media.{index}.codec.channels"))
-        resource = props.get("warp_resource") or props.get("resource", "")
-        if service == "timewarp" and ":" in resource and not props.get("warp_resource"):
-            resource = resource.partition(":")[2]
+        resource = self.resource(producer)
         ext = file_extension(resource) if service not in GENERATOR_SERVICES else None
         ident = props.get("kdenlive:id") or resource or producer.get("id")
         found = self.sources[producer] = SourceInfo(
@@ -486,12 +487,22 @@ class _Reader(FilterReading, MixReading):
         )
         return found
 
+    def resource(self, producer: etree._Element) -> str:
+        """The media a producer plays: a timewarp (speed change) names it in ``warp_resource``, or after the
+        speed in ``resource`` ("2.000000:clip.mp4")."""
+        resource = self.prop(producer, "warp_resource") or self.prop(producer, "resource") or ""
+        if ":" in resource and not self.prop(producer, "warp_resource"):
+            if (self.prop(producer, "mlt_service") or "").lower() == "timewarp":
+                resource = resource.partition(":")[2]
+        return resource
+
     def clip_name(self, producer: etree._Element, entry: etree._Element) -> str:
-        for prop in ("kdenlive:clipname", "shotcut:caption", "resource"):
+        for prop in ("kdenlive:clipname", "shotcut:caption"):
             value = self.prop(producer, prop)
             if value:
-                return os.path.basename(value) if prop == "resource" else value
-        return entry.get("producer") or ""
+                return value
+        resource = self.resource(producer)
+        return os.path.basename(resource) if resource else entry.get("producer") or ""
 
     def media_kind(self, producer: etree._Element, track_kind: str) -> str:
         if producer.tag == "tractor" or self.prop(producer, "kdenlive:producer_type") == "17":
@@ -502,6 +513,8 @@ class _Reader(FilterReading, MixReading):
         if service in GENERATOR_SERVICES:
             return "generator"
         resource = (self.prop(producer, "resource") or "").lower()
+        if IMAGE_SEQUENCE.search(resource):  # an image sequence ("dump%05d.png?begin=100") plays as video
+            return "audio" if track_kind == "audio" else "video"
         if service in STILL_SERVICES or is_still_path(resource):
             return "still"
         return "audio" if track_kind == "audio" else "video"

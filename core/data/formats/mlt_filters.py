@@ -21,6 +21,8 @@ HOLD_MARKERS = frozenset("|!")
 METERS = frozenset(("audiolevel",))
 _NAMING = frozenset(("disable", "mlt_service", "kdenlive_id", "shotcut:filter"))  # what effect_name reads
 RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
+_NUM = r"(-?[0-9.]+(?:[eE][-+]?[0-9]+)?%?)"
+_OLD_GEOMETRY = re.compile(rf"^\s*{_NUM}[/,]{_NUM}:{_NUM}x{_NUM}(?::{_NUM})?\s*$")  # composite's "0/0:720x576:100"
 _KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
 
 
@@ -191,6 +193,9 @@ class FilterReading(MltBase):
         """Scale, centre and opacity of a rect ``x y w h [opacity]`` (pixels or percent of the profile).
         The picture fills the rect where ``fit`` distorts it, else it fits in, aligned as ``fit`` says."""
         parts = text.split()
+        old = len(parts) < 4 and _OLD_GEOMETRY.match(text)
+        if old:  # MLT 6's geometry "x/y:wxh[:mix]": the mix is a percent already
+            parts = [g + "%" if i == 4 and not g.endswith("%") else g for i, g in enumerate(old.groups()) if g]
         if len(parts) < 4:
             return []
         vals = []

@@ -116,3 +116,49 @@ def test_a_one_value_brightness_alpha_is_an_opacity(alpha, rect, opacity):
         assert "opacity" not in clip.curves and clip.static.get("opacity", 100.0) == 100.0
     else:
         assert clip.static["opacity"] == pytest.approx(opacity)
+
+
+PAL = '<profile frame_rate_num="25" frame_rate_den="1" width="720" height="576"/>'
+
+
+def test_old_composite_geometry_strings_are_read():
+    # Kdenlive 0.9 / MLT 6: geometry "x/y:wxh:mix", the mix a percent; from full frame to a quarter of it in the
+    # lower right, half see-through, over frames 0-99 (sink-archive/cc-trailer's era; the reader read nothing).
+    doc = (
+        f'<mlt version="6.4.1">{PAL}'
+        '<producer id="a" in="0" out="99"><property name="mlt_service">colour</property></producer>'
+        '<producer id="b" in="0" out="99"><property name="resource">b.png</property></producer>'
+        '<playlist id="p1"><entry producer="a" in="0" out="99"/></playlist>'
+        '<playlist id="p2"><entry producer="b" in="0" out="99"/></playlist>'
+        '<tractor id="t"><track producer="p1"/><track producer="p2"/>'
+        '<transition in="0" out="99"><property name="mlt_service">composite</property>'
+        '<property name="a_track">0</property><property name="b_track">1</property>'
+        '<property name="geometry">0=0/0:720x576:100;99=360/288:360x288:50</property></transition>'
+        "</tractor></mlt>"
+    )
+    (tl,) = read_bytes(doc.encode(), "old.kdenlive")
+    top = tl.tracks[1].clips[0]
+    expect = {"scale": [100.0, 50.0], "center_x": [0.0, 0.25], "center_y": [0.0, 0.25], "opacity": [100.0, 50.0]}
+    for param, values in expect.items():
+        keys = top.curves[param].keys
+        assert [k.time for k in keys] == [0, F(99, 25)]
+        assert [k.value for k in keys] == pytest.approx(values)
+
+
+def test_a_speed_changed_clip_is_named_by_its_media_and_an_image_sequence_is_video():
+    doc = (
+        f'<mlt version="6.23.0">{PAL}'
+        '<producer id="w" in="0" out="99"><property name="mlt_service">timewarp</property>'
+        '<property name="resource">2.000000:/m/Screen.mp4</property><property name="warp_speed">2</property>'
+        "</producer>"
+        '<producer id="s" in="0" out="99"><property name="mlt_service">qimage</property>'
+        '<property name="resource">/m/dump%05d.png?begin=100</property><property name="ttl">1</property></producer>'
+        '<producer id="i" in="0" out="99"><property name="mlt_service">qimage</property>'
+        '<property name="resource">/m/photo.png</property></producer>'
+        '<playlist id="v"><entry producer="w" in="0" out="49"/><entry producer="s" in="0" out="49"/>'
+        '<entry producer="i" in="0" out="49"/></playlist><tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "speed.kdenlive")
+    warped, sequence, photo = tl.tracks[0].clips
+    assert (warped.name, warped.file_ext, warped.speed) == ("Screen.mp4", ".mp4", 2.0)
+    assert (sequence.media_kind, photo.media_kind) == ("video", "still")
