@@ -119,13 +119,11 @@ class MltBase(DocumentReader):
         return value
 
     def prop(self, el: etree._Element, name: str) -> str | None:
-        """``property_text(el, name)`` for an element read many times (a producer shared by entries):
-        its properties are indexed on first use."""
+        """A property's text for an element read many times (a producer shared by entries): its properties are
+        indexed on first use. A name set twice has its last value, as MLT sets properties in order."""
         props = self.props.get(el)
         if props is None:
-            props = self.props[el] = {}
-            for p in el.iterchildren("property"):
-                props.setdefault(p.get("name"), p.text)
+            props = self.props[el] = {p.get("name"): p.text for p in el.iterchildren("property")}
         return props.get(name)
 
 
