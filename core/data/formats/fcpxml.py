@@ -21,10 +21,13 @@ positive lanes. An element holding both picture and sound gives a video clip and
 
 Compound and multicam clips are flattened: a ``ref-clip`` plays its media's sequence, an
 ``mc-clip`` the angle its ``mc-source`` picks for video (srcEnable all/video) and the one it
-picks for audio (all/audio; without mc-source, the first angle); a multicam's picture adjustments
-are in the mc-source that picks its video angle, its sound's on the mc-clip itself. Their contents become clips of
-the timeline in the container's place: timed by the container's shift (``offset - start``), cut
-to its range (source in moved on by what is cut), on lanes container lane + their own lane,
+picks for audio (all/audio; without mc-source, the first angle; with mc-sources that pick none for a
+kind, none), within the mc-clip's own ``srcEnable``; a multicam's picture adjustments are in the
+mc-source that picks its video angle, its sound's on the mc-clip itself and its audio angle's roles
+(whose volumes add: volume stages add in dB, as a clip's and its audio components' do). Their contents
+become clips of the timeline in the container's place: timed by the container's shift (``offset -
+start``), cut to its range (its sound to ``audioStart``/``audioDuration``, a split edit; source in
+moved on by what is cut), on lanes container lane + their own lane,
 filtered by the container's ``srcEnable``, disabled with it, with ``Clip.xml_context`` naming
 the container(s) and ``xml_path`` their own element inside the resource (shared by every use of
 that resource). The container's own adjustments combine with each content's: scale and opacity
@@ -113,7 +116,7 @@ from core.data.formats._xml import DEFAULT_SIZE
 from core.data.formats.fcpxml_base import STORY
 from core.data.formats.fcpxml_compound import cut_to
 from core.data.formats.fcpxml_effects import EffectReading
-from core.data.formats.fcpxml_source import SourceReading
+from core.data.formats.fcpxml_source import SourceReading, sound_off
 from core.data.timeline import AUDIO_PARAMS, VIDEO_PARAMS, Clip, Timeline, Track
 
 __all__ = ["read_fcpxml"]
@@ -379,7 +382,15 @@ class _Reader(EffectReading, SourceReading):
                             chosen[kind] = source.get("angleID")
                             sources[kind] = source
                 first = next(iter(angles), None)
-                wanted = {"video": True, "audio": True}
+                src = (el.get("srcEnable") or "all").lower()
+                picked = any(True for _ in el.iterchildren("mc-source"))
+                # the mc-clip's srcEnable, then the angles its mc-sources pick (none picked: that kind is off)
+                wanted = {
+                    kind: src in ("all", kind) and (chosen[kind] is not None or not picked)
+                    for kind in ("video", "audio")
+                }
+                if "audio" in sources and sound_off(sources["audio"]):
+                    wanted["audio"] = False  # the audio angle's roles are all switched off
                 per_kind: dict[str, _Clips] = {}
                 for kind in ("video", "audio"):
                     angle = angles.get(chosen[kind] or first)
@@ -395,6 +406,10 @@ class _Reader(EffectReading, SourceReading):
         finally:
             self.active.pop()
         outer = Clip(name=el.get("name") or ident, start=tl_start, end=tl_start + duration, source_in=start)
+        # a split edit: the sound plays its own range (audioStart/audioDuration, in the container's time)
+        a_start = self.time(el.get("audioStart"), where, "audioStart", start)
+        a_duration = max(self.time(el.get("audioDuration"), where, "audioDuration", duration), Fraction(0))
+        sound = (shift + a_start, shift + a_start + a_duration)
         owners = [(el, shift)] + [(c, shift) for c in el.iterchildren("audio-channel-source", "audio-role-source")]
         # a multicam's picture adjustments are its video angle's mc-source's (the DTD gives the mc-clip none),
         # its sound's the mc-clip's own and its audio angle's roles'
@@ -404,7 +419,7 @@ class _Reader(EffectReading, SourceReading):
         if "audio" in sources:
             audio_owners += [(c, shift) for c in sources["audio"].iterchildren("audio-role-source")]
         outer_video = Clip(outer.name, outer.start, outer.end, outer.source_in)
-        outer_audio = Clip(outer.name, outer.start, outer.end, outer.source_in)
+        outer_audio = Clip(outer.name, sound[0], sound[1], a_start)
         self.effects(video_owners, VIDEO_PARAMS, outer_video, where)
         self.effects(audio_owners, AUDIO_PARAMS, outer_audio, where)
         enabled = el.get("enabled", "1").strip() not in ("0", "false")
@@ -415,7 +430,7 @@ class _Reader(EffectReading, SourceReading):
                 continue
             container = outer_video if kind == "video" else outer_audio
             for clip in made:
-                if not cut_to(clip, outer.start, outer.end):
+                if not cut_to(clip, container.start, container.end):
                     continue
                 compose_into(clip, container)
                 clip.enabled = clip.enabled and enabled

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from lxml import etree
 
+from core.data.formats._compose import compose_into
 from core.data.formats.fcpxml_base import STORY, FcpxmlBase
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef
 
@@ -42,7 +43,8 @@ class EffectReading(FcpxmlBase):
     def effects(self, owners, params: tuple[str, ...], clip: Clip, where: str) -> None:
         """Fill ``clip``'s curves, static values, parameter locations and effect names from the
         owners' enabled ``adjust-*`` and ``filter-*`` elements; for each parameter the first owner
-        that has it wins."""
+        that has it wins, but for the level: volumes at several stages (a clip's, its audio components' or
+        roles', a multicam's and its angle's roles') add in dB."""
         curves, static, refs = clip.curves, clip.static, clip.param_refs
         audio = "level_db" in params
         for owner, shift in owners:
@@ -67,6 +69,15 @@ class EffectReading(FcpxmlBase):
                     self.param(adj, "amount", _scalar("level_db", _db), ctx, fade=LEVEL_FLOOR_DB)
                 elif tag == "adjust-panner":
                     self.panner(adj, ctx)
+            staged = found.get("level_db") or "level_db" in stat
+            if audio and staged and ("level_db" in curves or "level_db" in static):
+                # volume at a second stage (the clip's and its audio components' or roles'): the levels add in dB
+                stage = Clip(clip.name, clip.start, clip.end, clip.source_in)
+                if found.get("level_db"):
+                    stage.curves["level_db"] = Curve(found.pop("level_db"))
+                if "level_db" in stat:
+                    stage.static["level_db"] = stat.pop("level_db")
+                compose_into(clip, stage)
             for canon, ref in orefs.items():
                 if canon not in refs or (found.get(canon) and canon not in curves):
                     refs[canon] = ref  # the first owner that has it, or the one whose curve wins

@@ -20,7 +20,7 @@ class SourceReading(FcpxmlBase):
         """(has picture, has sound, media kind) of a story element from its content. A clip whose
         ``audio-channel-source``s / ``audio-role-source``s are all ``active="0"`` has its sound off."""
         has_video, has_audio, kind = self._kinds(el)
-        if has_audio and _sound_off(el):
+        if has_audio and sound_off(el):
             return has_video, False, kind
         return has_video, has_audio, kind
 
@@ -44,10 +44,11 @@ class SourceReading(FcpxmlBase):
             has_video, has_audio = has_video and src != "audio", has_audio and src != "video"
             return has_video, has_audio, "still" if has_video and self.is_still(res) else "video"
         if tag in ("ref-clip", "mc-clip"):
-            src = {(s.get("srcEnable") or "all").lower() for s in el.iterchildren("mc-source")}
-            src.add((el.get("srcEnable") or ("all" if not src else "")).lower())
-            has_video = bool(src & {"all", "video"})
-            has_audio = bool(src & {"all", "audio"})
+            # the element's srcEnable, and for a multicam the angles its mc-sources pick (none: that kind is off)
+            src = (el.get("srcEnable") or "all").lower()
+            picks = {(s.get("srcEnable") or "all").lower() for s in el.iterchildren("mc-source")}
+            has_video = src in ("all", "video") and (not picks or bool(picks & {"all", "video"}))
+            has_audio = src in ("all", "audio") and (not picks or bool(picks & {"all", "audio"}))
             return has_video or not has_audio, has_audio, "sequence"
         # clip, sync-clip: whatever their lane-less content holds, at any depth
         has_video = has_audio = False
@@ -146,8 +147,8 @@ class SourceReading(FcpxmlBase):
         every content's are, None when the sync clip switches nothing off (its sound is its first content's).
 
         Contents, in order: the storyline's (the sync clip's lane-less children), then the clips connected to them
-        (``sourceID`` "connected"). A content's roles are its ``audio-channel-source`` roles, else its
-        ``audioRole``."""
+        (``sourceID`` "connected"; those connected to a gap too). A content's roles are its
+        ``audio-channel-source`` roles, else its ``audioRole``, else its audio components' ``role``s."""
         off = {
             (source.get("sourceID"), role.get("role"))
             for source in el.iterchildren("sync-source")
@@ -158,15 +159,17 @@ class SourceReading(FcpxmlBase):
             return None
         contents = []
         for child in el:
-            if child.tag in STORY and child.get("lane") is None and child.tag not in ("spine", "gap"):
+            if child.tag in STORY and child.get("lane") is None and child.tag != "spine":
                 child_shift = self.inner_shift(child, shift, where)
-                contents.append(("storyline", child, child_shift))
+                if child.tag != "gap":  # a gap holds no sound, but clips may be connected to it
+                    contents.append(("storyline", child, child_shift))
                 for sub in child:
-                    if sub.tag in LEAVES and sub.get("lane") is not None:
+                    if sub.tag in STORY and sub.tag not in ("spine", "gap") and sub.get("lane") is not None:
                         contents.append(("connected", sub, self.inner_shift(sub, child_shift, where)))
         for source_id, content, content_shift in contents:
             roles = [a.get("role") for a in content.iterchildren("audio-channel-source") if a.get("role")]
             roles = roles or ([content.get("audioRole")] if content.get("audioRole") else [])
+            roles = roles or [a.get("role") for a in content.iter("audio") if a.get("role")]  # a clip's components
             if not self.kinds(content)[1]:
                 continue  # no sound to play
             if not roles or any((source_id, role) not in off for role in roles):
@@ -175,11 +178,12 @@ class SourceReading(FcpxmlBase):
 
 
 def _active(source: etree._Element) -> bool:
-    """Whether an ``audio-channel-source`` / ``audio-role-source`` plays (the DTD's default: it does)."""
-    return (source.get("active") or "1").strip() not in ("0", "false")
+    """Whether an ``audio-channel-source`` / ``audio-role-source`` plays (``active``, in newer DTDs also
+    ``enabled``; the default: it does)."""
+    return all((source.get(a) or "1").strip() not in ("0", "false") for a in ("active", "enabled"))
 
 
-def _sound_off(el: etree._Element) -> bool:
+def sound_off(el: etree._Element) -> bool:
     """An element whose audio channel or role sources are all switched off (a lip-synced picture whose camera
     sound is off under a song connected to it)."""
     sources = list(el.iterchildren("audio-channel-source", "audio-role-source"))

@@ -218,3 +218,13 @@ def test_every_clip_of_a_long_spine_gets_its_transitions():
     [tl] = read_bytes(xml, "long.fcpxml")
     clips = tl.tracks[0].clips
     assert [(c.transition_in, c.transition_out) for c in clips] == [(0, 2)] + [(2, 2)] * 198 + [(2, 0)]
+
+
+def test_occlusion_sync_clip_sounds_like_the_clip_connected_to_its_gap(realworld_dir):
+    # sync-clip 5-1-9 holds a gap with the clip TestAudio connected to it, and its sync-source switches one of
+    # TestAudio's four roles off (audio-role-source "dialogue.Boom 1" enabled="0"): the other three play. Its
+    # sound is TestAudio's, at the sync clip's 12.0412 dB and TestAudio's own 3 dB: two volume stages, added.
+    tl = read_one(realworld_dir / "fcpxml" / "DAWFileKit__Occlusion3.fcpxml")
+    [(_, sound)] = _clips(tl, "5-1-9", "audio")
+    keys = curve_keys(sound, "level_db")
+    assert keys[0][1] == -60.0 and keys[-1][1] == pytest.approx(12.0412 + 3.0)  # after its fade in

@@ -346,3 +346,60 @@ def test_a_sync_clip_sounds_like_the_content_whose_roles_are_on():
     (a,) = tl.audio_tracks[0].clips
     assert (a.name, a.audio_channels, a.file_ext, a.source_id, a.source_channel) == ("A", 1, ".wav", "r4", 1)
     assert a.static["level_db"] == -3.0
+
+
+def _multicam(mc_clips: str) -> str:
+    """MULTICAM's resources with other mc-clips in the spine (angle AA: picture and sound, BB: sound)."""
+    head, _, rest = MULTICAM.partition("<spine>")
+    return head + "<spine>" + mc_clips + "</spine>" + rest.partition("</spine>")[2]
+
+
+def _fade(*fades: str) -> str:
+    """An adjust-volume with the fades given as "fadeIn 1s", "fadeOut 2s"."""
+    body = "".join(f'<{kind} type="linear" duration="{d}"/>' for kind, d in (f.split() for f in fades))
+    return f'<adjust-volume><param name="amount">{body}</param></adjust-volume>'
+
+
+def test_a_multicams_src_enable_split_edit_and_volume_stages():
+    # OpenFCPXMLKit's GeneralDemo (Final Cut Pro, FCPXML 1.14) showed each: the DTD gives mc-clip srcEnable
+    # (all|audio|video), audioStart/audioDuration, and volume on the mc-clip and on its angle's roles.
+    role = '<audio-role-source role="dialogue.dialogue-1"{}>{}</audio-role-source>'
+    muted = role.format(' enabled="0"', "")
+    doc = _multicam(
+        # 0-2 s: picture only
+        '<mc-clip ref="r2" offset="0s" name="video only" start="2s" duration="2s" srcEnable="video">'
+        '<mc-source angleID="AA" srcEnable="video"/></mc-clip>'
+        # 2-4 s: sound only, from angle BB (angle AA picks nothing)
+        '<mc-clip ref="r2" offset="2s" name="audio only" start="2s" duration="2s" srcEnable="audio">'
+        '<mc-source angleID="AA" srcEnable="none"/><mc-source angleID="BB" srcEnable="audio"/></mc-clip>'
+        # 4-6 s picture, sound 1 s earlier and 1 s longer: 3-7 s, with the role's fades on the sound's range
+        '<mc-clip ref="r2" offset="4s" name="split" start="5s" duration="2s" audioStart="4s" audioDuration="4s">'
+        f'<mc-source angleID="AA">{role.format("", _fade("fadeIn 1s", "fadeOut 1s"))}</mc-source>'
+        "</mc-clip>"
+        # 6-8 s: the mc-clip fades in over 1 s, its angle's role fades out over its last second: both play
+        f'<mc-clip ref="r2" offset="6s" name="stages" start="2s" duration="2s">{_fade("fadeIn 1s")}'
+        f'<mc-source angleID="AA">{role.format("", _fade("fadeOut 1s"))}</mc-source></mc-clip>'
+        # 8-10 s: the angle's role switched off: no sound
+        f'<mc-clip ref="r2" offset="8s" name="muted" start="2s" duration="2s">'
+        f'<mc-source angleID="AA">{muted}</mc-source></mc-clip>'
+    )
+    (tl,) = read_bytes(doc.encode(), "mc.fcpxml")
+    clips = {(tr.kind, c.name): c for tr in tl.tracks for c in tr.clips}
+    assert sorted(clips) == [
+        ("audio", "audio only"),
+        ("audio", "split"),
+        ("audio", "stages"),
+        ("video", "muted"),
+        ("video", "split"),
+        ("video", "stages"),
+        ("video", "video only"),
+    ]
+    assert clips[("audio", "audio only")].source_id == "r4"  # angle BB's asset
+    split = clips[("audio", "split")]
+    assert (split.start, split.end) == (3, 7) and (clips[("video", "split")].start, clips[("video", "split")].end) == (
+        4,
+        6,
+    )
+    assert [(k.time, k.value) for k in split.curves["level_db"].keys] == [(3, -60.0), (4, 0.0), (6, 0.0), (7, -60.0)]
+    stages = clips[("audio", "stages")]
+    assert [(k.time, k.value) for k in stages.curves["level_db"].keys] == [(6, -60.0), (7, 0.0), (8, -60.0)]
