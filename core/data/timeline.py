@@ -171,7 +171,10 @@ class Clip:
     """One item on a track: media clip, still, audio, generator/title or nested sequence.
 
     ``start``/``end`` are timeline seconds, ``end`` exclusive, with edges inside transitions
-    resolved to the transition's cut point. ``source_in``/``source_out`` are media seconds.
+    resolved to the transition's cut point. ``source_in``/``source_out`` are media seconds; for a retimed
+    clip (``speed`` not 1) they count in the clip's own retimed time, as every dialect writes them (an xmeml
+    clipitem's in/out, an FCPXML clip's start, an MLT timewarp producer's frames): media seconds are
+    ``source_in * speed`` at a constant speed.
     ``curves`` maps canonical parameter names (see PARAMS) to curves in timeline time.
     """
 
