@@ -59,8 +59,9 @@ Units (canonical, see ``core.data.timeline``):
 * qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees).
 * brightness ``alpha`` 0..1 -> opacity percent (keyed, or one value below 1: Shotcut's Opacity; Kdenlive's
   fades write ``-1``, "as the level"); brightness ``level`` only for fades (Shotcut
-  ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``): a plain brightness
-  effect goes above 1 (2.03 in kdenlive_example_v191180) and is not an opacity.
+  ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``; older Kdenlive writes the
+  fade as ``start`` ramping to ``end`` over the filter, as MLT reads it without a level): a plain
+  brightness effect goes above 1 (2.03 in kdenlive_example_v191180) and is not an opacity.
 
 Compositions. A Kdenlive composition that moves a picture (a ``qtblend``, ``affine`` or ``composite``
 transition of the main tractor with a rect or a rotation) transforms the clips of its upper track

@@ -143,9 +143,11 @@ class FilterReading(MltBase):
                     mapped.append(("alpha", "opacity", lambda v: v[0] * 100.0))
                 elif ident in FADE_IDS and "level" in props:
                     mapped.append(("level", "opacity", lambda v: v[0] * 100.0))
+                elif ident in FADE_IDS and "start" in props:  # older Kdenlive: start, ramping to end
+                    mapped.append(("start", "opacity", lambda v: v[0] * 100.0))
         for prop, canon, convert in mapped:
             rows = self.animation(props[prop], f_in, length, to_time, where)
-            if "end" in props and "=" not in props[prop] and prop in ("gain", "level"):
+            if "end" in props and "=" not in props[prop] and prop in ("gain", "level", "start"):
                 # Old Kdenlive fades: a static start value ramps to ``end`` over the filter.
                 rows = rows + [(to_time(f_in + length), props["end"], "linear")]
             if canon == "rect":

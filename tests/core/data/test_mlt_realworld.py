@@ -25,8 +25,13 @@ def test_kdenlive_entry_keys_in_source_time(realworld_dir):
     ]
     kinds = {c.media_kind for _, c in tl.iter_clips()}
     assert {"generator", "video", "audio"} <= kinds  # color and kdenlivetitle producers
-    # the plain brightness effect (level up to 2.03) is not an opacity
-    assert not any("opacity" in c.curves for _, c in tl.iter_clips())
+    # the plain brightness effect (level up to 2.03) is not an opacity; the two fade_from_black filters (start 0,
+    # end 1, alpha -1, out 0.36 s and 1.28 s) are: 0 -> 100 over 10 and 33 frames from each clip's start
+    faded = {c.name: curve_keys(c, "opacity") for _, c in tl.iter_clips() if "opacity" in c.curves}
+    assert faded == {
+        "Dark Blue": [(0, 0.0, "linear"), (Fraction(10, 25), 100.0, "linear")],
+        "Placeholder: Unsupported clip type": [(0, 0.0, "linear"), (Fraction(33, 25), 100.0, "linear")],
+    }
 
 
 def test_kdenlive_old_fade_filters_ramp_gain_to_end(realworld_dir):

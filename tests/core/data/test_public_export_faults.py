@@ -162,3 +162,27 @@ def test_a_speed_changed_clip_is_named_by_its_media_and_an_image_sequence_is_vid
     warped, sequence, photo = tl.tracks[0].clips
     assert (warped.name, warped.file_ext, warped.speed) == ("Screen.mp4", ".mp4", 2.0)
     assert (sequence.media_kind, photo.media_kind) == ("video", "still")
+
+
+def test_older_kdenlive_fades_ramp_from_start_to_end():
+    # datalad's project.kdenlive (and the corpus' kdenlive_example_v191180): fade_from_black / fade_to_black as
+    # brightness start -> end with alpha -1 ("follow the level") and no level property. MLT's brightness filter
+    # ramps start to end over the filter (reaching end at in + length). A title at 0.96 s fades in over 26
+    # frames and out over its last 13.
+    doc = (
+        f'<mlt version="7.4.0">{PROFILE}<producer id="t" in="0" out="200">'
+        '<property name="mlt_service">kdenlivetitle</property></producer>'
+        '<playlist id="v"><blank length="24"/><entry producer="t" in="0" out="85">'
+        '<filter out="00:00:01.000"><property name="start">0</property><property name="end">1</property>'
+        '<property name="mlt_service">brightness</property><property name="kdenlive_id">fade_from_black</property>'
+        '<property name="alpha">-1</property></filter>'
+        '<filter in="00:00:02.920" out="00:00:03.400">'
+        '<property name="start">1</property><property name="end">0</property>'
+        '<property name="mlt_service">brightness</property><property name="kdenlive_id">fade_to_black</property>'
+        '<property name="alpha">-1</property></filter></entry></playlist>'
+        '<tractor id="x"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "fades.kdenlive")
+    (clip,) = tl.tracks[0].clips
+    keys = [(k.time, k.value) for k in clip.curves["opacity"].keys]
+    assert keys == [(F(24, 25), 0.0), (F(50, 25), 100.0), (F(97, 25), 100.0), (F(110, 25), 0.0)]
