@@ -208,6 +208,7 @@ class _Reader(EffectReading, SourceReading):
         position = Fraction(0)
         items: list[tuple[etree._Element, list[Clip], Fraction, Fraction]] = []  # (el, clips, start, end)
         transitions: list[tuple[Fraction, Fraction]] = []
+        follows: list[int] = []  # per transition, how many items precede it in the spine
         for el in spine:
             if not isinstance(el.tag, str):
                 continue
@@ -220,6 +221,7 @@ class _Reader(EffectReading, SourceReading):
             duration = self.time(el.get("duration"), ewhere, "duration", Fraction(0))
             if el.tag == "transition":
                 transitions.append((offset + shift, offset + shift + duration))
+                follows.append(len(items))
                 continue
             if el.tag not in STORY:
                 continue
@@ -235,14 +237,16 @@ class _Reader(EffectReading, SourceReading):
         if not transitions:
             return
         near = _Spans(transitions)
-        for _, made, start, end in items:
+        for index, (_, made, start, end) in enumerate(items):
             for clip in made:
-                # the transitions whose span holds the clip's end or start, in spine order (a later one wins)
+                # the transitions whose span holds the clip's end or start, in spine order (a later one wins); one
+                # that follows the item in the spine is its tail though the item starts where it does (a clip half
+                # as long as a centred transition), one that precedes it its head
                 for i in near.holding(clip.end, clip.start):
                     tr_start, tr_end = transitions[i]
-                    if tr_start <= clip.end <= tr_end and start < tr_start:
+                    if tr_start <= clip.end <= tr_end and (start < tr_start or follows[i] == index + 1):
                         clip.transition_out = tr_end - tr_start
-                    if tr_start <= clip.start <= tr_end and end > tr_end:
+                    if tr_start <= clip.start <= tr_end and (end > tr_end or follows[i] == index):
                         clip.transition_in = tr_end - tr_start
 
     def element(self, el: etree._Element, tl_start: Fraction, lane: int, clips: _Clips, where: str) -> list[Clip]:

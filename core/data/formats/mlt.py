@@ -43,6 +43,9 @@ the black/background track included, for timeline filters). Track and timeline f
 every clip of the track (a zoned one in its zone only, as compositions below); a clip's own filter
 wins over the track's for the same parameter.
 
+Numbers are read as MLT reads them, in the document's ``LC_NUMERIC`` locale: Shotcut in a Czech or
+German locale writes "0,5" and "00:00:01,500" in keys, rects and levels.
+
 Units (canonical, see ``core.data.timeline``):
 
 * volume ``level`` (dB) -> level_db; volume ``gain`` (linear, or with a ``dB`` suffix).

@@ -47,6 +47,9 @@ class MltBase(DocumentReader):
         self.width, self.height = size
         self.stated_size = (self.int_attr(profile, "width"), self.int_attr(profile, "height"))
         self.pixel_aspect = ratio(profile.get("sample_aspect_num"), profile.get("sample_aspect_den"))
+        # MLT reads numbers in the document's locale: Shotcut in a German or Czech locale writes "0,5" and
+        # "00:00:01,500" in property values (keys, rects, levels)
+        self.decimal_comma = _comma_locale(root.get("LC_NUMERIC") or "")
         self.sources: dict[etree._Element, SourceInfo] = {}
         # Per document: producers are shared by many entries, and positions repeat (a producer's in
         # and out, lengths, clip edges), so each is read or converted once.
@@ -125,6 +128,24 @@ class MltBase(DocumentReader):
         if props is None:
             props = self.props[el] = {p.get("name"): p.text for p in el.iterchildren("property")}
         return props.get(name)
+
+
+# languages whose locales write a decimal comma (LC_NUMERIC "de_DE.UTF-8", "cs_CZ", "fr"...); the Swiss German
+# and Italian locales write a point
+COMMA_LANGUAGES = frozenset(
+    "af az be bg bs ca cs da de el es et eu fi fo fr gl hr hu hy id is it ka kk ky lt lv mk mn nb nl nn no pl pt "
+    "ro ru sk sl sq sr sv tr tt uk uz vi".split()
+    # Windows names the locale by language ("German_Germany.1252")
+    + "czech danish dutch finnish french german greek hungarian italian norwegian polish portuguese romanian "
+    "russian slovak spanish swedish turkish ukrainian".split()
+)
+POINT_LOCALES = frozenset(("de_CH", "de_LI", "it_CH"))
+
+
+def _comma_locale(name: str) -> bool:
+    """Whether an LC_NUMERIC locale name writes a decimal comma."""
+    base = name.strip().split(".")[0].split("@")[0]
+    return base not in POINT_LOCALES and base.split("_")[0].lower() in COMMA_LANGUAGES
 
 
 def ratio(num: str | None, den: str | None) -> float | None:

@@ -23,6 +23,7 @@ _NAMING = frozenset(("disable", "mlt_service", "kdenlive_id", "shotcut:filter"))
 RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
 _NUM = r"(-?[0-9.]+(?:[eE][-+]?[0-9]+)?%?)"
 _OLD_GEOMETRY = re.compile(rf"^\s*{_NUM}[/,]{_NUM}:{_NUM}x{_NUM}(?::{_NUM})?\s*$")  # composite's "0/0:720x576:100"
+_COMMA_FIELDS = re.compile(r"-?\d+,-?\d+:")  # a comma between geometry fields, not a decimal one
 _KEY = re.compile(r"^\s*(-?[0-9:.;]+?)([^0-9:.;\s=-]|[-~$|!])?\s*=(.*)$", re.S)
 
 
@@ -174,6 +175,8 @@ class FilterReading(MltBase):
 
     def animation(self, text: str, f_in: int, length: int, to_time, where: str):
         """(timeline seconds, value text, interpolation) per key of an animation string."""
+        if self.decimal_comma and not _COMMA_FIELDS.search(text):  # not MLT 6's "x,y:wxh" geometry
+            text = text.replace(",", ".")
         if "=" not in text:
             return [(to_time(f_in), text, "linear")]  # a plain static value
         rows = []

@@ -186,3 +186,40 @@ def test_older_kdenlive_fades_ramp_from_start_to_end():
     (clip,) = tl.tracks[0].clips
     keys = [(k.time, k.value) for k in clip.curves["opacity"].keys]
     assert keys == [(F(24, 25), 0.0), (F(50, 25), 100.0), (F(97, 25), 100.0), (F(110, 25), 0.0)]
+
+
+@pytest.mark.parametrize("locale", ["cs_CZ", "de_DE.UTF-8", "German_Germany.1252"])
+def test_numbers_with_a_decimal_comma_in_a_comma_locale(locale):
+    # jirisembera/tabor-2018-intro (Shotcut 18.06, LC_NUMERIC cs_CZ): MLT reads numbers in the document's locale,
+    # and Shotcut writes keys, rects and levels with a decimal comma there. A rect with "0,5" stopped the file.
+    doc = (
+        f'<mlt LC_NUMERIC="{locale}" version="6.9.0">{PROFILE}'
+        '<producer id="p" in="00:00:00,000" out="00:00:09,960"><property name="resource">a.mp4</property>'
+        '<filter out="00:00:03,960"><property name="mlt_service">affine</property>'
+        '<property name="transition.rect">00:00:00,000=0 0 1920 1080 1;00:00:02,000=480 270 960 540 0,5</property>'
+        '</filter><filter><property name="mlt_service">volume</property><property name="level">-6,5</property>'
+        '</filter></producer><playlist id="v"><entry producer="p" in="00:00:00,000" out="00:00:03,960"/></playlist>'
+        '<tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "comma.mlt")
+    (clip,) = tl.tracks[0].clips
+    assert [(k.time, k.value) for k in clip.curves["scale"].keys] == [(0, 100.0), (2, 50.0)]
+    assert [k.value for k in clip.curves["opacity"].keys] == [100.0, 50.0]
+    assert clip.static["level_db"] == -6.5
+
+
+def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
+    # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
+    # the transition starts where the clip does, and follows it in the spine.
+    doc = (
+        '<fcpxml version="1.11"><resources><format id="f" frameDuration="1/24s" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="f" duration="100s" src="file:///m/a.mov"/></resources>'
+        '<library><event><project name="p"><sequence format="f" duration="4s"><spine>'
+        '<asset-clip ref="a" name="A" offset="0s" duration="1/2s"/>'
+        '<transition name="Smooth Cut" offset="0s" duration="1s"/>'
+        '<asset-clip ref="a" name="B" offset="1/2s" duration="7/2s"/>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "t.fcpxml")
+    a, b = tl.tracks[0].clips
+    assert (a.transition_out, b.transition_in) == (1, 1)
