@@ -59,7 +59,9 @@ Units (canonical, see ``core.data.timeline``):
   ``halign``/``valign`` say (centred unless told; composite: top-left). With ``distort`` the picture
   fills the rect: scale = w / W. center_x = (x' + w'/2)/W - 0.5, center_y = (y' + h'/2)/H - 0.5 of the
   shown picture (frame-normalised, 0 = centre, y down), opacity = the fifth value * 100 (or its percent).
-* qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees).
+* qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees). A qtblend without
+  ``rotate_center`` 1 (MLT's default) turns the picture about the rect's top-left corner, which moves its
+  centre on an arc (``FilterReading.turn_about_corner``); the writer writes ``rotate_center`` 1.
 * brightness ``alpha`` 0..1 -> opacity percent (keyed, or one value below 1: Shotcut's Opacity; Kdenlive's
   fades write ``-1``, "as the level"); brightness ``level`` only for fades (Shotcut
   ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``; older Kdenlive writes the

@@ -4,7 +4,8 @@ Each clip's predicted parameters go into new filters on its playlist ``<entry>``
 effect; the clip's own filters and its producer's stay as they are, and the reader lets the first
 filter that gives a parameter win, so a parameter that was at its default there now comes from
 the new filter): a ``qtblend`` with ``rect`` "x y w h [opacity]" in pixels (scale, centre and
-opacity, components not predicted at their default) and ``rotation``; a ``volume`` with
+opacity, components not predicted at their default) and ``rotation`` about the centre (``rotate_center``
+1); a ``volume`` with
 ``level`` (dB); a ``panner`` with ``start`` = (pan + 1) / 2. Key times are source frames, as
 for every entry filter without ``in``: ``frame = in + (t * rate - position)``, the entry's
 position in its playlist counted by the reader's own rules. Interpolation is MLT's own marker:
@@ -96,7 +97,9 @@ def _clip(doc, reader: _Reader, ids: _FilterIds, position_of, clip: Clip, curves
         video["rotation"] = _animation(keys, number_text)
         out.append(("rotation", len(keys), ""))
     if video:
-        _filter(entry, ids, {"mlt_service": "qtblend", "kdenlive_id": "qtblend", **video, "compositing": "0"})
+        # rotate_center 1: turn about the picture's centre (MLT's default, 0, turns it about the rect's corner)
+        props = {"mlt_service": "qtblend", "kdenlive_id": "qtblend", **video, "rotate_center": "1"}
+        _filter(entry, ids, {**props, "compositing": "0"})
     if "level_db" in curves:
         keys = frame_keys(curves["level_db"], to_frame)
         level = _animation(keys, lambda v: number_text(max(LEVEL_FLOOR_DB, v)))

@@ -5,6 +5,7 @@ producer, a track or the timeline (the rules are in ``mlt.py``'s docstring).
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from fractions import Fraction
@@ -157,6 +158,10 @@ class FilterReading(MltBase):
                 for t, text, interp in rows:
                     for c, value in self.rect(text, where, fit):
                         out.setdefault(c, []).append(Key(t, value, interp))
+                if service == "qtblend" and "rotation" in props and (props.get("rotate_center") or "0").strip() != "1":
+                    self.turn_about_corner(
+                        rows, self.animation(props["rotation"], f_in, length, to_time, where), out, where
+                    )
                 for c, keys in _drop_defaults(out):
                     yield c, keys, prop, _one_value(out[c])
                 continue
@@ -197,6 +202,31 @@ class FilterReading(MltBase):
     def rect(self, text: str, where: str, fit: _Fit | None = None) -> list[tuple[str, float]]:
         """Scale, centre and opacity of a rect ``x y w h [opacity]`` (pixels or percent of the profile).
         The picture fills the rect where ``fit`` distorts it, else it fits in, aligned as ``fit`` says."""
+        vals = self.rect_values(text, where)
+        if not vals:
+            return []
+        x, y, w, h = vals[:4]
+        if fit is not None and not fit.distort and w > 0 and h > 0:
+            a = fit.aspect  # the picture's shown height is min(h, w / a), in the rect and in the frame
+            shown_h = min(h, w / a)
+            shown_w = shown_h * a
+            x += (w - shown_w) * fit.halign / 2.0
+            y += (h - shown_h) * fit.valign / 2.0
+            w, h = shown_w, shown_h
+            scale = shown_h / min(self.height, self.width / a) * 100.0
+        else:
+            scale = w / self.width * 100.0
+        out = [
+            ("scale", scale),
+            ("center_x", (x + w / 2.0) / self.width - 0.5),
+            ("center_y", (y + h / 2.0) / self.height - 0.5),
+        ]
+        if len(vals) > 4:
+            out.append(("opacity", vals[4]))
+        return out
+
+    def rect_values(self, text: str, where: str) -> list[float]:
+        """``x y w h`` in profile pixels and the opacity in percent where given; [] for fewer than four values."""
         parts = text.split()
         old = len(parts) < 4 and _OLD_GEOMETRY.match(text)
         if old:  # MLT 6's geometry "x/y:wxh[:mix]": the mix is a percent already
@@ -217,25 +247,39 @@ class FilterReading(MltBase):
             elif i == 4:
                 v = v if pct else v * 100.0  # opacity percent
             vals.append(v)
-        x, y, w, h = vals[:4]
-        if fit is not None and not fit.distort and w > 0 and h > 0:
-            a = fit.aspect  # the picture's shown height is min(h, w / a), in the rect and in the frame
-            shown_h = min(h, w / a)
-            shown_w = shown_h * a
-            x += (w - shown_w) * fit.halign / 2.0
-            y += (h - shown_h) * fit.valign / 2.0
-            w, h = shown_w, shown_h
-            scale = shown_h / min(self.height, self.width / a) * 100.0
-        else:
-            scale = w / self.width * 100.0
-        out = [
-            ("scale", scale),
-            ("center_x", (x + w / 2.0) / self.width - 0.5),
-            ("center_y", (y + h / 2.0) / self.height - 0.5),
-        ]
-        if len(vals) > 4:
-            out.append(("opacity", vals[4]))
-        return out
+        return vals
+
+    def turn_about_corner(self, rect_rows, turn_rows, out: dict[str, list[Key]], where: str) -> None:
+        """qtblend without ``rotate_center`` 1 (MLT's default, and Kdenlive's files before it wrote 1) turns the
+        picture about the rect's top-left corner, not its centre: the centre moves on an arc, so ``out``'s centre
+        keys are recomputed at both sides' key times and in steps of at most 15 degrees between them."""
+        rects = [(t, vals[:4]) for t, text, _ in rect_rows if (vals := self.rect_values(text, where))]
+        turns = [(t, nums[0]) for t, text, _ in turn_rows if (nums := _numbers(text, where, self))]
+        if not rects or not turns or not any(abs(a) > 1e-9 for _, a in turns):
+            return
+        times = sorted({t for t, _ in rects} | {t for t, _ in turns})
+        fine = [times[0]]
+        for a, b in zip(times, times[1:]):
+            steps = max(1, math.ceil(abs(_lerp(turns, b) - _lerp(turns, a)) / 15.0))
+            fine += [a + (b - a) * Fraction(i, steps) for i in range(1, steps + 1)]
+        out["center_x"], out["center_y"] = [], []
+        for t in fine:
+            x, y, w, h = (_lerp([(k, r[i]) for k, r in rects], t) for i in range(4))
+            turn = math.radians(_lerp(turns, t))
+            px = x + math.cos(turn) * w / 2.0 - math.sin(turn) * h / 2.0
+            py = y + math.sin(turn) * w / 2.0 + math.cos(turn) * h / 2.0
+            out["center_x"].append(Key(t, px / self.width - 0.5, "linear"))
+            out["center_y"].append(Key(t, py / self.height - 0.5, "linear"))
+
+
+def _lerp(points: list[tuple[Fraction, float]], t: Fraction) -> float:
+    """The value at ``t`` of keys joined linearly (held before the first and after the last)."""
+    if t <= points[0][0]:
+        return points[0][1]
+    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        if t <= t1:
+            return v0 + (v1 - v0) * float((t - t0) / (t1 - t0)) if t1 > t0 else v1
+    return points[-1][1]
 
 
 _ALIGN = {"left": 0, "top": 0, "center": 1, "centre": 1, "middle": 1, "right": 2, "bottom": 2}

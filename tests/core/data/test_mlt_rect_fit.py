@@ -81,3 +81,38 @@ def test_a_rect_in_the_profile_shape_reads_as_before_whatever_the_source():
         clip = _clip("270 480 540 960", source=source)
         assert _static(clip, "scale") == pytest.approx(50.0)
         assert _static(clip, "center_x") == pytest.approx(0.0, abs=1e-9)
+
+
+def _turned(rotate_center: str, rotation: str):
+    centre = f'<property name="rotate_center">{rotate_center}</property>' if rotate_center else ""
+    doc = (
+        '<mlt version="7.0.0"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+        '<producer id="p" in="0" out="99"><property name="mlt_service">color</property>'
+        f'<filter><property name="mlt_service">qtblend</property>{centre}'
+        f'<property name="rect">960 270 960 540 1</property><property name="rotation">{rotation}</property>'
+        '</filter></producer><playlist id="v"><entry producer="p" in="0" out="99"/></playlist>'
+        '<tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "turn.kdenlive")
+    return tl.tracks[0].clips[0]
+
+
+def test_qtblend_turns_about_the_rects_corner_unless_rotate_center():
+    # MLT's qtblend: `if (rotate_center)` it turns about the rect's centre, else ("old style") about its top-left
+    # corner; the property defaults to 0 (KDE's test suite: qtblend-rotate.kdenlive). The half-size picture at
+    # (960, 270) turned 90 degrees about that corner has its centre at (960 - 270, 270 + 480) = (690, 750) pixels.
+    about_centre = _turned("1", "90")
+    assert (_static(about_centre, "center_x"), _static(about_centre, "center_y")) == (pytest.approx(0.25), 0.0)
+    for rotate_center in ("0", ""):
+        clip = _turned(rotate_center, "90")
+        assert _static(clip, "center_x") == pytest.approx(690 / 1920 - 0.5)
+        assert _static(clip, "center_y") == pytest.approx(750 / 1080 - 0.5)
+        assert _static(clip, "scale") == pytest.approx(50.0)
+    # Turning 0 -> 90 over frames 0-99, the centre moves on an arc: keys every 15 degrees, on the circle about
+    # the corner of radius |(480, 270)|.
+    clip = _turned("0", "0=0;99=90")
+    xs, ys = clip.curves["center_x"].keys, clip.curves["center_y"].keys
+    assert len(xs) == 7 and [k.time for k in xs] == [k.time for k in ys]
+    for kx, ky in zip(xs, ys):
+        dx, dy = (kx.value + 0.5) * 1920 - 960, (ky.value + 0.5) * 1080 - 270
+        assert dx**2 + dy**2 == pytest.approx(480**2 + 270**2)

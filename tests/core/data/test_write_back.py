@@ -326,7 +326,7 @@ def test_mlt_markers_for_every_interpolation_and_given_curves_kept(realworld_dir
     new = [f for f in safe_parse(out, "o").iter("filter") if (f.get("id") or "").startswith("xmlai_")]
     assert len(new) == 2
     props = {p.get("name"): p.text for p in new[0].iter("property")}
-    assert props["mlt_service"] == "qtblend"
+    assert props["mlt_service"] == "qtblend" and props["rotate_center"] == "1"  # about the centre, not the corner
     assert props["rotation"] == f"{frames[0]}|=5;{frames[1]}~=10;{frames[2]}=0"
     first = back[0].tracks[0].clips[0]
     assert [k.interp for k in first.curves["rotation"].keys] == ["hold", "smooth", "linear"]
