@@ -5,11 +5,11 @@ keeps everything it does not change (see ``core.data.formats._edit``)."""
 from __future__ import annotations
 
 from core.data.formats import fcpxml_edit, mlt_edit, xmeml_edit
+from core.data.formats._compose import CENTRES
 from core.data.formats._edit import Change, Predicted, parse_for_edit, serialize, track_label
 from core.data.timeline import Clip, Curve, Key, Timeline, TimelineError
 
-CENTRES = ("center_x", "center_y")
-TINY_SCALE = 1e-6  # percent: a container scaled to nothing shows nothing; its content's offset is written as is
+TINY_SCALE = 1e-6  # a container scaled to nothing (this share of 100 %) shows nothing: the offset is written as is
 
 WRITERS = {"xmeml": xmeml_edit.ClipWriter, "fcpxml": fcpxml_edit.ClipWriter, "mlt": mlt_edit.ClipWriter}
 
