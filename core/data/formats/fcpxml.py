@@ -116,7 +116,7 @@ from core.data.formats._xml import DEFAULT_SIZE
 from core.data.formats.fcpxml_base import STORY
 from core.data.formats.fcpxml_compound import cut_to
 from core.data.formats.fcpxml_effects import EffectReading
-from core.data.formats.fcpxml_source import SourceReading, sound_off
+from core.data.formats.fcpxml_source import SourceReading, angle_sources, plays, sound_off
 from core.data.timeline import AUDIO_PARAMS, VIDEO_PARAMS, Clip, Timeline, Track
 
 __all__ = ["read_fcpxml"]
@@ -363,14 +363,13 @@ class _Reader(EffectReading, SourceReading):
         shift = tl_start - start
         inner = _Clips()
         sources: dict[str, etree._Element] = {}  # kind -> the mc-source that picks its angle
+        wanted = {kind: plays(el, kind) for kind in ("video", "audio")}
         self.active.append(ident)
         try:
             if el.tag == "ref-clip":
                 seq = media.find("sequence")
                 if seq is None:
                     return None
-                src = (el.get("srcEnable") or "all").lower()
-                wanted = {"video": src in ("all", "video"), "audio": src in ("all", "audio")}
                 for spine in seq.iterchildren("spine"):
                     self.spine(spine, shift, 0, inner, f"{where}, compound {media.get('name') or ident}")
             else:
@@ -378,26 +377,13 @@ class _Reader(EffectReading, SourceReading):
                 if multicam is None:
                     return None
                 angles = {a.get("angleID"): a for a in multicam.iterchildren("mc-angle")}
-                chosen = {"video": None, "audio": None}
-                for source in el.iterchildren("mc-source"):
-                    enable = (source.get("srcEnable") or "all").lower()
-                    for kind in ("video", "audio"):
-                        if enable in ("all", kind) and chosen[kind] is None:
-                            chosen[kind] = source.get("angleID")
-                            sources[kind] = source
+                sources = angle_sources(el)
                 first = next(iter(angles), None)
-                src = (el.get("srcEnable") or "all").lower()
-                picked = any(True for _ in el.iterchildren("mc-source"))
-                # the mc-clip's srcEnable, then the angles its mc-sources pick (none picked: that kind is off)
-                wanted = {
-                    kind: src in ("all", kind) and (chosen[kind] is not None or not picked)
-                    for kind in ("video", "audio")
-                }
                 if "audio" in sources and sound_off(sources["audio"]):
                     wanted["audio"] = False  # the audio angle's roles are all switched off
                 per_kind: dict[str, _Clips] = {}
                 for kind in ("video", "audio"):
-                    angle = angles.get(chosen[kind] or first)
+                    angle = angles.get(sources[kind].get("angleID") if kind in sources else first)
                     if angle is None:
                         continue
                     per_kind[kind] = _Clips()

@@ -43,6 +43,7 @@ from core.data.formats._edit import (
     place,
 )
 from core.data.formats.fcpxml import _Reader
+from core.data.formats.fcpxml_source import angle_sources
 from core.data.timeline import AUDIO_PARAMS, LEVEL_FLOOR_DB, PARAMS, VIDEO_PARAMS, Clip, Curve, Timeline
 
 VIDEO_ORDER = (
@@ -186,8 +187,7 @@ class ClipWriter:
         if container.tag == "mc-clip" and kind == "video":
             if self.picture_on_mc_clip(container):
                 return container, shift, frozenset(INTRINSIC)
-            enabled = ((s, (s.get("srcEnable") or "all").lower()) for s in container.iterchildren("mc-source"))
-            source = next((s for s, enable in enabled if enable in ("all", "video")), None)
+            source = angle_sources(container).get("video")
             if source is None:
                 return "<mc-clip> has no <mc-source> for its video angle: not written"
             return source, shift, ALLOWED["mc-source"]

@@ -44,11 +44,7 @@ class SourceReading(FcpxmlBase):
             has_video, has_audio = has_video and src != "audio", has_audio and src != "video"
             return has_video, has_audio, "still" if has_video and self.is_still(res) else "video"
         if tag in ("ref-clip", "mc-clip"):
-            # the element's srcEnable, and for a multicam the angles its mc-sources pick (none: that kind is off)
-            src = (el.get("srcEnable") or "all").lower()
-            picks = {(s.get("srcEnable") or "all").lower() for s in el.iterchildren("mc-source")}
-            has_video = src in ("all", "video") and (not picks or bool(picks & {"all", "video"}))
-            has_audio = src in ("all", "audio") and (not picks or bool(picks & {"all", "audio"}))
+            has_video, has_audio = (plays(el, kind) for kind in ("video", "audio"))
             return has_video or not has_audio, has_audio, "sequence"
         # clip, sync-clip: whatever their lane-less content holds, at any depth
         has_video = has_audio = False
@@ -188,3 +184,24 @@ def sound_off(el: etree._Element) -> bool:
     sound is off under a song connected to it)."""
     sources = list(el.iterchildren("audio-channel-source", "audio-role-source"))
     return bool(sources) and not any(map(_active, sources))
+
+
+def angle_sources(mc_clip: etree._Element) -> dict[str, etree._Element]:
+    """Kind -> the ``mc-source`` of an ``mc-clip`` that picks that kind's angle: the first one with an angle whose
+    ``srcEnable`` is ``all`` or that kind."""
+    picked: dict[str, etree._Element] = {}
+    for source in mc_clip.iterchildren("mc-source"):
+        enable = (source.get("srcEnable") or "all").lower()
+        if source.get("angleID") is not None:
+            for kind in ("video", "audio"):
+                if enable in ("all", kind):
+                    picked.setdefault(kind, source)
+    return picked
+
+
+def plays(el: etree._Element, kind: str) -> bool:
+    """Whether a ``ref-clip`` or ``mc-clip`` plays ``kind``: its ``srcEnable`` allows it and, for a multicam with
+    mc-sources, one of them picks an angle for it (a multicam whose mc-sources pick none for a kind plays none)."""
+    if (el.get("srcEnable") or "all").lower() not in ("all", kind):
+        return False
+    return next(el.iterchildren("mc-source"), None) is None or kind in angle_sources(el)
