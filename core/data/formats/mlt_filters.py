@@ -90,7 +90,7 @@ class FilterReading(MltBase):
         curves: dict[str, Curve] = {}
         for f in filters:
             prop_els = {p.get("name"): p for p in f.iterchildren("property")}
-            props = {name: p.text or "" for name, p in prop_els.items()}
+            props = {name: self.decimals(p.text or "") for name, p in prop_els.items()}
             if props.get("disable", "0").strip() == "1":
                 continue
             fwhere = f"{where}, filter {f.get('id') or props.get('mlt_service')}"
@@ -178,10 +178,13 @@ class FilterReading(MltBase):
             for c, kept in _drop_defaults({canon: keys}):
                 yield c, kept, prop, _one_value(keys)
 
+    def decimals(self, text: str) -> str:
+        """A property's text with decimal points where the document's locale writes decimal commas (not MLT 6's
+        "x,y:wxh" geometry, whose comma parts fields)."""
+        return text.replace(",", ".") if self.decimal_comma and not _COMMA_FIELDS.search(text) else text
+
     def animation(self, text: str, f_in: int, length: int, to_time, where: str):
         """(timeline seconds, value text, interpolation) per key of an animation string."""
-        if self.decimal_comma and not _COMMA_FIELDS.search(text):  # not MLT 6's "x,y:wxh" geometry
-            text = text.replace(",", ".")
         if "=" not in text:
             return [(to_time(f_in), text, "linear")]  # a plain static value
         rows = []

@@ -208,6 +208,20 @@ def test_numbers_with_a_decimal_comma_in_a_comma_locale(locale):
     assert clip.static["level_db"] == -6.5
 
 
+def test_every_number_of_a_filter_follows_the_decimal_comma():
+    # Not only keys and rects: Shotcut's one-value Opacity in a Czech project is alpha "0,64".
+    doc = (
+        f'<mlt LC_NUMERIC="cs_CZ" version="6.9.0">{PROFILE}<producer id="p" in="0" out="99">'
+        '<property name="mlt_service">color</property><filter><property name="mlt_service">brightness</property>'
+        '<property name="shotcut:filter">brightnessOpacity</property><property name="level">1</property>'
+        '<property name="alpha">0,64</property></filter></producer>'
+        '<playlist id="v"><entry producer="p" in="0" out="99"/></playlist><tractor id="t"><track producer="v"/>'
+        "</tractor></mlt>"
+    )
+    (tl,) = read_bytes(doc.encode(), "comma_alpha.mlt")
+    assert tl.tracks[0].clips[0].static["opacity"] == pytest.approx(64.0)
+
+
 def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
     # the transition starts where the clip does, and follows it in the spine.
