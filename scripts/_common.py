@@ -16,6 +16,17 @@ import yaml  # noqa: E402
 
 from core.config import _SECTIONS, Config, apply_overrides, config_from_dict, load_config  # noqa: E402
 
+# Native unit of each head, as the scripts print them ("frame": a share of the frame, 0 = centre)
+HEAD_UNITS = {
+    "scale": "%",
+    "rotation": "deg",
+    "center_x": "frame",
+    "center_y": "frame",
+    "opacity": "%",
+    "level_db": "dB",
+    "pan": "",
+}
+
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     """``--config FILE`` plus one ``--SECTION.KEY VALUE`` flag for every config field (YAML-parsed values)."""

@@ -20,7 +20,7 @@ import json
 import os
 import sys
 
-from _common import ROOT  # noqa: F401  (puts the repo on sys.path)
+from _common import HEAD_UNITS
 from core.data.timeline import PARAMS, TimelineError
 
 
@@ -34,14 +34,13 @@ def _params(text: str | None) -> list[str] | None:
     return names
 
 
-UNITS = {"scale": " %", "rotation": " deg", "opacity": " %", "level_db": " dB"}  # centre and pan: no unit
-
-
 def describe(param: str, curve) -> str:
-    """A predicted curve in a few characters: its one value, or its first and last values, in native units."""
+    """A predicted curve in a few characters: its one value, or its first and last values, in native units
+    (centre and pan, shares of the frame and of the stereo field, without a unit and to three places)."""
     if curve is None or not curve.keys:
         return ""
-    unit = UNITS.get(param, "")
+    unit = HEAD_UNITS.get(param, "")
+    unit = f" {unit}" if unit not in ("", "frame") else ""
     first, last = (f"{k.value:.1f}" if unit else f"{k.value:.3f}" for k in (curve.keys[0], curve.keys[-1]))
     return f"{first}{unit}" if len(curve.keys) == 1 else f"{first} -> {last}{unit}"
 

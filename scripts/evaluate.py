@@ -21,18 +21,9 @@ import json
 import sys
 from pathlib import Path
 
-from _common import print_file_errors
+from _common import HEAD_UNITS, print_file_errors
 
 DEFAULT_DRAWS = 5
-HEAD_UNITS = {
-    "scale": "%",
-    "rotation": "deg",
-    "center_x": "frame",
-    "center_y": "frame",
-    "opacity": "%",
-    "level_db": "dB",
-    "pan": "",
-}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
