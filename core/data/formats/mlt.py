@@ -49,7 +49,8 @@ German locale writes "0,5" and "00:00:01,500" in keys, rects and levels.
 Units (canonical, see ``core.data.timeline``):
 
 * volume ``level`` (dB) -> level_db; volume ``gain`` (linear, or with a ``dB`` suffix).
-* panner ``start`` 0..1 (0.5 = centre) -> pan = 2*start - 1.
+* panner ``split`` (Shotcut's Balance) or else ``start``, 0..1 (0.5 = centre) -> pan = 2*value - 1; a panner
+  with ``channel`` 0 or 1 moves one input channel (Shotcut's Pan) and is not read.
 * rects ``x y w h [opacity]`` (affine ``transition.rect``/``rect``, qtblend ``rect``, in pixels
   or ``%``): without ``distort`` MLT fits the picture in the rect keeping its aspect ``a`` (the source's
   width / height in profile pixels, the profile's where the producer does not say, and for track and
@@ -59,7 +60,8 @@ Units (canonical, see ``core.data.timeline``):
   ``halign``/``valign`` say (centred unless told; composite: top-left). With ``distort`` the picture
   fills the rect: scale = w / W. center_x = (x' + w'/2)/W - 0.5, center_y = (y' + h'/2)/H - 0.5 of the
   shown picture (frame-normalised, 0 = centre, y down), opacity = the fifth value * 100 (or its percent).
-* qtblend/affine ``rotation``/``transition.rotate_z`` -> rotation (degrees). A qtblend without
+* qtblend ``rotation``, affine ``transition.fix_rotate_x`` (+ ``rotate_x`` degrees a frame; ``rotate_x`` alone
+  with ``transition.keyed`` 1) -> rotation (degrees, clockwise). A qtblend without
   ``rotate_center`` 1 (MLT's default) turns the picture about the rect's top-left corner, which moves its
   centre on an arc (``FilterReading.turn_about_corner``); the writer writes ``rotate_center`` 1.
 * brightness ``alpha`` 0..1 -> opacity percent (keyed, or one value below 1: Shotcut's Opacity; Kdenlive's
@@ -131,7 +133,7 @@ PREVIEWS = frozenset(("timeline_preview", "timeline_overlay"))  # Kdenlive playl
 # Background playlists: Shotcut's, and Kdenlive's black track before 19.08 (a playlist then, a bare producer since)
 BACKGROUNDS = frozenset(("background", "black_track"))
 COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  # transitions that move a picture
-MOVES = RECT_PROPS + ("rotation", "transition.rotate_z", "transition.rotation")
+MOVES = RECT_PROPS + ("rotation", "transition.fix_rotate_x", "transition.rotate_x", "transition.rotation")
 
 
 class _Reader(FilterReading, MixReading):

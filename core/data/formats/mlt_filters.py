@@ -128,18 +128,20 @@ class FilterReading(MltBase):
                     mapped.append(("level", "level_db", lambda v: max(LEVEL_FLOOR_DB, v[0])))
                 elif "gain" in props:
                     mapped.append(("gain", "level_db", None))
-            elif service == "panner":
-                mapped.append(("start", "pan", lambda v: 2.0 * v[0] - 1.0))
+            elif service == "panner" and (props.get("channel") or "-1").strip() not in ("0", "1"):
+                # MLT's panner takes ``split`` (Shotcut's Balance writes it, keyed) over ``start``. A ``channel``
+                # of 0 or 1 (Shotcut's Pan) moves that one input channel across the field: not a balance.
+                prop = "split" if "split" in props else "start"
+                mapped.append((prop, "pan", lambda v: 2.0 * v[0] - 1.0))
         if kind == "video":
             if service in ("affine", "qtblend", "composite", "frei0r.affine"):
                 for prop in RECT_PROPS:
                     if prop in props:
                         mapped.append((prop, "rect", None))
                         break
-                for prop in ("rotation", "transition.rotate_z", "transition.rotation"):
-                    if prop in props:
-                        mapped.append((prop, "rotation", lambda v: v[0]))
-                        break
+                rotation = _rotation_prop(props)
+                if rotation:
+                    mapped.append((rotation, "rotation", lambda v: v[0]))
             elif service == "brightness":
                 if "alpha" in props and (_animated(props["alpha"]) or _lowers_opacity(props["alpha"])):
                     mapped.append(("alpha", "opacity", lambda v: v[0] * 100.0))
@@ -152,6 +154,12 @@ class FilterReading(MltBase):
             if "end" in props and "=" not in props[prop] and prop in ("gain", "level", "start"):
                 # Old Kdenlive fades: a static start value ramps to ``end`` over the filter.
                 rows = rows + [(to_time(f_in + length), props["end"], "linear")]
+            elif prop == "transition.fix_rotate_x" and "=" not in props[prop]:
+                # MLT's affine turns by fix_rotate_x + rotate_x * position: rotate_x is a speed (degrees a frame)
+                speed = _numbers(props.get("transition.rotate_x") or "0", where, self)
+                nums = _numbers(props[prop], where, self)
+                if speed and speed[0] and nums:
+                    rows = rows + [(to_time(f_in + length), repr(nums[0] + speed[0] * length), "linear")]
             if canon == "rect":
                 out: dict[str, list[Key]] = {}
                 fit = _Fit.of(props, service, aspect if aspect else self.width / self.height)
@@ -399,6 +407,21 @@ def _split_smpte(text: str) -> list[str]:
     """Split keys on ``;`` when SMPTE times may use ``;`` as a separator too: a key ends before
     the next ``TIME=`` starts."""
     return re.split(r";(?=\s*-?[0-9:.;]+[^0-9:.;\s=]?=)", text)
+
+
+def _rotation_prop(props: dict) -> str | None:
+    """The property holding a transform filter's turn in the screen's plane (degrees, clockwise), if any:
+    qtblend's ``rotation``; MLT affine's ``transition.fix_rotate_x`` (Shotcut's Size, Position & Rotate, Kdenlive's
+    Rotate), or its ``transition.rotate_x`` where ``transition.keyed`` makes that the angle itself (Kdenlive's
+    Rotate (keyframable)). Affine's y and z turns tilt the picture out of the plane and are not read."""
+    if "rotation" in props:
+        return "rotation"
+    if (props.get("transition.keyed") or "0").strip() == "1" and "transition.rotate_x" in props:
+        return "transition.rotate_x"
+    for prop in ("transition.fix_rotate_x", "transition.rotation"):
+        if prop in props:
+            return prop
+    return None
 
 
 def _animated(text: str) -> bool:
