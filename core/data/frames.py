@@ -33,7 +33,7 @@ import pandas as pd
 from core.config import REGRESSION_TARGETS
 from core.data.batch import FEATURES, METADATA_FEATURES
 from core.data.context import source_id
-from core.data.timeline import DIALECTS, INTERPOLATIONS, PARAMS, Curve, Timeline
+from core.data.timeline import DIALECTS, INTERPOLATIONS, LEVEL_FLOOR_DB, PARAMS, Curve, Timeline
 
 _F = {name: i for i, name in enumerate(FEATURES)}
 _R = {name: i for i, name in enumerate(REGRESSION_TARGETS)}
@@ -70,6 +70,13 @@ def curve_values(curve: Curve, t: np.ndarray) -> np.ndarray:
     u = np.where(interp == _INTERP["smooth"], u * u * (3.0 - 2.0 * u), u)
     u = np.where(interp == _INTERP["hold"], 0.0, u)
     out = values[i] + (values[j] - values[i]) * u
+    amplitude = np.array([k.amplitude for k in curve.keys])[i]
+    if amplitude.any():  # gain ramps (Key.amplitude): interpolate 10^(dB/20), silence at the floor
+        with np.errstate(over="ignore"):
+            g = np.where(values > LEVEL_FLOOR_DB, 10.0 ** (np.minimum(values, 300.0) / 20.0), 0.0)
+        ramp = g[i] + (g[j] - g[i]) * u
+        db = np.maximum(LEVEL_FLOOR_DB, 20.0 * np.log10(np.maximum(ramp, 1e-300)))
+        out = np.where(amplitude, db, out)
     # before/at the first key wins over at/after the last, as in Curve.value_at (keys sharing one time)
     out = np.where(t >= times[-1], values[-1], out)
     return np.where(t <= times[0], values[0], out)

@@ -37,7 +37,7 @@ from core.data.timeline import TimelineError
 from core.data.windows import empty_windows, windows_of
 
 # Bump when the readers, frames, windows or preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-25"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
+CODE_VERSION = "prepare-26"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
 # 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers; 10: one .npy
 # per array (core.data.store) instead of an .npz per split; 11: readers (Kdenlive compositions, Lightworks named);
 # 12: Kdenlive same-track mixes cut; 13: MLT zoned filters and compositions act only in their zone; 14: FCPXML
@@ -48,7 +48,7 @@ CODE_VERSION = "prepare-25"  # 4: track_row, source_id; 5: metadata features; 6:
 # content's centre offset; 21: MLT 6 geometry strings, timewarp clip names, image sequences are video; 22: FCPXML
 # multicam srcEnable and split edits, volume stages add, sync clips' gap-connected contents; 23: Kdenlive's
 # start/end fades; 24: MLT decimal-comma locales, FCPXML transitions by spine order; 25: qtblend turns about
-# the rect's corner without rotate_center
+# the rect's corner without rotate_center; 26: Shotcut's rotation and balance, volume fades ramp the gain
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.

@@ -91,11 +91,17 @@ def db_to_gain(db: float) -> float:
 
 @dataclass(frozen=True)
 class Key:
-    """One keyframe: timeline time (s), value (canonical unit), interpolation towards the next key."""
+    """One keyframe: timeline time (s), value (canonical unit), interpolation towards the next key.
+
+    ``amplitude``: the segment towards the next key ramps a level's amplitude, not its dB value (the
+    interpolation shapes the gain 10^(dB/20), the floor being silence): what FCP X's volume fades and MLT's
+    volume ``gain`` do, half-way through a fade in from silence being -6 dB, not -30. Readers set it; the
+    keyframe and interpolation targets do not depend on it, only the values between keys."""
 
     time: Fraction
     value: float
     interp: str = "linear"
+    amplitude: bool = False
 
     def __post_init__(self) -> None:
         if self.interp not in INTERPOLATIONS:
@@ -140,6 +146,9 @@ class Curve:
             return a.value
         if a.interp == "smooth":
             u = _smoothstep(u)
+        if a.amplitude:
+            ga, gb = db_to_gain(a.value), db_to_gain(b.value)
+            return gain_to_db(ga + (gb - ga) * u)
         return a.value + (b.value - a.value) * u
 
 

@@ -226,17 +226,19 @@ def _faded(keys: list[Key], base: float, fades, canon: str, floor: float, start:
 
     Without keys the fade ramps between the floor and the static value ``base``. With keys the
     fade scales them: within a fade the value is the key curve times the fade's progress g
-    (opacity) or plus 20*log10(g) dB (volume), with a key at each end of the fade.
+    (opacity) or plus 20*log10(g) dB (volume), with a key at each end of the fade. A volume fade's keys ramp
+    the gain (``Key.amplitude``): half-way through a linear fade in from silence is -6 dB, not half the floor.
     """
     spans = {tag: (length, interp) for tag, length, interp in fades}
+    shaped = canon == "level_db"  # a volume fade ramps the gain from silence (Key.amplitude)
     if not keys:
         out = []
         if "fadeIn" in spans:
             length, interp = spans["fadeIn"]
-            out += [Key(start, floor, interp), Key(start + length, base, interp)]
+            out += [Key(start, floor, interp, shaped), Key(start + length, base, interp)]
         if "fadeOut" in spans:
             length, interp = spans["fadeOut"]
-            out += [Key(end - length, base, interp), Key(end, floor, interp)]
+            out += [Key(end - length, base, interp, shaped), Key(end, floor, interp)]
         return out
     curve = Curve(keys)
     in_end = start + spans["fadeIn"][0] if "fadeIn" in spans else None
@@ -257,16 +259,18 @@ def _faded(keys: list[Key], base: float, fades, canon: str, floor: float, start:
 
     out = []
     if in_end is not None:
-        out.append(Key(start, floor, spans["fadeIn"][1]))
+        out.append(Key(start, floor, spans["fadeIn"][1], shaped))
         out.append(Key(in_end, curve.value_at(in_end), _interp_at(curve, in_end)))
     for k in keys:
         if (in_end is not None and k.time <= in_end) or (out_start is not None and k.time >= out_start):
             if start < k.time < end and k.time not in (in_end, out_start):
-                out.append(Key(k.time, scaled(k.value, gain(k.time)), k.interp))
+                fading = in_end is not None and k.time < in_end
+                out.append(Key(k.time, scaled(k.value, gain(k.time)), k.interp, shaped and fading))
             continue
         out.append(k)
     if out_start is not None:
-        out.append(Key(out_start, curve.value_at(out_start), spans["fadeOut"][1]))
+        out = [Key(k.time, k.value, k.interp, shaped) if k.time >= out_start else k for k in out]
+        out.append(Key(out_start, curve.value_at(out_start), spans["fadeOut"][1], shaped))
         out.append(Key(end, floor, spans["fadeOut"][1]))
     return sorted(out, key=lambda k: k.time)
 

@@ -182,7 +182,7 @@ class FilterReading(MltBase):
                     if not nums:
                         continue
                     value = convert(nums)
-                keys.append(Key(t, value, interp))
+                keys.append(Key(t, value, interp, prop == "gain"))  # MLT ramps a gain's amplitude
             for c, kept in _drop_defaults({canon: keys}):
                 yield c, kept, prop, _one_value(keys)
 
