@@ -37,7 +37,8 @@ class FilterReading(MltBase):
         A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
         clips that overlap its zone, and a clip that reaches beyond the zone has the filter's values
         inside it and its parameters' defaults outside (``within_zone``). A clip's own curve for a
-        parameter wins.
+        parameter wins, but for a level at one value over the clip (Kdenlive's track and master faders, a
+        ``volume`` on the track's or the timeline's tractor), which adds its dB to the clip's own level.
         """
         by_time = ClipsByTime(clips)
         for f in filters:
@@ -51,6 +52,9 @@ class FilterReading(MltBase):
                 if name is not None:
                     clip.effects.append(name)
                 for param, curve in curves.items():
+                    if param == "level_db" and param in clip.curves and len({k.value for k in curve.keys}) == 1:
+                        _add_db(clip, curve.keys[0].value)  # a fader: MLT's volume filters chain, their dB add
+                        continue
                     if param not in clip.curves:
                         clip.param_refs[param] = refs[param]
                         if param in static:
@@ -391,6 +395,16 @@ def within_zone(
 def _interp_at(curve: Curve, t: Fraction) -> str:
     """The interpolation of the curve's segment that holds ``t`` (linear before its first key)."""
     return next((k.interp for k in reversed(curve.keys) if k.time <= t), "linear")
+
+
+def _add_db(clip: Clip, offset: float) -> None:
+    """Raise ``clip``'s level curve by ``offset`` dB (silence stays silence), keeping its keys' shapes."""
+    keys = [
+        Key(k.time, max(LEVEL_FLOOR_DB, k.value + offset), k.interp, k.amplitude) for k in clip.curves["level_db"].keys
+    ]
+    clip.curves["level_db"] = Curve(keys)
+    if "level_db" in clip.static:
+        clip.static["level_db"] = keys[0].value
 
 
 def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:

@@ -77,3 +77,43 @@ def test_an_mlt_volume_gain_ramp_is_linear_in_amplitude():
     curve = tl.tracks[0].clips[0].curves["level_db"]
     assert [(float(k.time), k.value) for k in curve.keys] == [(0, -60), (2, 0)]
     assert [curve.value_at(t) for t in (0.5, 1.0, 1.5)] == pytest.approx(RAMP)
+
+
+def _fader(level: str) -> str:
+    return (
+        f'<filter><property name="mlt_service">volume</property><property name="level">{level}</property>'
+        '<property name="internal_added">237</property><property name="disable">0</property></filter>'
+    )
+
+
+KDENLIVE_MIXER = (
+    '<mlt version="6.26.1"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+    '<producer id="p" in="0" out="999"><property name="resource">music.mp3</property></producer>'
+    '<producer id="black_track" in="0" out="999"><property name="mlt_service">color</property></producer>'
+    '<playlist id="a"><property name="kdenlive:audio_track">1</property>'
+    '<entry producer="p" in="0" out="99"><filter out="24"><property name="mlt_service">volume</property>'
+    '<property name="kdenlive_id">fadein</property><property name="gain">0</property><property name="end">1</property>'
+    '</filter></entry><blank length="50"/><entry producer="p" in="250" out="349"/></playlist>'
+    '<tractor id="track"><property name="kdenlive:audio_track">1</property><track producer="a" hide="video"/>'
+    '{track}</tractor><tractor id="main" global_feed="1"><track producer="black_track"/><track producer="track"/>'
+    "{master}</tractor></mlt>"
+)
+
+
+def test_kdenlives_track_and_master_faders_add_to_every_clips_level():
+    # svenius777/Sviraj-Chillaj (Kdenlive 21.04): a master fader at -11.05 dB over a clip with its own fades read 0 dB
+    # between them. MLT chains the clip's volume, the track's and the master's: -3 + -6 = -9 dB on top of each.
+    doc = KDENLIVE_MIXER.format(track=_fader("-3"), master=_fader("-6"))
+    (tl,) = read_bytes(doc.encode(), "mixer.kdenlive")
+    faded, plain = tl.tracks[0].clips
+    keys = faded.curves["level_db"].keys
+    assert [(float(k.time), k.value) for k in keys] == [(0, -60), (1, -9)]  # silence stays silence
+    assert faded.curves["level_db"].value_at(0.5) == pytest.approx(-9 + 20 * np.log10(0.5))  # still a gain ramp
+    assert plain.static["level_db"] == pytest.approx(-9.0)
+    assert {k.value for k in plain.curves["level_db"].keys} == {-9.0}
+
+
+def test_a_muted_master_silences_every_clip():
+    (tl,) = read_bytes(KDENLIVE_MIXER.format(track="", master=_fader("-1000")).encode(), "mixer.kdenlive")
+    for clip in tl.tracks[0].clips:
+        assert {k.value for k in clip.curves["level_db"].keys} == {-60.0}
