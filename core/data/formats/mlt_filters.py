@@ -167,6 +167,11 @@ class FilterReading(MltBase):
             if canon == "rect":
                 out: dict[str, list[Key]] = {}
                 fit = _Fit.of(props, service, aspect if aspect else self.width / self.height)
+                if not aspect and fit.fill and not fit.distort and "shotcut:filter" in props and rows:
+                    # Shotcut's Fill mode keeps the rect at the picture's shape: where the source's is unknown
+                    first = self.rect_values(rows[0][1], where)
+                    if len(first) >= 4 and first[2] > 0 and first[3] > 0:
+                        fit = fit._replace(aspect=first[2] / first[3])
                 for t, text, interp in rows:
                     for c, value in self.rect(text, where, fit):
                         out.setdefault(c, []).append(Key(t, value, interp))
@@ -223,7 +228,8 @@ class FilterReading(MltBase):
         x, y, w, h = vals[:4]
         if fit is not None and not fit.distort and w > 0 and h > 0:
             a = fit.aspect  # the picture's shown height is min(h, w / a), in the rect and in the frame
-            shown_h = min(h, w / a)
+            # MLT affine's fill: as high as the rect, or as wide where the picture is wider than the frame
+            shown_h = (h if a <= self.width / self.height else w / a) if fit.fill else min(h, w / a)
             shown_w = shown_h * a
             x += (w - shown_w) * fit.halign / 2.0
             y += (h - shown_h) * fit.valign / 2.0
@@ -303,12 +309,15 @@ _ALIGN = {"left": 0, "top": 0, "center": 1, "centre": 1, "middle": 1, "right": 2
 class _Fit(NamedTuple):
     """How a rect places the picture: ``distort`` stretches it over the rect; otherwise it fits in the rect
     keeping its aspect (``aspect``: its width / height in profile pixels), aligned 0 left/top, 1 centre,
-    2 right/bottom (qtblend and affine centre it; composite aligns it top-left unless told)."""
+    2 right/bottom (qtblend and affine centre it; composite aligns it top-left unless told). With ``fill``
+    (MLT affine's, 1 unless set to 0) it is as high as the rect, or as wide for a picture wider than the frame,
+    whatever the rect's own shape (Shotcut's Fill mode): the same as fitting for a rect of the picture's shape."""
 
     distort: bool
     aspect: float
     halign: int
     valign: int
+    fill: bool = False
 
     @staticmethod
     def of(props: dict, service: str, aspect: float) -> _Fit:
@@ -323,7 +332,8 @@ class _Fit(NamedTuple):
                 return min(2, int(text[0]))
             return _ALIGN.get(text, default)
 
-        return _Fit(get("distort") not in ("", "0"), aspect, align("halign"), align("valign"))
+        fill = service == "affine" and get("fill") != "0"  # affine's default is 1 (Shotcut's Fit mode writes 0)
+        return _Fit(get("distort") not in ("", "0"), aspect, align("halign"), align("valign"), fill)
 
 
 def _lowers_opacity(text: str) -> bool:

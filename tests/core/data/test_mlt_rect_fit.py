@@ -68,10 +68,34 @@ def test_distort_stretches_the_picture_over_the_rect_and_the_width_decides():
 
 
 def test_a_source_of_unknown_shape_is_taken_in_the_profile_shape():
-    # No meta.media size: the picture is taken to have the profile's shape, so a rect half as wide and
-    # three quarters as high shows it at half size (the smaller of the two).
-    clip = _clip("0 0 540 1440", source='<property name="resource">colour</property>')
+    # No meta.media size: the picture is taken to have the profile's shape, so qtblend shows it in a rect half as
+    # wide and three quarters as high at half size (the smaller of the two).
+    clip = _clip("0 0 540 1440", source='<property name="resource">colour</property>', service="qtblend")
     assert _static(clip, "scale") == pytest.approx(50.0)
+
+
+def test_affines_fill_makes_the_picture_as_high_as_the_rect_whatever_its_shape():
+    # MLT affine's fill (1 unless set: transition_affine_init) skips the fit: a picture no wider than the frame is
+    # drawn as high as the rect, overflowing a narrower rect (Shotcut's Fill mode; srfoster/meta-viral-videos's QR
+    # code in a square rect). The same rect with fill 0 (Shotcut's Fit) fits the picture in.
+    colour = '<property name="resource">colour</property>'
+    assert _static(_clip("0 0 540 1440", source=colour), "scale") == pytest.approx(75.0)
+    fit = '<property name="transition.fill">0</property>'
+    assert _static(_clip("0 0 540 1440", fit, source=colour), "scale") == pytest.approx(50.0)
+    # A picture wider than the frame (16:9 in the portrait profile) is as wide as the rect: 540 / 1080.
+    wide = '<property name="meta.media.width">1920</property><property name="meta.media.height">1080</property>'
+    assert _static(_clip("0 0 540 1440", source=wide), "scale") == pytest.approx(50.0)
+
+
+def test_shotcuts_fill_mode_rect_gives_the_shape_of_a_picture_of_unknown_size():
+    # ReevTheChameleon/DataPersistence (Shotcut 22.01): screen recordings without meta.media in a square profile,
+    # Fill-mode rects of 16:9 (Shotcut keeps a Fill rect at the picture's shape). 16:9 fitted to 1080 x 1920 is
+    # 1080 x 607.5; shown 2390.4 high: 393.5 %.
+    rec = '<property name="resource">rec.mkv</property>'
+    props = '<property name="shotcut:filter">affineSizePosition</property><property name="transition.fill">1</property>'
+    clip = _clip("-1899.09 -1088.15 4249.6 2390.4 1", props, source=rec)
+    assert _static(clip, "scale") == pytest.approx(2390.4 / (1080 * 9 / 16) * 100)
+    assert _static(clip, "center_y") == pytest.approx((-1088.15 + 2390.4 / 2) / 1920 - 0.5)
 
 
 def test_a_rect_in_the_profile_shape_reads_as_before_whatever_the_source():

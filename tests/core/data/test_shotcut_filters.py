@@ -139,5 +139,5 @@ def test_the_corpus_shotcut_project_turns_its_picture_in_picture_clips(realworld
     # track V2's filter: transition.rect 941 175 812 457 1, transition.fix_rotate_x 23.4685, on all three clips
     assert len(turned) == 3
     assert [c.static["rotation"] for c in turned] == pytest.approx([23.4685] * 3)
-    # the 16:9 picture fits the 812 x 457 rect by its width: 812 / 1920
-    assert [c.static["scale"] for c in turned] == pytest.approx([812 / 1920 * 100] * 3)
+    # Fill mode: the picture is as high as the 812 x 457 rect: 457 / 1080
+    assert [c.static["scale"] for c in turned] == pytest.approx([457 / 1080 * 100] * 3)
