@@ -37,8 +37,9 @@ class FilterReading(MltBase):
         A filter with ``in``/``out`` (a Kdenlive effect zone) acts only there: it reaches only the
         clips that overlap its zone, and a clip that reaches beyond the zone has the filter's values
         inside it and its parameters' defaults outside (``within_zone``). A clip's own curve for a
-        parameter wins, but for a level at one value over the clip (Kdenlive's track and master faders, a
-        ``volume`` on the track's or the timeline's tractor), which adds its dB to the clip's own level.
+        parameter wins, but for opacity and level, which combine as MLT chains the filters (``_merge``), and a
+        level at one value over the clip (Kdenlive's track and master faders, a ``volume`` on the track's or the
+        timeline's tractor), which adds its dB to the clip's own level keeping its keys.
         """
         by_time = ClipsByTime(clips)
         for f in filters:
@@ -418,13 +419,42 @@ def _add_db(clip: Clip, offset: float) -> None:
 
 
 def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:
-    """Add keys for ``canon``: the first curve wins, but keys wholly before or after it (a fade in
-    and a fade out as two filters) join it."""
+    """Add keys for ``canon``. MLT runs a clip's filters one after another, so opacities multiply (a Transform's
+    rect opacity under a fade) and levels add in dB (a volume under a fade), each curve holding its ends, which
+    is the factor's default beyond a fade. For the other parameters the first curve wins, but keys wholly before
+    or after it (a fade in and a fade out as two filters) join it."""
     old = curves.get(canon)
     if old is None:
         curves[canon] = Curve(keys)
+    elif canon in _CHAINED:
+        curves[canon] = _chained(old, Curve(keys), _CHAINED[canon])
     elif min(k.time for k in keys) > old.keys[-1].time or max(k.time for k in keys) < old.keys[0].time:
         curves[canon] = Curve(old.keys + keys)
+
+
+_CHAINED = {
+    "opacity": lambda a, b: a * b / 100.0,
+    "level_db": lambda a, b: max(LEVEL_FLOOR_DB, a + b),
+}
+
+
+def _chained(first: Curve, then: Curve, combine) -> Curve:
+    """Two filters' curves of one parameter applied one after the other: ``combine`` of their values at every key
+    time of either; each segment takes the interpolation (and gain shape) of the curve that moves on it."""
+    times = sorted({k.time for k in first.keys} | {k.time for k in then.keys})
+    out = []
+    for i, t in enumerate(times):
+        nxt = times[i + 1] if i + 1 < len(times) else t
+        moving = then if then.value_at(nxt) != then.value_at(t) else first
+        governing = _governing(moving, t)
+        out.append(Key(t, combine(first.value_at(t), then.value_at(t)), governing.interp, governing.amplitude))
+    return Curve(out)
+
+
+def _governing(curve: Curve, t) -> Key:
+    """The key whose interpolation governs time ``t`` of ``curve`` (the last at or before it, else the first)."""
+    before = [k for k in curve.keys if k.time <= t]
+    return before[-1] if before else curve.keys[0]
 
 
 def _split_smpte(text: str) -> list[str]:

@@ -117,3 +117,40 @@ def test_a_muted_master_silences_every_clip():
     (tl,) = read_bytes(KDENLIVE_MIXER.format(track="", master=_fader("-1000")).encode(), "mixer.kdenlive")
     for clip in tl.tracks[0].clips:
         assert {k.value for k in clip.curves["level_db"].keys} == {-60.0}
+
+
+def _kdenlive_clip(filters: str):
+    doc = (
+        '<mlt version="7.21.0"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+        '<producer id="p" in="0" out="999"><property name="resource">screen.png</property>'
+        '<property name="meta.media.width">1920</property><property name="meta.media.height">1080</property>'
+        f'</producer><playlist id="v"><entry producer="p" in="0" out="199">{filters}</entry></playlist>'
+        '<tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "chain.kdenlive")
+    return tl.tracks[0].clips[0]
+
+
+def _f(service: str, zone: str = "", **props: str) -> str:
+    body = "".join(f'<property name="{k}">{v}</property>' for k, v in props.items())
+    return f'<filter {zone}><property name="mlt_service">{service}</property>{body}</filter>'
+
+
+def test_a_transform_opacity_and_fades_on_one_clip_multiply():
+    # shawn-eary/Hope (Kdenlive 23.08): a Transform at 83 % opacity with a fade from and to black read 83 -> 100 -> 0
+    # (the fade-in lost). MLT's qtblend paints at the rect's opacity and brightness multiplies the alpha: 0 -> 83,
+    # held, -> 0.
+    clip = _kdenlive_clip(
+        _f("qtblend", rect="0 0 1920 1080 0.83")
+        + _f("brightness", 'out="49"', kdenlive_id="fade_from_black", alpha="0=0;49=1")
+        + _f("brightness", 'in="150" out="199"', kdenlive_id="fade_to_black", alpha="0=1;49=0")
+    )
+    keys = clip.curves["opacity"].keys
+    assert [(float(k.time), pytest.approx(k.value)) for k in keys] == [(0, 0), (1.96, 83), (6, 83), (7.96, 0)]
+
+
+def test_a_volume_and_a_fade_on_one_clip_add_in_db():
+    clip = _kdenlive_clip(_f("volume", level="-6") + _f("volume", 'out="49"', kdenlive_id="fadein", gain="0", end="1"))
+    curve = clip.curves["level_db"]
+    assert [(float(k.time), k.value) for k in curve.keys] == [(0, -60), (2, -6)]
+    assert curve.value_at(1) == pytest.approx(-6 + 20 * np.log10(0.5))  # the fade's gain ramp, 6 dB down
