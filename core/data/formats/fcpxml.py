@@ -26,11 +26,11 @@ kind, none), within the mc-clip's own ``srcEnable``; a multicam's picture adjust
 mc-source that picks its video angle, its sound's on the mc-clip itself and its audio angle's roles
 (whose volumes add: volume stages add in dB, as a clip's and its audio components' do). Their contents
 become clips of the timeline in the container's place: timed by the container's shift (``offset -
-start``), cut to its range (its sound to ``audioStart``/``audioDuration``, a split edit; source in
-moved on by what is cut), on lanes container lane + their own lane,
-filtered by the container's ``srcEnable``, disabled with it, with ``Clip.xml_context`` naming
-the container(s) and ``xml_path`` their own element inside the resource (shared by every use of
-that resource). The container's own adjustments combine with each content's: scale and opacity
+start``; a multicam's angles start at its ``tcStart`` of multicam time, so they shift by that more), cut to
+its range (its sound to ``audioStart``/``audioDuration``, a split edit; source in moved on by what is cut),
+on lanes container lane + their own lane, filtered by the container's ``srcEnable``, disabled with it,
+with ``Clip.xml_context`` naming the container(s) and ``xml_path`` their own element inside the resource
+(shared by every use of that resource). The container's own adjustments combine with each content's: scale and opacity
 multiply, rotation adds, the centre is the container's plus its scale times the content's (it
 scales the frame the content sits in; ``Clip.outer_scale`` keeps that scale, and a writer writing the
 content's own centre divides by it), levels add in dB (silence stays silent), pan is the
@@ -382,12 +382,15 @@ class _Reader(EffectReading, SourceReading):
                 if "audio" in sources and sound_off(sources["audio"]):
                     wanted["audio"] = False  # the audio angle's roles are all switched off
                 per_kind: dict[str, _Clips] = {}
+                # the mc-clip's start counts in multicam time, whose angles start at its tcStart (FCP's Source
+                # Timecode readout: angle time = multicam time - tcStart)
+                angle_shift = shift + self.time(multicam.get("tcStart"), where, "tcStart", Fraction(0))
                 for kind in ("video", "audio"):
                     angle = angles.get(sources[kind].get("angleID") if kind in sources else first)
                     if angle is None:
                         continue
                     per_kind[kind] = _Clips()
-                    self.spine(angle, shift, 0, per_kind[kind], f"{where}, angle {angle.get('name') or ''}")
+                    self.spine(angle, angle_shift, 0, per_kind[kind], f"{where}, angle {angle.get('name') or ''}")
                 for kind, found in per_kind.items():
                     for (clip_kind, clip_lane), made in found.by_track.items():
                         if clip_kind == kind:

@@ -184,6 +184,11 @@ class ClipWriter:
         start = self.reader.time(inner.get("start"), where, "start", Fraction(0))
         # the content's shift is offset + container shift - start (the reader plays it that way)
         shift = clip.start - clip.source_in - offset + start
+        if container.tag == "mc-clip":  # the container's own time is multicam time: the angle's + its tcStart
+            media = self.reader.ids.get(container.get("ref") or "")
+            multicam = media.find("multicam") if media is not None else None
+            if multicam is not None:
+                shift -= self.reader.time(multicam.get("tcStart"), where, "tcStart", Fraction(0))
         if container.tag == "mc-clip" and kind == "video":
             if self.picture_on_mc_clip(container):
                 return container, shift, frozenset(INTRINSIC)

@@ -403,3 +403,39 @@ def test_a_multicams_src_enable_split_edit_and_volume_stages():
     assert [(k.time, k.value) for k in split.curves["level_db"].keys] == [(3, -60.0), (4, 0.0), (6, 0.0), (7, -60.0)]
     stages = clips[("audio", "stages")]
     assert [(k.time, k.value) for k in stages.curves["level_db"].keys] == [(6, -60.0), (7, 0.0), (8, -60.0)]
+
+
+MULTICAM_TC = (
+    '<fcpxml version="1.11"><resources><format id="f" frameDuration="1/24s" width="1920" height="1080"/>'
+    '<asset id="a" hasVideo="1" hasAudio="1" format="f" duration="40s" src="file:///m/camA.mov"/>'
+    '<media id="m" name="MC"><multicam format="f" tcStart="10s"><mc-angle name="A" angleID="A">'
+    '<asset-clip ref="a" offset="0s" name="camA" start="10s" duration="20s" format="f"/></mc-angle></multicam></media>'
+    '</resources><library><event><project name="p"><sequence format="f" duration="4s"><spine>'
+    '<mc-clip ref="m" offset="0s" name="mc 1" start="15s" duration="2s"><mc-source angleID="A" srcEnable="all"/>'
+    "{adjust}</mc-clip>"
+    '<mc-clip ref="m" offset="2s" name="mc 2" start="28s" duration="2s"><mc-source angleID="A" srcEnable="all"/>'
+    "</mc-clip></spine></sequence></project></event></library></fcpxml>"
+)
+
+
+def test_a_multicams_angles_start_at_its_tc_start():
+    # FCP Cafe's fcpxml notes (CommandPost): a multicam's angle time is its time less its tcStart, checked against
+    # FCP's Source Timecode readout. Multicam time 15 s = angle time 5 s = camA's 15 s; 28 s = angle 18 s = 28 s
+    # (read in multicam time, 28 s was past the angle's 20 s and the clip was lost).
+    (tl,) = read_bytes(MULTICAM_TC.format(adjust="").encode(), "mc.fcpxml")
+    video = [(c.name, float(c.start), float(c.end), float(c.source_in)) for c in tl.tracks[0].clips]
+    assert video == [("mc 1", 0.0, 2.0, 15.0), ("mc 2", 2.0, 4.0, 28.0)]
+    audio = [(c.name, float(c.source_in)) for t in tl.tracks if t.kind == "audio" for c in t.clips]
+    assert audio == [("mc 1", 15.0), ("mc 2", 28.0)]
+
+
+def test_keys_written_onto_a_multicam_count_in_its_own_time():
+    doc = MULTICAM_TC.format(adjust="").encode()
+    (tl,) = read_bytes(doc, "mc.fcpxml")
+    pred = {(1, 0): {"level_db": Curve([Key(F(0), -12.0), Key(F(2), -3.0)])}}
+    out, _ = write_back(doc, "mc.fcpxml", [tl], [pred])
+    (back,) = read_bytes(out, "mc.fcpxml")
+    keys = back.tracks[1].clips[0].curves["level_db"].keys
+    assert [(float(k.time), pytest.approx(k.value)) for k in keys] == [(0.0, -12.0), (2.0, -3.0)]
+    times = etree.fromstring(out).xpath("//mc-clip[1]/adjust-volume//keyframe/@time")
+    assert times == ["15s", "17s"]  # the mc-clip's start is 15 s of multicam time
