@@ -80,8 +80,10 @@ they differ from the canonical default; they, and a param with one key, are ``Cl
 
 Retiming is not an effect: a ``timeMap`` gives ``Clip.speed`` (source time per clip time, first
 to last point, negative when reversed) and ``time_remap`` (its segments differ in speed); without
-one the speed is 1.0. ``conform-rate`` is ignored. A retimed clip's ``source_in`` stays its ``start``,
-in its own (retimed) local time as the file writes it and its keyframes count in, not mapped through
+one the speed is 1.0; a ``conform-rate`` (unless ``scaleEnabled`` 0) multiplies it by the sequence's
+rate over its ``srcFrameRate`` (25p media in a 24p project plays at 0.96) and leaves the keys' times
+alone. A retimed clip's ``source_in`` stays its ``start``, in its own (retimed) local time as the file
+writes it and its keyframes count in, not mapped through
 the ``timeMap`` into media time (the writer places keys by it).
 
 Source and role: the asset (for a ``clip``/``sync-clip``, its first content's) gives
@@ -161,6 +163,7 @@ class _Reader(EffectReading, SourceReading):
         where = f"project {seq_name!r}"
         fmt = self.ids.get(seq.get("format") or "")
         rate = self.format_rate(fmt, where) or DEFAULT_RATE
+        self.seq_rate = rate  # what a conform-rate conforms to
         size = self.size(fmt, where) if fmt is not None else (None, None)
         self.frame_size = (size[0] or DEFAULT_SIZE[0], size[1] or DEFAULT_SIZE[1])  # what positions count in
         self.active: list[str] = []  # compound / multicam resources being flattened (a cycle guard)

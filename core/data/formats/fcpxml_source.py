@@ -121,7 +121,21 @@ class SourceReading(FcpxmlBase):
         return None
 
     def retiming(self, el: etree._Element, where: str) -> tuple[float, bool]:
-        """(speed, variable): a ``timeMap``'s slope (source time per clip time), 1.0 without one."""
+        """(speed, variable): a ``timeMap``'s slope (source time per clip time), 1.0 without one, times a
+        ``conform-rate``'s (on unless ``scaleEnabled`` 0: FCP plays 25p media in a 24p project frame for frame,
+        at 0.96; the clip's ``start`` stays media time)."""
+        conform = 1.0
+        cr = el.find("conform-rate")
+        seq_rate = getattr(self, "seq_rate", None)
+        if cr is not None and (cr.get("scaleEnabled") or "1").strip() != "0" and seq_rate:
+            src = _frame_rate(cr.get("srcFrameRate"))
+            if src:
+                conform = float(seq_rate / src)
+        speed, variable = self.time_map(el, where)
+        return speed * conform, variable
+
+    def time_map(self, el: etree._Element, where: str) -> tuple[float, bool]:
+        """(speed, variable) of a ``timeMap``: its overall slope, and whether the slope changes."""
         tm = el.find("timeMap")
         if tm is None:
             return 1.0, False
@@ -205,3 +219,18 @@ def plays(el: etree._Element, kind: str) -> bool:
     if (el.get("srcEnable") or "all").lower() not in ("all", kind):
         return False
     return next(el.iterchildren("mc-source"), None) is None or kind in angle_sources(el)
+
+
+def _frame_rate(text: str | None) -> Fraction | None:
+    """A ``srcFrameRate`` ("25", "23.98", "29.97", "59.94": NTSC rates are n * 1000/1001) as frames a second."""
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    if not 0 < value < 1000:
+        return None
+    whole = round(value)
+    if abs(value - whole) < 1e-6:
+        return Fraction(whole)
+    ntsc = Fraction(round(value * 1001 / 1000) * 1000, 1001)
+    return ntsc if abs(float(ntsc) - value) < 0.01 else Fraction(value).limit_denominator(1001)

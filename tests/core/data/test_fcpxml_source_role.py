@@ -439,3 +439,28 @@ def test_keys_written_onto_a_multicam_count_in_its_own_time():
     assert [(float(k.time), pytest.approx(k.value)) for k in keys] == [(0.0, -12.0), (2.0, -3.0)]
     times = etree.fromstring(out).xpath("//mc-clip[1]/adjust-volume//keyframe/@time")
     assert times == ["15s", "17s"]  # the mc-clip's start is 15 s of multicam time
+
+
+@pytest.mark.parametrize(
+    ("conform", "speed"),
+    [
+        ('<conform-rate srcFrameRate="25"/>', 0.96),  # PAL media in a 24p project: frame for frame
+        ('<conform-rate srcFrameRate="23.98"/>', 24 / (24000 / 1001)),
+        ('<conform-rate scaleEnabled="0" srcFrameRate="25"/>', 1.0),  # real time
+        ("", 1.0),
+    ],
+)
+def test_a_conform_rate_plays_the_media_frame_for_frame(conform, speed):
+    # orchetect/DAWFileKit 24With25Media (FCP, fcpxml 1.11): 3551 frames of 25p media last duration 3551/24 s; FCP
+    # Cafe's 25p-in-24p example reads its Source Timecode 0.96 s of media per timeline second.
+    doc = (
+        '<fcpxml version="1.11"><resources><format id="f" frameDuration="1/24s" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="f" duration="100s" src="file:///m/pal.mov"/></resources>'
+        '<library><event><project name="p"><sequence format="f" duration="4s"><spine>'
+        f'<asset-clip ref="a" offset="0s" start="10s" duration="4s" name="c">{conform}</asset-clip>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "conform.fcpxml")
+    (clip,) = tl.tracks[0].clips
+    assert clip.speed == pytest.approx(speed)
+    assert clip.source_in == 10  # start stays media time
