@@ -107,6 +107,7 @@ class MltBase(DocumentReader):
         if len(parts) > 3:
             raise ValueError(s)
         h, m, sec = (["0"] * (3 - len(parts)) + parts)[-3:]
+        h, m = h or "0", m or "0"  # MLT's atoi("") is 0: Shotcut's own presets write ":1.0" for one second
         seconds = float(sec.replace(",", "."))  # older files may use a decimal comma
         # round() on a float is round-half-even, as C's lrint in the default rounding mode
         return sign * (

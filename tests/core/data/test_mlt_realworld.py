@@ -131,6 +131,8 @@ def test_clock_strings_at_2997_round_as_mlt():
     assert reader.frames("00:00:00.500", "") == 15  # 14.985 -> 15
     assert reader.frames("00:00:01:05", "") == 35
     assert reader.frames("42", "") == 42
+    # Shotcut's stock Size, Position & Rotate presets ("Slide In From Left") write ":1.0": MLT's atoi("") is 0 minutes
+    assert reader.frames(":1.0", "") == 30
 
 
 def _doc(num, den, playlist_body, filters=""):
