@@ -87,9 +87,10 @@ writes it and its keyframes count in, not mapped through
 the ``timeMap`` into media time (the writer places keys by it).
 
 Source and role: the asset (for a ``clip``/``sync-clip``, its first content's) gives
-``source_width/height`` and ``source_rate`` (its format, when it has video), ``audio_channels``
-(``audioChannels``), ``file_ext`` (``src`` or ``media-rep src``) and ``source_id`` (its id); an
-FCPXML format carries no pixel aspect, so that stays None. ``source_channel`` is ``srcCh`` when
+``source_width/height``, ``source_rate`` and ``source_pixel_aspect`` (its format's ``paspH/paspV``, when it
+has video; the sequence's format gives the timeline's ``pixel_aspect`` the same way), ``audio_channels``
+(``audioChannels``), ``file_ext`` (``src`` or ``media-rep src``) and ``source_id`` (its id); a format
+without ``paspH/paspV`` leaves the pixel aspect None. ``source_channel`` is ``srcCh`` when
 it names one channel (on the element, its one active ``audio-channel-source`` or its audio content).
 A clip whose ``audio-channel-source``s (or ``audio-role-source``s) are all ``active="0"`` has no sound.
 The video and audio clips of one element share ``link_group`` (its path), and so do a clip's
@@ -177,7 +178,8 @@ class _Reader(EffectReading, SourceReading):
         if duration < 0:
             raise self.error(where, f"negative duration {seq.get('duration')}")
         duration = max(duration, Timeline.last_clip_end(tracks))
-        return self.timeline(seq, seq_name, rate, duration, tracks, size, app=self.app(project))
+        more = {"pixel_aspect": self.pixel_aspect(fmt, where), "app": self.app(project)}
+        return self.timeline(seq, seq_name, rate, duration, tracks, size, **more)
 
     def app(self, project: etree._Element) -> str | None:
         """DaVinci Resolve names its event "... (Resolve)"; a library in an ``.fcpbundle`` is Final

@@ -96,6 +96,16 @@ class FcpxmlBase(DocumentReader):
             raise self.error(where, f"frameDuration {fmt.get('frameDuration')} is not positive")
         return 1 / frame
 
+    def pixel_aspect(self, fmt: etree._Element | None, where: str) -> float | None:
+        """A ``<format>``'s ``paspH`` / ``paspV`` (FCP writes them for non-square pixels: DV PAL 59:54, HDV 4:3);
+        None where it does not say."""
+        if fmt is None:
+            return None
+        h, v = self.numbers(fmt.get("paspH"), where, "paspH"), self.numbers(fmt.get("paspV"), where, "paspV")
+        if h and v and 0 < h[0] <= 100 * v[0] and 0 < v[0] <= 100 * h[0]:
+            return h[0] / v[0]
+        return None
+
     def size(self, fmt: etree._Element, where: str) -> tuple[int | None, int | None]:
         """(width, height) of a ``<format>``, None where it does not say."""
         size = []

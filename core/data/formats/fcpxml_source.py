@@ -86,17 +86,18 @@ class SourceReading(FcpxmlBase):
                 inner = res.find("multicam")
             fmt = self.ids.get(inner.get("format") or "") if inner is not None else None
             width, height = self.size(fmt, where) if fmt is not None else (None, None)
-            return SourceInfo(width=width, height=height, rate=self.format_rate(fmt, where), ident=res.get("id"))
+            rate, aspect = self.format_rate(fmt, where), self.pixel_aspect(fmt, where)
+            return SourceInfo(width=width, height=height, pixel_aspect=aspect, rate=rate, ident=res.get("id"))
         if res.tag != "asset":
             return NO_SOURCE
         found = self.sources.get(res)
         if found is not None:
             return found
         fmt = self.ids.get(res.get("format") or "")
-        width = height = rate = None
+        width = height = rate = aspect = None
         if fmt is not None and res.get("hasVideo", "0") == "1":
             width, height = self.size(fmt, where)
-            rate = self.format_rate(fmt, where)
+            rate, aspect = self.format_rate(fmt, where), self.pixel_aspect(fmt, where)
         channels = None
         if res.get("hasAudio") is not None or res.get("audioChannels") is not None:
             count = self.numbers(res.get("audioChannels"), where, "audioChannels")
@@ -106,7 +107,13 @@ class SourceReading(FcpxmlBase):
             rep = res.find("media-rep")
             src = rep.get("src") if rep is not None else None
         found = self.sources[res] = SourceInfo(
-            width=width, height=height, rate=rate, channels=channels, ext=file_extension(src or ""), ident=res.get("id")
+            width=width,
+            height=height,
+            pixel_aspect=aspect,
+            rate=rate,
+            channels=channels,
+            ext=file_extension(src or ""),
+            ident=res.get("id"),
         )
         return found
 

@@ -464,3 +464,23 @@ def test_a_conform_rate_plays_the_media_frame_for_frame(conform, speed):
     (clip,) = tl.tracks[0].clips
     assert clip.speed == pytest.approx(speed)
     assert clip.source_in == 10  # start stays media time
+
+
+def test_a_formats_pixel_aspect_is_read():
+    # TheAcharya/MarkersExtractor's FCP 1.10 export: a DV PAL sequence format paspH="59" paspV="54"; HDV 1440x1080 is
+    # 4:3 pixels. A format without them (square, or not said) leaves the pixel aspect unknown.
+    doc = (
+        '<fcpxml version="1.10"><resources>'
+        '<format id="pal" frameDuration="1/25s" width="720" height="576" paspH="59" paspV="54"/>'
+        '<format id="hdv" frameDuration="1/25s" width="1440" height="1080" paspH="4" paspV="3"/>'
+        '<format id="hd" frameDuration="1/25s" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="hdv" duration="10s" src="file:///m/hdv.m2t"/>'
+        '<asset id="b" hasVideo="1" format="hd" duration="10s" src="file:///m/hd.mov"/></resources>'
+        '<library><event><project name="p"><sequence format="pal" duration="4s"><spine>'
+        '<asset-clip ref="a" offset="0s" duration="2s" name="hdv"/>'
+        '<asset-clip ref="b" offset="2s" duration="2s" name="hd"/>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "pasp.fcpxml")
+    assert tl.pixel_aspect == pytest.approx(59 / 54)
+    assert [c.source_pixel_aspect for c in tl.tracks[0].clips] == [pytest.approx(4 / 3), None]
