@@ -174,10 +174,17 @@ class SourceReading(FcpxmlBase):
         }
         if not off:
             return None
-        contents = []
+        storyline = []  # the lane-less children, or those of a lane-less <spine> (FCP writes a storyline that way)
         for child in el:
-            if child.tag in STORY and child.get("lane") is None and child.tag != "spine":
-                child_shift = self.inner_shift(child, shift, where)
+            if child.tag == "spine" and child.get("lane") is None:
+                spine_shift = self.inner_shift(child, shift, where)
+                storyline += [(sub, spine_shift) for sub in child if sub.tag in STORY and sub.get("lane") is None]
+            elif child.tag in STORY and child.get("lane") is None:
+                storyline.append((child, shift))
+        contents = []
+        for child, outer in storyline:
+            if child.tag != "spine":
+                child_shift = self.inner_shift(child, outer, where)
                 if child.tag != "gap":  # a gap holds no sound, but clips may be connected to it
                     contents.append(("storyline", child, child_shift))
                 for sub in child:

@@ -484,3 +484,23 @@ def test_a_formats_pixel_aspect_is_read():
     (tl,) = read_bytes(doc.encode(), "pasp.fcpxml")
     assert tl.pixel_aspect == pytest.approx(59 / 54)
     assert [c.source_pixel_aspect for c in tl.tracks[0].clips] == [pytest.approx(4 / 3), None]
+
+
+def test_a_sync_clips_storyline_written_as_a_spine_still_sounds():
+    # FCP Cafe's sync clip (FCP, fcpxml 1.11): its storyline is a <spine> (a gap, then the camera); the camera's
+    # dialogue role is switched off and the music connected to the gap plays. The sound had been dropped.
+    doc = (
+        '<fcpxml version="1.11"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
+        '<asset id="music" hasAudio="1" audioChannels="2" duration="120s" src="file:///m/music.wav"/>'
+        '<asset id="cam" hasVideo="1" hasAudio="1" format="f" start="100s" duration="60s" src="file:///m/cam.mov"/>'
+        '</resources><library><event><project name="p"><sequence format="f" duration="20s"><spine>'
+        '<sync-clip offset="0s" name="Sync" start="10s" duration="20s"><spine>'
+        '<gap offset="0s" start="3600s" duration="5s">'
+        '<asset-clip ref="music" lane="-1" offset="3600s" name="music" duration="60s" audioRole="music"/></gap>'
+        '<asset-clip ref="cam" offset="5s" name="cam" start="100s" duration="60s" audioRole="dialogue"/></spine>'
+        '<sync-source sourceID="storyline"><audio-role-source role="dialogue.dialogue-1" active="0"/></sync-source>'
+        "</sync-clip></spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "sync.fcpxml")
+    sound = [c for t in tl.tracks if t.kind == "audio" for c in t.clips]
+    assert [(c.name, c.file_ext, float(c.start), float(c.end)) for c in sound] == [("Sync", ".wav", 0.0, 20.0)]
