@@ -48,6 +48,9 @@ class DataConfig:
     # seconds one file's parse and windowing may take; a slower file is reported and skipped (0 = no limit)
     file_timeout_s: float = 120.0
     cache_dir: str | None = None  # prepared-data cache; None = ~/.cache/xmlai
+    # the prepared-data cache's size: past it, the data sets used least recently (not within the last hour) go
+    # (GB; 0 = no limit). The real corpora make about 4.6 GB a split.
+    cache_max_gb: float = 20.0
 
     def __post_init__(self) -> None:
         _check(self.step_s > 0, f"data.step_s must be > 0, got {self.step_s}")
@@ -55,6 +58,7 @@ class DataConfig:
         _check(0 <= self.overlap < self.window, f"data.overlap must be in [0, window), got {self.overlap}")
         _check(self.max_tracks >= 1, f"data.max_tracks must be >= 1, got {self.max_tracks}")
         _check(0 < self.val_fraction < 1, f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
+        _check(self.cache_max_gb >= 0, f"data.cache_max_gb must be >= 0 (0: no limit), got {self.cache_max_gb}")
         _check(
             self.split_by in ("auto", "file", "programme", "none"),
             f"data.split_by must be auto, file, programme or none, got {self.split_by!r}",

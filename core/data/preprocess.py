@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import zlib
@@ -28,13 +29,15 @@ from core.data.file_limit import FileTimeout, slow_file_fault, time_limit, timeo
 from core.data.file_pool import map_files
 from core.data.formats import read_bytes
 from core.data.noise_floor import ORACLE_KEYS, builtin_oracle
-from core.data.publish import is_complete, write_and_publish
+from core.data.publish import is_complete, prune, touch, write_and_publish
 from core.data.scalers import Scalers
 from core.data.split import programmes, signature
 from core.data.store import SPLITS, Spill, load_split, save_split, write_split
 from core.data.synth import GENERATOR_VERSION, write_corpus
 from core.data.timeline import TimelineError
 from core.data.windows import empty_windows, windows_of
+
+log = logging.getLogger(__name__)
 
 # Bump when the readers, frames, windows or preprocess change what they produce, so stale caches are never reused.
 CODE_VERSION = "prepare-26"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
@@ -372,6 +375,7 @@ def prepare(
     key = cache_key_of(names, digests, cfg)
     target = cache_root(cfg) / "prepared" / key
     if cache and is_complete(target):
+        touch(target)  # used now: the cache keeps it longest (prune)
         return Prepared.load(target)
 
     items = ((n, p.read_bytes(), cfg) for n, p in zip(names, files))  # lazy: one file in memory per busy worker
@@ -384,4 +388,9 @@ def prepare(
     # assembled in a sibling temp folder, then published (core.data.publish): readers never see a half-written
     # cache, and a cache another process has just completed is kept, never deleted
     write_and_publish(lambda tmp: _assemble_into(results, cfg, key, tmp), target)
+    if cfg.cache_max_gb > 0:
+        for gone in prune(target.parent, int(cfg.cache_max_gb * 1e9), keep=target):
+            log.warning(
+                "prepared-data cache over data.cache_max_gb=%g: removed %s, used least recently", cfg.cache_max_gb, gone
+            )
     return Prepared.load(target)

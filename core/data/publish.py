@@ -9,7 +9,8 @@ bucket. The rules:
 - publishers of one ``target`` take a lock (``flock`` on a sibling file, released by the kernel if the
   process dies) and check again under it, so a folder another process has just completed is never
   deleted or replaced; the first complete copy wins and the others are dropped;
-- only a folder without ``DONE`` (left by an interrupted writer of an older version) is ever removed.
+- only a folder without ``DONE`` (left by an interrupted writer of an older version) is removed by a
+  publisher; ``prune`` removes complete ones, the least recently used first, to keep a cache within its size.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,3 +78,38 @@ def write_and_publish(write: Callable[[Path], None], target: str | os.PathLike, 
         return publish_dir(tmp, target, locked=locked)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def touch(target: str | os.PathLike) -> None:
+    """Mark a complete folder as used now (its ``DONE`` marker's time), for ``prune``."""
+    with contextlib.suppress(OSError):
+        os.utime(Path(target) / DONE)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def prune(root: str | os.PathLike, max_bytes: int, keep: str | os.PathLike, min_idle_s: float = 3600.0) -> list[Path]:
+    """Remove complete folders under ``root``, the least recently used first (``DONE``'s time: published or
+    ``touch``ed), until they take at most ``max_bytes``; never ``keep`` nor one used within ``min_idle_s``
+    (another process may be about to load it; one that has memory-mapped its files keeps them). Each goes
+    under its lock, renamed aside first, so no reader sees half a folder. Returns the folders removed."""
+    root, keep = Path(root), Path(keep)
+    entries = [(d, (d / DONE).stat().st_mtime) for d in root.iterdir() if d.is_dir() and is_complete(d)]
+    sizes = {d: folder_bytes(d) for d, _ in entries}
+    total, removed, now = sum(sizes.values()), [], time.time()
+    for d, used in sorted(entries, key=lambda e: e[1]):
+        if total <= max_bytes:
+            break
+        if d == keep or now - used < min_idle_s:
+            continue
+        with dir_lock(d):
+            if not is_complete(d) or (d / DONE).stat().st_mtime != used:
+                continue  # used again meanwhile
+            aside = d.with_name(f".{d.name}.pruned.{os.getpid()}")
+            os.rename(d, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+        total -= sizes[d]
+        removed.append(d)
+    return removed

@@ -246,3 +246,32 @@ def test_file_results_are_plain(prepared):
     data, cfg = prepared
     r = process_file("x.xml", b"<nope/>", cfg)
     assert isinstance(r, FileResult) and r.split in ("train", "val") and r.digest and r.n_timelines == 0
+
+
+def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used(corpus_dir, tmp_path):
+    # Each data configuration prepares its own data set (the real corpora: 4.6 GB a split); a machine that tried a
+    # few dozen filled its disk. Past data.cache_max_gb the data sets used least recently go, never one used within
+    # the last hour (prune's min_idle_s) nor the one just prepared.
+    import os
+
+    from core.data.publish import DONE, folder_bytes, prune
+
+    tiny = 1e-9  # GB: one byte, so every data set that may go, goes
+    root = tmp_path / "cache" / "prepared"
+    one = root / prepare(cfg_for(corpus_dir, tmp_path, step_s=0.2)).meta["cache_key"]
+    two = root / prepare(cfg_for(corpus_dir, tmp_path, step_s=0.25, cache_max_gb=tiny)).meta["cache_key"]
+    assert one.is_dir() and two.is_dir()  # over the limit, but the first was used within the hour
+    os.utime(one / DONE, (0, 0))  # as if last used long ago
+    three = root / prepare(cfg_for(corpus_dir, tmp_path, step_s=0.3, cache_max_gb=tiny)).meta["cache_key"]
+    assert not one.exists() and two.is_dir() and three.is_dir()
+    # a cache hit marks its data set as used: the one used longest ago goes first, and only while over the size
+    os.utime(two / DONE, (0, 0))
+    os.utime(three / DONE, (1, 1))
+    prepare(cfg_for(corpus_dir, tmp_path, step_s=0.25))  # a hit on `two`
+    assert prune(root, folder_bytes(two), keep=root / "none", min_idle_s=0) == [three]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == [two.name]
+
+
+def test_a_negative_cache_size_is_refused():
+    with pytest.raises(ValueError, match="cache_max_gb"):
+        DataConfig(cache_max_gb=-1)
