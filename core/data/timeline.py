@@ -127,6 +127,11 @@ class Curve:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def key_at(self, t: float | Fraction) -> Key | None:
+        """The key whose interpolation governs time ``t``: the last at or before it (None before the first)."""
+        i = bisect.bisect_right([k.time for k in self.keys], t)
+        return self.keys[i - 1] if i else None
+
     def value_at(self, t: float | Fraction) -> float:
         """Value at time ``t`` (s). The interpolation of key i governs the segment i -> i+1."""
         keys = self.keys

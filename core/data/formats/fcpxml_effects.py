@@ -276,9 +276,8 @@ def _faded(keys: list[Key], base: float, fades, canon: str, floor: float, start:
 
 
 def _interp_at(curve: Curve, t: Fraction) -> str:
-    """The interpolation governing time ``t`` of ``curve`` (that of the last key at or before it)."""
-    before = [k for k in curve.keys if k.time <= t]
-    return (before[-1] if before else curve.keys[0]).interp
+    """The interpolation governing time ``t`` of ``curve`` (that of the last key at or before it, else the first)."""
+    return (curve.key_at(t) or curve.keys[0]).interp
 
 
 def _db(value: float) -> float:

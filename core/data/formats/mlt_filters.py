@@ -405,7 +405,8 @@ def within_zone(
 
 def _interp_at(curve: Curve, t: Fraction) -> str:
     """The interpolation of the curve's segment that holds ``t`` (linear before its first key)."""
-    return next((k.interp for k in reversed(curve.keys) if k.time <= t), "linear")
+    key = curve.key_at(t)
+    return key.interp if key is not None else "linear"
 
 
 def _add_db(clip: Clip, offset: float) -> None:
@@ -446,15 +447,9 @@ def _chained(first: Curve, then: Curve, combine) -> Curve:
     for i, t in enumerate(times):
         nxt = times[i + 1] if i + 1 < len(times) else t
         moving = then if then.value_at(nxt) != then.value_at(t) else first
-        governing = _governing(moving, t)
+        governing = moving.key_at(t) or moving.keys[0]
         out.append(Key(t, combine(first.value_at(t), then.value_at(t)), governing.interp, governing.amplitude))
     return Curve(out)
-
-
-def _governing(curve: Curve, t) -> Key:
-    """The key whose interpolation governs time ``t`` of ``curve`` (the last at or before it, else the first)."""
-    before = [k for k in curve.keys if k.time <= t]
-    return before[-1] if before else curve.keys[0]
 
 
 def _split_smpte(text: str) -> list[str]:
