@@ -424,6 +424,9 @@ class _Reader(FilterReading, MixReading):
             # Source-domain filters: the entry's own (Kdenlive clip effects), then the producer's.
             filters = list(item.iterchildren("filter")) + list(producer.iterchildren("filter"))
             if filters:
+                aspect = self.picture_aspect(source)
+                if aspect is None and (self.prop(producer, "mlt_service") or "").lower() in ("color", "colour"):
+                    aspect = self.width / self.height  # a colour clip is the frame's shape
                 p_len = self.frames(producer.get("out"), ewhere, e_in + length - 1) + 1
                 p_len -= self.frames(producer.get("in"), ewhere, 0)
                 clip.curves = self.curves(
@@ -435,7 +438,7 @@ class _Reader(FilterReading, MixReading):
                     ewhere,
                     clip.param_refs,
                     clip.static,
-                    self.picture_aspect(source),
+                    aspect,
                 )
                 clip.effects = [n for n in map(effect_name, filters) if n is not None]
             clips.append(clip)

@@ -140,3 +140,13 @@ def test_qtblend_turns_about_the_rects_corner_unless_rotate_center():
     for kx, ky in zip(xs, ys):
         dx, dy = (kx.value + 0.5) * 1920 - 960, (ky.value + 0.5) * 1080 - 270
         assert dx**2 + dy**2 == pytest.approx(480**2 + 270**2)
+
+
+def test_a_colour_clip_is_the_frames_shape_in_a_fill_mode_rect():
+    # azadro888/antonia_zadro_projektni_zadatak (Shotcut 25.12): a transparent colour clip under a Fill-mode rect.
+    # A colour producer renders the frame's shape, so MLT draws it as high as the rect, whatever the rect's shape:
+    # a 2160 x 960 rect in the 1080 x 1920 profile shows it 960 high, 50 %. (Taking its shape from the rect, 2.25,
+    # the reader read 200 %: 960 against 480, the height such a picture fits the frame at.)
+    colour = '<property name="mlt_service">color</property><property name="resource">#00000000</property>'
+    props = '<property name="shotcut:filter">affineSizePosition</property><property name="transition.fill">1</property>'
+    assert _static(_clip("-540 0 2160 960", props, source=colour), "scale") == pytest.approx(50.0)
