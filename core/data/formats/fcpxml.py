@@ -78,8 +78,8 @@ Static values (attributes, params without keys) give a one-key curve at the clip
 they differ from the canonical default; they, and a param with one key, are ``Clip.static``
 (defaults included). Keys outside the clip are kept (the curve holds its end values).
 
-Retiming is not an effect: a ``timeMap`` gives ``Clip.speed`` (source time per clip time, first
-to last point, negative when reversed) and ``time_remap`` (its segments differ in speed); without
+Retiming is not an effect: a ``timeMap`` gives ``Clip.speed`` (source time per clip time over the
+stretch the clip plays, negative when reversed) and ``time_remap`` (its speed changes there); without
 one the speed is 1.0; a ``conform-rate`` (unless ``scaleEnabled`` 0) multiplies it by the sequence's
 rate over its ``srcFrameRate`` (25p media in a 24p project plays at 0.96) and leaves the keys' times
 alone. A retimed clip's ``source_in`` stays its ``start``, in its own (retimed) local time as the file
@@ -309,7 +309,7 @@ class _Reader(EffectReading, SourceReading):
         name = el.get("name") or el.get("ref") or el.tag
         owners = self.owners(el, shift, where)
         source = self.source(el, where)
-        speed, remapped = self.retiming(el, where)
+        speed, remapped = self.retiming(el, where, start, duration)
         common = dict(
             name=name,
             enabled=enabled,

@@ -127,10 +127,14 @@ class SourceReading(FcpxmlBase):
                 return int(text) if text.isdigit() and 0 < len(text) <= 4 else None
         return None
 
-    def retiming(self, el: etree._Element, where: str) -> tuple[float, bool]:
-        """(speed, variable): a ``timeMap``'s slope (source time per clip time), 1.0 without one, times a
+    def retiming(
+        self, el: etree._Element, where: str, start: Fraction | None = None, duration: Fraction | None = None
+    ) -> tuple[float, bool]:
+        """(speed, variable): a ``timeMap``'s slope (source time per clip time) over the range the clip plays
+        (``start`` for ``duration`` of its local time; the whole map without them), 1.0 without one, times a
         ``conform-rate``'s (on unless ``scaleEnabled`` 0: FCP plays 25p media in a 24p project frame for frame,
-        at 0.96; the clip's ``start`` stays media time)."""
+        at 0.96; the clip's ``start`` stays media time). Resolve writes a clip's whole speed ramp into every cut
+        of it, each cut playing its own stretch."""
         conform = 1.0
         cr = el.find("conform-rate")
         seq_rate = getattr(self, "seq_rate", None)
@@ -138,11 +142,14 @@ class SourceReading(FcpxmlBase):
             src = _frame_rate(cr.get("srcFrameRate"))
             if src:
                 conform = float(seq_rate / src)
-        speed, variable = self.time_map(el, where)
+        speed, variable = self.time_map(el, where, start, duration)
         return speed * conform, variable
 
-    def time_map(self, el: etree._Element, where: str) -> tuple[float, bool]:
-        """(speed, variable) of a ``timeMap``: its overall slope, and whether the slope changes."""
+    def time_map(
+        self, el: etree._Element, where: str, start: Fraction | None, duration: Fraction | None
+    ) -> tuple[float, bool]:
+        """(speed, variable) of a ``timeMap`` over [start, start + duration] (all of it without a range): the
+        slope from end to end of that range, and whether the slope changes inside it."""
         tm = el.find("timeMap")
         if tm is None:
             return 1.0, False
@@ -152,11 +159,24 @@ class SourceReading(FcpxmlBase):
             v = self.time(pt.get("value"), where, "timept value")
             if t is not None and v is not None:
                 points.append((t, v))
-        slopes = {(v2 - v1) / (t2 - t1) for (t1, v1), (t2, v2) in zip(points, points[1:]) if t2 != t1}
-        if not slopes:
+        segments = [(t1, v1, t2, v2) for (t1, v1), (t2, v2) in zip(points, points[1:]) if t2 != t1]
+        if not segments:
             return 1.0, False
-        overall = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
-        return float(overall), len(slopes) > 1
+        lo, hi = points[0][0], points[-1][0]
+        if start is not None and duration is not None and duration > 0:
+            lo, hi = max(lo, start), min(hi, start + duration)
+        inside = [(t1, v1, t2, v2) for t1, v1, t2, v2 in segments if t1 < hi and t2 > lo] if hi > lo else []
+        if not inside:  # the range lies outside the map: the map's overall slope
+            inside, lo, hi = segments, points[0][0], points[-1][0]
+
+        def at(t: Fraction) -> Fraction:
+            for t1, v1, t2, v2 in inside:
+                if t1 <= t <= t2:
+                    return v1 + (v2 - v1) * (t - t1) / (t2 - t1)
+            return inside[0][1] if t < inside[0][0] else inside[-1][3]
+
+        slopes = {(v2 - v1) / (t2 - t1) for t1, v1, t2, v2 in inside}
+        return float((at(hi) - at(lo)) / (hi - lo)), len(slopes) > 1
 
     def sync_audio(self, el: etree._Element, shift: Fraction, where: str):
         """What a ``sync-clip``'s sound plays, where its ``sync-source``s switch audio roles off (a camera's scratch

@@ -504,3 +504,27 @@ def test_a_sync_clips_storyline_written_as_a_spine_still_sounds():
     (tl,) = read_bytes(doc.encode(), "sync.fcpxml")
     sound = [c for t in tl.tracks if t.kind == "audio" for c in t.clips]
     assert [(c.name, c.file_ext, float(c.start), float(c.end)) for c in sound] == [("Sync", ".wav", 0.0, 20.0)]
+
+
+@pytest.mark.parametrize(
+    ("start", "speed", "remapped"),
+    [("10s", 2.0, False), ("20s", 1.0, False), ("11s", 1.5, True), (None, 32 / 30, True)],
+)
+def test_a_clips_speed_is_that_of_the_stretch_of_the_time_map_it_plays(start, speed, remapped):
+    # se1yu/Video-Editing (DaVinci Resolve, fcpxml 1.11) writes a clip's whole speed ramp into every cut of it; a cut
+    # at about 1.43x read 1.0014, the first-to-last slope. Map (0, 0) (10, 10) (12, 14) (30, 32): local 10-12 is the
+    # 2x segment, 20-22 a 1x one, 11-13 half of each (3 s of media in 2 s). Without a start, the whole map.
+    at = f' start="{start}"' if start else ""
+    duration = "2s" if start else "30s"
+    doc = (
+        '<fcpxml version="1.11"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="f" duration="100s" src="file:///m/a.mov"/></resources>'
+        '<library><event><project name="p"><sequence format="f" duration="30s"><spine>'
+        f'<asset-clip ref="a" offset="0s"{at} duration="{duration}" name="c"><timeMap>'
+        '<timept time="0s" value="0s"/><timept time="10s" value="10s"/><timept time="12s" value="14s"/>'
+        '<timept time="30s" value="32s"/></timeMap></asset-clip>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "ramp.fcpxml")
+    (clip,) = tl.tracks[0].clips
+    assert (clip.speed, clip.time_remap) == (pytest.approx(speed), remapped)
