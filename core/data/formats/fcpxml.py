@@ -164,7 +164,7 @@ class _Reader(EffectReading, SourceReading):
         where = f"project {seq_name!r}"
         fmt = self.ids.get(seq.get("format") or "")
         rate = self.format_rate(fmt, where) or DEFAULT_RATE
-        self.seq_rate = rate  # what a conform-rate conforms to
+        self.seq_rate = rate
         size = self.size(fmt, where) if fmt is not None else (None, None)
         self.frame_size = (size[0] or DEFAULT_SIZE[0], size[1] or DEFAULT_SIZE[1])  # what positions count in
         self.active: list[str] = []  # compound / multicam resources being flattened (a cycle guard)

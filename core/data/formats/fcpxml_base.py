@@ -37,6 +37,7 @@ class FcpxmlBase(DocumentReader):
                     self.ids[ident] = el
         self.sources: dict[etree._Element, SourceInfo] = {}
         self.active: list[str] = []
+        self.seq_rate: Fraction | None = None  # the sequence being read's frame rate (what a conform-rate conforms to)
         # attribute text -> its checked time: a document repeats a few (frame durations, "0s", a clip length)
         self.times: dict[str, Fraction] = {}
 

@@ -137,11 +137,10 @@ class SourceReading(FcpxmlBase):
         of it, each cut playing its own stretch."""
         conform = 1.0
         cr = el.find("conform-rate")
-        seq_rate = getattr(self, "seq_rate", None)
-        if cr is not None and (cr.get("scaleEnabled") or "1").strip() != "0" and seq_rate:
+        if cr is not None and (cr.get("scaleEnabled") or "1").strip() != "0" and self.seq_rate:
             src = _frame_rate(cr.get("srcFrameRate"))
             if src:
-                conform = float(seq_rate / src)
+                conform = float(self.seq_rate / src)
         speed, variable = self.time_map(el, where, start, duration)
         return speed * conform, variable
 
