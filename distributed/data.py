@@ -38,7 +38,7 @@ from core.data.preprocess import (
     prepare,
     process_file,
 )
-from core.data.publish import DONE, dir_lock, is_complete, write_and_publish
+from core.data.publish import DONE, dir_lock, is_complete, prune, touch, write_and_publish
 from distributed.storage import download_dir, exists, is_uri, upload_dir, write_text
 
 CACHE_DIR = "_prepared"
@@ -168,6 +168,8 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
     target = f"{storage.rstrip('/')}/{CACHE_DIR}/{cache_key(files, cfg)[:24]}"
     if exists(f"{target}/{DONE}"):
         log(f"data: prepared windows found in the cache {target}")
+        if not is_uri(target):
+            touch(target)  # used now: kept longest when the cache is over data.cache_max_gb
         return target, load_cached(target)
 
     def build(tmp: Path) -> None:
@@ -184,6 +186,9 @@ def prepare_cached(cfg: DataConfig, storage: str, *, engine: str = "local", log=
     write_and_publish(build, _local_copy(target) if is_uri(target) else target)
     if is_uri(target):
         write_text(f"{target}/{DONE}", "ok\n")
+    elif cfg.cache_max_gb > 0:  # a folder: the least recently used data sets of other searches go past the size
+        for gone in prune(Path(target).parent, int(cfg.cache_max_gb * 1e9), keep=target):
+            log(f"data: the prepared-data cache is over data.cache_max_gb={cfg.cache_max_gb:g}: removed {gone}")
     return target, load_cached(target)
 
 

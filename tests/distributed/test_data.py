@@ -84,3 +84,19 @@ def test_bucket_cache_marker_goes_last_and_one_node_downloads_it_once(s3, data_c
     key = target.rsplit("/", 1)[-1]
     assert sorted(p.name for p in local.iterdir()) == [f".{key}.lock", key]  # one copy, no half-written leftovers
     assert (local / key / "DONE").is_file()
+
+
+def test_the_search_cache_keeps_within_its_size(data_cfg, tmp_path):
+    """The searches' cache on a folder (storage/_prepared) is pruned as the local one is: past data.cache_max_gb, the
+    data sets used least recently go, never one used within the hour nor the one just prepared."""
+    import os
+
+    from core.data.publish import DONE
+
+    logs = []
+    first, _ = ddata.prepare_cached(data_cfg, str(tmp_path), engine="local", log=logs.append)
+    os.utime(f"{first}/{DONE}", (0, 0))  # as if last used long ago
+    other = type(data_cfg)(**{**data_cfg.__dict__, "window": 30, "cache_max_gb": 1e-9})
+    second, _ = ddata.prepare_cached(other, str(tmp_path), engine="local", log=logs.append)
+    assert not os.path.exists(first) and os.path.isdir(second)
+    assert any("removed" in line and first in line for line in logs)
