@@ -96,7 +96,11 @@ def prune(root: str | os.PathLike, max_bytes: int, keep: str | os.PathLike, min_
     (another process may be about to load it; one that has memory-mapped its files keeps them). Each goes
     under its lock, renamed aside first, so no reader sees half a folder. Returns the folders removed."""
     root, keep = Path(root), Path(keep)
-    entries = [(d, (d / DONE).stat().st_mtime) for d in root.iterdir() if d.is_dir() and is_complete(d)]
+    entries = []
+    for d in root.iterdir():
+        with contextlib.suppress(OSError):  # another process may be removing it now
+            if d.is_dir() and is_complete(d):
+                entries.append((d, (d / DONE).stat().st_mtime))
     sizes = {d: folder_bytes(d) for d, _ in entries}
     total, removed, now = sum(sizes.values()), [], time.time()
     for d, used in sorted(entries, key=lambda e: e[1]):
@@ -106,7 +110,7 @@ def prune(root: str | os.PathLike, max_bytes: int, keep: str | os.PathLike, min_
             continue
         with dir_lock(d):
             if not is_complete(d) or (d / DONE).stat().st_mtime != used:
-                continue  # used again meanwhile
+                continue  # used again meanwhile, or gone
             aside = d.with_name(f".{d.name}.pruned.{os.getpid()}")
             os.rename(d, aside)
         shutil.rmtree(aside, ignore_errors=True)
