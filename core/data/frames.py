@@ -70,8 +70,8 @@ def curve_values(curve: Curve, t: np.ndarray) -> np.ndarray:
     u = np.where(interp == _INTERP["smooth"], u * u * (3.0 - 2.0 * u), u)
     u = np.where(interp == _INTERP["hold"], 0.0, u)
     out = values[i] + (values[j] - values[i]) * u
-    amplitude = np.array([k.amplitude for k in curve.keys])[i]
-    if amplitude.any():  # gain ramps (Key.amplitude): interpolate 10^(dB/20), silence at the floor
+    if any(k.amplitude for k in curve.keys):  # gain ramps (Key.amplitude): interpolate 10^(dB/20), silence at the floor
+        amplitude = np.array([k.amplitude for k in curve.keys])[i]
         with np.errstate(over="ignore"):
             g = np.where(values > LEVEL_FLOOR_DB, 10.0 ** (np.minimum(values, 300.0) / 20.0), 0.0)
         ramp = g[i] + (g[j] - g[i]) * u
