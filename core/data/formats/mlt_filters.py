@@ -22,6 +22,8 @@ HOLD_MARKERS = frozenset("|!")
 METERS = frozenset(("audiolevel",))
 _NAMING = frozenset(("disable", "mlt_service", "kdenlive_id", "shotcut:filter"))  # what effect_name reads
 RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
+# a turn in the screen's plane, first found wins (``_rotation_prop``; affine's ``rotate_x`` only where ``keyed``)
+ROTATION_PROPS = ("rotation", "transition.rotate_x", "transition.fix_rotate_x", "transition.rotation")
 _NUM = r"(-?[0-9.]+(?:[eE][-+]?[0-9]+)?%?)"
 _OLD_GEOMETRY = re.compile(rf"^\s*{_NUM}[/,]{_NUM}:{_NUM}x{_NUM}(?::{_NUM})?\s*$")  # composite's "0/0:720x576:100"
 _COMMA_FIELDS = re.compile(r"-?\d+,-?\d+:")  # a comma between geometry fields, not a decimal one
@@ -53,16 +55,16 @@ class FilterReading(MltBase):
                 if name is not None:
                     clip.effects.append(name)
                 for param, curve in curves.items():
-                    if param == "level_db" and param in clip.curves and len({k.value for k in curve.keys}) == 1:
-                        _add_db(clip, curve.keys[0].value)  # a fader: MLT's volume filters chain, their dB add
-                        continue
                     if param not in clip.curves:
                         clip.param_refs[param] = refs[param]
                         if param in static:
                             clip.static[param] = static[param]  # the clip's own is at most a default
                     _merge(clip.curves, param, list(curve.keys))
-                    if len(clip.curves[param]) > 1:
+                    merged = clip.curves[param]
+                    if len(merged) > 1:
                         clip.static.pop(param, None)  # animated now (the track's keys, or both joined)
+                    elif param in clip.static:
+                        clip.static[param] = merged.keys[0].value  # a fader's dB on a static level
                 for param, value in static.items():
                     if param not in curves and param not in clip.curves:
                         clip.static.setdefault(param, value)
@@ -409,16 +411,6 @@ def _interp_at(curve: Curve, t: Fraction) -> str:
     return key.interp if key is not None else "linear"
 
 
-def _add_db(clip: Clip, offset: float) -> None:
-    """Raise ``clip``'s level curve by ``offset`` dB (silence stays silence), keeping its keys' shapes."""
-    keys = [
-        Key(k.time, max(LEVEL_FLOOR_DB, k.value + offset), k.interp, k.amplitude) for k in clip.curves["level_db"].keys
-    ]
-    clip.curves["level_db"] = Curve(keys)
-    if "level_db" in clip.static:
-        clip.static["level_db"] = keys[0].value
-
-
 def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:
     """Add keys for ``canon``. MLT runs a clip's filters one after another, so opacities multiply (a Transform's
     rect opacity under a fade) and levels add in dB (a volume under a fade), each curve holding its ends, which
@@ -441,8 +433,10 @@ _CHAINED = {
 
 def _chained(first: Curve, then: Curve, combine) -> Curve:
     """Two filters' curves of one parameter applied one after the other: ``combine`` of their values at every key
-    time of either; each segment takes the interpolation (and gain shape) of the curve that moves on it."""
-    times = sorted({k.time for k in first.keys} | {k.time for k in then.keys})
+    time of either (of ``first`` alone where ``then`` holds one value: a Kdenlive fader on a track adds its dB to
+    each clip's own keys, none before the clip); each segment takes the interpolation (and gain shape) of the
+    curve that moves on it."""
+    times = sorted({k.time for k in first.keys} | ({k.time for k in then.keys} if _moves(then) else set()))
     out = []
     for i, t in enumerate(times):
         nxt = times[i + 1] if i + 1 < len(times) else t
@@ -458,19 +452,17 @@ def _split_smpte(text: str) -> list[str]:
     return re.split(r";(?=\s*-?[0-9:.;]+[^0-9:.;\s=]?=)", text)
 
 
+def _moves(curve: Curve) -> bool:
+    return len({k.value for k in curve.keys}) > 1
+
+
 def _rotation_prop(props: dict) -> str | None:
     """The property holding a transform filter's turn in the screen's plane (degrees, clockwise), if any:
     qtblend's ``rotation``; MLT affine's ``transition.fix_rotate_x`` (Shotcut's Size, Position & Rotate, Kdenlive's
     Rotate), or its ``transition.rotate_x`` where ``transition.keyed`` makes that the angle itself (Kdenlive's
     Rotate (keyframable)). Affine's y and z turns tilt the picture out of the plane and are not read."""
-    if "rotation" in props:
-        return "rotation"
-    if (props.get("transition.keyed") or "0").strip() == "1" and "transition.rotate_x" in props:
-        return "transition.rotate_x"
-    for prop in ("transition.fix_rotate_x", "transition.rotation"):
-        if prop in props:
-            return prop
-    return None
+    keyed = (props.get("transition.keyed") or "0").strip() == "1"
+    return next((p for p in ROTATION_PROPS if p in props and (keyed or p != "transition.rotate_x")), None)
 
 
 def _animated(text: str) -> bool:
