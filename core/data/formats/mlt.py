@@ -119,14 +119,7 @@ from core.data.formats._compose import compose_into
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, count, properties, property_text, ratio
-from core.data.formats.mlt_filters import (
-    RECT_PROPS,
-    ROTATION_PROPS,
-    ClipsByTime,
-    FilterReading,
-    effect_name,
-    within_zone,
-)
+from core.data.formats.mlt_filters import MOVES, ClipsByTime, FilterReading, effect_name, within_zone
 from core.data.formats.mlt_mixes import MixReading
 from core.data.timeline import Clip, Timeline, Track
 
@@ -140,7 +133,6 @@ PREVIEWS = frozenset(("timeline_preview", "timeline_overlay"))  # Kdenlive playl
 # Background playlists: Shotcut's, and Kdenlive's black track before 19.08 (a playlist then, a bare producer since)
 BACKGROUNDS = frozenset(("background", "black_track"))
 COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  # transitions that move a picture
-MOVES = RECT_PROPS + ROTATION_PROPS
 
 
 class _Reader(FilterReading, MixReading):

@@ -24,6 +24,7 @@ _NAMING = frozenset(("disable", "mlt_service", "kdenlive_id", "shotcut:filter"))
 RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
 # a turn in the screen's plane, first found wins (``_rotation_prop``; affine's ``rotate_x`` only where ``keyed``)
 ROTATION_PROPS = ("rotation", "transition.rotate_x", "transition.fix_rotate_x", "transition.rotation")
+MOVES = RECT_PROPS + ROTATION_PROPS  # what makes a transition a composition that moves a picture
 _NUM = r"(-?[0-9.]+(?:[eE][-+]?[0-9]+)?%?)"
 _OLD_GEOMETRY = re.compile(rf"^\s*{_NUM}[/,]{_NUM}:{_NUM}x{_NUM}(?::{_NUM})?\s*$")  # composite's "0/0:720x576:100"
 _COMMA_FIELDS = re.compile(r"-?\d+,-?\d+:")  # a comma between geometry fields, not a decimal one
