@@ -7,8 +7,8 @@ traps handled are those of ``xml-dialects.md`` section 3.
 Time. Rate = ``profile frame_rate_num/den``. Every position is an integer frame: clock strings
 ``HH:MM:SS.mmm`` are converted as ``mlt_property.c`` does, in doubles:
 ``floor(fps*h*3600) + floor(fps*m*60) + lrint(fps*s)`` (so 29.97 rounds like MLT, not exactly);
-SMPTE ``HH:MM:SS:FF`` gives ``lrint(fps*seconds) + FF``; plain numbers are frames. Entry ``out``
-is inclusive. Seconds are exact ``Fraction(frames) / rate``.
+SMPTE ``HH:MM:SS:FF`` gives ``floor(fps*h*3600) + floor(fps*m*60) + ceil(fps*s) + FF`` (MLT 7);
+plain numbers are frames. Entry ``out`` is inclusive. Seconds are exact ``Fraction(frames) / rate``.
 
 Tracks. The main tractor's tracks, in order; the background (Kdenlive's black track, a bare
 producer, or before 19.08 the ``black_track`` playlist; Shotcut's ``background`` playlist) is

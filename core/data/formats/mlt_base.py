@@ -103,7 +103,13 @@ class MltBase(DocumentReader):
         parts = s.lstrip("+-").replace(";", ":").split(":")
         if len(parts) == 4 or (len(parts) == 3 and "." not in parts[-1] and "," not in parts[-1] and ";" in s):
             h, m, sec, ff = (["0"] * (4 - len(parts)) + parts)[-4:]
-            return sign * (round(self.fps * (int(h) * 3600 + int(m) * 60 + int(sec))) + int(ff))
+            # MLT 7's time_code_to_frames: floor, floor, ceil and the frames (at 29.97 "00:00:17:00" is 510)
+            return sign * (
+                math.floor(self.fps * int(h) * 3600)
+                + math.floor(self.fps * int(m) * 60)
+                + math.ceil(self.fps * int(sec))
+                + int(ff)
+            )
         if len(parts) > 3:
             raise ValueError(s)
         h, m, sec = (["0"] * (3 - len(parts)) + parts)[-3:]

@@ -130,6 +130,10 @@ def test_clock_strings_at_2997_round_as_mlt():
     assert reader.frames("01:00:00.000", "") == 107892
     assert reader.frames("00:00:00.500", "") == 15  # 14.985 -> 15
     assert reader.frames("00:00:01:05", "") == 35
+    # SMPTE seconds round up (MLT 7: ceil(29.97 * 17) = 510, where lrint gave 509), hours and minutes down
+    assert reader.frames("00:00:16:29", "") == 509
+    assert reader.frames("00:00:17:00", "") == 510
+    assert reader.frames("00:01:58:29", "") == 1798 + 1768
     assert reader.frames("42", "") == 42
     # Shotcut's stock Size, Position & Rotate presets ("Slide In From Left") write ":1.0": MLT's atoi("") is 0 minutes
     assert reader.frames(":1.0", "") == 30
