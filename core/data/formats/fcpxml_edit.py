@@ -21,7 +21,10 @@ does), in the container's time, where the reader composes them with the content'
 the content is the container's one clip of its kind and sits in the container's top storyline.
 Where compound clips play media nothing else plays (an edit nested whole in a compound), each
 content's curves go into its own element in the media instead, but for the parameters a compound
-sets itself (the reader composes those on top). Not written: other contents of compound or
+sets itself (the reader composes those on top). A scale on a container scales its content's offset
+from the centre with it, so where the content sits off the centre by its own position a predicted scale
+goes into the content's own element where the compound is used once, and is not written otherwise.
+Not written: other contents of compound or
 multicam clips, picture parameters of a multicam with no mc-source for its video angle, and pan
 on an ``<audio>`` element (the DTD has no place for them).
 """
@@ -76,6 +79,7 @@ INTRINSIC = VIDEO_ORDER + AUDIO_ORDER
 LEADING = frozenset(("note", "conform-rate", "timeMap", "param", "text", "text-style-def"))  # before intrinsics
 CENTER = ("center_x", "center_y")
 ON_TOP = "the compound clip sets {} itself, on top of its contents: not written"
+MOVES_CONTENT = "a scale on the compound or multicam clip would move its content off its place: not written"
 # canonical parameter -> (adjustment, param name)
 PLACES = {
     "scale": ("adjust-transform", "scale"),
@@ -112,13 +116,17 @@ class ClipWriter:
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
         target = self.target(tl, clip)
-        if isinstance(target, str):
+        moves = not isinstance(target, str) and "scale" in curves and self.content_offset(tl, clip)
+        if isinstance(target, str) or moves:
             target = self.inside_single_use(tl, clip) or target
         if isinstance(target, str):
             return [(p, 0, target) for p in curves]
         el, shift, allowed, *single_use = target
         on_top = single_use[0] if single_use else set()  # a single-use compound's own parameters
         out = [(p, 0, ON_TOP.format(p)) for p in curves if p in on_top]
+        if moves and not single_use:  # a container's scale scales its content's offset (``_compose``)
+            out.append(("scale", 0, MOVES_CONTENT))
+            on_top = on_top | {"scale"}
         curves = {p: c for p, c in curves.items() if p not in on_top}
         # inside a single-use compound a clip is written in its own element, as a clip outside any
         into_container = bool(clip.xml_context) and not single_use
@@ -143,6 +151,19 @@ class ClipWriter:
                 self.reader.effects([(container, Fraction(0))], params, found, "compound")
             on_top |= {p for p, v in found.static.items() if abs(v - PARAMS[p][0]) > 1e-9} | set(found.curves)
         return el, clip.start - clip.source_in, ALLOWED.get(el.tag, frozenset(INTRINSIC)), on_top
+
+    def content_offset(self, tl: Timeline, clip: Clip) -> bool:
+        """Whether a clip inside a container sits off the centre by its own element's position (a scale
+        written on the container would move it there)."""
+        if not clip.xml_context:
+            return False
+        inner = self.doc.find(clip.xml_path)
+        if inner is None:
+            return False
+        own = Clip("", Fraction(0), Fraction(0))
+        self.reader.frame_size = (tl.width, tl.height)  # what reading the sequence set
+        self.reader.effects([(inner, Fraction(0))], VIDEO_PARAMS, own, "content")
+        return any(c in own.curves or abs(own.static.get(c, 0.0)) > 1e-12 for c in CENTER)
 
     def uses(self, media: str | None) -> int:
         """How many ``ref-clip``s of the document play the media ``media``."""

@@ -456,3 +456,39 @@ def test_an_edit_nested_whole_in_a_compound_gets_its_curves(used_twice):
     keys = two.find("adjust-blend/param[@name='amount']/keyframeAnimation")
     assert [(k.get("time"), k.get("value")) for k in keys] == [("21s", "1"), ("23s", "0.2")]
     assert _keys(back[0].tracks[0].clips[1].curves["opacity"]) == [(5, 100.0, "linear"), (7, 20.0, "linear")]
+
+
+OFFSET_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<fcpxml version="1.11"><resources>
+  <format id="r1" frameDuration="100/2400s" width="1920" height="1080"/>
+  <asset id="a1" name="shot" start="0s" duration="10s" hasVideo="1" format="r1"/>
+  <media id="m1" name="Compound"><sequence format="r1" duration="4s"><spine>
+    <asset-clip ref="a1" offset="0s" name="inner" duration="4s"><adjust-transform position="20 0"/></asset-clip>
+  </spine></sequence></media></resources>
+  <library><event name="e"><project name="p"><sequence format="r1" duration="{total}"><spine>
+    <ref-clip ref="m1" offset="0s" name="Compound" duration="4s"/>{more}
+  </spine></sequence></project></event></library></fcpxml>"""
+
+
+@pytest.mark.parametrize("used_twice", [False, True])
+def test_a_scale_is_not_written_where_it_would_move_a_compounds_offset_content(used_twice):
+    # The compound's one clip sits 20 % of the height right of centre (centre_x 0.1125). A scale on the ref-clip
+    # scales the whole compound frame about its centre, so FCP would show the picture further right (0.135 at
+    # 120 %) and the written file would not say what was predicted. Used once, the clip's own element in the
+    # media takes the scale; used twice (shared content), the scale is reported unwritten.
+    more = '<ref-clip ref="m1" offset="4s" name="Again" duration="4s"/>' if used_twice else ""
+    data = OFFSET_CONTENT.format(more=more, total="8s" if used_twice else "4s").encode()
+    scale = Curve([Key(F(0), 100.0), Key(F(4), 120.0)])
+    tls, out, changes, back = _write(data, {(0, 0): {"scale": scale}}, "c.fcpxml")
+    assert _keys(tls[0].tracks[0].clips[0].curves["center_x"]) == [(0, 0.1125, "smooth")]
+    notes = {c.param: (c.after, c.note) for c in changes if c.clip == "Compound"}
+    clip = back[0].tracks[0].clips[0]
+    assert _keys(clip.curves["center_x"]) == [(0, 0.1125, "smooth")]  # nothing moved
+    if used_twice:
+        assert notes["scale"][0] == 0 and "would move its content" in notes["scale"][1]
+        assert "scale" not in clip.curves
+        return
+    assert notes["scale"][0] == 2
+    inner = etree.fromstring(out).find(".//media/sequence/spine/asset-clip")
+    assert inner.find("adjust-transform/param[@name='scale']") is not None
+    assert [(k.time, k.value) for k in clip.curves["scale"].keys] == [(0, 100.0), (4, 120.0)]
