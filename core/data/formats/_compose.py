@@ -34,17 +34,19 @@ def compose_into(clip: Clip, container: Clip, static_interp: str = "smooth") -> 
     if outer_scale is None:
         outer_scale = Curve([Key(clip.start, container.static.get("scale", PARAMS["scale"][0]))])
     canons = set(container.curves) | set(container.static)
+    offset = {c for c in CENTRES if c in clip.curves or abs(clip.static.get(c, 0.0)) > 1e-12}  # the content's own
     if not scale_static or abs(outer_scale.keys[0].value - 100.0) > 1e-9:  # the content's offset scales with it
-        canons |= {c for c in CENTRES if c in clip.curves or abs(clip.static.get(c, 0.0)) > 1e-12}
+        canons |= offset
     for canon in sorted(canons):  # sorted: the same dicts whatever the hash seed
         combine = COMBINE.get(canon)
         mine, theirs = clip.curves.get(canon), container.curves.get(canon)
         mine_static = canon in clip.static or mine is None
         theirs_static = canon in container.static or theirs is None
         centre = canon in CENTRES
-        if centre:
-            theirs_static = theirs_static and scale_static  # the content's offset follows the container's scale
-            if theirs is None and not scale_static:  # keys where the scale has them
+        follows = canon in offset and not scale_static  # a content's offset moves with an animated scale
+        if follows:
+            theirs_static = theirs_static and scale_static
+            if theirs is None:  # keys where the scale has them
                 theirs = Curve([Key(k.time, container.static.get(canon, 0.0), k.interp) for k in outer_scale.keys])
         if combine is None:  # pan: the content's own wins
             if mine is None and theirs is not None:
@@ -57,7 +59,7 @@ def compose_into(clip: Clip, container: Clip, static_interp: str = "smooth") -> 
                 a = mine or Curve([Key(clip.start, clip.static.get(canon, default))])
                 b = theirs or Curve([Key(clip.start, container.static.get(canon, default))])
                 times = {k.time for k in a.keys} | {k.time for k in b.keys}
-                if centre and not scale_static:
+                if follows:
                     times |= {k.time for k in outer_scale.keys}
                 times = sorted(times)
                 # where both have a key, the content's interpolation wins, and an animated side's over a side set
@@ -65,7 +67,7 @@ def compose_into(clip: Clip, container: Clip, static_interp: str = "smooth") -> 
                 interp = {k.time: k.interp for k in b.keys if theirs_static} | {k.time: k.interp for k in a.keys}
                 interp |= {k.time: k.interp for k in b.keys if not theirs_static}
                 interp |= {k.time: k.interp for k in a.keys if not mine_static}
-                if centre and not scale_static:
+                if follows:
                     interp = {k.time: k.interp for k in outer_scale.keys} | interp
                 values = [(a.value_at(t), b.value_at(t)) for t in times]
                 if centre:

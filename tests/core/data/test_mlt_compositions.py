@@ -163,3 +163,10 @@ def test_a_containers_scale_scales_its_contents_offset():
         (2, pytest.approx(0.1)),
     ]
     assert "center_x" not in clip.static and "center_y" not in clip.curves  # no offset: nothing to scale
+    # A centred picture in a container that sits 0.1 right and zooms: the container's place holds still, one
+    # value (no keys where the scale has them, which a written-back compound's zoom would otherwise add)
+    clip, container = _clip(), _clip(center_x=0.1)
+    container.curves["scale"] = Curve([Key(F(0), 100.0, "linear"), Key(F(2), 50.0, "linear")])
+    compose_into(clip, container, static_interp="linear")
+    assert clip.static["center_x"] == pytest.approx(0.1)
+    assert [(k.time, k.value) for k in clip.curves["center_x"].keys] == [(0, pytest.approx(0.1))]
