@@ -64,18 +64,20 @@ def compose_into(clip: Clip, container: Clip, static_interp: str = "smooth") -> 
                 times = sorted(times)
                 # where both have a key, the content's interpolation wins, and an animated side's over a side set
                 # to one value (whose one key's interpolation says nothing about the other side's segments)
-                interp = {k.time: k.interp for k in b.keys if theirs_static} | {k.time: k.interp for k in a.keys}
-                interp |= {k.time: k.interp for k in b.keys if not theirs_static}
-                interp |= {k.time: k.interp for k in a.keys if not mine_static}
+                # (a volume fade's keys ramp the gain: ``Key.amplitude`` goes with the interpolation)
+                shape = {k.time: (k.interp, k.amplitude) for k in b.keys if theirs_static}
+                interp = shape | {k.time: (k.interp, k.amplitude) for k in a.keys}
+                interp |= {k.time: (k.interp, k.amplitude) for k in b.keys if not theirs_static}
+                interp |= {k.time: (k.interp, k.amplitude) for k in a.keys if not mine_static}
                 if follows:
-                    interp = {k.time: k.interp for k in outer_scale.keys} | interp
+                    interp = {k.time: (k.interp, False) for k in outer_scale.keys} | interp
                 values = [(a.value_at(t), b.value_at(t)) for t in times]
                 if centre:
                     values = [
                         (mine_v * outer_scale.value_at(t) / 100.0, theirs_v)
                         for t, (mine_v, theirs_v) in zip(times, values)
                     ]
-                clip.curves[canon] = Curve([Key(t, combine(*v), interp[t]) for t, v in zip(times, values)])
+                clip.curves[canon] = Curve([Key(t, combine(*v), *interp[t]) for t, v in zip(times, values)])
             if mine_static and theirs_static:
                 mine_v = clip.static.get(canon, default)
                 if centre:

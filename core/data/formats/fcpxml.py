@@ -67,6 +67,9 @@ Units (canonical, see ``core.data.timeline``):
   (volume) or 0 (opacity). On a parameter with keys, FCP X applies the fade on top of them:
   a key at the clip edge (the floor), one where the fade ends with the key curve's value there,
   and keys inside the fade scaled by its progress g (opacity times g, volume plus 20*log10 g).
+* A ``<mute start duration>`` range of an ``audio-channel-source``/``audio-role-source`` (FCP writes one where a
+  range of a clip's audio is disabled) is silence there: the level steps to the floor and back, or ramps the
+  gain over the mute's ``fadeIn``/``fadeOut``, on top of the clip's own level.
 * ``adjust-*`` elements with ``enabled="0"`` do nothing and are skipped.
 
 Interpolation: ``curve="linear"`` -> linear, ``curve="smooth"`` -> smooth; ``interp`` ease* ->

@@ -91,6 +91,50 @@ class EffectReading(FcpxmlBase):
             for canon, value in stat.items():
                 if canon not in curves:
                     static.setdefault(canon, value)
+        if audio:
+            muted = self.mute_stage(owners, clip, where)
+            if muted is not None:
+                compose_into(clip, muted)
+
+    def mute_stage(self, owners, clip: Clip, where: str) -> Clip | None:
+        """The silence of the ``<mute>`` ranges of a clip's audio components or roles, as a level stage (0 dB
+        outside, the floor inside, a component's ``fadeIn``/``fadeOut`` ramping the gain at the range's
+        edges; hard edges step), or None without one. Times are the owner's local time."""
+        ranges = []
+        for owner, shift in owners:
+            if owner.tag not in ("audio-channel-source", "audio-role-source"):
+                continue
+            for mute in owner.iterchildren("mute"):
+                mwhere = f"{where}, {owner.tag}/mute"
+                a = self.time(mute.get("start"), mwhere, "start", Fraction(0)) + shift
+                b = a + self.time(mute.get("duration"), mwhere, "duration", Fraction(0))
+                a, b = max(a, clip.start), min(b, clip.end)
+                if b > a:
+                    fades = {f.tag: self.time(f.get("duration"), mwhere, "fade duration", Fraction(0)) for f in mute}
+                    fi = min(max(fades.get("fadeIn", Fraction(0)), Fraction(0)), b - a)
+                    fo = min(max(fades.get("fadeOut", Fraction(0)), Fraction(0)), b - a - fi)
+                    ranges.append((a, b, fi, fo))
+        if not ranges:
+            return None
+        floor = LEVEL_FLOOR_DB
+        keys = [Key(clip.start, 0.0, "hold")]
+        for a, b, fi, fo in sorted(ranges):
+            if a < keys[-1].time:  # overlapping ranges: the silence goes on
+                a = keys[-1].time
+                if a >= b:
+                    continue
+            keys = [k for k in keys if k.time < a]
+            if fi:
+                keys += [Key(a, 0.0, "linear", True), Key(a + fi, floor, "hold")]
+            else:
+                keys.append(Key(a, floor, "hold"))
+            if fo:
+                keys += [Key(b - fo, floor, "linear", True), Key(b, 0.0, "hold")]
+            else:
+                keys.append(Key(b, 0.0, "hold"))
+        stage = Clip(clip.name, clip.start, clip.end, clip.source_in)
+        stage.curves["level_db"] = Curve(keys)
+        return stage
 
     def effect_name(self, adj: etree._Element) -> str:
         if adj.tag.startswith("filter-"):

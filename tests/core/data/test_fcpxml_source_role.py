@@ -528,3 +528,34 @@ def test_a_clips_speed_is_that_of_the_stretch_of_the_time_map_it_plays(start, sp
     (tl,) = read_bytes(doc.encode(), "ramp.fcpxml")
     (clip,) = tl.tracks[0].clips
     assert (clip.speed, clip.time_remap) == (pytest.approx(speed), remapped)
+
+
+# ---- a <mute> range of an audio component ------------------------------------------------------------
+
+
+def test_a_muted_range_of_an_audio_component_is_silence_there():
+    # Apple's FCPXML reference, "Audio components", Listing 2-1: the connected music plays from 10 s of its
+    # source at 0 s and "the last 1 second of the anchored audio is muted" (<mute start="14s" duration="1s"/>,
+    # local time: 4-5 s on the timeline). FCP writes a mute when a range of a clip's audio is disabled.
+    tl = _one(
+        '<asset-clip ref="a" offset="0s" start="10s" duration="5s" name="music">'
+        '<audio-channel-source srcCh="1, 2"><mute start="14s" duration="1s"/></audio-channel-source></asset-clip>'
+    )
+    music = tl.audio_tracks[0].clips[0]
+    assert _keys(music, "level_db") == [(0, 0.0, "hold"), (4, -60.0, "hold"), (5, 0.0, "hold")]
+    assert music.curves["level_db"].value_at(F(7, 2)) == 0.0 and music.curves["level_db"].value_at(F(9, 2)) == -60.0
+    # A level of its own stays outside the range; the mute's fades ramp the gain into and out of the silence
+    tl = _one(
+        '<asset-clip ref="a" offset="0s" start="10s" duration="5s" name="music"><adjust-volume amount="-6dB"/>'
+        '<audio-channel-source srcCh="1, 2"><mute start="11s" duration="2s"><fadeIn duration="1/2s"/>'
+        '<fadeOut duration="1/2s"/></mute></audio-channel-source></asset-clip>'
+    )
+    curve = tl.audio_tracks[0].clips[0].curves["level_db"]
+    assert [(k.time, k.value) for k in curve.keys] == [
+        (0, -6.0), (1, -6.0), (F(3, 2), -60.0), (F(5, 2), -60.0), (3, -6.0)
+    ]  # fmt: skip
+    assert curve.value_at(F(1)) == pytest.approx(-6.0) and curve.value_at(2) == -60.0 and curve.value_at(4) == -6.0
+    # half-way through the fade into the silence the gain is half-way: (0.501 + 0.001) / 2 is -12 dB, not -33
+    assert curve.value_at(F(5, 4)) == pytest.approx(-12.02, abs=0.01)
+    assert curve.value_at(F(11, 4)) == pytest.approx(-12.02, abs=0.01)
+    assert tl.video_tracks[0].clips[0].curves == {}  # the picture is not muted
