@@ -83,10 +83,11 @@ they differ from the canonical default; they, and a param with one key, are ``Cl
 
 Retiming is not an effect: a ``timeMap`` gives ``Clip.speed`` (source time per clip time over the
 stretch the clip plays, negative when reversed) and ``time_remap`` (its speed changes there); without
-one the speed is 1.0; a ``conform-rate`` (unless ``scaleEnabled`` 0) multiplies it by the sequence's
-rate over its ``srcFrameRate`` (25p media in a 24p project plays at 0.96) and leaves the keys' times
-alone. A retimed clip's ``source_in`` stays its ``start``, in its own (retimed) local time as the file
-writes it and its keyframes count in, not mapped through
+one the speed is 1.0; a ``conform-rate`` (unless ``scaleEnabled`` 0) multiplies it by the rate FCP plays the
+media at over its ``srcFrameRate``, for the near rates its chart conforms (25p media in a 24p project plays at
+0.96, 23.98p in 50p at 25/23.98; ``fcpxml_source.CONFORMS``), and by 1 for the others (23.98p media in a 59.94p
+project: FCP repeats frames), and leaves the keys' times alone. A retimed clip's ``source_in`` stays its
+``start``, in its own (retimed) local time as the file writes it and its keyframes count in, not mapped through
 the ``timeMap`` into media time (the writer places keys by it).
 
 Source and role: the asset (for a ``clip``/``sync-clip``, its first content's) gives

@@ -138,9 +138,7 @@ class SourceReading(FcpxmlBase):
         conform = 1.0
         cr = el.find("conform-rate")
         if cr is not None and (cr.get("scaleEnabled") or "1").strip() != "0" and self.seq_rate:
-            src = _frame_rate(cr.get("srcFrameRate"))
-            if src:
-                conform = float(self.seq_rate / src)
+            conform = conform_speed(_frame_rate(cr.get("srcFrameRate")), self.seq_rate)
         speed, variable = self.time_map(el, where, start, duration)
         return speed * conform, variable
 
@@ -252,6 +250,27 @@ def plays(el: etree._Element, kind: str) -> bool:
     if (el.get("srcEnable") or "all").lower() not in ("all", kind):
         return False
     return next(el.iterchildren("mc-source"), None) is None or kind in angle_sources(el)
+
+
+_NTSC = Fraction(1000, 1001)
+# (media rate, timeline rate) -> the rate FCP plays the media at, frame for frame, where it changes the speed
+# (Apple's rate conforming chart for conform-rate and Alex Gollner's listing of FCP X's automatic conforms); every
+# other pair drops or repeats frames and keeps the speed
+CONFORMS = {
+    (24 * _NTSC, 24): 24, (24 * _NTSC, 25): 25, (24 * _NTSC, 50): 25,
+    (24, 24 * _NTSC): 24 * _NTSC, (24, 25): 25, (24, 50): 25,
+    (25, 24 * _NTSC): 24 * _NTSC, (25, 24): 24,
+    (30 * _NTSC, 30): 30, (30, 30 * _NTSC): 30 * _NTSC, (30, 60 * _NTSC): 30 * _NTSC,
+    (50, 24 * _NTSC): 48 * _NTSC, (50, 24): 48, (50, 48): 48,
+    (60 * _NTSC, 60): 60, (60, 30 * _NTSC): 60 * _NTSC, (60, 60 * _NTSC): 60 * _NTSC,
+}  # fmt: skip
+
+
+def conform_speed(media: Fraction | None, timeline: Fraction) -> float:
+    """Source time per timeline second of a rate-conformed clip: 25p media in a 24p project plays at 0.96,
+    23.98p media in a 59.94p project at 1.0 (FCP repeats frames there)."""
+    target = CONFORMS.get((media, timeline)) if media else None
+    return float(target / media) if target else 1.0
 
 
 def _frame_rate(text: str | None) -> Fraction | None:

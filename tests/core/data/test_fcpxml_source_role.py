@@ -466,6 +466,35 @@ def test_a_conform_rate_plays_the_media_frame_for_frame(conform, speed):
     assert clip.source_in == 10  # start stays media time
 
 
+@pytest.mark.parametrize(
+    ("media", "timeline", "speed"),
+    [
+        ("23.98", "1/24s", 24 / (24000 / 1001)),
+        ("23.98", "1/50s", 25 / (24000 / 1001)),  # conformed to 25p in a 50p project (Apple's chart)
+        ("24", "1001/24000s", 24000 / 1001 / 24),
+        ("29.97", "1/30s", 30 / (30000 / 1001)),
+        ("30", "1001/60000s", 1.0 / 1.001),  # plays at 29.97 in a 59.94p project
+        ("50", "1/48s", 0.96),
+        ("23.98", "1001/60000s", 1.0),  # DAWFileKit's 59.94 export: 2.5 would need media past the file's end
+        ("23.98", "1/30s", 1.0),
+        ("25", "1/30s", 1.0),
+        ("29.97", "1/25s", 1.0),  # frames dropped, not sped up
+    ],
+)
+def test_conform_rate_changes_the_speed_only_for_the_pairs_fcp_conforms(media, timeline, speed):
+    # Apple's rate conforming chart (conform-rate): only near rates play frame for frame; 23.98p media in a 59.94p
+    # project keeps its speed (FCP repeats frames), though FCP still writes a conform-rate for it
+    doc = (
+        f'<fcpxml version="1.11"><resources><format id="f" frameDuration="{timeline}" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="f" duration="100s" src="file:///m/a.mov"/></resources>'
+        '<library><event><project name="p"><sequence format="f" duration="4s"><spine>'
+        f'<asset-clip ref="a" offset="0s" start="10s" duration="4s" name="c"><conform-rate srcFrameRate="{media}"/>'
+        "</asset-clip></spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "conform.fcpxml")
+    assert tl.tracks[0].clips[0].speed == pytest.approx(speed)
+
+
 def test_a_formats_pixel_aspect_is_read():
     # TheAcharya/MarkersExtractor's FCP 1.10 export: a DV PAL sequence format paspH="59" paspV="54"; HDV 1440x1080 is
     # 4:3 pixels. A format without them (square, or not said) leaves the pixel aspect unknown.
