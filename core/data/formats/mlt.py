@@ -459,8 +459,9 @@ class _Reader(FilterReading, MixReading):
         props = properties(producer)
         service = props.get("mlt_service", "").lower()
         speed, remap = 1.0, False
-        if service == "timewarp":  # Shotcut/Kdenlive speed change: resource "SPEED:path"
-            speed = _number(props.get("warp_speed")) or _number(props.get("resource", "").partition(":")[0]) or 1.0
+        if service == "timewarp":  # Shotcut/Kdenlive speed change: resource "SPEED:path" ("0,75" in a comma locale)
+            warp = props.get("warp_speed") or props.get("resource", "").partition(":")[0]
+            speed = _number(self.decimals(warp)) or 1.0
         if producer.tag == "chain" and any(
             property_text(link, "mlt_service") == "timeremap" for link in producer.iterchildren("link")
         ):
@@ -470,7 +471,7 @@ class _Reader(FilterReading, MixReading):
             raise self.error(where, f"source frame size {width}x{height} is out of range")
         aspect = ratio(props.get("meta.media.sample_aspect_num"), props.get("meta.media.sample_aspect_den"))
         if aspect is None and width is not None:
-            aspect = ratio(props.get("aspect_ratio"), "1")
+            aspect = ratio(self.decimals(props.get("aspect_ratio", "")), "1")
         rate = None
         num, den = count(props.get("meta.media.frame_rate_num")), count(props.get("meta.media.frame_rate_den"))
         if num and den and num / den <= 10**6:

@@ -222,6 +222,21 @@ def test_every_number_of_a_filter_follows_the_decimal_comma():
     assert tl.tracks[0].clips[0].static["opacity"] == pytest.approx(64.0)
 
 
+def test_a_speed_change_with_a_decimal_comma():
+    # jirisembera/tabor-2018-intro's 07.mlt (Shotcut 18.06, cs_CZ): a timewarp producer at "0,75" (its length,
+    # 16.64 s, is the 12.48 s media / 0.75) read at full speed; MLT's timewarp parses the speed in the locale
+    doc = (
+        f'<mlt LC_NUMERIC="cs_CZ" version="6.9.0">{PROFILE}<producer id="slow" in="0" out="99">'
+        '<property name="resource">0,75:clip.mts</property><property name="warp_speed">0,75</property>'
+        '<property name="mlt_service">timewarp</property></producer><producer id="old" in="0" out="99">'
+        '<property name="resource">1,5:clip.mts</property><property name="mlt_service">timewarp</property></producer>'
+        '<playlist id="v"><entry producer="slow" in="0" out="49"/><entry producer="old" in="0" out="49"/></playlist>'
+        '<tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "comma_speed.mlt")
+    assert [c.speed for c in tl.tracks[0].clips] == [0.75, 1.5]
+
+
 def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
     # the transition starts where the clip does, and follows it in the spine.
