@@ -23,7 +23,9 @@ class MixReading(MltBase):
         overlaps the first. The mix is a ``transition`` of the track tractor with ``kdenlive:mixcut``.
         As Kdenlive loads it (``TrackModel::loadMix``), its clips are the one playing at its ``in`` on
         the first playlist (the second with ``reverse``) and the one playing at its end on the other;
-        the mix lasts from the second clip's start to the first clip's end, and its cut lies ``mixcut``
+        the mix lasts from the second clip's start to the first clip's end (the two swapped where the one found
+        first starts later: Kdenlive 25 writes a reversed video mix as ``a_track`` 1, ``b_track`` 0 and swaps them
+        on loading), and its cut lies ``mixcut``
         frames before that end (``TimelineMixManager``: cut = first clip's end - mix cut position). As
         for every transition, the clips then meet at the cut: the first ends there, the second starts
         there with its source in moved on by as much, and both get the mix's length."""
@@ -45,6 +47,8 @@ class MixReading(MltBase):
             a, b = _playing(by_playlist[lower], start), _playing(by_playlist[1 - lower], last)
             if a is None or b is None:  # Kdenlive retries with the playlists swapped
                 a, b = _playing(by_playlist[1 - lower], start), _playing(by_playlist[lower], last)
+            if a is not None and b is not None and a.start > b.start:
+                a, b = b, a  # Kdenlive 25 writes a video mix's direction in its tracks (a_track 1): it swaps the clips
             if a is None or b is None or a.start > b.start or a.end > b.end or b.start >= a.end:
                 continue  # no mix Kdenlive would load: the clips are left as they are
             self.mixed.setdefault(id(b), round(b.start * self.rate))  # Kdenlive's groups name a clip by its position

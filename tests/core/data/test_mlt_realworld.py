@@ -250,6 +250,19 @@ def test_a_mix_is_where_its_clips_are_as_kdenlive_loads_it():
     )
 
 
+def test_a_video_mix_written_with_its_tracks_swapped():
+    # Kdenlive 25 (Bornitis/web-sjediste, a slideshow of stills): a reversed video mix is a_track 1, b_track 0 with
+    # reverse 0, its first clip on the track's second playlist; Kdenlive's loadMix swaps the two clips it finds
+    swapped = b'<track producer="p1"/><track producer="p0"/>'
+    doc = _mix_doc("12").replace(b'<track producer="p0"/><track producer="p1"/>', swapped)
+    assert swapped in doc
+    (tl,) = read_bytes(doc, "mix.kdenlive")
+    a, b = tl.tracks[0].clips
+    s = Fraction(1, 25)
+    assert (a.start, a.end, a.transition_out) == (0, 88 * s, 1)
+    assert (b.start, b.source_in, b.transition_in) == (88 * s, (200 + 13) * s, 1)
+
+
 def test_a_mix_whose_clips_do_not_meet_leaves_them_as_they_are():
     (tl,) = read_bytes(_mix_doc("12", second_at=110), "mix.kdenlive")  # no clip plays on the second playlist
     a, b = tl.tracks[0].clips
