@@ -64,6 +64,7 @@ Units (canonical, see ``core.data.timeline``):
   with ``transition.keyed`` 1) -> rotation (degrees, clockwise). A qtblend without
   ``rotate_center`` 1 (MLT's default) turns the picture about the rect's top-left corner, which moves its
   centre on an arc (``FilterReading.turn_about_corner``); the writer writes ``rotate_center`` 1.
+* frei0r.scale0tilt (Kdenlive's Crop, Scale and Tilt): scale = 200 * Scale X, centre = 2 * Tilt + Scale - 1.5.
 * brightness ``alpha`` 0..1 -> opacity percent (keyed, or one value below 1: Shotcut's Opacity; Kdenlive's
   fades write ``-1``, "as the level"); brightness ``level`` only for fades (Shotcut
   ``fadeIn/OutBrightness``, Kdenlive ``fade_from_black``/``fade_to_black``; older Kdenlive writes the

@@ -25,6 +25,7 @@ RECT_PROPS = ("transition.rect", "rect", "geometry", "transition.geometry")
 # a turn in the screen's plane, first found wins (``_rotation_prop``; affine's ``rotate_x`` only where ``keyed``)
 ROTATION_PROPS = ("rotation", "transition.rotate_x", "transition.fix_rotate_x", "transition.rotation")
 MOVES = RECT_PROPS + ROTATION_PROPS  # what makes a transition a composition that moves a picture
+SCALE_TILT = ("Scale X", "Scale Y", "Tilt X", "Tilt Y")  # frei0r.scale0tilt's picture (``scale_tilt``)
 _NUM = r"(-?[0-9.]+(?:[eE][-+]?[0-9]+)?%?)"
 _OLD_GEOMETRY = re.compile(rf"^\s*{_NUM}[/,]{_NUM}:{_NUM}x{_NUM}(?::{_NUM})?\s*$")  # composite's "0/0:720x576:100"
 _COMMA_FIELDS = re.compile(r"-?\d+,-?\d+:")  # a comma between geometry fields, not a decimal one
@@ -141,6 +142,9 @@ class FilterReading(MltBase):
                 # of 0 or 1 (Shotcut's Pan) moves that one input channel across the field: not a balance.
                 prop = "split" if "split" in props else "start"
                 mapped.append((prop, "pan", lambda v: 2.0 * v[0] - 1.0))
+        if kind == "video" and service == "frei0r.scale0tilt" and all(n in props for n in SCALE_TILT):
+            yield from self.scale_tilt(props, f_in, length, to_time, where)
+            return
         if kind == "video":
             if service in ("affine", "qtblend", "composite", "frei0r.affine"):
                 for prop in RECT_PROPS:
@@ -198,6 +202,31 @@ class FilterReading(MltBase):
                 keys.append(Key(t, value, interp, prop == "gain"))  # MLT ramps a gain's amplitude
             for c, kept in _drop_defaults({canon: keys}):
                 yield c, kept, prop, _one_value(keys)
+
+    def scale_tilt(self, props: dict, f_in: int, length: int, to_time, where: str):
+        """frei0r's Crop, Scale and Tilt (Kdenlive's picture-in-picture before its transform; frei0r's
+        scale0tilt.c): the frame drawn at 2 * "Scale X" ("Scale Y") of its size with its corner at
+        (2 * "Tilt X" - 1) of the frame: scale 200 * "Scale X" %, centre 2 * "Tilt X" + "Scale X" - 1.5
+        (y the same). The crops are not read."""
+        series = []
+        for name in SCALE_TILT:
+            rows = self.animation(props[name], f_in, length, to_time, where)
+            series.append([(t, nums[0], i) for t, text, i in rows if (nums := _numbers(text, where, self))])
+        if not all(series):
+            return
+        out: dict[str, list[Key]] = {}
+        for canon, a, b, prop in (
+            ("scale", 0, 0, "Scale X"),
+            ("center_x", 0, 2, "Tilt X"),
+            ("center_y", 1, 3, "Tilt Y"),
+        ):
+            interp = {t: i for points in (series[a], series[b]) for t, _, i in points}  # their own key times
+            for t in sorted(interp):
+                size, tilt = (_lerp([(k, v) for k, v, _ in series[j]], t) for j in (a, b))
+                value = 200.0 * size if canon == "scale" else 2 * tilt + size - 1.5
+                out.setdefault(canon, []).append(Key(t, value, interp[t]))
+            for c, keys in _drop_defaults({canon: out[canon]}):
+                yield c, keys, prop, _one_value(out[canon])
 
     def decimals(self, text: str) -> str:
         """A property's text with decimal points where the document's locale writes decimal commas (not MLT 6's

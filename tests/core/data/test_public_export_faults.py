@@ -237,6 +237,33 @@ def test_a_speed_change_with_a_decimal_comma():
     assert [c.speed for c in tl.tracks[0].clips] == [0.75, 1.5]
 
 
+@pytest.mark.parametrize(
+    ("tilt_y", "scale_y_key", "expected_y"),
+    [("0,484259", "0,23", -0.3015), ("0=0,5;50=0", "0,5", None)],
+)
+def test_kdenlives_crop_scale_and_tilt_places_the_picture(tilt_y, scale_y_key, expected_y):
+    # RomekRJM/Madkomat500Plus (Kdenlive 18.12, pl_PL): a picture-in-picture made with "Crop, Scale and Tilt"
+    # (frei0r.scale0tilt): frei0r draws the frame at 2 * Scale of its size, its corner at (2 * Tilt - 1) of the
+    # frame: Scale 0.23 is 46 %, centre 2 * 0.5 + 0.23 - 1.5 = -0.27 across, 2 * 0.484259 + 0.23 - 1.5 down
+    doc = (
+        f'<mlt LC_NUMERIC="pl_PL" version="6.12.0">{PROFILE}<producer id="p" in="0" out="99">'
+        '<property name="resource">pip.mp4</property><filter><property name="mlt_service">frei0r.scale0tilt</property>'
+        '<property name="Clip left">0</property><property name="Scale X">0,23</property>'
+        f'<property name="Scale Y">{scale_y_key}</property><property name="Tilt X">0,5</property>'
+        f'<property name="Tilt Y">{tilt_y}</property></filter></producer>'
+        '<playlist id="v"><entry producer="p" in="0" out="99"/></playlist><tractor id="t"><track producer="v"/>'
+        "</tractor></mlt>"
+    )
+    (tl,) = read_bytes(doc.encode(), "tilt.kdenlive")
+    (clip,) = tl.tracks[0].clips
+    assert clip.static["scale"] == pytest.approx(46.0) and clip.static["center_x"] == pytest.approx(-0.27)
+    if expected_y is not None:
+        assert clip.static["center_y"] == pytest.approx(expected_y, abs=1e-4)
+    else:  # Tilt Y keyed from 0.5 to 0 over two seconds: the picture rises from the centre by a frame
+        keys = [(k.time, k.value) for k in clip.curves["center_y"].keys]
+        assert keys == [(0, pytest.approx(0.0)), (2, pytest.approx(-1.0))]
+
+
 def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
     # the transition starts where the clip does, and follows it in the spine.
