@@ -255,7 +255,7 @@ class _Reader(FilterReading, MixReading):
         title = (self.root.get("title") or "").strip()
         if title.lower().startswith("shotcut"):
             return "Shotcut", title.split("version", 1)[1].strip() or None if "version" in title else None
-        bin_ = self.ids.get("main_bin")
+        bin_ = self.main_bin()
         version = property_text(bin_, "kdenlive:docproperties.kdenliveversion") if bin_ is not None else None
         if version is not None or (
             bin_ is not None and property_text(bin_, "kdenlive:docproperties.version") is not None
@@ -279,7 +279,7 @@ class _Reader(FilterReading, MixReading):
         """Kdenlive's AVSplit groups (JSON ``track:frame`` leaves) link a clip's picture and sound."""
         text = property_text(tractor, "kdenlive:sequenceproperties.groups")
         if text is None:
-            bin_ = self.ids.get("main_bin")
+            bin_ = self.main_bin()
             text = property_text(bin_, "kdenlive:docproperties.groups") if bin_ is not None else None
         if not text or not text.strip() or len(text) > 10**7:
             return

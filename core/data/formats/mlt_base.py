@@ -120,6 +120,11 @@ class MltBase(DocumentReader):
             math.floor(self.fps * int(h) * 3600) + math.floor(self.fps * int(m) * 60) + round(self.fps * seconds)
         )
 
+    def main_bin(self) -> etree._Element | None:
+        """Kdenlive's bin playlist (``main bin``, with a space, up to 19.04), where it keeps its document's
+        properties."""
+        return self.ids.get("main_bin", self.ids.get("main bin"))
+
     def secs(self, frames: int) -> Fraction:
         value = self.seconds.get(frames)
         if value is None:

@@ -264,6 +264,20 @@ def test_kdenlives_crop_scale_and_tilt_places_the_picture(tilt_y, scale_y_key, e
         assert keys == [(0, pytest.approx(0.0)), (2, pytest.approx(-1.0))]
 
 
+@pytest.mark.parametrize("bin_id", ["main_bin", "main bin"])
+def test_kdenlives_version_is_read_from_its_bin_before_and_after_19_04(bin_id):
+    # Kdenlive up to 19.04 names its bin playlist "main bin" (dilkas/maximum-common-subgraph, 17.12.3)
+    doc = (
+        f'<mlt version="6.6.0">{PROFILE}<producer id="p" in="0" out="99"><property name="resource">a.mp4</property>'
+        '</producer><playlist id="v"><entry producer="p" in="0" out="99"/></playlist>'
+        f'<playlist id="{bin_id}"><property name="kdenlive:docproperties.kdenliveversion">17.12.3</property>'
+        '<property name="kdenlive:docproperties.version">0.96</property></playlist>'
+        '<tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "old.kdenlive")
+    assert (tl.app, tl.app_version) == ("Kdenlive", "17.12.3")
+
+
 def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
     # the transition starts where the clip does, and follows it in the spine.
