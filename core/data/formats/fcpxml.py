@@ -86,7 +86,9 @@ stretch the clip plays, negative when reversed) and ``time_remap`` (its speed ch
 one the speed is 1.0; a ``conform-rate`` (unless ``scaleEnabled`` 0) multiplies it by the rate FCP plays the
 media at over its ``srcFrameRate``, for the near rates its chart conforms (25p media in a 24p project plays at
 0.96, 23.98p in 50p at 25/23.98; ``fcpxml_source.CONFORMS``), and by 1 for the others (23.98p media in a 59.94p
-project: FCP repeats frames), and leaves the keys' times alone. A retimed clip's ``source_in`` stays its
+project: FCP repeats frames). A conformed clip's local time is the media's: its ``start``, its keys' times and
+its connected items' offsets count media seconds, so a local time t is at ``timeline start + (t - start) /
+conform`` (FCP places the items on frames: DAWFileKit's 24p exports). A retimed clip's ``source_in`` stays its
 ``start``, in its own (retimed) local time as the file writes it and its keyframes count in, not mapped through
 the ``timeMap`` into media time (the writer places keys by it).
 
@@ -112,7 +114,7 @@ never a hang; exact denominators stay below 10**12.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from lxml import etree
@@ -124,7 +126,7 @@ from core.data.formats.fcpxml_base import STORY
 from core.data.formats.fcpxml_compound import cut_to
 from core.data.formats.fcpxml_effects import EffectReading
 from core.data.formats.fcpxml_source import SourceReading, angle_sources, plays, sound_off
-from core.data.timeline import AUDIO_PARAMS, VIDEO_PARAMS, Clip, Timeline, Track
+from core.data.timeline import AUDIO_PARAMS, VIDEO_PARAMS, Clip, Curve, Timeline, Track
 
 __all__ = ["read_fcpxml"]
 
@@ -270,8 +272,11 @@ class _Reader(EffectReading, SourceReading):
         for kind, clip_lane, clip in flat or ():
             clips.add(kind, clip_lane, clip)
             made.append(clip)
+        conform = self.conform(el) if flat is None else 1
         if el.tag != "gap" and flat is None:  # a compound whose range holds nothing gives no clip
             for kind, clip in self.leaf_clips(el, tl_start, start, duration, shift, where):
+                if conform != 1:  # local time runs at the media's rate: its keys move to the timeline's
+                    conformed(clip, tl_start, conform)
                 clips.add(kind, lane, clip)
                 made.append(clip)
         group = self.path(el)
@@ -286,6 +291,7 @@ class _Reader(EffectReading, SourceReading):
             if abs(child_lane) > MAX_LANES:
                 raise self.error(cwhere, f"lane {child.get('lane')!r} is absurd")
             offset = self.time(child.get("offset"), cwhere, "offset", Fraction(0))
+            offset = start + (offset - start) / conform  # in a conformed clip, media time
             if child.tag == "audition":  # its pick plays in its place, on its lane
                 child = _pick(child)
                 if child is None:
@@ -331,7 +337,7 @@ class _Reader(EffectReading, SourceReading):
         if has_audio:
             a_start = self.time(el.get("audioStart"), where, "audioStart", start)
             a_duration = self.time(el.get("audioDuration"), where, "audioDuration", duration)
-            a_tl = a_start + shift
+            a_tl = tl_start + (a_start - start) / self.conform(el)
             fields, sounding, audio_owners = common, el, owners
             if audible:  # a sync clip whose sound is another content's: its source, channel and adjustments
                 sounding, sounding_shift = audible
@@ -479,3 +485,10 @@ class _Spans:
 def read_fcpxml(root: etree._Element, name: str) -> list[Timeline]:
     """Read every project's sequence of an FCPXML document (``root`` from ``safe_parse``)."""
     return _Reader(root, name).read()
+
+
+def conformed(clip: Clip, tl_start: Fraction, conform: Fraction) -> None:
+    """A rate-conformed clip's keys, read as if its local time ran at the timeline's, at their timeline times:
+    ``tl_start + (t - tl_start) / conform`` (25p media in a 24p project: a key 10 s into the media, 10.42 s in)."""
+    for name, curve in clip.curves.items():
+        clip.curves[name] = Curve([replace(k, time=tl_start + (k.time - tl_start) / conform) for k in curve.keys])

@@ -130,7 +130,10 @@ class ClipWriter:
         curves = {p: c for p, c in curves.items() if p not in on_top}
         # inside a single-use compound a clip is written in its own element, as a clip outside any
         into_container = bool(clip.xml_context) and not single_use
-        return out + _Clip(self.doc, tl, clip, el, shift, allowed, self.lists, into_container).write(curves)
+        self.reader.seq_rate = tl.rate  # what a conform-rate conforms to
+        conform = Fraction(1) if into_container else self.reader.conform(el)  # its local time is the media's
+        writer = _Clip(self.doc, tl, clip, el, shift, allowed, self.lists, into_container, conform)
+        return out + writer.write(curves)
 
     def inside_single_use(self, tl: Timeline, clip: Clip):
         """(its own element, time shift, adjustments allowed, parameters the compounds set) for a clip inside
@@ -242,10 +245,11 @@ class _Clip:
     """One clip's curves written into an element (the clip's, or its container's)."""
 
     def __init__(
-        self, doc, tl: Timeline, clip: Clip, el, shift: Fraction, allowed, lists: bool, container: bool
+        self, doc, tl: Timeline, clip: Clip, el, shift: Fraction, allowed, lists: bool, container: bool, conform=1
     ) -> None:
         self.doc, self.tl, self.clip, self.lists = doc, tl, clip, lists
         self.el, self.shift, self.allowed = el, shift, allowed  # timeline = local + shift for the element
+        self.conform = conform  # local seconds per timeline second (a rate-conformed clip's run at the media's)
         self.container = container  # el is the clip's container's, not its own
         self.rate = Fraction(tl.rate)
         self.width, self.height = tl.width, tl.height
@@ -278,7 +282,7 @@ class _Clip:
 
     def local(self, frame: int) -> Fraction:
         """Timeline frame -> the clip element's local time (s)."""
-        return Fraction(frame) / self.rate - self.shift
+        return (Fraction(frame) / self.rate - self.clip.start) * self.conform + self.clip.start - self.shift
 
     # ---- parameters --------------------------------------------------------------------------
 

@@ -135,12 +135,16 @@ class SourceReading(FcpxmlBase):
         ``conform-rate``'s (on unless ``scaleEnabled`` 0: FCP plays 25p media in a 24p project frame for frame,
         at 0.96; the clip's ``start`` stays media time). Resolve writes a clip's whole speed ramp into every cut
         of it, each cut playing its own stretch."""
-        conform = 1.0
-        cr = el.find("conform-rate")
-        if cr is not None and (cr.get("scaleEnabled") or "1").strip() != "0" and self.seq_rate:
-            conform = conform_speed(_frame_rate(cr.get("srcFrameRate")), self.seq_rate)
         speed, variable = self.time_map(el, where, start, duration)
-        return speed * conform, variable
+        return speed * float(self.conform(el)), variable
+
+    def conform(self, el: etree._Element) -> Fraction:
+        """Media seconds per timeline second of a rate-conformed element (1 where it is not): its local time
+        (``start``, its keys' times, its connected items' offsets) is the media's."""
+        cr = el.find("conform-rate")
+        if cr is None or (cr.get("scaleEnabled") or "1").strip() == "0" or not self.seq_rate:
+            return Fraction(1)
+        return conform_speed(_frame_rate(cr.get("srcFrameRate")), self.seq_rate)
 
     def time_map(
         self, el: etree._Element, where: str, start: Fraction | None, duration: Fraction | None
@@ -266,11 +270,11 @@ CONFORMS = {
 }  # fmt: skip
 
 
-def conform_speed(media: Fraction | None, timeline: Fraction) -> float:
+def conform_speed(media: Fraction | None, timeline: Fraction) -> Fraction:
     """Source time per timeline second of a rate-conformed clip: 25p media in a 24p project plays at 0.96,
-    23.98p media in a 59.94p project at 1.0 (FCP repeats frames there)."""
+    23.98p media in a 59.94p project at 1 (FCP repeats frames there)."""
     target = CONFORMS.get((media, timeline)) if media else None
-    return float(target / media) if target else 1.0
+    return Fraction(target) / media if target else Fraction(1)
 
 
 def _frame_rate(text: str | None) -> Fraction | None:

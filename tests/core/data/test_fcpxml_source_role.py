@@ -466,6 +466,44 @@ def test_a_conform_rate_plays_the_media_frame_for_frame(conform, speed):
     assert clip.source_in == 10  # start stays media time
 
 
+CONFORMED = (
+    '<fcpxml version="1.11"><resources><format id="f" frameDuration="1/24s" width="1920" height="1080"/>'
+    '<format id="p" frameDuration="1/25s" width="1920" height="1080"/>'
+    '<asset id="a" hasVideo="1" format="p" duration="100s" src="file:///m/pal.mov"/>'
+    '<effect id="t" name="Basic Title" uid=".../Titles.localized/Basic Title.moti"/></resources>'
+    '<library><event><project name="p"><sequence format="f" duration="20s"><spine>'
+    '<asset-clip ref="a" offset="0s" name="c" duration="125/6s">{keys}<conform-rate srcFrameRate="25"/>'
+    '<title ref="t" lane="1" offset="10s" name="title" duration="2s"/></asset-clip>'
+    "</spine></sequence></project></event></library></fcpxml>"
+)
+
+
+def test_a_rate_conformed_clips_own_times_are_the_medias():
+    # DAWFileKit's TitlesRoles (FCP, 23.98 media in 24p): a title connected at 167 media frames of its parent sits
+    # 167 timeline frames in (FCP places items on frames; MarkersExtractor#81 and FCPCafe#323 report the same).
+    # 25p media in a 24p project here: the title at media 10 s (frame 250) is at 10.42 s, and so is a key at 10 s.
+    keys = (
+        '<adjust-blend><param name="amount"><keyframeAnimation><keyframe time="0s" value="1"/>'
+        '<keyframe time="10s" value="0"/></keyframeAnimation></param></adjust-blend>'
+    )
+    (tl,) = read_bytes(CONFORMED.format(keys=keys).encode(), "conformed.fcpxml")
+    clip, title = tl.video_tracks[0].clips[0], tl.video_tracks[1].clips[0]
+    assert (title.start, title.end) == (F(250, 24), F(250, 24) + 2)
+    assert [k.time for k in clip.curves["opacity"].keys] == [0, F(250, 24)]
+    # written back, a predicted key at timeline frame 250 goes to the media's 10 s, and reads back in place
+    (tl,) = read_bytes(CONFORMED.format(keys="").encode(), "conformed.fcpxml")
+    out, _ = write_back(
+        CONFORMED.format(keys="").encode(),
+        "conformed.fcpxml",
+        [tl],
+        [{(0, 0): {"scale": Curve([Key(F(0), 100.0), Key(F(250, 24), 50.0)])}}],
+    )
+    times = etree.fromstring(out).xpath("//asset-clip/adjust-transform/param[@name='scale']//keyframe/@time")
+    assert times == ["0s", "10s"]
+    (back,) = read_bytes(out, "conformed.fcpxml")
+    assert [k.time for k in back.video_tracks[0].clips[0].curves["scale"].keys] == [0, F(250, 24)]
+
+
 @pytest.mark.parametrize(
     ("media", "timeline", "speed"),
     [
