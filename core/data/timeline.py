@@ -188,7 +188,7 @@ class Clip:
     resolved to the transition's cut point. ``source_in``/``source_out`` are media seconds; for a retimed
     clip (``speed`` not 1) they count in the clip's own retimed time, as every dialect writes them (an xmeml
     clipitem's in/out, an FCPXML clip's start, an MLT timewarp producer's frames): media seconds are
-    ``source_in * speed`` at a constant speed.
+    ``source_in * speed`` at a constant speed, but for an FCPXML ``conform-rate``, whose local time is the media's.
     ``curves`` maps canonical parameter names (see PARAMS) to curves in timeline time.
     """
 

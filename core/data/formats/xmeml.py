@@ -334,12 +334,16 @@ class _Reader(FilterReading, SourceReading):
         link_group = None
         first_link = get("link")
         if first_link is not None:
-            # Every member of a link group lists the same <link>s in the same order (checked on
-            # all 10,562 linked clipitems of the corpora): the first one names the group.
+            # Premiere and FCP 7 list a group's <link>s in the same order on every member (checked on all 10,562
+            # linked clipitems of the corpora): the first one names the group. Resolve lists the members before
+            # each one in reverse order, which a group of three or more shows: those are named by their least id.
             first = (first_text(first_link, "linkclipref") or "").strip()
             following = first_link.getnext()
             if first and (first != clip_id or (following is not None and following.tag == "link")):
                 link_group = first
+                links = [first_link, *first_link.itersiblings("link")]
+                if len(links) > 2:
+                    link_group = min(r for x in links if (r := (first_text(x, "linkclipref") or "").strip()))
         source_in = frames_to_seconds(src_in, unit)
         if anchor != start:  # source in moves on by the part hidden in a transition
             source_in += start_s - anchor_s

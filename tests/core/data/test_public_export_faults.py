@@ -278,6 +278,29 @@ def test_kdenlives_version_is_read_from_its_bin_before_and_after_19_04(bin_id):
     assert (tl.app, tl.app_version) == ("Kdenlive", "17.12.3")
 
 
+def test_a_resolve_link_group_of_four_is_one_group():
+    # donwellsav/conform-bridge's Resolve export: one clip on V1 and A1-A3, each member listing the group its own
+    # way (the members before it in reverse order, then itself, then the rest); read by its first link, three groups
+    def item(ident: str, links: list[str]) -> str:
+        refs = "".join(f"<link><linkclipref>{r}</linkclipref></link>" for r in links)
+        return (
+            f'<track><clipitem id="{ident}"><name>c</name><start>0</start><end>50</end><in>0</in><out>50</out>'
+            f'<file id="f"><name>00030.MTS</name></file>{refs}</clipitem></track>'
+        )
+
+    doc = (
+        '<xmeml version="5"><sequence><name>s</name><rate><timebase>24</timebase></rate><media><video>'
+        + item("v", ["v", "a1", "a2", "a3"])
+        + "</video><audio>"
+        + item("a1", ["v", "a1", "a2", "a3"])
+        + item("a2", ["a1", "v", "a2", "a3"])
+        + item("a3", ["a2", "a1", "v", "a3"])
+        + "</audio></media></sequence></xmeml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "resolve.xml")
+    assert {c.link_group for _, c in tl.iter_clips()} == {"a1"}
+
+
 def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
     # the transition starts where the clip does, and follows it in the spine.
