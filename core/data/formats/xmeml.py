@@ -4,7 +4,8 @@ One ``Timeline`` per top-level ``<sequence>`` (sequences nested in a clipitem ar
 timelines). The traps handled here are those of ``xml-dialects.md`` section 1, all seen in real
 files: id references to ``file``/``sequence`` elements defined elsewhere in the document; rates
 taken from the nearest ``<rate>`` (ntsc optional, any case, any timebase); clip rates that
-differ from the sequence rate; ``-1`` edges inside transitions; keyframe ``when`` in source
+differ from the sequence rate; ``-1`` edges inside transitions (cut at the transition's start, middle or end by
+its alignment, the middle of an odd one at the frame after it in Resolve's); keyframe ``when`` in source
 frames; fractional ``when``; keys outside the clip; per-channel copies of audio keys.
 
 Choices worth knowing:
@@ -150,6 +151,7 @@ class _Reader(FilterReading, SourceReading):
         audio = media.find("audio") if media is not None else None
 
         self.premiere = any(a.startswith(("MZ.", "TL.")) for a in seq.attrib)  # also set by pproTicks
+        self.resolve = "(Resolve)" in seq_name  # its odd centred transitions cut a frame later
         self.track_ends = []  # when each track's last clip ends (s), from read_track
         tracks: list[Track] = []
         for kind, container in (("video", video), ("audio", audio)):
@@ -275,9 +277,9 @@ class _Reader(FilterReading, SourceReading):
         if start == -1 and prev_tr is not None:
             # The head lies inside the transition: the visible cut is at the cut point, and
             # source frame <in> sits at the transition's start (as the OTIO adapter reads it).
-            start, anchor = _cut_point(prev_tr), prev_tr.start
+            start, anchor = _cut_point(prev_tr, self.resolve), prev_tr.start
         if end == -1 and next_tr is not None:
-            end = _cut_point(next_tr)
+            end = _cut_point(next_tr, self.resolve)
         if start == -1 or end == -1:
             # No adjacent transition: fall back on the source length, converted to sequence frames.
             if src_in is None or src_out is None or (start == -1 and end == -1):
@@ -390,13 +392,14 @@ def _ticks(text: str | None) -> int | None:
         return None
 
 
-def _cut_point(tr: _Item) -> Fraction:
-    """Where a transition's cut sits, by its alignment (the OTIO adapter's rule)."""
+def _cut_point(tr: _Item, up: bool = False) -> Fraction:
+    """Where a transition's cut sits, by its alignment (the OTIO adapter's rule); a centred one of an odd length
+    at the frame after its middle with ``up`` (Resolve: its clips' ``out - in`` run from cut to cut)."""
     if tr.alignment in ("start", "start-black"):
         return tr.start
     if tr.alignment in ("end", "end-black"):
         return tr.end
-    return (tr.start + tr.end) // 2
+    return -((tr.start + tr.end) // -2) if up else (tr.start + tr.end) // 2
 
 
 def read_xmeml(root: etree._Element, name: str, prolog: bytes = b"") -> list[Timeline]:

@@ -33,6 +33,7 @@ class XmemlBase(DocumentReader):
         self.seconds: dict = {}  # sequence frames -> seconds at the rate of the track being read (reset per track)
         self.track_ends: list = []  # per sequence: when each track's last clip ends (s)
         self.premiere = False  # per sequence: Premiere's MZ./TL. attributes or pproTicks seen
+        self.resolve = False  # per sequence: "(Resolve)" in its name
         self._ids: dict[tuple[str, str], etree._Element] | None = None  # built on the first empty reference
 
     @property

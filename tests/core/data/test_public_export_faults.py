@@ -301,6 +301,24 @@ def test_a_resolve_link_group_of_four_is_one_group():
     assert {c.link_group for _, c in tl.iter_clips()} == {"a1"}
 
 
+@pytest.mark.parametrize(("name", "cut"), [("OMO PROMO FINAL (Resolve)", 921), ("Premiere", 920)])
+def test_resolves_odd_centred_transition_cuts_after_its_middle(name, cut):
+    # donwellsav/conform-bridge's Resolve export: an 11-frame dissolve 915..926 between STORE 2 (start 823, in 132,
+    # out 230) and STORE 34 (in 619, out 719); Resolve's out - in runs from cut to cut: 823 + 98 = 921, a frame
+    # after the middle; the OTIO adapter's rule (floor) stays for the others
+    doc = (
+        f"<xmeml version='5'><sequence><name>{name}</name><rate><timebase>24</timebase></rate><media><video><track>"
+        '<clipitem id="a"><name>a</name><start>823</start><end>-1</end><in>132</in><out>230</out></clipitem>'
+        "<transitionitem><start>915</start><end>926</end><alignment>center</alignment></transitionitem>"
+        '<clipitem id="b"><name>b</name><start>-1</start><end>1021</end><in>619</in><out>719</out></clipitem>'
+        "</track></video></media></sequence></xmeml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "odd.xml")
+    a, b = tl.tracks[0].clips
+    assert a.end == b.start == F(cut, 24)
+    assert b.source_in == F(619 + cut - 915, 24)  # source frame <in> stays at the transition's start
+
+
 def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     # se1yu/Video-Editing (Resolve, FCPXML 1.11): a 1 s Smooth Cut centred on the cut at 0.5 s, after a 0.5 s clip:
     # the transition starts where the clip does, and follows it in the spine.
