@@ -56,7 +56,8 @@ Units (canonical, see ``core.data.timeline``):
 * ``position "x y"`` is in percent of the frame *height* (TimelineSample: ``0 2.77778`` in a
   1280x720 sequence is exactly 20 px), y up. center_x = x * H / (100 * W) and
   center_y = -y / 100, i.e. frame-normalised with y down like xmeml and MLT.
-* ``rotation`` degrees, as written.
+* ``rotation`` degrees, negated: FCP X (as Motion, in its y-up space) turns a positive angle counter-clockwise,
+  where the canonical angle, as Premiere's, Kdenlive's and Shotcut's, turns clockwise.
 * ``adjust-blend amount`` 0..1 -> opacity percent.
 * ``adjust-volume amount "NdB"`` -> level_db (floored at -60), also under
   ``audio-channel-source``/``audio-role-source``.

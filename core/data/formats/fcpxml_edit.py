@@ -1,7 +1,7 @@
 """Write predicted curves into an FCPXML document in place (see ``core.data.formats._edit``).
 
 Where a parameter goes: ``adjust-transform`` (``scale "s s"`` = scale / 100, ``position "x y"``
-in percent of the frame height with y up, ``rotation`` degrees), ``adjust-blend amount``
+in percent of the frame height with y up, ``rotation`` degrees counter-clockwise), ``adjust-blend amount``
 (opacity / 100), ``adjust-volume amount`` ("NdB"; the -60 dB floor is written -96dB, FCP X's
 silence) and ``adjust-panner amount`` (pan * 100, Stereo Left/Right). The adjustment is the clip
 element's own: the one the reader found for the parameter (a static default) when it sits on the
@@ -278,6 +278,8 @@ class _Clip:
             return "-96dB" if value <= LEVEL_FLOOR_DB else f"{number_text(value)}dB"
         if param == "pan":
             return number_text(value * 100.0)
+        if param == "rotation":
+            return number_text(0.0 - value)  # FCP X's angle turns counter-clockwise
         return number_text(value)
 
     def local(self, frame: int) -> Fraction:

@@ -155,8 +155,8 @@ class EffectReading(FcpxmlBase):
                 return []
             return [("center_x", vals[0] * height / (100.0 * width)), ("center_y", 0.0 - vals[1] / 100.0)]
 
-        def rotation(vals):
-            return [("rotation", vals[0])] if vals else []
+        def rotation(vals):  # FCP X turns counter-clockwise for a positive angle (y up): canonical is clockwise
+            return [("rotation", 0.0 - vals[0])] if vals else []
 
         self.param(adj, "scale", (scale, {"scale": None}), ctx)
         self.param(adj, "position", (position, {"center_x": "0", "center_y": "1"}), ctx)

@@ -164,7 +164,8 @@ def test_synthetic_keyframe_interpolation_and_units():
     [tl] = read_bytes(xml, "synthetic.fcpxml")
     video, audio = tl.tracks
     [clip] = video.clips
-    assert curve_keys(clip, "rotation") == [(0, 0.0, "smooth"), (5, 90.0, "linear"), (8, 45.0, "smooth")]
+    # FCP X turns a positive angle counter-clockwise: the canonical (clockwise) angle is its negative
+    assert curve_keys(clip, "rotation") == [(0, 0.0, "smooth"), (5, -90.0, "linear"), (8, -45.0, "smooth")]
     assert curve_keys(audio.clips[0], "level_db") == [(0, -60.0, "smooth")]  # floored
 
 

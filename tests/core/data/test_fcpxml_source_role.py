@@ -277,7 +277,8 @@ def test_a_multicams_predicted_picture_goes_into_its_video_angles_mc_source():
     assert [(c.param, c.after, c.note) for c in changes] == [("rotation", 2, "")]
     source = etree.fromstring(out).find(".//mc-source[@angleID='AA']")
     keys = source.find("adjust-transform/param[@name='rotation']/keyframeAnimation")
-    assert [(k.get("time"), k.get("value")) for k in keys] == [("2s", "10"), ("7s", "20")]  # the multicam's time
+    # the multicam's time; FCP X's angle turns counter-clockwise: the predicted clockwise 10 and 20 are -10 and -20
+    assert [(k.get("time"), k.get("value")) for k in keys] == [("2s", "-10"), ("7s", "-20")]
     (back,) = read_bytes(out, "multicam.fcpxml")
     assert [(k.time, k.value) for k in back.video_tracks[0].clips[0].curves["rotation"].keys] == [(0, 10.0), (5, 20.0)]
 
