@@ -148,6 +148,8 @@ def calibrate(
     m.to(dev).eval()
     set_constants(m, scalers, keyframe_pos_weight)
     m.calibrated.fill_(False)
+    agree = m.agree_rule.clone()
+    m.agree_rule.fill_(False)  # the network's own outputs are what the blend weighs against the rule
     sides = []
     for ctx, given_side in ((0.0, False), (context, True)):
         sums = _Sums(m, given_side)
@@ -166,6 +168,7 @@ def calibrate(
     for h, name in enumerate(m.cfg.heads):
         m.blend[h] = torch.tensor(fits[name], device=m.blend.device)
     m.calibrated.fill_(True)
+    m.agree_rule.copy_(agree)
     names = ("a_none", "a_given", "b_given")
     return {name: dict(zip(names, (round(float(v), 4) for v in w))) for name, w in fits.items()}
 

@@ -213,6 +213,8 @@ class MultiTrackTransformer(nn.Module):
         # pulls the mean far off and leaves a large spread, where the median is what the other clips do.
         self.register_buffer("rule_spread_idx", torch.tensor([TRACK_SPREAD.start + r for r in r_idx]), persistent=False)
         self.rule_median_spread = nn.Parameter(torch.zeros(len(cfg.targets)))
+        # In evaluation, where every given clip of the token's track holds one value, that value (ModelConfig)
+        self.register_buffer("agree_rule", torch.tensor(bool(cfg.agree_rule)), persistent=False)
         # Where given clips of the token's source frame size exist in the timeline (the geometry block), the
         # rule moves towards their mean by a learned share per head (geometry_share(), 0.5 at the start), or
         # is their mean where the track itself has no given clip. Weights written before it: off.
@@ -401,6 +403,13 @@ class MultiTrackTransformer(nn.Module):
             j += c
         if bool(self.calibrated):
             out = self.stack(out, batch, summary, track_mean, track_has, given)
+        if bool(self.agree_rule) and not self.training:
+            spread = summary.index_select(-1, self.rule_spread_idx)  # 0 where the given values are one value
+            agree = (track_has > 0) & (spread.abs() <= 1e-6)  # (B, K, T, R_model)
+            j = 0
+            for name in self.regression.keys():
+                out[name] = torch.where(agree[..., j], track_mean[..., j].to(out[name].dtype), out[name])
+                j += 1
         return out
 
     def stack(

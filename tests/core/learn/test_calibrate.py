@@ -64,6 +64,7 @@ def run(model, cfg, scalers, raw, context):
 def test_identity_blend_changes_nothing_and_zero_blend_is_the_constant(setup):
     cfg, scalers, _, val_raw = setup
     model = model_of(cfg)
+    model.agree_rule.fill_(False)  # the stacking alone (the agree rule would replace the constant where given)
     batch = batch_of(val_raw, scalers)
     with torch.no_grad():
         plain = model(batch)
@@ -89,6 +90,7 @@ def test_identity_blend_changes_nothing_and_zero_blend_is_the_constant(setup):
 def test_fitted_stacking_follows_the_rule_where_given_and_the_constant_elsewhere(setup):
     cfg, scalers, cal_raw, val_raw = setup
     model = model_of(cfg)
+    model.agree_rule.fill_(False)  # the stacking alone: the agree rule gives the rule's value already here
     before_none, before_half = run(model, cfg, scalers, val_raw, 0.0), run(model, cfg, scalers, val_raw, 0.5)
     fits = calibrate(model, scalers, cal_raw, scalers.keyframe_pos_weight or 1.0, context=0.5)
     assert set(fits) == {"scale", "pan", "keyframe"}

@@ -411,7 +411,7 @@ def test_the_rule_takes_the_same_size_clips_mean_alone_or_halfway_beside_the_tra
     from core.data.context import GEOMETRY_HAS, GEOMETRY_MEAN, TRACK_HAS, TRACK_MEAN, TRACK_MEDIAN
 
     torch.manual_seed(0)
-    cfg = model_cfg(dropout=0.0)
+    cfg = model_cfg(dropout=0.0, agree_rule=False)  # the given values here all agree (no spread): the learned rule
     model = build_model(cfg, F).eval()
     with torch.no_grad():  # only the rule sees the geometry mean here
         model.input.weight[:, -N_SUMMARY + GEOMETRY_MEAN.start : -N_SUMMARY + GEOMETRY_MEAN.stop] = 0.0
@@ -510,3 +510,33 @@ def test_regression_outputs_stay_within_the_parameters_ranges_and_still_learn_fr
     legacy = build_model(cfg, F).eval()
     legacy.load_state_dict(old)
     assert torch.isinf(legacy.range_hi).all() and torch.isinf(legacy.range_lo).all()
+
+
+@pytest.mark.parametrize("agree_rule", [True, False])
+def test_where_a_tracks_given_values_agree_evaluation_gives_that_value(agree_rule: bool) -> None:
+    """In evaluation a regression head gives the given clips' value where every given clip of the token's track
+    holds one value (their spread 0); elsewhere, in training, and with ``agree_rule`` off, the network's own."""
+    from core.data.context import TRACK_HAS, TRACK_MEAN, TRACK_SPREAD
+
+    torch.manual_seed(0)
+    cfg = model_cfg(agree_rule=agree_rule)
+    model = build_model(cfg, F)
+    batch = make_batch()
+    s = batch["context_summary"]
+    s[..., TRACK_HAS] = 0.0
+    r = REGRESSION_TARGETS.index("level_db")
+    s[:, 0, :, TRACK_HAS.start + r] = 1.0  # track 0 has given levels: one value (0.7) ...
+    s[:, 0, :, TRACK_MEAN.start + r] = 0.7
+    s[:, 0, :, TRACK_SPREAD.start + r] = 0.0
+    s[:, 1, :, TRACK_HAS.start + r] = 1.0  # ... track 1 too, but spread over several values
+    s[:, 1, :, TRACK_SPREAD.start + r] = 0.5
+    model.eval()
+    with torch.no_grad():
+        level = model(batch)["level_db"]
+    if agree_rule:
+        assert torch.equal(level[:, 0], torch.full_like(level[:, 0], 0.7))
+    else:
+        assert not torch.allclose(level[:, 0], torch.full_like(level[:, 0], 0.7))
+    assert not torch.allclose(level[:, 1], torch.full_like(level[:, 1], 0.7))
+    model.train()
+    assert not torch.allclose(model(batch)["level_db"][:, 0], torch.full_like(level[:, 0], 0.7))
