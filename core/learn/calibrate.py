@@ -151,13 +151,16 @@ def calibrate(
     agree = m.agree_rule.clone()
     m.agree_rule.fill_(False)  # the network's own outputs are what the blend weighs against the rule
     sides = []
-    for ctx, given_side in ((0.0, False), (context, True)):
-        sums = _Sums(m, given_side)
-        ds = WindowDataset(raw, scalers, context=ctx, seed=seed, skip_empty=True)
-        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
-            batch = {k: v.to(dev) for k, v in batch.items()}
-            sums.add(batch, {k: v.float() for k, v in m(batch).items()})
-        sides.append(sums)
+    try:
+        for ctx, given_side in ((0.0, False), (context, True)):
+            sums = _Sums(m, given_side)
+            ds = WindowDataset(raw, scalers, context=ctx, seed=seed, skip_empty=True)
+            for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
+                batch = {k: v.to(dev) for k, v in batch.items()}
+                sums.add(batch, {k: v.float() for k, v in m(batch).items()})
+            sides.append(sums)
+    finally:
+        m.agree_rule.copy_(agree)
     none, given = sides
     fits: dict[str, tuple[float, float, float]] = {}
     for name in m.cfg.heads:
@@ -168,7 +171,6 @@ def calibrate(
     for h, name in enumerate(m.cfg.heads):
         m.blend[h] = torch.tensor(fits[name], device=m.blend.device)
     m.calibrated.fill_(True)
-    m.agree_rule.copy_(agree)
     names = ("a_none", "a_given", "b_given")
     return {name: dict(zip(names, (round(float(v), 4) for v in w))) for name, w in fits.items()}
 
