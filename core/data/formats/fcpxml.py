@@ -273,11 +273,9 @@ class _Reader(EffectReading, SourceReading):
         for kind, clip_lane, clip in flat or ():
             clips.add(kind, clip_lane, clip)
             made.append(clip)
-        conform = self.conform(el) if flat is None else 1
+        conform = self.conform(el) if flat is None else 1  # media seconds per timeline second of its local time
         if el.tag != "gap" and flat is None:  # a compound whose range holds nothing gives no clip
-            for kind, clip in self.leaf_clips(el, tl_start, start, duration, shift, where):
-                if conform != 1:  # local time runs at the media's rate: its keys move to the timeline's
-                    conformed(clip, tl_start, conform)
+            for kind, clip in self.leaf_clips(el, tl_start, start, duration, shift, conform, where):
                 clips.add(kind, lane, clip)
                 made.append(clip)
         group = self.path(el)
@@ -310,9 +308,9 @@ class _Reader(EffectReading, SourceReading):
                     clip.link_group = group
         return made
 
-    def leaf_clips(self, el, tl_start, start, duration, shift, where) -> list[tuple[str, Clip]]:
+    def leaf_clips(self, el, tl_start, start, duration, shift, conform, where) -> list[tuple[str, Clip]]:
         """(track kind, clip) for the video and/or audio clip of one element (xmeml's linked
-        clipitems), video first."""
+        clipitems), video first; ``conform``: the element's ``conform`` (its keys move to the timeline's time)."""
         has_video, has_audio, media_kind = self.kinds(el)
         audible = self.sync_audio(el, shift, where) if el.tag == "sync-clip" else None
         has_audio = has_audio and audible is not False
@@ -320,7 +318,7 @@ class _Reader(EffectReading, SourceReading):
         name = el.get("name") or el.get("ref") or el.tag
         owners = self.owners(el, shift, where)
         source = self.source(el, where)
-        speed, remapped = self.retiming(el, where, start, duration)
+        speed, remapped = self.retiming(el, where, start, duration, conform)
         common = dict(
             name=name,
             enabled=enabled,
@@ -338,7 +336,7 @@ class _Reader(EffectReading, SourceReading):
         if has_audio:
             a_start = self.time(el.get("audioStart"), where, "audioStart", start)
             a_duration = self.time(el.get("audioDuration"), where, "audioDuration", duration)
-            a_tl = tl_start + (a_start - start) / self.conform(el)
+            a_tl = tl_start + (a_start - start) / conform
             fields, sounding, audio_owners = common, el, owners
             if audible:  # a sync clip whose sound is another content's: its source, channel and adjustments
                 sounding, sounding_shift = audible
@@ -357,6 +355,9 @@ class _Reader(EffectReading, SourceReading):
             made.append(("audio", clip))
         if len(made) == 2:
             made[0][1].link_group = made[1][1].link_group = self.path(el)
+        if conform != 1:  # local time runs at the media's rate: its keys move to the timeline's
+            for _, clip in made:
+                conformed(clip, tl_start, conform)
         return made
 
     # ---- compound and multicam clips ---------------------------------------------------------

@@ -128,15 +128,15 @@ class SourceReading(FcpxmlBase):
         return None
 
     def retiming(
-        self, el: etree._Element, where: str, start: Fraction | None = None, duration: Fraction | None = None
+        self, el: etree._Element, where: str, start: Fraction, duration: Fraction, conform: Fraction
     ) -> tuple[float, bool]:
         """(speed, variable): a ``timeMap``'s slope (source time per clip time) over the range the clip plays
-        (``start`` for ``duration`` of its local time; the whole map without them), 1.0 without one, times a
-        ``conform-rate``'s (on unless ``scaleEnabled`` 0: FCP plays 25p media in a 24p project frame for frame,
-        at 0.96; the clip's ``start`` stays media time). Resolve writes a clip's whole speed ramp into every cut
-        of it, each cut playing its own stretch."""
+        (``start`` for ``duration`` of its local time), 1.0 without one, times the element's ``conform`` (see
+        ``conform``: FCP plays 25p media in a 24p project frame for frame, at 0.96; the clip's ``start`` stays
+        media time). Resolve writes a clip's whole speed ramp into every cut of it, each cut playing its own
+        stretch."""
         speed, variable = self.time_map(el, where, start, duration)
-        return speed * float(self.conform(el)), variable
+        return speed * float(conform), variable
 
     def conform(self, el: etree._Element) -> Fraction:
         """Media seconds per timeline second of a rate-conformed element (1 where it is not): its local time
@@ -146,11 +146,9 @@ class SourceReading(FcpxmlBase):
             return Fraction(1)
         return conform_speed(_frame_rate(cr.get("srcFrameRate")), self.seq_rate)
 
-    def time_map(
-        self, el: etree._Element, where: str, start: Fraction | None, duration: Fraction | None
-    ) -> tuple[float, bool]:
-        """(speed, variable) of a ``timeMap`` over [start, start + duration] (all of it without a range): the
-        slope from end to end of that range, and whether the slope changes inside it."""
+    def time_map(self, el: etree._Element, where: str, start: Fraction, duration: Fraction) -> tuple[float, bool]:
+        """(speed, variable) of a ``timeMap`` over [start, start + duration] (all of it for a clip of no length):
+        the slope from end to end of that range, and whether the slope changes inside it."""
         tm = el.find("timeMap")
         if tm is None:
             return 1.0, False
@@ -164,7 +162,7 @@ class SourceReading(FcpxmlBase):
         if not segments:
             return 1.0, False
         lo, hi = points[0][0], points[-1][0]
-        if start is not None and duration is not None and duration > 0:
+        if duration > 0:
             lo, hi = max(lo, start), min(hi, start + duration)
         inside = [(t1, v1, t2, v2) for t1, v1, t2, v2 in segments if t1 < hi and t2 > lo] if hi > lo else []
         if not inside:  # the range lies outside the map: the map's overall slope
