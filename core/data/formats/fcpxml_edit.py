@@ -115,6 +115,8 @@ class ClipWriter:
 
     def write(self, tl: Timeline, clip: Clip, curves: dict[str, Curve]) -> list[tuple[str, int, str]]:
         """Write one clip's curves; (parameter, keys written, note) per parameter."""
+        # what reading the sequence set: the frame positions count in, the rate a conform-rate conforms to
+        self.reader.frame_size, self.reader.seq_rate = (tl.width, tl.height), tl.rate
         target = self.target(tl, clip)
         moves = not isinstance(target, str) and "scale" in curves and self.content_offset(tl, clip)
         if isinstance(target, str) or moves:
@@ -130,7 +132,6 @@ class ClipWriter:
         curves = {p: c for p, c in curves.items() if p not in on_top}
         # inside a single-use compound a clip is written in its own element, as a clip outside any
         into_container = bool(clip.xml_context) and not single_use
-        self.reader.seq_rate = tl.rate  # what a conform-rate conforms to
         conform = Fraction(1) if into_container else self.reader.conform(el)  # its local time is the media's
         writer = _Clip(self.doc, tl, clip, el, shift, allowed, self.lists, into_container, conform)
         return out + writer.write(curves)
@@ -147,7 +148,6 @@ class ClipWriter:
         if el is None or any(c is None or self.uses(c.get("ref")) != 1 for c in containers):
             return None
         on_top = set()
-        self.reader.frame_size = (tl.width, tl.height)  # what reading the sequence set
         for container in containers:  # what each compound's own adjustments set (the reader's own reading)
             found = Clip("", Fraction(0), Fraction(0))
             for params in (VIDEO_PARAMS, AUDIO_PARAMS):
@@ -164,7 +164,6 @@ class ClipWriter:
         if inner is None:
             return False
         own = Clip("", Fraction(0), Fraction(0))
-        self.reader.frame_size = (tl.width, tl.height)  # what reading the sequence set
         self.reader.effects([(inner, Fraction(0))], VIDEO_PARAMS, own, "content")
         return any(c in own.curves or abs(own.static.get(c, 0.0)) > 1e-12 for c in CENTER)
 
