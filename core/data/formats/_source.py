@@ -27,6 +27,7 @@ class SourceInfo(NamedTuple):
     kind: str = ""  # xmeml: "generator" (Premiere slug/graphic), "still" (an image) or ""
     speed: float = 1.0  # MLT: a timewarp producer's speed
     remap: bool = False  # MLT: a variable-speed time remap
+    streams: tuple[int, ...] = ()  # xmeml: the channel counts of the media's audio streams (its <audio> elements)
 
     def clip_fields(self) -> dict[str, Any]:
         """The canonical ``Clip`` keyword arguments this record fills."""

@@ -44,8 +44,9 @@ from the clipitem's dereferenced ``<file>``: ``media/video/samplecharacteristics
 height, ``pixelaspectratio`` by FCP7's table: square 1, PAL-601 16/15 or 64/45 anamorphic,
 NTSC-601 0.9 or 1.2, HD 1440x1080 and 960x720 4/3, 1280x1080 1.5) and rate, the channel counts
 of its ``<audio>`` elements (one each without a count; 0 when ``<media>`` lists no audio);
-``source_channel`` is the audio ``sourcetrack/trackindex``; ``link_group`` is the first
-``linkclipref`` of the clip's ``<link>`` list (every member lists the same links in the same
+``source_channel`` is the audio ``sourcetrack/trackindex``, on media with several audio streams the
+flat channel where newer Premiere writes the stream's number (``xmeml_source.stream_channels``);
+``link_group`` is the first ``linkclipref`` of the clip's ``<link>`` list (every member lists the same links in the same
 order), None for a clip linked only to itself. A clipitem holding a sequence takes that sequence's frame size and
 rate. Track names are Premiere's ``MZ.TrackName``. The application: Premiere (``MZ.``/``TL.``
 attributes or ``pproTicks``), DaVinci Resolve ("(Resolve)" in the sequence name), Final Cut Pro
@@ -69,7 +70,7 @@ from lxml import etree
 from core.data.formats._numbers import frames_to_seconds
 from core.data.formats._xml import child_map, child_path, first_text, first_two, kid_text, xml_bool
 from core.data.formats.xmeml_filters import FilterReading
-from core.data.formats.xmeml_source import SourceReading, pixel_aspect
+from core.data.formats.xmeml_source import MAX_CHANNELS, SourceReading, pixel_aspect, stream_channels
 from core.data.timeline import Clip, Timeline, Track
 
 __all__ = ["read_xmeml"]
@@ -153,12 +154,15 @@ class _Reader(FilterReading, SourceReading):
         self.premiere = any(a.startswith(("MZ.", "TL.")) for a in seq.attrib)  # also set by pproTicks
         self.resolve = "(Resolve)" in seq_name  # its odd centred transitions cut a frame later
         self.track_ends = []  # when each track's last clip ends (s), from read_track
+        self.stream_refs = []  # (clip, exploded index, streams) for stream_channels, from read_clip
         tracks: list[Track] = []
         for kind, container in (("video", video), ("audio", audio)):
             if container is None:
                 continue
             for index, track_el in enumerate(container.iterfind("track")):
                 tracks.append(self.read_track(track_el, kind, index, rate, where))
+        if self.stream_refs:
+            stream_channels(self.stream_refs)
 
         declared = self.frames(seq.findtext("duration"), where, "duration")
         if declared is not None and declared < 0:
@@ -194,6 +198,8 @@ class _Reader(FilterReading, SourceReading):
     def read_track(self, track_el: etree._Element, kind: str, index: int, seq_rate: Fraction, where: str) -> Track:
         where = f"{where}, {kind} track {index + 1}"
         self.seconds = {}  # frames -> seconds at seq_rate, shared by this track's clips (see read_clip)
+        exploded = self.number(track_el.get("currentExplodedTrackIndex"), where, "currentExplodedTrackIndex")
+        self.exploded = int(exploded) if exploded is not None and 0 <= exploded < MAX_CHANNELS else None
         items: list[_Item] = []
         seen: dict[str, int] = {}  # items per tag so far: their 1-based index for the path
         enabled_el = None  # the track's own <enabled>, found in the same pass as its items
@@ -326,13 +332,15 @@ class _Reader(FilterReading, SourceReading):
         name = (kid_text(kids, "name") or "").strip()
         if not name and file_el is not None:
             name = (first_text(self.deref(file_el), "name") or "").strip()
-        source_channel = None
+        source_channel = exploded = None
         track = get("sourcetrack")
         if track is not None:
             mediatype_el, index_el = first_two(track, "mediatype", "trackindex")
             if mediatype_el is not None and (mediatype_el.text or "").strip().lower() == "audio":
                 index = self.frames(None if index_el is None else index_el.text, where, "sourcetrack/trackindex")
                 source_channel = int(index) if index is not None and index >= 1 else None
+                if source_channel is not None and source.streams:
+                    exploded = self.exploded  # stream_channels may renumber it
         link_group = None
         first_link = get("link")
         if first_link is not None:
@@ -350,7 +358,7 @@ class _Reader(FilterReading, SourceReading):
         if anchor != start:  # source in moves on by the part hidden in a transition
             source_in += start_s - anchor_s
         # Positional: keywords cost more than the rest of the call (CLIP_FIELDS checks the order).
-        return Clip(
+        clip = Clip(
             name or clip_id,
             start_s,
             end_s,
@@ -380,6 +388,9 @@ class _Reader(FilterReading, SourceReading):
             (),  # xml_context
             refs,
         )
+        if exploded is not None:
+            self.stream_refs.append((clip, exploded, source.streams))
+        return clip
 
 
 def _ticks(text: str | None) -> int | None:

@@ -9,6 +9,7 @@ from lxml import etree
 from core.data.formats._source import NO_SOURCE, SourceInfo, file_extension, is_still_path
 from core.data.formats._xml import child_map, first_text, first_two, kid_text, xml_bool
 from core.data.formats.xmeml_base import XmemlBase
+from core.data.timeline import Clip
 
 MAX_PIXELS = 1 << 16
 MAX_CHANNELS = 1024
@@ -46,13 +47,13 @@ class SourceReading(XmemlBase):
         media = get("media")
         video = chars = chars_kids = None
         channels = None
+        streams: list[int] = []
         source_el = get("mediaSource")
         kind = ""
         if source_el is not None and (source_el.text or "").strip().lower() in GENERATOR_SOURCES:
             kind = "generator"
         if media is not None:
             # One <audio> per source track, each with its channel count (1 when it has none).
-            channels = 0
             for child in media:
                 tag = child.tag
                 if tag == "video":
@@ -60,7 +61,8 @@ class SourceReading(XmemlBase):
                         video = child
                 elif tag == "audio":
                     count = self.frames(first_text(child, "channelcount"), where, "channelcount")
-                    channels += int(count) if count is not None and 0 < count <= MAX_CHANNELS else 1
+                    streams.append(int(count) if count is not None and 0 < count <= MAX_CHANNELS else 1)
+            channels = sum(streams)
         if video is not None:
             # <samplecharacteristics> (and <stillframe>, which Premiere writes after it): one pass
             chars, still_el = first_two(video, "samplecharacteristics", "stillframe")
@@ -78,7 +80,17 @@ class SourceReading(XmemlBase):
             kind = "still"  # a zero duration, or an image file
         # Positional: a NamedTuple's keywords cost more than the rest of the call.
         found = self.sources[key] = SourceInfo(
-            width, height, pixel_aspect(chars_kids), rate, channels, file_extension(path), ident or path or None, kind
+            width,
+            height,
+            pixel_aspect(chars_kids),
+            rate,
+            channels,
+            file_extension(path),
+            ident or path or None,
+            kind,
+            1.0,
+            False,
+            tuple(streams) if len(streams) > 1 else (),
         )
         return found
 
@@ -118,6 +130,35 @@ class SourceReading(XmemlBase):
         if source.kind == "still" or xml_bool(kid_text(kids, "stillframe"), False):
             return "still", file_el, source
         return "video", file_el, source
+
+
+def stream_channels(refs: list[tuple[Clip, int, tuple[int, ...]]]) -> None:
+    """Premiere's ``sourcetrack/trackindex`` on media with several audio streams, made the flat channel.
+
+    ``refs``: a sequence's clips on exploded tracks (``currentExplodedTrackIndex`` e) of media with
+    several ``<audio>`` streams (their channel counts), each holding its trackindex t as
+    ``source_channel``. Older Premiere numbers the channels flat across the streams (stream 2's L and
+    R of two stereo streams are 3 and 4: e is always the channel's place in its stream), which is kept;
+    newer Premiere writes the stream's number on both halves of its exploded pair (1, 1, 2, 2, ...),
+    which is made flat: the channels of the streams before t, plus e, plus 1. One exporter writes a
+    sequence, so the convention is decided for all of its clips at once; where both fit every clip
+    (no right half seen) the flat one stays.
+    """
+
+    def flat_fits(t: int, e: int, streams: tuple[int, ...]) -> bool:
+        before = 0
+        for n in streams:
+            if t <= before + n:
+                return t - before - 1 == e
+            before += n
+        return False
+
+    if all(flat_fits(c.source_channel, e, s) for c, e, s in refs):
+        return
+    if not all(c.source_channel <= len(s) and e < s[c.source_channel - 1] for c, e, s in refs):
+        return  # neither convention fits: left as the file says
+    for clip, e, streams in refs:
+        clip.source_channel = sum(streams[: clip.source_channel - 1]) + e + 1
 
 
 def pixel_aspect(chars: dict | None) -> float | None:

@@ -160,6 +160,53 @@ def test_premiere_source_links_channels_and_tracks(realworld_dir):
     assert tl.video_tracks[0].name is None
 
 
+def _streams_file(pairs: list[tuple[int, int]]) -> bytes:
+    """Premiere xmeml: one file of two stereo streams, exploded onto A1 (L) and A2 (R), cut once per pair of
+    ``sourcetrack/trackindex`` values (L, R)."""
+    file_el = (
+        '<file id="file-1"><name>cam.mxf</name><rate><timebase>25</timebase></rate><media>'
+        + "<audio><channelcount>2</channelcount></audio>" * 2
+        + "</media></file>"
+    )
+
+    def item(k: int, half: int, index: int) -> str:
+        return (
+            f'<clipitem id="a{half}-{k}" premiereChannelType="stereo"><name>cam</name><rate><timebase>25</timebase>'
+            f"</rate><start>{k * 10}</start><end>{k * 10 + 10}</end><in>0</in><out>10</out>"
+            + (file_el if k == 0 and half == 0 else '<file id="file-1"/>')
+            + f"<sourcetrack><mediatype>audio</mediatype><trackindex>{index}</trackindex></sourcetrack></clipitem>"
+        )
+
+    tracks = "".join(
+        f'<track currentExplodedTrackIndex="{half}" totalExplodedTrackCount="2" premiereTrackType="Stereo">'
+        + "".join(item(k, half, pair[half]) for k, pair in enumerate(pairs))
+        + "</track>"
+        for half in (0, 1)
+    )
+    return (
+        '<xmeml version="4"><sequence id="s" MZ.EditLine="0"><name>streams</name><rate><timebase>25</timebase>'
+        f"</rate><media><audio>{tracks}</audio></media></sequence></xmeml>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "pairs, channels",
+    [
+        # newer Premiere (SmartTrim's six-stream export: 1, 1, 2, 2, ...): the stream's number on both halves
+        ([(1, 1), (2, 2)], [(1, 2), (3, 4)]),
+        # older Premiere (melkekartong_master_v7: stream 2 as 3 / 4): flat channel numbers, kept
+        ([(1, 2), (3, 4)], [(1, 2), (3, 4)]),
+        # only stream 2 cut, newer numbering: its L alone would fit both, its R (2 on exploded index 1) decides
+        ([(2, 2)], [(3, 4)]),
+    ],
+)
+def test_trackindex_on_media_with_several_streams_is_the_flat_channel(pairs, channels):
+    (tl,) = read_bytes(_streams_file(pairs), "streams.xml")
+    left, right = tl.audio_tracks
+    assert [(a.source_channel, b.source_channel) for a, b in zip(left.clips, right.clips)] == channels
+    assert {c.audio_channels for t in tl.audio_tracks for c in t.clips} == {4}
+
+
 def test_anamorphic_pal_source(realworld_dir):
     # Multicam_Moser_1 clipitem-220: file-51 720x576, <anamorphic>TRUE, PAL-601; scale <value>104.
     (tl,) = read_file(realworld_dir / "xmeml" / "xmeml__Multicam_Moser_1.xml")
