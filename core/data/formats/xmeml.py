@@ -146,7 +146,8 @@ class _Reader(FilterReading, SourceReading):
         where = f"sequence {seq_name!r}"
         rate = self.rate(seq, where)
         if rate is None:
-            raise self.error(where, "no <rate>")
+            zero = self.frames(seq.findtext("rate/timebase"), where, "timebase") == 0
+            raise self.error(where, "timebase 0 is not a usable frame rate" if zero else "no <rate>")
         media = seq.find("media")
         video = media.find("video") if media is not None else None
         audio = media.find("audio") if media is not None else None
@@ -243,14 +244,17 @@ class _Reader(FilterReading, SourceReading):
         name = (track_el.get("MZ.TrackName") or "").strip() or None  # Premiere names its tracks
         return Track(kind=kind, index=index, clips=clips, enabled=enabled, name=name, xml_path=track_path)
 
-    def source_unit(self, item: _Item, src_in, src_out, clip_rate: Fraction, seq_rate: Fraction) -> Fraction:
+    def source_unit(self, item: _Item, src_in, src_out, clip_rate: Fraction, seq_rate: Fraction, around) -> Fraction:
         """The rate that ``<in>``, ``<out>`` and keyframe ``<when>`` of a clipitem count in.
 
         Normally the clipitem's own ``<rate>``. Premiere, when that rate differs from the
         sequence's, writes them in *sequence* frames instead, which shows as ``end - start ==
         out - in`` (premiere_example's clip at 15 fps in a 30 fps sequence, with 100 timeline
-        frames for 50 source frames, is the other case). With an edge at -1 the lengths cannot be
-        compared, and Premiere's ticks (254,016,000,000 per second) decide.
+        frames for 50 source frames, is the other case). With an edge at -1, Premiere's ticks
+        (254,016,000,000 per second) decide; without them (VEGAS, which counts every clip in
+        sequence frames) the edge is the frame that shows ``<in>`` or ``<out>``: the adjacent
+        transition's start (``around``: the transitions before and after the item) for the head, its
+        end for the tail.
         """
         if clip_rate is seq_rate or src_in is None or src_out is None or clip_rate == seq_rate:
             return clip_rate
@@ -258,7 +262,12 @@ class _Reader(FilterReading, SourceReading):
             return seq_rate if item.end - item.start == src_out - src_in else clip_rate
         ticks_in, ticks_out = _ticks(kid_text(item.kids, "pproTicksIn")), _ticks(kid_text(item.kids, "pproTicksOut"))
         if ticks_in is None or ticks_out is None:
-            return clip_rate
+            prev_tr, next_tr = around
+            head = item.start if item.start != -1 else None if prev_tr is None else prev_tr.start
+            tail = item.end if item.end != -1 else None if next_tr is None else next_tr.end
+            if head is None or tail is None:
+                return clip_rate
+            return seq_rate if tail - head == src_out - src_in else clip_rate
         secs = Fraction(ticks_out - ticks_in, PPRO_TICKS)
         frames = src_out - src_in
         return seq_rate if abs(frames / seq_rate - secs) < abs(frames / clip_rate - secs) else clip_rate
@@ -272,11 +281,13 @@ class _Reader(FilterReading, SourceReading):
         src_out = self.frames(kid_text(kids, "out"), where, "out")
         if not self.premiere and "pproTicksIn" in kids:
             self.premiere = True
-        # in/out/when count in ``unit`` (rates are cached per text, so the same rate is the same object)
-        unit = clip_rate if clip_rate is seq_rate else self.source_unit(item, src_in, src_out, clip_rate, seq_rate)
-
         prev_tr = items[i - 1] if i > 0 and items[i - 1].tag == "transitionitem" else None
         next_tr = items[i + 1] if i + 1 < len(items) and items[i + 1].tag == "transitionitem" else None
+        # in/out/when count in ``unit`` (rates are cached per text, so the same rate is the same object)
+        if clip_rate is seq_rate:
+            unit = clip_rate
+        else:
+            unit = self.source_unit(item, src_in, src_out, clip_rate, seq_rate, (prev_tr, next_tr))
 
         start, end = item.start, item.end
         anchor = start  # timeline frame that shows source frame <in>

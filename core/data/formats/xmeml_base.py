@@ -96,7 +96,7 @@ class XmemlBase(DocumentReader):
             raise self.error(where, f"{what} is not a number: {text.strip()[:40]!r}") from None
 
     def rate(self, el: etree._Element, where: str, kids: dict | None = None) -> Fraction | None:
-        """The frame rate of ``el``'s own ``<rate>`` child, or None if it has none."""
+        """The frame rate of ``el``'s own ``<rate>`` child, or None if it has none (or a timebase of 0)."""
         rate_el = el.find("rate") if kids is None else kids.get("rate")
         if rate_el is None:
             return None
@@ -114,7 +114,7 @@ class XmemlBase(DocumentReader):
         rate = self.rates.get(key)
         if rate is None:
             timebase = self.frames(key[0], where, "timebase")
-            if timebase is None:
+            if timebase is None or timebase == 0:  # VEGAS writes a still's rate as timebase 0: none
                 return None
             if not 0 < timebase <= MAX_TIMEBASE:
                 raise self.error(where, f"timebase {key[0].strip()} is not a usable frame rate")

@@ -31,7 +31,7 @@ from core.data.formats._edit import (
     place,
 )
 from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
-from core.data.formats.xmeml import _Item, _Reader
+from core.data.formats.xmeml import ITEM_TAGS, _Item, _Reader
 from core.data.formats.xmeml_elements import effect_element
 from core.data.formats.xmeml_filters import EFFECT_NAME_IDS
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, db_to_gain
@@ -100,7 +100,22 @@ def _unit(reader: _Reader, el: etree._Element, seq_rate: Fraction, where: str) -
     src_in = reader.frames(kid_text(kids, "in"), where, "in")
     src_out = reader.frames(kid_text(kids, "out"), where, "out")
     item = _Item(el, kids, el.tag, start if start is not None else 0, end if end is not None else 0)
-    return reader.source_unit(item, src_in, src_out, clip_rate, seq_rate)
+    return reader.source_unit(
+        item, src_in, src_out, clip_rate, seq_rate, (_beside(reader, el, True), _beside(reader, el))
+    )
+
+
+def _beside(reader: _Reader, el: etree._Element, before: bool = False) -> _Item | None:
+    """The transition next to the item ``el`` on its track (the one before it with ``before``), as the reader's
+    items list has it: None where the neighbouring item is not a transition."""
+    for sib in el.itersiblings(preceding=before):
+        if sib.tag in ITEM_TAGS:
+            if sib.tag != "transitionitem":
+                return None
+            kids = child_map(sib)
+            start, end = (reader.frames(kid_text(kids, t), "transitionitem", t) for t in ("start", "end"))
+            return None if start is None or end is None else _Item(sib, kids, sib.tag, start, end)
+    return None
 
 
 def _to_file(param: str, clip: Clip, value: float) -> float:

@@ -201,7 +201,7 @@ def test_missing_file_and_directory(tmp_path):
         (None, _clip(start="1e308"), "absurd"),
         (None, _clip(end="inf"), "not a number"),
         (None, _clip(end=""), "missing <start> or <end>"),
-        (None, _clip(extra="<rate><timebase>0</timebase></rate>"), "timebase 0"),
+        (None, _clip(extra="<rate><timebase>-1</timebase></rate>"), "timebase -1"),
         (None, _clip(start="-1", end="-1"), "-1"),
     ],
     ids=["tb0", "tb-neg", "tb-nan", "tb-1e308", "no-rate", "start-1e308", "end-inf", "no-end", "clip-tb0", "both--1"],

@@ -12,7 +12,8 @@ from lxml import etree
 
 from core.data.formats import read_bytes, read_file
 from core.data.formats._xml import safe_parse
-from core.data.timeline import Timeline
+from core.data.formats.write_back import write_back
+from core.data.timeline import Curve, Key, Timeline
 from tests.core.data._corpus import PRODUCTION
 
 
@@ -75,6 +76,47 @@ def test_mixed_rate_with_an_open_edge_asks_the_ticks():
     assert clip.end == 6 and clip.curves["scale"].keys[1].time == 5
     # without ticks the clip's own rate stands
     assert _mixed("-1", "250").end == 5
+
+
+VEGAS = (
+    '<xmeml version="5"><sequence id="s"><name>vegas</name><rate><timebase>30</timebase></rate>'
+    "<media><video><track>"
+    "<transitionitem><rate><timebase>60</timebase></rate><start>0</start><end>30</end><alignment>start</alignment>"
+    "<effect><name>Cross Dissolve</name></effect></transitionitem>"
+    '<clipitem id="c"><name>c</name><rate><timebase>60</timebase></rate>'
+    "<start>-1</start><end>-1</end><in>600</in><out>{out}</out>"
+    "<filter><effect><effectid>basic</effectid><parameter><parameterid>scale</parameterid>"
+    "<keyframe><when>600</when><value>100</value></keyframe><keyframe><when>900</when><value>200</value></keyframe>"
+    "</parameter></effect></filter></clipitem>"
+    "<transitionitem><rate><timebase>60</timebase></rate><start>270</start><end>300</end><alignment>end-black"
+    "</alignment><effect><name>Cross Dissolve</name></effect></transitionitem>"
+    "</track></video></media></sequence></xmeml>"
+)
+
+
+def test_open_edges_without_ticks_compare_lengths_through_the_transitions():
+    # VEGAS (no ticks) counts every clip in sequence frames and labels it with the media's rate 60: the edges
+    # resolve to frames 0 (the first transition's start) and 300 (the end-black's end), out - in = 300 too.
+    data = VEGAS.format(out=900).encode()
+    (tl,) = read_bytes(data, "vegas.xml")
+    clip = _clip(tl, "c")
+    assert (clip.start, clip.end, clip.source_in) == (0, 10, 20)
+    assert [k.time for k in clip.curves["scale"].keys] == [0, 10]
+    # the writer counts the keys it writes in the same unit: a curve written back reads back unchanged
+    opacity = Curve([Key(Fraction(1), 50.0), Key(Fraction(9), 80.0)])
+    out, _ = write_back(data, "vegas.xml", [tl], [{(0, 0): {"opacity": opacity}}])
+    (back,) = read_bytes(out, "vegas.xml")
+    assert [(k.time, k.value) for k in _clip(back, "c").curves["opacity"].keys] == [(1, 50.0), (9, 80.0)]
+    # lengths that differ (600 frames at 60 fps in 300 sequence frames): the clip's rate stands
+    clip = _clip(read_bytes(VEGAS.format(out=1200).encode(), "vegas.xml")[0], "c")
+    assert clip.source_in == 10 and [k.time for k in clip.curves["scale"].keys] == [0, 5]
+
+
+def test_a_still_with_timebase_0_takes_the_sequence_rate():
+    # VEGAS writes a still's rate as timebase 0 (OpenVegas project_sample_for_project_pictures.xml): no rate
+    data = MIXED.format(end="400", out="500", ticks="").replace("<timebase>50</timebase>", "<timebase>0</timebase>")
+    clip = _clip(read_bytes(data.encode(), "still.xml")[0], "c")
+    assert (clip.start, clip.end, clip.source_in) == (4, 16, 8)
 
 
 def test_premiere_example_counter_case_stays_in_clip_rate(realworld_dir):
