@@ -1,7 +1,8 @@
 """FCPXML reader (Final Cut Pro X 1.2-1.13, also written by DaVinci Resolve).
 
 One ``Timeline`` per ``<project>``'s ``<sequence>`` (sequences under ``<media>`` are compound
-clips, not timelines). The traps handled are those of ``xml-dialects.md`` section 2.
+clips, not timelines; a document without a project, an export of browser clips, gives one per compound
+clip that no other compound holds, named after it). The traps handled are those of ``xml-dialects.md`` section 2.
 
 Time. Every element maps its *local* time to timeline time by one shift:
 ``timeline = local + shift``, with ``shift = timeline start - start`` (``start`` defaults to 0).
@@ -159,10 +160,15 @@ class _Reader(EffectReading, SourceReading):
     def read(self) -> list[Timeline]:
         if self.root.tag != "fcpxml":
             raise self.error("", f"root element is <{self.root.tag}>, not <fcpxml>")
-        # Compound clips keep their sequence under <media>: those are media, not timelines.
+        # Compound clips keep their sequence under <media>: those are media, not timelines, except in an export of
+        # browser clips (no project), where each compound that no other one holds is an edit of its own.
         sequences = [s for s in self.root.iter("sequence") if s.getparent().tag == "project"]
         if not sequences:
-            raise self.error("", "no <project><sequence> found")
+            held = {r.get("ref") for m in self.root.iter("media") for r in m.iter("ref-clip")}
+            media = [s for s in self.root.iter("sequence") if s.getparent().tag == "media"]
+            sequences = [s for s in media if s.getparent().get("id") not in held]
+        if not sequences:
+            raise self.error("", "no <project><sequence> found, nor a compound clip's")
         return [self.read_sequence(seq, i) for i, seq in enumerate(sequences)]
 
     def read_sequence(self, seq: etree._Element, number: int) -> Timeline:

@@ -627,3 +627,21 @@ def test_a_muted_range_of_an_audio_component_is_silence_there():
     assert curve.value_at(F(5, 4)) == pytest.approx(-12.02, abs=0.01)
     assert curve.value_at(F(11, 4)) == pytest.approx(-12.02, abs=0.01)
     assert tl.video_tracks[0].clips[0].curves == {}  # the picture is not muted
+
+
+def test_an_export_of_browser_clips_reads_each_outer_compound_as_a_timeline():
+    # OTIO's fcpx_clips.fcpxml: no project, a top-level ref-clip of compound "outer" (which holds compound "inner")
+    # and a loose asset-clip. "outer" is an edit; "inner" is read inside it, not again on its own.
+    doc = (
+        '<fcpxml version="1.8"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
+        '<asset id="a" hasVideo="1" format="f" duration="100s" src="file:///m/A.MOV"/>'
+        '<media id="in" name="inner"><sequence format="f" duration="4s"><spine>'
+        '<asset-clip ref="a" offset="0s" start="30s" duration="4s"/></spine></sequence></media>'
+        '<media id="out" name="outer"><sequence format="f" duration="20s" tcStart="0s"><spine>'
+        '<asset-clip ref="a" offset="0s" start="5s" duration="10s"/><ref-clip ref="in" offset="10s" duration="4s"/>'
+        "</spine></sequence></media></resources>"
+        '<ref-clip ref="out" duration="20s"/><asset-clip ref="a" duration="100s"/></fcpxml>'
+    )
+    (tl,) = read_bytes(doc.encode(), "clips.fcpxml")
+    assert tl.name == "outer"
+    assert [(c.start, c.end, c.source_in) for _, c in tl.iter_clips()] == [(0, 10, 5), (10, 14, 30)]
