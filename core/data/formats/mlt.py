@@ -127,6 +127,7 @@ PREVIEWS = frozenset(("timeline_preview", "timeline_overlay"))  # Kdenlive playl
 # Background playlists: Shotcut's, and Kdenlive's black track before 19.08 (a playlist then, a bare producer since)
 BACKGROUNDS = frozenset(("background", "black_track"))
 COMPOSITIONS = frozenset(("qtblend", "affine", "composite", "frei0r.affine"))  # transitions that move a picture
+TRANSFORM = ("scale", "center_x", "center_y", "rotation")  # a clip filter that sets one renders a frame-sized picture
 
 
 class _Reader(FilterReading, MixReading, SourceReading):
@@ -215,8 +216,10 @@ class _Reader(FilterReading, MixReading, SourceReading):
         """Kdenlive's compositions that move a picture (a ``qtblend``, ``affine`` or ``composite`` transition
         between two tracks with a rect or a rotation) transform their upper track (``b_track``) during their
         zone, keys in timeline frames from the composition's ``in``, on top of each clip's own transform (as a
-        compound clip's adjustments, ``_compose``). Kdenlive's own compositing transitions (``internal_added``)
-        and Shotcut's per-track blends move nothing."""
+        compound clip's adjustments, ``_compose``). A rect fits the clip's own picture, as a clip filter's does
+        (``transition_qtblend.cpp``: a square logo in a 300x300 rect is 300 px high), or the frame's shape where
+        the clip has a transform filter of its own, whose output is a frame. Kdenlive's own compositing
+        transitions (``internal_added``) and Shotcut's per-track blends move nothing."""
         by_time: dict[int, ClipsByTime] = {}  # id(track) -> its clips, looked up by time
         for tr in tractor.iterchildren("transition"):
             props = properties(tr)
@@ -228,15 +231,23 @@ class _Reader(FilterReading, MixReading, SourceReading):
             if track is None or track.kind != "video":
                 continue
             cwhere = f"{where}, composition {tr.get('id')}"
-            refs: dict = {}
-            static: dict[str, float] = {}
-            curves = self.curves([tr], 0, length, self.secs, "video", cwhere, refs, static)
             name = effect_name(tr)
             effects = [name] if name is not None else []
             if id(track) not in by_time:
                 by_time[id(track)] = ClipsByTime(track.clips)
             zone_in, zone_end = self.zone(tr, cwhere)
+            by_aspect: dict[float | None, tuple[dict, dict, dict]] = {}  # the composition read per picture shape
             for clip in by_time[id(track)].overlapping(zone_in, zone_end):
+                # MLT fits the clip's own picture in the rect; a clip that has a transform of its own hands on a
+                # picture of the frame's shape (None: the profile's aspect)
+                moved = any(p in clip.static or p in clip.curves for p in TRANSFORM)
+                aspect = None if moved else self.clip_aspect(clip)
+                if aspect not in by_aspect:
+                    refs: dict = {}
+                    static: dict[str, float] = {}
+                    curves = self.curves([tr], 0, length, self.secs, "video", cwhere, refs, static, aspect)
+                    by_aspect[aspect] = (curves, refs, static)
+                curves, refs, static = by_aspect[aspect]
                 zoned, one_values = within_zone(curves, static, clip, zone_in, zone_end, self.secs(1))
                 composition = Clip(
                     "", Fraction(0), Fraction(0), curves=zoned, static=one_values, param_refs=refs, effects=effects

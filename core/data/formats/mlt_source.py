@@ -13,6 +13,7 @@ from lxml import etree
 from core.data.formats._numbers import MAX_VALUE, check_length
 from core.data.formats._source import SourceInfo, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, MltBase, count, properties, property_text, ratio
+from core.data.timeline import Clip
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
@@ -27,6 +28,10 @@ class SourceReading(MltBase):
         if not source.width or not source.height:
             return None
         return source.width * (source.pixel_aspect or 1.0) / source.height / (self.pixel_aspect or 1.0)
+
+    def clip_aspect(self, clip: Clip) -> float | None:
+        """``picture_aspect`` of a clip's source, from what the clip holds of it."""
+        return self.picture_aspect(SourceInfo(clip.source_width, clip.source_height, clip.source_pixel_aspect))
 
     def source(self, producer: etree._Element, where: str) -> SourceInfo:
         """What a producer's ``meta.media.*`` properties (written by MLT when it probed the file)

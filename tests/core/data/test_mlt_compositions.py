@@ -170,3 +170,31 @@ def test_a_containers_scale_scales_its_contents_offset():
     compose_into(clip, container, static_interp="linear")
     assert clip.static["center_x"] == pytest.approx(0.1)
     assert [(k.time, k.value) for k in clip.curves["center_x"].keys] == [(0, pytest.approx(0.1))]
+
+
+def test_a_composition_fits_each_clips_own_picture_in_its_rect():
+    # GarlandKey/creative-content sample.kdenlive: a square logo under a qtblend composition with a square 300 px
+    # rect is drawn 300 px high (MLT's transition_qtblend.cpp fits the clip's picture): 300 / 1080 of the frame.
+    # A 16:9 picture in the same rect is letterboxed to 168.75 px: 15.625 %. A clip with a transform of its own
+    # hands the composition a frame-shaped picture, fitted like the 16:9 one.
+    def producer(ident: str, width: int, height: int) -> str:
+        return (
+            f'<producer id="{ident}" in="0" out="99"><property name="resource">{ident}.png</property>'
+            f'<property name="meta.media.width">{width}</property>'
+            f'<property name="meta.media.height">{height}</property></producer>'
+        )
+
+    own = '<filter><property name="mlt_service">qtblend</property><property name="rect">0 0 1920 1080 1</property>'
+    doc = (
+        '<mlt version="7.0.0"><profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
+        + producer("logo", 1000, 1000)
+        + producer("wide", 1920, 1080)
+        + '<playlist id="up"><entry producer="logo" in="0" out="49"/><entry producer="wide" in="0" out="49"/>'
+        f'<entry producer="logo" in="0" out="49">{own}</filter></entry></playlist>'
+        '<tractor id="t"><track producer="up"/>'
+        '<transition id="box" in="0" out="149"><property name="mlt_service">qtblend</property>'
+        '<property name="a_track">0</property><property name="b_track">0</property>'
+        '<property name="rect">810 390 300 300 1</property></transition></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "box.kdenlive")
+    assert [c.static["scale"] for c in tl.tracks[0].clips] == pytest.approx([300 / 1080 * 100, 15.625, 15.625])
