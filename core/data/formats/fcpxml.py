@@ -59,6 +59,10 @@ Units (canonical, see ``core.data.timeline``):
   center_y = -y / 100, i.e. frame-normalised with y down like xmeml and MLT.
 * ``rotation`` degrees, negated: FCP X (as Motion, in its y-up space) turns a positive angle counter-clockwise,
   where the canonical angle, as Premiere's, Kdenlive's and Shotcut's, turns clockwise.
+* ``adjust-crop``: Crop mode (a rectangle of the frame's shape, edges in percent of the conformed picture's
+  height, scaled to fill the frame) is a scale and a centre, Ken Burns (``mode="pan"``) eased keys from its
+  first rectangle at the clip's start to its second at the end; the Transform applies on top
+  (``EffectReading.crop_stage``). Trim mode moves nothing.
 * ``adjust-blend amount`` 0..1 -> opacity percent.
 * ``adjust-volume amount "NdB"`` -> level_db (floored at -60), also under
   ``audio-channel-source``/``audio-role-source``.
@@ -338,6 +342,7 @@ class _Reader(EffectReading, SourceReading):
         if has_video:
             clip = Clip(start=tl_start, end=tl_start + duration, source_in=start, media_kind=media_kind, **common)
             self.effects(owners, VIDEO_PARAMS, clip, where)
+            self.crop_stage(owners, clip, conform, where)
             made.append(("video", clip))
         if has_audio:
             a_start = self.time(el.get("audioStart"), where, "audioStart", start)

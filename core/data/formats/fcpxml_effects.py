@@ -15,6 +15,8 @@ from core.data.formats._compose import compose_into
 from core.data.formats.fcpxml_base import STORY, FcpxmlBase
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef
 
+EDGES = ("left", "top", "right", "bottom")  # a crop rectangle's insets
+MOVED = ("scale", "center_x", "center_y")  # what a crop moves, in the order ``crop_stage`` computes them
 AUDIO_ADJUSTMENTS = frozenset(
     ("adjust-volume", "adjust-panner", "adjust-loudness", "adjust-noiseReduction", "adjust-humReduction", "adjust-EQ",
      "adjust-matchEQ", "adjust-voiceIsolation")
@@ -135,6 +137,64 @@ class EffectReading(FcpxmlBase):
         stage = Clip(clip.name, clip.start, clip.end, clip.source_in)
         stage.curves["level_db"] = Curve(keys)
         return stage
+
+    def crop_stage(self, owners, clip: Clip, conform: Fraction, where: str) -> None:
+        """FCP's Crop (``adjust-crop mode="crop"``: a rectangle of the frame's shape cut out and scaled to fill the
+        frame) and Ken Burns (``mode="pan"``: from the first ``pan-rect`` at the clip's start to the second at its
+        end, eased) as the scale and centre they show, under the clip's Transform (as a compound clip's
+        adjustments over its content, ``_compose``). A rectangle's edges are insets in percent of the conformed
+        picture's height (fit, unless ``adjust-conform`` says fill or none). Trim mode moves nothing."""
+        crop = conform_type = None
+        for owner, _ in owners:
+            for adj in owner.iterchildren("adjust-crop", "adjust-conform"):
+                if adj.get("enabled", "1").strip() in ("0", "false"):
+                    continue
+                if adj.tag == "adjust-conform":
+                    conform_type = conform_type or (adj.get("type") or "fit").strip().lower()
+                elif crop is None and (adj.get("mode") or "").strip().lower() in ("crop", "pan"):
+                    crop = adj
+        if crop is None:
+            return
+        cwhere = f"{where}, adjust-crop"
+        width, height = self.frame_size
+        aspect = width / height  # the picture's shape where the source's is not known
+        if clip.source_width and clip.source_height:
+            aspect = clip.source_width * (clip.source_pixel_aspect or 1.0) / clip.source_height
+        shown = {"fill": max(height, width / aspect), "none": clip.source_height or height}.get(
+            conform_type or "fit", min(height, width / aspect)
+        )  # the conformed picture's height in frame pixels: 100 units of the edges
+
+        def place(rect: etree._Element) -> list[float] | None:
+            left, top, right, bottom = (self.numbers(rect.get(e, "0"), cwhere, e)[:1] or [0.0] for e in EDGES)
+            w, h = 100.0 * aspect - left[0] - right[0], 100.0 - top[0] - bottom[0]
+            if w <= 0 or h <= 0:
+                return None
+            k = max(width / (w * shown / 100.0), height / (h * shown / 100.0))
+            cx, cy = (left[0] - right[0]) / 2.0, (top[0] - bottom[0]) / 2.0  # the rectangle's centre, units
+            return [k * 100.0, 0.0 - k * cx * shown / 100.0 / width, 0.0 - k * cy * shown / 100.0 / height]
+
+        rects = [place(r) for r in crop.iterchildren("crop-rect" if crop.get("mode") == "crop" else "pan-rect")]
+        if not rects or None in rects:
+            return
+        stage = Clip(clip.name, clip.start, clip.end, clip.source_in)
+        if len(rects) == 1 or rects[0] == rects[-1]:
+            stage.static = dict(zip(MOVED, rects[0]))
+            for canon, value in stage.static.items():  # a value set: one key at the start, none at the default
+                if abs(value - PARAMS[canon][0]) > 1e-9:
+                    stage.curves[canon] = Curve([Key(clip.start, value, "smooth")])
+        else:  # keys in the clip's local time, as the others before ``conformed`` moves them
+            end = clip.start + (clip.end - clip.start) * conform
+            for canon, a, b in zip(MOVED, rects[0], rects[-1]):
+                stage.curves[canon] = Curve([Key(clip.start, a, "smooth"), Key(end, b, "smooth")])
+        outer = Clip(clip.name, clip.start, clip.end, clip.source_in, param_refs=clip.param_refs)
+        for canon in (*MOVED, "rotation"):
+            if canon in clip.curves:
+                outer.curves[canon] = clip.curves.pop(canon)
+            if canon in clip.static:
+                outer.static[canon] = clip.static.pop(canon)
+        compose_into(stage, outer)
+        clip.curves |= stage.curves
+        clip.static |= stage.static
 
     def effect_name(self, adj: etree._Element) -> str:
         if adj.tag.startswith("filter-"):

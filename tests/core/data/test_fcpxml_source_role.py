@@ -645,3 +645,48 @@ def test_an_export_of_browser_clips_reads_each_outer_compound_as_a_timeline():
     (tl,) = read_bytes(doc.encode(), "clips.fcpxml")
     assert tl.name == "outer"
     assert [(c.start, c.end, c.source_in) for _, c in tl.iter_clips()] == [(0, 10, 5), (10, 14, 30)]
+
+
+CROP = '<adjust-crop mode="crop"><crop-rect left="88.8889" bottom="50"/></adjust-crop>'  # the top right quarter
+PAN = '<adjust-crop mode="pan"><pan-rect/><pan-rect left="88.8889" bottom="50"/></adjust-crop>'
+
+
+@pytest.mark.parametrize(
+    "adjustments, expected",
+    [
+        # the quarter fills the frame: twice the size, moved left and down by half the frame
+        (CROP, {"scale": 200.0, "center_x": -0.5, "center_y": 0.5}),
+        # under a Transform at half size, 10 % of the frame height right: that scales and moves the cropped frame
+        (
+            CROP + '<adjust-transform scale="0.5 0.5" position="10 0"/>',
+            {"scale": 100.0, "center_x": 10 * 1080 / 1920 / 100 - 0.25, "center_y": 0.25},
+        ),
+        # Trim cuts edges away and moves nothing
+        ('<adjust-crop mode="trim"><trim-rect left="20" bottom="50"/></adjust-crop>', {}),
+    ],
+)
+def test_a_crop_that_fills_the_frame_is_a_scale_and_a_centre(adjustments, expected):
+    # ChadaStar/FCPXML-Role-Exporter's avatar clips: a 16:9 source cropped to 9:16 in a portrait project is 316 %
+    (clip,) = _one(f'<asset-clip ref="a" offset="0s" duration="4s">{adjustments}</asset-clip>').video_tracks[0].clips
+    moved = {p: clip.static[p] for p in ("scale", "center_x", "center_y") if p in clip.static or p in clip.curves}
+    assert moved == pytest.approx(expected, abs=1e-4)  # the file's 88.8889 is 800/9 to 6 digits
+
+
+def test_ken_burns_moves_from_the_first_rectangle_to_the_second_over_the_clip():
+    (clip,) = _one(f'<asset-clip ref="a" offset="2s" duration="4s">{PAN}</asset-clip>').video_tracks[0].clips
+    assert _keys(clip, "scale") == [(2, 100.0, "smooth"), (6, pytest.approx(200.0, abs=1e-3), "smooth")]
+    assert _keys(clip, "center_x") == [(2, 0.0, "smooth"), (6, pytest.approx(-0.5, abs=1e-6), "smooth")]
+    assert "scale" not in clip.static
+
+
+def test_ken_burns_on_a_still_of_another_shape(realworld_dir):
+    # pipeline-neo TimelineSample: shop_front.jpg (5027x3351, 3:2, fitted into 1280x720: 720 px high = 100 units,
+    # 150 units wide); pan-rects (16.7578, 15.8278, 10.7183, 15.2441) -> (24.5217, 20.3311, 22.6101, 21.7971).
+    # Start: 100 - 15.8278 - 15.2441 = 68.93 units high fill 100: 145.08 %; centre x (16.7578 - 10.7183) / 2
+    # = 3.02 units right, moved back 3.02 * 1.4508 * 7.2 px / 1280 = -0.0246 of the width.
+    (tl,) = read_file(realworld_dir / "fcpxml" / "pipeline-neo__TimelineSample.fcpxml")
+    (clip,) = [c for _, c in tl.iter_clips() if c.name == "shop_front.jpg"]
+    start, end = clip.curves["scale"].keys
+    assert (start.time, end.time) == (clip.start, clip.end)
+    assert (start.value, end.value) == (pytest.approx(145.08, abs=0.01), pytest.approx(172.80, abs=0.01))
+    assert clip.curves["center_x"].keys[0].value == pytest.approx(-0.0246, abs=1e-4)
