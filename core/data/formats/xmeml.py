@@ -23,10 +23,17 @@ Choices worth knowing:
 
 Premiere's mixed rates. ``<in>``, ``<out>`` and keyframe ``<when>`` count in the clipitem's
 ``<rate>``, except where Premiere writes them in *sequence* frames: when the clipitem's rate
-differs from the sequence's and ``end - start == out - in``. With an edge at -1 the two lengths
-cannot be compared and ``pproTicksIn/Out`` (254,016,000,000 per second) decide; without ticks
-the clip's rate stands. premiere_example's clip (rate 15 in 30 fps, 100 timeline frames for 50
-source frames) is the counter-case.
+differs from the sequence's and ``end - start == out - in``. With an edge at -1
+``pproTicksIn/Out`` (254,016,000,000 per second) decide; without ticks (VEGAS, which counts in
+sequence frames) the lengths are compared with the edge at the adjacent transition's start (head) or
+end (tail), where ``<in>``/``<out>`` show, else the clip's rate stands. premiere_example's clip (rate 15
+in 30 fps, 100 timeline frames for 50 source frames) is the counter-case. A clip's timebase of 0
+(VEGAS' stills) is no rate: the sequence's.
+
+Transitions. ``Clip.transition_in``/``transition_out`` are the lengths of the transitions a clip's
+edges lie in, but a fade from black (``start-black``) is only the clip after it's and a fade to black
+(``end-black``) only the clip before it's: the neighbour on the black side abuts it with an edge of
+its own and does not take part.
 
 Premiere's Audio Gain (effectid ``{61756678, 4761696e, 4b657947}``, or named "Gain" without an
 id; parameter ``Gain(dB)``, static) is stored as ``Clip.gain_db`` (several add up) and **added to
@@ -327,9 +334,11 @@ class _Reader(FilterReading, SourceReading):
             (unit is seq_rate or unit == seq_rate) and type(anchor) is int and type(src_in) is int and type(end) is int
         )
         transition_in = transition_out = ZERO
-        if prev_tr is not None and prev_tr.start <= start <= prev_tr.end:
+        # A fade from or to black (start-black, end-black) is the clip's on its far side alone: the neighbour that
+        # abuts it on the black side does not take part (FCP 7 writes it so where that edge is not -1)
+        if prev_tr is not None and prev_tr.start <= start <= prev_tr.end and prev_tr.alignment != "end-black":
             transition_in = frames_to_seconds(prev_tr.end - prev_tr.start, seq_rate)
-        if next_tr is not None and next_tr.start <= end <= next_tr.end:
+        if next_tr is not None and next_tr.start <= end <= next_tr.end and next_tr.alignment != "start-black":
             transition_out = frames_to_seconds(next_tr.end - next_tr.start, seq_rate)
 
         if item.filters:

@@ -314,3 +314,24 @@ def test_application_signed_in_the_prolog(head, app, version):
     )
     (tl,) = read_bytes(head + doc, "signed.xml")
     assert (tl.app, tl.app_version) == (app, version)
+
+
+def test_a_fade_from_or_to_black_is_not_the_abutting_neighbours_transition():
+    # VEGAS' and FCP 7's -black transitions (OpenVegas project_transitions_3d-blinds.xml; the corpora's tomat_master_v4)
+    # fade one clip; the neighbour on the black side abuts it with an explicit edge and takes no part.
+    def item(name: str, start: int, end: int) -> str:
+        edges = f"<start>{start}</start><end>{end}</end><in>0</in><out>100</out>"
+        return f'<clipitem id="{name}"><name>{name}</name>{edges}</clipitem>'
+
+    def fade(start: int, end: int, alignment: str) -> str:
+        edges = f"<start>{start}</start><end>{end}</end>"
+        return f"<transitionitem>{edges}<alignment>{alignment}</alignment></transitionitem>"
+
+    track = (
+        item("A", 0, 100) + fade(100, 130, "start-black") + item("B", -1, 200)
+        + item("C", 300, -1) + fade(370, 400, "end-black") + item("D", 400, 500)
+    )  # fmt: skip
+    doc = f'<xmeml version="5"><sequence><name>s</name><rate><timebase>30</timebase></rate><media><video><track>{track}'
+    (tl,) = read_bytes((doc + "</track></video></media></sequence></xmeml>").encode(), "black.xml")
+    lengths = {c.name: (c.transition_in, c.transition_out) for c in tl.tracks[0].clips}
+    assert lengths == {"A": (0, 0), "B": (1, 0), "C": (0, 1), "D": (0, 0)}
