@@ -173,7 +173,8 @@ class EffectReading(FcpxmlBase):
             cx, cy = (left[0] - right[0]) / 2.0, (top[0] - bottom[0]) / 2.0  # the rectangle's centre, units
             return [k * 100.0, 0.0 - k * cx * shown / 100.0 / width, 0.0 - k * cy * shown / 100.0 / height]
 
-        rects = [place(r) for r in crop.iterchildren("crop-rect" if crop.get("mode") == "crop" else "pan-rect")]
+        pan = (crop.get("mode") or "").strip().lower() == "pan"
+        rects = [place(r) for r in crop.iterchildren("pan-rect" if pan else "crop-rect")]
         if not rects or None in rects:
             return
         stage = Clip(clip.name, clip.start, clip.end, clip.source_in)
