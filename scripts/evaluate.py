@@ -39,6 +39,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help=f"with --context: the mean over this many draws of the given clips, seeds SEED, SEED+1, ... "
         f"(default {DEFAULT_DRAWS}; one draw per timeline swings a head's figure by up to a factor of three)",
     )
+    p.add_argument(
+        "--per-file",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list the N files that carry the figures most: each file's share of each head's ratio - 1",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--batch-size", type=int, default=32)
@@ -54,16 +61,35 @@ def load_model(path: Path):
 
 
 def evaluate_folder(
-    model, cfg, scalers, data_dir: Path, context: float = 0.0, seed: int = 0, draws: int = 1, **kw
+    model,
+    cfg,
+    scalers,
+    data_dir: Path,
+    context: float = 0.0,
+    seed: int = 0,
+    draws: int = 1,
+    per_file: int = 0,
+    **kw,
 ) -> dict:
-    """Evaluate on every file under ``data_dir``; the report's dict (see ``report``)."""
+    """Evaluate on every file under ``data_dir``; the report's dict (see ``report``), with ``per_file`` > 0 the
+    files that carry the figures most (``core.learn.assess.file_shares``, the first draw) under "per_file"."""
+    import numpy as np
+
     from core.data.preprocess import prepare
-    from core.learn.assess import assess
+    from core.learn.assess import assess, file_shares
 
     # every file on the validation side: its windows are evaluated memory-mapped, as prepared, never concatenated
     data_cfg = dataclasses.replace(cfg.data, data_dir=str(data_dir.resolve()), workers=0, split_by="none")
     data = prepare(data_cfg)
     out = assess(model, cfg, scalers, data.val, context=context, seed=seed, draws=draws, **kw)
+    if per_file > 0:
+        names = sorted(data.meta["timelines_of"])
+        of_timeline = np.zeros(int(data.meta.get("n_timelines", 0)) + 1, np.int64)
+        for i, name in enumerate(names):
+            first, count = data.meta["timelines_of"][name]
+            of_timeline[first : first + count] = i
+        window_file = of_timeline[np.asarray(data.val["timeline"])]
+        out["per_file"] = file_shares(model, cfg, scalers, data.val, window_file, names, context, seed, **kw)[:per_file]
     out.update(
         data=str(data_dir),
         files=len(data.files) - len(data.errors),
@@ -113,6 +139,25 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def format_per_file(r: dict) -> str:
+    """The files that carry the figures (``--per-file``): each one's share of every head's ratio - 1."""
+    rows = r.get("per_file") or []
+    if not rows:
+        return ""
+    heads = list(rows[0]["shares"])
+    lines = [
+        "",
+        "the files that carry the figures: each file's (model loss - data constant's loss) / the data constant's loss",
+        "over all files, per head (a head's shares over all files add up to its ratio - 1), first draw",
+        f"{'file':<44}{'windows':>8}{'mean':>8}" + "".join(f"{h[:8]:>9}" for h in heads),
+    ]
+    for row in rows:
+        name = row["name"] if len(row["name"]) <= 43 else "..." + row["name"][-40:]
+        cells = "".join("      n/a" if row["shares"][h] is None else f"{row['shares'][h]:>+9.3f}" for h in heads)
+        lines.append(f"{name:<44}{row['windows']:>8}{row['share']:>+8.3f}" + cells)
+    return "\n".join(lines)
+
+
 def _draws_line(r: dict) -> list[str]:
     """Where the figures are a mean over draws of the given clips: how many, and the range of the objective."""
     objectives = [d["objective_vs_data_constant"] for d in r.get("per_draw", [])]
@@ -146,6 +191,7 @@ def main(argv=None) -> int:
             args.context,
             args.seed,
             args.draws,
+            args.per_file,
             device=args.device,
             batch_size=args.batch_size,
         )
@@ -158,6 +204,8 @@ def main(argv=None) -> int:
     else:
         print_file_errors([tuple(e) for e in r["errors"]])
         print(format_report(r))
+        if r.get("per_file"):
+            print(format_per_file(r))
     return 0
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from core.data.batch import trim_tracks
 from core.data.dataset import WindowDataset, collate
 from core.learn.evaluate import compare
 from core.learn.loss import MultiTrackLoss
@@ -51,6 +53,61 @@ def assess(
     out["draws"] = len(reports)
     out["per_draw"] = [draw_summary(r) for r in reports]
     return out
+
+
+def file_shares(
+    model,
+    cfg,
+    scalers,
+    raw,
+    window_file: np.ndarray,
+    names: list[str],
+    context: float = 0.0,
+    seed: int = 0,
+    device: str = "cpu",
+    batch_size: int = 32,
+) -> list[dict]:
+    """Which files carry each head's ratio to the data constant (one draw of the given clips, ``seed``).
+
+    ``window_file[w]`` is the index in ``names`` of raw window ``w``'s file. Per file and head, its share
+    (model's loss - the data constant's) / the data constant's loss over all files: the shares of a head sum
+    over the files to its ratio - 1 (before the ratios' smoothing), and their mean over the heads to the
+    objective - 1. One programme held at another level, or one long clip, can make a head's figure alone.
+    Returns one dict per file with windows (``name``, ``windows``, ``shares`` {head: share}, ``share`` the
+    heads' mean), largest ``share`` first."""
+    dev = torch.device(device)
+    model = model.to(dev).eval()
+    loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(dev)
+    const = comparators(scalers, constant_of(raw, scalers.target_mean, scalers.target_std), cfg.model.targets,
+                        cfg.model.classify)["data_constant"]  # fmt: skip
+    ds = WindowDataset(raw, scalers, context=context, seed=seed, skip_empty=True)
+    files = np.asarray(window_file)[ds.indices]
+    heads = [*cfg.model.targets, *cfg.model.classify]
+    sums = np.zeros((2, len(names), len(heads)))  # model, constant
+    windows = np.bincount(files, minlength=len(names))
+    at = 0
+    with torch.no_grad():
+        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
+            batch = {k: v.to(dev) for k, v in trim_tracks(batch).items()}
+            rows = files[at : at + len(batch["targets"])]
+            at += len(rows)
+            for side, outputs in enumerate((loss_fn.calibrate(model(batch)), const(batch))):
+                per_window = loss_fn.window_sums(outputs, batch)
+                for j, h in enumerate(heads):
+                    np.add.at(sums[side, :, j], rows, per_window[h][0].cpu().numpy())
+    total = sums[1].sum(axis=0)
+    shares = np.where(total > 0, (sums[0] - sums[1]) / np.where(total > 0, total, 1.0), np.nan)
+    out = [
+        {
+            "name": names[f],
+            "windows": int(windows[f]),
+            "shares": {h: None if math.isnan(v) else float(v) for h, v in zip(heads, shares[f])},
+            "share": float(np.nanmean(shares[f])) if not np.isnan(shares[f]).all() else 0.0,
+        }
+        for f in range(len(names))
+        if windows[f]
+    ]
+    return sorted(out, key=lambda d: -d["share"])
 
 
 def draw_summary(r: dict) -> dict:

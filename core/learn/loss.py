@@ -116,13 +116,17 @@ class MultiTrackLoss(nn.Module):
 
         Plain CE without class weights. Sum over batches, then divide, for a global masked mean.
         """
+        return {h: (s.sum(), n.sum()) for h, (s, n) in self.window_sums(outputs, batch).items()}
+
+    def window_sums(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+        """``head_sums`` per window: {head: (loss sums (B,), valid counts (B,))}."""
         sums: dict[str, tuple[Tensor, Tensor]] = {}
         for name in self.targets:
             err, mask = self._regression_terms(outputs, batch, name)
-            sums[name] = (err.square().sum(), mask.sum().float())
+            sums[name] = (err.square().sum(dim=(1, 2)), mask.sum(dim=(1, 2)).float())
         for name in self.classify:
             ce, mask, _ = self._class_terms(outputs, batch, name)
-            sums[name] = (torch.where(mask, ce, torch.zeros_like(ce)).sum(), mask.sum().float())
+            sums[name] = (torch.where(mask, ce, torch.zeros_like(ce)).sum(dim=(1, 2)), mask.sum(dim=(1, 2)).float())
         return sums
 
     def baseline_outputs(self, batch: dict[str, Tensor], baseline: dict[str, Any]) -> dict[str, Tensor]:

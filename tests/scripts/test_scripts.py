@@ -152,9 +152,14 @@ def test_train_and_evaluate_on_a_small_real_folder(tmp_path, realworld_dir):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "vs the best constant for the validation data" in r.stdout
-    r = run("scripts/evaluate.py", str(tmp_path / "run"), "--data", str(data), "--context", "0.5", "--json")
+    run_dir = str(tmp_path / "run")
+    r = run("scripts/evaluate.py", run_dir, "--data", str(data), "--context", "0.5", "--json", "--per-file", "3")
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads(r.stdout)
+    # the files that carry the figures: three of the folder's, largest share first
+    shares = [row["share"] for row in doc["per_file"]]
+    assert len(shares) == 3 and shares == sorted(shares, reverse=True)
+    assert {row["name"] for row in doc["per_file"]} <= set(REAL_SMALL)
     assert doc["files"] == len(REAL_SMALL) and doc["context"] == 0.5 and doc["windows"] > 0
     assert doc["draws"] == 5 and len(doc["per_draw"]) == 5  # with clips given: the mean of five draws by default
     assert doc["objective_vs_data_constant"] > 0

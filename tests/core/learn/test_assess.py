@@ -45,3 +45,47 @@ def test_draws_average_single_draws_of_the_given_clips(tiny):
     assert mean["windows"] == singles[0]["windows"] and isinstance(mean["windows"], int)
     structure = assess(model, cfg, scalers, data.val, context=0.0, seed=5, draws=3)
     assert structure["draws"] == 1 and len(structure["per_draw"]) == 1
+
+
+def test_file_shares_add_up_to_each_heads_ratio_to_the_data_constant(tiny):
+    """Per file and head, (model loss - data constant's) / the constant's over all files: over the files, a head's
+    shares add up to its unsmoothed ratio - 1, computed here from the whole set's loss sums in one pass."""
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from core.data.batch import trim_tracks
+    from core.data.dataset import WindowDataset, collate
+    from core.learn.assess import file_shares
+    from core.learn.loss import MultiTrackLoss
+    from core.learn.rules import comparators, constant_of
+
+    cfg, data = tiny
+    torch.manual_seed(0)
+    model = build_model(cfg.model, n_features=len(MODEL_FEATURES)).eval()
+    raw, scalers = data.val, data.scalers
+    window_file = np.asarray(raw["timeline"]) % 3  # three "files" of whole timelines
+    rows = file_shares(model, cfg, scalers, raw, window_file, ["a", "b", "c"])
+    assert sorted(r["name"] for r in rows) == ["a", "b", "c"]
+    assert [r["share"] for r in rows] == sorted((r["share"] for r in rows), reverse=True)
+    loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
+    const = comparators(scalers, constant_of(raw, scalers.target_mean, scalers.target_std), cfg.model.targets,
+                        cfg.model.classify)["data_constant"]  # fmt: skip
+
+    def sums(windows=None) -> dict[str, list[float]]:  # {head: [model's loss sum, the constant's]}
+        out: dict[str, list[float]] = {}
+        ds = WindowDataset(raw, scalers, skip_empty=True, windows=windows)
+        with torch.no_grad():
+            for batch in DataLoader(ds, batch_size=7, collate_fn=collate):
+                batch = trim_tracks(batch)
+                for side, outputs in enumerate((loss_fn.calibrate(model(batch)), const(batch))):
+                    for h, (s, _) in loss_fn.head_sums(outputs, batch).items():
+                        out.setdefault(h, [0.0, 0.0])[side] += float(s)
+        return out
+
+    totals, of_b = sums(), sums(np.flatnonzero(window_file == 1))
+    assert sum(r["windows"] for r in rows) == len(WindowDataset(raw, scalers, skip_empty=True))
+    b = next(r for r in rows if r["name"] == "b")
+    for h, (m, c) in totals.items():
+        if c > 0:
+            assert sum(r["shares"][h] for r in rows) == pytest.approx(m / c - 1, rel=1e-4, abs=1e-6), h
+            assert b["shares"][h] == pytest.approx((of_b[h][0] - of_b[h][1]) / c, rel=1e-4, abs=1e-6), h
