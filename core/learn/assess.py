@@ -76,10 +76,11 @@ def file_shares(
     Returns one dict per file with windows (``name``, ``windows``, ``shares`` {head: share}, ``share`` the
     heads' mean), largest ``share`` first."""
     dev = torch.device(device)
+    was_training = model.training
     model = model.to(dev).eval()
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(dev)
-    const = comparators(scalers, constant_of(raw, scalers.target_mean, scalers.target_std), cfg.model.targets,
-                        cfg.model.classify)["data_constant"]  # fmt: skip
+    constant = constant_of(raw, scalers.target_mean, scalers.target_std)
+    const = comparators(scalers, constant, cfg.model.targets, cfg.model.classify)["data_constant"]
     ds = WindowDataset(raw, scalers, context=context, seed=seed, skip_empty=True)
     files = np.asarray(window_file)[ds.indices]
     heads = [*cfg.model.targets, *cfg.model.classify]
@@ -95,6 +96,7 @@ def file_shares(
                 per_window = loss_fn.window_sums(outputs, batch)
                 for j, h in enumerate(heads):
                     np.add.at(sums[side, :, j], rows, per_window[h][0].cpu().numpy())
+    model.train(was_training)
     total = sums[1].sum(axis=0)
     shares = np.where(total > 0, (sums[0] - sums[1]) / np.where(total > 0, total, 1.0), np.nan)
     out = [

@@ -64,12 +64,14 @@ def test_file_shares_add_up_to_each_heads_ratio_to_the_data_constant(tiny):
     model = build_model(cfg.model, n_features=len(MODEL_FEATURES)).eval()
     raw, scalers = data.val, data.scalers
     window_file = np.asarray(raw["timeline"]) % 3  # three "files" of whole timelines
-    rows = file_shares(model, cfg, scalers, raw, window_file, ["a", "b", "c"])
+    rows = file_shares(model.train(), cfg, scalers, raw, window_file, ["a", "b", "c"])
+    assert model.training  # evaluated in eval mode, handed back as it came
+    model.eval()
     assert sorted(r["name"] for r in rows) == ["a", "b", "c"]
     assert [r["share"] for r in rows] == sorted((r["share"] for r in rows), reverse=True)
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight)
-    const = comparators(scalers, constant_of(raw, scalers.target_mean, scalers.target_std), cfg.model.targets,
-                        cfg.model.classify)["data_constant"]  # fmt: skip
+    constant = constant_of(raw, scalers.target_mean, scalers.target_std)
+    const = comparators(scalers, constant, cfg.model.targets, cfg.model.classify)["data_constant"]
 
     def sums(windows=None) -> dict[str, list[float]]:  # {head: [model's loss sum, the constant's]}
         out: dict[str, list[float]] = {}
