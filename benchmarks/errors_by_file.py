@@ -32,6 +32,7 @@ from core.data.batch import trim_tracks  # noqa: E402
 from core.data.context import GEOMETRY_HAS, N_SUMMARY, SUMMARY_FEATURES, TRACK_HAS, TRACK_SPREAD  # noqa: E402
 from core.data.dataset import WindowDataset, collate  # noqa: E402
 from core.data.preprocess import prepare  # noqa: E402
+from core.learn.assess import file_sums  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
 from core.learn.evaluate import RATIO_SMOOTHING, _Acc, accumulate  # noqa: E402
 from core.learn.loss import MultiTrackLoss, baseline_outputs  # noqa: E402
@@ -100,21 +101,19 @@ def errors_by_track(run: Path, context: float, heads: list[str]) -> dict[str, di
 def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, dict]:
     """({file: {head: (positions, model SSE, train SSE, val SSE, rule SSE)}}, the same summed over files)."""
     cfg, data, scalers, loss_fn, stds, sides = _setup(run)
+    names = sorted(n for n in data.meta["timelines_of"] if data.meta["splits"].get(n) == "val")
+    of_timeline = np.full(int(data.meta.get("n_timelines", 0)) + 1, -1, np.int64)
+    for i, name in enumerate(names):
+        first, count = data.meta["timelines_of"][name]
+        of_timeline[first : first + count] = i
+    window_file = of_timeline[np.asarray(data.val["timeline"])]
+    sums, counts, _ = file_sums(sides, loss_fn, scalers, data.val, window_file, len(names), context)
     per_file, total = {}, {h: np.zeros(1 + len(SIDES)) for h in heads}
-    for name, (first, count) in sorted(data.meta["timelines_of"].items()):
-        if data.meta["splits"].get(name) != "val":
+    for f, name in enumerate(names):
+        if not (window_file == f).any():  # no window of the file among the validation windows
             continue
-        sel = (data.val["timeline"] >= first) & (data.val["timeline"] < first + count)
-        if not sel.any():
-            continue
-        ds = WindowDataset({k: v[sel] for k, v in data.val.items()}, scalers, context=context, seed=0, skip_empty=True)
-        acc = _Acc()
-        with torch.no_grad():
-            for batch in DataLoader(ds, batch_size=32, collate_fn=collate):
-                batch = trim_tracks(batch)
-                for side, fn in sides.items():
-                    accumulate(acc, side + "/", fn(batch), batch, loss_fn, stds, cfg.model)
-        row = {h: _sums(acc, h) for h in heads}
+        cols = [loss_fn.heads.index(h) for h in heads]
+        row = {h: np.array([counts[f, j], *sums[:, f, j]]) for h, j in zip(heads, cols)}
         for h in heads:
             total[h] += row[h]
         per_file[name] = row

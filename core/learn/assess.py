@@ -55,6 +55,45 @@ def assess(
     return out
 
 
+def file_sums(
+    sides: dict,
+    loss_fn,
+    scalers,
+    raw,
+    window_file: np.ndarray,
+    n_files: int,
+    context: float = 0.0,
+    seed: int = 0,
+    device: str = "cpu",
+    batch_size: int = 32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Loss sums per file, one pass over ``raw``'s non-empty windows (one draw of the given clips, ``seed``).
+
+    ``sides``: {name: batch -> outputs} (the model, comparators); ``window_file[w]``: the file index (below
+    ``n_files``) of raw window ``w``. Returns (sums (sides, files, heads) of ``loss_fn.window_sums``' losses in
+    ``sides``' order and the heads' (targets, then classes), valid positions (files, heads), non-empty windows
+    per file)."""
+    dev = torch.device(device)
+    heads = loss_fn.heads
+    ds = WindowDataset(raw, scalers, context=context, seed=seed, skip_empty=True)
+    files = np.asarray(window_file)[ds.indices]
+    sums = np.zeros((len(sides), n_files, len(heads)))
+    counts = np.zeros((n_files, len(heads)))
+    at = 0
+    with torch.no_grad():
+        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
+            batch = {k: v.to(dev) for k, v in trim_tracks(batch).items()}
+            rows = files[at : at + len(batch["targets"])]
+            at += len(rows)
+            for i, fn in enumerate(sides.values()):
+                per_window = loss_fn.window_sums(fn(batch), batch)
+                for j, h in enumerate(heads):
+                    np.add.at(sums[i, :, j], rows, per_window[h][0].cpu().numpy())
+                    if i == 0:
+                        np.add.at(counts[:, j], rows, per_window[h][1].cpu().numpy())
+    return sums, counts, np.bincount(files, minlength=n_files)
+
+
 def file_shares(
     model,
     cfg,
@@ -81,22 +120,11 @@ def file_shares(
     loss_fn = MultiTrackLoss(cfg.loss, cfg.model, keyframe_pos_weight=scalers.keyframe_pos_weight).to(dev)
     constant = constant_of(raw, scalers.target_mean, scalers.target_std)
     const = comparators(scalers, constant, cfg.model.targets, cfg.model.classify)["data_constant"]
-    ds = WindowDataset(raw, scalers, context=context, seed=seed, skip_empty=True)
-    files = np.asarray(window_file)[ds.indices]
-    heads = [*cfg.model.targets, *cfg.model.classify]
-    sums = np.zeros((2, len(names), len(heads)))  # model, constant
-    windows = np.bincount(files, minlength=len(names))
-    at = 0
-    with torch.no_grad():
-        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
-            batch = {k: v.to(dev) for k, v in trim_tracks(batch).items()}
-            rows = files[at : at + len(batch["targets"])]
-            at += len(rows)
-            for side, outputs in enumerate((loss_fn.calibrate(model(batch)), const(batch))):
-                per_window = loss_fn.window_sums(outputs, batch)
-                for j, h in enumerate(heads):
-                    np.add.at(sums[side, :, j], rows, per_window[h][0].cpu().numpy())
+    sides = {"model": lambda b: loss_fn.calibrate(model(b)), "data constant": const}
+    n = len(names)
+    sums, _, windows = file_sums(sides, loss_fn, scalers, raw, window_file, n, context, seed, device, batch_size)
     model.train(was_training)
+    heads = loss_fn.heads
     total = sums[1].sum(axis=0)
     shares = np.where(total > 0, (sums[0] - sums[1]) / np.where(total > 0, total, 1.0), np.nan)
     out = [
