@@ -45,6 +45,13 @@ class SourceInfo(NamedTuple):
 NO_SOURCE = SourceInfo()
 
 
+def display_aspect(width: int | None, height: int | None, pixel_aspect: float | None) -> float | None:
+    """A picture's width / height as shown (its pixels times their aspect), None where its size is not known."""
+    if not width or not height:
+        return None
+    return width * (pixel_aspect or 1.0) / height
+
+
 def file_extension(path: str) -> str | None:
     """Lower-case extension (with the dot) of a path, file URL or Windows path, None without one."""
     ext = os.path.splitext(unquote(path.replace("\\", "/").rsplit("/", 1)[-1]))[1].lower()

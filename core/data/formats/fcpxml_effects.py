@@ -12,6 +12,7 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._compose import compose_into
+from core.data.formats._source import display_aspect
 from core.data.formats.fcpxml_base import STORY, FcpxmlBase
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef
 
@@ -157,9 +158,8 @@ class EffectReading(FcpxmlBase):
             return
         cwhere = f"{where}, adjust-crop"
         width, height = self.frame_size
-        aspect = width / height  # the picture's shape where the source's is not known
-        if clip.source_width and clip.source_height:
-            aspect = clip.source_width * (clip.source_pixel_aspect or 1.0) / clip.source_height
+        # the picture's shape, the frame's where the source's is not known
+        aspect = display_aspect(clip.source_width, clip.source_height, clip.source_pixel_aspect) or width / height
         shown = {"fill": max(height, width / aspect), "none": clip.source_height or height}.get(
             conform_type or "fit", min(height, width / aspect)
         )  # the conformed picture's height in frame pixels: 100 units of the edges

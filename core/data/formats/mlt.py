@@ -241,7 +241,11 @@ class _Reader(FilterReading, MixReading, SourceReading):
                 # MLT fits the clip's own picture in the rect; a clip that has a transform of its own hands on a
                 # picture of the frame's shape (None: the profile's aspect)
                 moved = any(p in clip.static or p in clip.curves for p in TRANSFORM)
-                aspect = None if moved else self.clip_aspect(clip)
+                aspect = (
+                    None
+                    if moved
+                    else self.picture_aspect(clip.source_width, clip.source_height, clip.source_pixel_aspect)
+                )
                 if aspect not in by_aspect:
                     refs: dict = {}
                     static: dict[str, float] = {}
@@ -428,7 +432,7 @@ class _Reader(FilterReading, MixReading, SourceReading):
             # Source-domain filters: the entry's own (Kdenlive clip effects), then the producer's.
             filters = list(item.iterchildren("filter")) + list(producer.iterchildren("filter"))
             if filters:
-                aspect = self.picture_aspect(source)
+                aspect = self.picture_aspect(source.width, source.height, source.pixel_aspect)
                 if aspect is None and (self.prop(producer, "mlt_service") or "").lower() in ("color", "colour"):
                     aspect = self.width / self.height  # a colour clip is the frame's shape
                 p_len = self.frames(producer.get("out"), ewhere, e_in + length - 1) + 1

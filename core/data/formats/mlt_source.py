@@ -11,9 +11,8 @@ from fractions import Fraction
 from lxml import etree
 
 from core.data.formats._numbers import MAX_VALUE, check_length
-from core.data.formats._source import SourceInfo, file_extension, is_still_path
+from core.data.formats._source import SourceInfo, display_aspect, file_extension, is_still_path
 from core.data.formats.mlt_base import MAX_PIXELS, MltBase, count, properties, property_text, ratio
-from core.data.timeline import Clip
 
 GENERATOR_SERVICES = frozenset(("color", "colour", "kdenlivetitle", "qtext", "count", "noise", "frei0r.test_pat_b"))
 STILL_SERVICES = frozenset(("qimage", "pixbuf"))
@@ -23,15 +22,10 @@ IMAGE_SEQUENCE = re.compile(r"%0?\d*d|\?begin=")  # a printf-numbered image sequ
 class SourceReading(MltBase):
     """Reads producers as media (mixed into the MLT reader)."""
 
-    def picture_aspect(self, source: SourceInfo) -> float | None:
-        """The source picture's width / height in profile pixels (None where the producer does not say)."""
-        if not source.width or not source.height:
-            return None
-        return source.width * (source.pixel_aspect or 1.0) / source.height / (self.pixel_aspect or 1.0)
-
-    def clip_aspect(self, clip: Clip) -> float | None:
-        """``picture_aspect`` of a clip's source, from what the clip holds of it."""
-        return self.picture_aspect(SourceInfo(clip.source_width, clip.source_height, clip.source_pixel_aspect))
+    def picture_aspect(self, width: int | None, height: int | None, pixel_aspect: float | None) -> float | None:
+        """A source picture's width / height in profile pixels (None where its size is not known)."""
+        shown = display_aspect(width, height, pixel_aspect)
+        return None if shown is None else shown / (self.pixel_aspect or 1.0)
 
     def source(self, producer: etree._Element, where: str) -> SourceInfo:
         """What a producer's ``meta.media.*`` properties (written by MLT when it probed the file)
