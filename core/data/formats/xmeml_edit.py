@@ -7,8 +7,9 @@ effect, else into a new filter (Premiere's Basic Motion, Opacity, Audio Levels o
 source frames of the clip's key rate (the reader's rule, ``_Reader.source_unit``, including
 Premiere's mixed rates): ``when = rate * (source_in + t - start)``, rounded to a frame. Audio
 Levels holds the volume without the clip's Premiere gain (``level_db - gain_db``, as linear
-gain). xmeml has one interpolation per parameter: ``FCPCurve`` when most keys are smooth, else
-none (linear); hold keys are emulated (see ``_edit``). Centre is one point parameter: its two
+gain). A smooth key's segment gets Bezier handles (``xmeml_elements.bezier_handles``), each other
+key none (linear), and ``FCPCurve`` marks the parameter where most keys are smooth; hold keys are
+emulated (see ``_edit``). Centre is one point parameter: its two
 components are written together; a component whose partner is given goes into the partner's
 static value.
 """
@@ -32,7 +33,7 @@ from core.data.formats._edit import (
 )
 from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
 from core.data.formats.xmeml import ITEM_TAGS, _Item, _Reader
-from core.data.formats.xmeml_elements import effect_element
+from core.data.formats.xmeml_elements import bezier_handles, effect_element
 from core.data.formats.xmeml_filters import EFFECT_NAME_IDS
 from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, db_to_gain
 
@@ -246,12 +247,15 @@ def _write_keys(p_el: etree._Element, keys: list[FrameKey], set_value) -> None:
         p_el.remove(old)
     head = [c for c in p_el if isinstance(c.tag, str) and c.tag in PARAMETER_HEAD]
     index = p_el.index(head[-1]) + 1 if head else len(p_el)
+    written = []
     for k in keys:
         kf = etree.Element("keyframe")
         etree.SubElement(kf, "when").text = str(k.frame)
         set_value(etree.SubElement(kf, "value"), k.value)
         place(p_el, kf, index)
         index += 1
+        written.append(kf)
+    bezier_handles(written, [k.frame for k in keys], [k.interp for k in keys])
     if majority_interp(keys) == "smooth":
         interp = etree.Element("interpolation")
         etree.SubElement(interp, "name").text = "FCPCurve"

@@ -85,6 +85,21 @@ def _interp_tag(param: etree._Element, curves: Iterable[Curve]) -> None:
         sub(sub(param, "interpolation"), "name", "FCPCurve")
 
 
+def bezier_handles(keyframes: list[etree._Element], frames: list[int], interps: list[str]) -> None:
+    """Give each smooth key FCP 7's Bezier handle, what makes its segment a curve (``FCPCurve`` alone does not): an
+    outgoing handle, flat and a third of the segment long (``<horiz>`` the length in frames, ``<vert>`` the angle),
+    as FCP 7 writes a group's first key's. A key without one stays a straight line: the reader reads a key smooth
+    where it has a handle or the next key an incoming one, and no incoming handle is written, so each key reads
+    back as written."""
+    for i, kf in enumerate(keyframes):
+        if interps[i] != "smooth" or kf.find("outbez") is not None:
+            continue
+        span = frames[i + 1] - frames[i] if i + 1 < len(frames) else frames[i] - frames[i - 1] if i else 3
+        handle = sub(kf, "outbez")
+        sub(handle, "horiz", number_text(max(span, 1) / 3))
+        sub(handle, "vert", "0")
+
+
 def _is_static(curve: Curve | None, cf: ClipFrames, default: float) -> bool:
     """One key on the clip's first frame with a non-default value: a reader gives it back from <value>."""
     if curve is None or len(curve.keys) != 1:
@@ -127,10 +142,13 @@ def _scalar_param(
     sub(p, "value", number_text(to_file(keys[0].value if keys else default)))
     if _is_static(curve, cf, default):
         keys = []  # Premiere writes a set-but-not-animated parameter as a bare <value>
+    written = []
     for k in keys:
         kf = sub(p, "keyframe")
         sub(kf, "when", cf.when(k.time))
         sub(kf, "value", number_text(to_file(k.value)))
+        written.append(kf)
+    bezier_handles(written, [cf.when(k.time) for k in keys], [k.interp for k in keys])
     if curve is not None:
         _interp_tag(p, [curve])
 
@@ -149,10 +167,14 @@ def _center_param(effect: etree._Element, cx: Curve | None, cy: Curve | None, cf
         sub(v, "vert", number_text(cy.value_at(t) if cy is not None and cy.keys and t is not None else 0.0))
 
     point(p, times[0] if times else None)
+    written = []
     for t in [] if static else times:
         kf = sub(p, "keyframe")
         sub(kf, "when", cf.when(t))
         point(kf, t)
+        written.append(kf)
+    smooth = {k.time for c in curves for k in c.keys if k.interp == "smooth"}  # either component's smooth key
+    bezier_handles(written, [cf.when(t) for t in times], ["smooth" if t in smooth else "linear" for t in times])
     if curves:
         _interp_tag(p, curves)
 

@@ -242,22 +242,24 @@ class FilterReading(XmemlBase):
         Keys are what the curve gets (a plain value only when it differs from the default); the
         static value is the parameter's one value (a plain value or a single key), else None.
         """
-        base_interp = _base_interp(param_kids)
         anchor_frames, anchor_s, frames_only = anchor
         # <when> counts source frames in ``unit``: timeline = anchor + (when - in).
         # Keys outside the clip are kept; the curve holds its end values.
         rows = []
+        handles = []  # per key: (incoming, outgoing) Bezier handle
         for kf in keyframes:
             when_text = value_el = None
-            has_handles = False
+            incoming = outgoing = False
             for child in kf:  # a few children each: no dict
                 tag = child.tag
                 if tag == "when":
                     when_text = child.text if when_text is None else when_text
                 elif tag == "value":
                     value_el = child if value_el is None else value_el
-                elif tag == "inbez" or tag == "outbez":
-                    has_handles = True
+                elif tag == "inbez" or tag == "inscale":
+                    incoming = True
+                elif tag == "outbez" or tag == "outscale":
+                    outgoing = True
             when = self.frames(when_text, where, "when")
             if when is None or value_el is None:
                 raise self.error(where, "keyframe without <when> or <value>")
@@ -265,11 +267,20 @@ class FilterReading(XmemlBase):
                 t = frames_to_seconds(anchor_frames + when - src_in, unit)
             else:
                 t = anchor_s + frames_to_seconds(when - src_in, unit)
-            rows.append((t, value_el, "smooth" if has_handles else base_interp))
+            rows.append((t, value_el))
+            handles.append((incoming, outgoing))
+        # FCP 7 smooths a key by giving it Bezier handles (one-sided on a group's first and last keys), and a
+        # segment is curved where its first key has a handle or its last an incoming one; a key without handles
+        # on a segment without them is a straight line. ``FCPCurve``, which FCP 7 writes on every keyed
+        # parameter, smoothed or not, says nothing (its manual: audio levels cannot be smoothed at all)
+        interps = [
+            "smooth" if any(handles[i]) or (i + 1 < len(handles) and handles[i + 1][0]) else "linear"
+            for i in range(len(handles))
+        ]
         out = []
         for canon, component, convert in targets:
             keys = []
-            for t, value_el, interp in rows:
+            for (t, value_el), interp in zip(rows, interps):
                 value = self.component(value_el, component, where)
                 if value is not None:
                     keys.append(Key(t, convert(value), interp))
@@ -288,7 +299,7 @@ class FilterReading(XmemlBase):
                 continue
             value = convert(value)
             # untouched parameters give no curve, but their value is still stated
-            keys = [Key(start_s, value, _base_interp(param_kids))] if abs(value - PARAMS[canon][0]) > 1e-9 else []
+            keys = [Key(start_s, value)] if abs(value - PARAMS[canon][0]) > 1e-9 else []
             out.append((canon, keys, value))
         return out
 
@@ -296,13 +307,6 @@ class FilterReading(XmemlBase):
         if component is None:
             return self.number(value_el.text, where, "value")
         return self.number(first_text(value_el, component), where, _COMPONENT_WHAT[component])
-
-
-def _base_interp(param_kids: dict) -> str:
-    """A parameter's interpolation where a key has no Bezier handles: FCP7's ``fcpcurve`` is smooth."""
-    interp_el = param_kids.get("interpolation")
-    interp_name = (first_text(interp_el, "name") or "").strip().lower() if interp_el is not None else ""
-    return "smooth" if interp_name == "fcpcurve" else "linear"
 
 
 def _effect(name: str | None, ident: str | None) -> tuple[str, str, bool]:

@@ -60,7 +60,7 @@ def _pick(rng: np.random.Generator, options: list) -> object:
 class Style:
     """One editor's habits for one timeline (drawn from the style stream)."""
 
-    smooth_video: float  # probability animated video keys are smooth (FCPCurve)
+    smooth_video: float  # probability animated video keys are smooth (Bezier handles in xmeml)
     smooth_audio: float
     frame_size: bool  # Premiere's "scale to frame size": foreign formats keep 100 %
     scale_rules: dict[str, str]  # source format -> rule

@@ -135,6 +135,9 @@ def test_xmeml_keys_land_on_source_frames_with_hold_emulated():
     got = back[0].tracks[0].clips[0].curves["scale"]
     assert [(k.time, k.value) for k in got.keys] == [(F(0), 120), (F(2, 5), 150), (F(39 - 10, 25), 150), (F(6, 5), 130)]
     assert got.value_at(F(1, 1)) == 150.0  # held until the last frame before the next key
+    # each key keeps its own interpolation: the smooth one gets a Bezier handle, the others none
+    assert [k.interp for k in got.keys] == ["linear", "linear", "linear", "smooth"]
+    assert [kf.find("outbez") is not None for kf in param.iter("keyframe")] == [False, False, False, True]
     assert [(c.param, c.before, c.after, c.note) for c in changes] == [("scale", 0, 4, "")]
 
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from core.data.timeline import Timeline
+from core.data.timeline import Curve, Timeline
 from tests.conftest import curve_keys, read_one
 
 
@@ -151,6 +151,27 @@ def test_fractional_when_and_fcp_curve(realworld_dir):
         (Fraction(28901 + 94, 25), 100.0, "smooth"),
         (Fraction(28901 + 124, 25), 0.0, "smooth"),
     ]
+
+
+def test_fcp7_keys_are_straight_unless_smoothed_with_bezier_handles(realworld_dir):
+    """FCP 7 writes ``<interpolation><name>FCPCurve`` on every keyed parameter; a key is smoothed by its Bezier
+    handles (its manual: straight lines between keys unless smoothed; audio levels cannot be smoothed). fcp.sample's
+    MVI_0462 (start 1185, in 2 at 25 fps): opacity keys 86 -> 100, 102 -> 0 and centre keys without handles, under
+    FCPCurve: linear; scale 2 -> 100, 67 -> 125 where only the second key has an incoming handle (``<inbez>``):
+    a curved segment, and the key with the handle is a smoothed one."""
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__fcp.sample.xml")
+    (clip,) = [c for _, c in tl.iter_clips() if c.name == "MVI_0462"]
+    start = Fraction(1185, 25)
+    assert curve_keys(clip, "opacity") == [
+        (start + Fraction(84, 25), 100.0, "linear"),
+        (start + Fraction(100, 25), 0.0, "linear"),
+    ]
+    assert curve_keys(clip, "scale") == [(start, 100.0, "smooth"), (start + Fraction(65, 25), 125.0, "smooth")]
+    assert [k.interp for k in clip.curves["center_x"].keys] == ["linear", "linear"]
+    # audio levels: 794 keyed FCP 7 level parameters in the corpora, none with a handle: every key linear
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__DNPR63700211_Bare_musikk-timeline.xml")
+    interps = {k.interp for _, c in tl.iter_clips() for k in c.curves.get("level_db", Curve([])).keys}
+    assert interps == {"linear"}
 
 
 def test_stale_keys_outside_the_clip_are_kept(realworld_dir):
