@@ -40,7 +40,7 @@ from core.data.windows import empty_windows, windows_of
 log = logging.getLogger(__name__)
 
 # Bump when the readers, frames, windows or preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-27"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
+CODE_VERSION = "prepare-28"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
 # 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers; 10: one .npy
 # per array (core.data.store) instead of an .npz per split; 11: readers (Kdenlive compositions, Lightworks named);
 # 12: Kdenlive same-track mixes cut; 13: MLT zoned filters and compositions act only in their zone; 14: FCPXML
@@ -54,7 +54,8 @@ CODE_VERSION = "prepare-27"  # 4: track_row, source_id; 5: metadata features; 6:
 # the rect's corner without rotate_center; 26: Shotcut's rotation and balance, volume fades ramp the gain;
 # 27 (sessions 27-28): FCPXML conform-rate chart, conformed local time, rotation clockwise, Crop and Ken Burns,
 # compound-only exports; xmeml Resolve link groups and odd transitions, Premiere stream channels, VEGAS stills and
-# sequence-frame units, -black transitions; MLT compositions fit the clip's picture, scale0tilt, swapped mixes
+# sequence-frame units, -black transitions; MLT compositions fit the clip's picture, scale0tilt, swapped mixes;
+# 28 (session 29): xmeml FCP 7 keys linear unless Bezier handles smooth them; a muted dB key stays silent under a gain
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.

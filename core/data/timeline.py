@@ -82,6 +82,15 @@ def gain_to_db(gain: float) -> float:
     return max(LEVEL_FLOOR_DB, 20.0 * math.log10(gain))
 
 
+def add_db(a: float, b: float) -> float:
+    """Two levels in dB applied one after the other (a volume and a gain, a clip's and its track's), floored at
+    LEVEL_FLOOR_DB; either at the floor is silence, whatever the other adds (a -100 dB mute under a +6 dB gain is
+    still silent, not -54 dB)."""
+    if a <= LEVEL_FLOOR_DB or b <= LEVEL_FLOOR_DB:
+        return LEVEL_FLOOR_DB
+    return max(LEVEL_FLOOR_DB, a + b)
+
+
 def db_to_gain(db: float) -> float:
     """dB to linear gain; the floor (-60 dB) and below map to 0 (silence)."""
     if db <= LEVEL_FLOOR_DB:

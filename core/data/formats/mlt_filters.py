@@ -15,7 +15,7 @@ from lxml import etree
 
 from core.data.formats._numbers import NumberError, bounded_float, leading_numbers
 from core.data.formats.mlt_base import MltBase
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, gain_to_db
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, ParamRef, add_db, gain_to_db
 
 FADE_IDS = frozenset(("fadeinbrightness", "fadeoutbrightness", "fade_from_black", "fade_to_black"))
 HOLD_MARKERS = frozenset("|!")
@@ -457,7 +457,7 @@ def _merge(curves: dict[str, Curve], canon: str, keys: list[Key]) -> None:
 
 _CHAINED = {
     "opacity": lambda a, b: a * b / 100.0,
-    "level_db": lambda a, b: max(LEVEL_FLOOR_DB, a + b),
+    "level_db": add_db,  # a key at the floor (a -100 dB mute) stays silent under another filter's gain
 }
 
 

@@ -11,7 +11,7 @@ from lxml import etree
 from core.data.formats._numbers import frames_to_seconds
 from core.data.formats._xml import child_map, child_map_gather, child_path, first_text, kid_text, xml_bool
 from core.data.formats.xmeml_base import XmemlBase
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Curve, Key, ParamRef, gain_to_db
+from core.data.timeline import PARAMS, Curve, Key, ParamRef, add_db, gain_to_db
 
 GAIN_EFFECT = "{61756678,4761696e,4b657947}"  # Premiere's Audio Gain ("aufx", "Gain", "KeyG"), spaces dropped
 
@@ -216,9 +216,9 @@ class FilterReading(XmemlBase):
         gain, curves, static = out.gain_db, out.curves, out.static
         curve = curves.get("level_db")
         if "level_db" in static or curve is None:
-            static["level_db"] = _add_db(static.get("level_db", 0.0), gain)
+            static["level_db"] = add_db(static.get("level_db", 0.0), gain)
         if curve is not None:
-            curves["level_db"] = Curve([Key(k.time, _add_db(k.value, gain), k.interp) for k in curve.keys])
+            curves["level_db"] = Curve([Key(k.time, add_db(k.value, gain), k.interp) for k in curve.keys])
         elif abs(static["level_db"]) > 1e-9:
             curves["level_db"] = Curve([Key(start_s, static["level_db"], "linear")])
 
@@ -316,7 +316,3 @@ def _effect(name: str | None, ident: str | None) -> tuple[str, str, bool]:
     if not ident:
         ident = EFFECT_NAME_IDS.get(name.lower(), "")
     return name, ident, ident.replace(" ", "") == GAIN_EFFECT
-
-
-def _add_db(level: float, gain: float) -> float:
-    return LEVEL_FLOOR_DB if level <= LEVEL_FLOOR_DB else max(LEVEL_FLOOR_DB, level + gain)

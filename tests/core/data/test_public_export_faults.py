@@ -10,6 +10,7 @@ small document. Expected values are worked out by hand below.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction as F
 
 import pytest
@@ -334,3 +335,28 @@ def test_a_transition_centred_on_a_clip_half_its_length_is_that_clips_tail():
     (tl,) = read_bytes(doc.encode(), "t.fcpxml")
     a, b = tl.tracks[0].clips
     assert (a.transition_out, b.transition_in) == (1, 1)
+
+
+@pytest.mark.parametrize(("gain", "expected"), [("2", -60.0), ("0.5", -60.0)])
+def test_a_muted_volume_key_stays_silent_under_a_second_filters_gain(gain, expected):
+    # Daniel-Chin/Teo-demos-ChatPiano (Kdenlive 25.04.2): a clip's "volume" filter mutes stretches with -100 dB keys
+    # and a "gain" filter doubles it (+6.02 dB). MLT multiplies the two amplitudes: -93.98 dB, silence; the reader
+    # floored each filter at -60 first and read -53.98 dB. The keys at 0 dB take the gain (+6.02 or -6.02 dB)
+    doc = (
+        f'<mlt version="7.32.0">{PROFILE}'
+        '<producer id="m" in="0" out="999"><property name="resource">music.mp3</property>'
+        '<property name="mlt_service">avformat</property><property name="video_index">-1</property>'
+        '<property name="audio_index">0</property></producer>'
+        '<playlist id="p"><property name="kdenlive:audio_track">1</property><entry producer="m" in="0" out="199">'
+        '<filter><property name="mlt_service">volume</property><property name="kdenlive_id">volume</property>'
+        '<property name="level">0=0;25=0;50=-100;125=-100;150=0</property></filter>'
+        '<filter><property name="mlt_service">volume</property><property name="kdenlive_id">gain</property>'
+        f'<property name="gain">{gain}</property></filter></entry></playlist>'
+        '<tractor id="t" in="0" out="199"><track producer="p" hide="video"/></tractor></mlt>'
+    )
+    (tl,) = read_bytes(doc.encode(), "mute.kdenlive")
+    (clip,) = tl.tracks[0].clips
+    plus = 20 * math.log10(float(gain))
+    assert [(k.time, k.value) for k in clip.curves["level_db"].keys] == pytest.approx(
+        [(0, plus), (1, plus), (2, expected), (5, expected), (6, plus)]
+    )
