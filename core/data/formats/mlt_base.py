@@ -142,22 +142,30 @@ class MltBase(DocumentReader):
         return props.get(name)
 
 
-# languages whose locales write a decimal comma (LC_NUMERIC "de_DE.UTF-8", "cs_CZ", "fr"...); the Swiss German
-# and Italian locales write a point
+# languages whose locales write a decimal comma (LC_NUMERIC "de_DE.UTF-8", "cs_CZ", "fr"...), with the locales that
+# differ from their language (glibc's locale data: en_DK writes a comma; the Swiss German, French and Italian,
+# most American Spanish and a few others a point)
 COMMA_LANGUAGES = frozenset(
     "af az be bg bs ca cs da de el es et eu fi fo fr gl hr hu hy id is it ka kk ky lt lv mk mn nb nl nn no pl pt "
     "ro ru sk sl sq sr sv tr tt uk uz vi".split()
+    + "ab agr an ast ayc br ce crh csb cv dsb eo ff fur fy hsb ht ia kab kl ku lb li lij ln mg mhr nds oc os pap "
+    "quz rw sah sc se sgs szl tg wa wo".split()
     # Windows names the locale by language ("German_Germany.1252")
     + "czech danish dutch finnish french german greek hungarian italian norwegian polish portuguese romanian "
     "russian slovak spanish swedish turkish ukrainian".split()
 )
-POINT_LOCALES = frozenset(("de_CH", "de_LI", "it_CH"))
+COMMA_LOCALES = frozenset(("en_DK",))
+POINT_LOCALES = frozenset(
+    "de_CH de_LI it_CH fr_CH es_MX es_US es_PR es_DO es_GT es_HN es_NI es_PA es_SV af_ZA hy_AM uz_UZ az_IR".split()
+)
 
 
 def _comma_locale(name: str) -> bool:
     """Whether an LC_NUMERIC locale name writes a decimal comma."""
     base = name.strip().split(".")[0].split("@")[0]
-    return base not in POINT_LOCALES and base.split("_")[0].lower() in COMMA_LANGUAGES
+    if base in COMMA_LOCALES or base in POINT_LOCALES:
+        return base in COMMA_LOCALES
+    return base.split("_")[0].lower() in COMMA_LANGUAGES
 
 
 def ratio(num: str | None, den: str | None) -> float | None:

@@ -16,6 +16,7 @@ from fractions import Fraction as F
 import pytest
 
 from core.data.formats import read_bytes
+from core.data.formats.mlt_base import _comma_locale
 
 
 def _levels(*filters: str) -> str:
@@ -189,7 +190,9 @@ def test_older_kdenlive_fades_ramp_from_start_to_end():
     assert keys == [(F(24, 25), 0.0), (F(50, 25), 100.0), (F(97, 25), 100.0), (F(110, 25), 0.0)]
 
 
-@pytest.mark.parametrize("locale", ["cs_CZ", "de_DE.UTF-8", "German_Germany.1252"])
+# en_DK (English with Danish formats, a common Linux choice) and Esperanto write a comma as glibc's locale data says,
+# though English does not
+@pytest.mark.parametrize("locale", ["cs_CZ", "de_DE.UTF-8", "German_Germany.1252", "en_DK.UTF-8", "eo"])
 def test_numbers_with_a_decimal_comma_in_a_comma_locale(locale):
     # jirisembera/tabor-2018-intro (Shotcut 18.06, LC_NUMERIC cs_CZ): MLT reads numbers in the document's locale,
     # and Shotcut writes keys, rects and levels with a decimal comma there. A rect with "0,5" stopped the file.
@@ -360,3 +363,12 @@ def test_a_muted_volume_key_stays_silent_under_a_second_filters_gain(gain, expec
     assert [(k.time, k.value) for k in clip.curves["level_db"].keys] == pytest.approx(
         [(0, plus), (1, plus), (2, expected), (5, expected), (6, plus)]
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "comma"),
+    [("en_US.UTF-8", False), ("C", False), ("en_DK.UTF-8", True), ("de_CH.UTF-8", False), ("fr_CH", False)]
+    + [("es_ES.UTF-8", True), ("es_MX.UTF-8", False), ("br_FR", True), ("French_France.1252", True)],
+)
+def test_the_locale_decides_the_decimal_separator_as_glibc_does(locale, comma):
+    assert _comma_locale(locale) is comma
