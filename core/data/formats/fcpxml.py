@@ -348,10 +348,13 @@ class _Reader(EffectReading, SourceReading):
             a_start = self.time(el.get("audioStart"), where, "audioStart", start)
             a_duration = self.time(el.get("audioDuration"), where, "audioDuration", duration)
             a_tl = tl_start + (a_start - start) / conform
-            fields, sounding, audio_owners = common, el, owners
-            if audible:  # a sync clip whose sound is another content's: its source, channel and adjustments
-                sounding, sounding_shift = audible
+            fields, sounding, audio_owners, muted = common, el, owners, frozenset()
+            if audible:  # a sync clip whose sound is another content's: its source, channel, speed and adjustments
+                sounding, sounding_shift, muted = audible
                 fields = {**common, **self.source(sounding, where).clip_fields()}
+                if sounding.find("timeMap") is not None:  # retimed to stay in sync (a slowed picture's sound)
+                    content_speed, content_remapped = self.time_map(sounding, where, Fraction(0), Fraction(0))
+                    fields.update(speed=speed * content_speed, time_remap=remapped or content_remapped)
                 audio_owners = [(el, shift), (sounding, sounding_shift)]
                 audio_owners += [(c, sounding_shift) for c in sounding.iterchildren("audio-channel-source")]
             clip = Clip(
@@ -359,7 +362,7 @@ class _Reader(EffectReading, SourceReading):
                 end=a_tl + max(a_duration, Fraction(0)),
                 source_in=a_start,
                 media_kind="audio" if media_kind in ("video", "still") else media_kind,
-                source_channel=self.source_channel(sounding),
+                source_channel=self.source_channel(sounding, muted),
                 **fields,
             )
             self.effects(audio_owners, AUDIO_PARAMS, clip, where)

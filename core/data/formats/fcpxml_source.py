@@ -117,11 +117,13 @@ class SourceReading(FcpxmlBase):
         )
         return found
 
-    def source_channel(self, el: etree._Element) -> int | None:
+    def source_channel(self, el: etree._Element, muted: frozenset = frozenset()) -> int | None:
         """``srcCh`` of the element, of its one ``audio-channel-source`` or of its audio content,
-        when it names one channel."""
+        when it names one channel; ``muted``: roles a sync clip switched off (``sync_audio``), whose
+        components do not play."""
         sources = [c for c in el.iterchildren("audio-channel-source") if _active(c)]
-        for sub in (el, *sources[: 1 if len(sources) == 1 else 0], *el.iter("audio")):
+        content = [a for a in el.iter("audio") if a.get("role") not in muted] if muted else el.iter("audio")
+        for sub in (el, *sources[: 1 if len(sources) == 1 else 0], *content):
             text = (sub.get("srcCh") or "").strip()
             if text:
                 return int(text) if text.isdigit() and 0 < len(text) <= 4 else None
@@ -179,8 +181,9 @@ class SourceReading(FcpxmlBase):
 
     def sync_audio(self, el: etree._Element, shift: Fraction, where: str):
         """What a ``sync-clip``'s sound plays, where its ``sync-source``s switch audio roles off (a camera's scratch
-        sound under a recorder's): (the first content whose roles are not all off, its time shift), False when
-        every content's are, None when the sync clip switches nothing off (its sound is its first content's).
+        sound under a recorder's): (the first content whose roles are not all off, its time shift, the roles
+        switched off for it), False when every content's are, None when the sync clip switches nothing off (its
+        sound is its first content's).
 
         Contents, in order: the storyline's (the sync clip's lane-less children), then the clips connected to them
         (``sourceID`` "connected"; those connected to a gap too). A content's roles are its
@@ -216,7 +219,7 @@ class SourceReading(FcpxmlBase):
             if not self.kinds(content)[1]:
                 continue  # no sound to play
             if not roles or any((source_id, role) not in off for role in roles):
-                return content, content_shift
+                return content, content_shift, frozenset(role for sid, role in off if sid == source_id)
         return False
 
 

@@ -205,6 +205,38 @@ def test_switched_off_audio_channels_play_no_sound():
     ]
 
 
+@pytest.mark.parametrize(
+    ("time_map", "speed"),
+    [("", 1.0), ('<timeMap><timept time="100s" value="50s"/><timept time="220s" value="110s"/></timeMap>', 0.5)],
+)
+def test_a_sync_clips_sound_plays_the_channel_and_speed_of_the_role_left_on(time_map, speed):
+    # latenitefilms' Erinsborough High ep. 3 (FCP, 1.8): a slow-motion camera clip synced with a 4-track recorder
+    # connected inside it and retimed to 50 %; the sync clip leaves only "boom 1" (srcCh 3) on. FCP plays channel 3
+    # at half speed; the reader read the switched-off Mix left's channel 1, at the sync clip's speed 1.
+    doc = (
+        '<fcpxml version="1.8"><resources><format id="f" frameDuration="1/25s" width="1920" height="1080"/>'
+        '<asset id="cam" hasVideo="1" format="f" start="100s" duration="60s"/>'
+        '<asset id="rec" hasAudio="1" audioChannels="4" start="50s" duration="80s"/></resources>'
+        '<library><event><project name="p"><sequence format="f" duration="9s"><spine>'
+        '<sync-clip name="synced" offset="0s" duration="9s" start="55s">'
+        '<clip name="camera" offset="50s" duration="60s" start="100s"><video ref="cam" offset="100s" start="100s" '
+        'duration="60s"/><clip name="recorder" lane="-1" offset="100s" duration="60s" start="100s">'
+        f"{time_map}"
+        '<audio ref="rec" offset="50s" start="50s" duration="80s" role="dialogue.Mix left" srcCh="1">'
+        '<audio ref="rec" lane="-2" offset="50s" start="50s" duration="80s" role="dialogue.boom 1" srcCh="3"/>'
+        '<audio ref="rec" lane="-1" offset="50s" start="50s" duration="80s" role="dialogue.Mix right" srcCh="2"/>'
+        '</audio></clip></clip><sync-source sourceID="connected"><audio-role-source role="dialogue.boom 1"/>'
+        '<audio-role-source role="dialogue.Mix left" active="0"/>'
+        '<audio-role-source role="dialogue.Mix right" active="0"/></sync-source></sync-clip>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    (tl,) = read_bytes(doc.encode(), "sync.fcpxml")
+    (audio,) = [c for tr in tl.tracks if tr.kind == "audio" for c in tr.clips]
+    assert (audio.source_channel, audio.speed, audio.audio_channels) == (3, speed, 4)
+    (video,) = [c for tr in tl.tracks if tr.kind == "video" for c in tr.clips]
+    assert video.speed == 1.0  # the picture plays as cut
+
+
 def test_unknown_stays_none():
     doc = (
         '<fcpxml version="1.8"><resources><format id="f" frameDuration="1/25s"/></resources><library><event>'
