@@ -33,6 +33,7 @@ from _common import (
 )
 from core.config import ConfigError, apply_overrides
 from core.data.preprocess import prepare
+from core.learn.assess import verdict
 from core.learn.calibrate import calibrate_checkpoint
 from core.learn.train_loop import LocalHooks, train
 
@@ -163,6 +164,8 @@ def _train_one(cfg, data, out: Path, resume: Path | None, args: argparse.Namespa
         + (f", noise floor {res.noise_floor['objective']:.3f}" if res.noise_floor else "")
         + f"), with half the clips as context {b.get('val_objective_ctx', float('nan')):.4f}"
     )
+    for line in verdict(b, advise=cfg.loss.programme_floor == 0):
+        print(line)
     best_dir = out / "checkpoints" / "best"
     if cfg.train.calibrate and len(data.val["features"]) and best_dir.is_dir():
         fits = calibrate_checkpoint(best_dir, data.val, context=cfg.train.eval_context, seed=cfg.train.seed)

@@ -208,3 +208,49 @@ def report(res: dict, cfg, context: float, n_windows: int) -> dict:
             "keyframe_f1_within1": _clean(c.get("keyframe_f1_within1")),
         }
     return out
+
+
+# a head's ratio to the data's own constant above this is one a constant would have predicted better (issue 6)
+HEAD_LIMIT = 1.05
+
+
+def verdict(best: dict, advise: bool = True) -> list[str]:
+    """What a run's best epoch says against the validation files' own best constant (``*_vs_data`` metrics: a run
+    trained on a folder of exports), in words for the end of training; [] where it has no such figures. A model
+    worse than that constant structure only, or on a head, gets the advice the measurements support: exports from
+    many unrelated projects train better with each programme's error against its own spread (``advise`` False: a
+    run trained that way already, the figures only)."""
+    obj = best.get("val_objective_vs_data")
+    if obj is None or not math.isfinite(obj):
+        return []
+    over = {
+        k.split("/")[-1]: v
+        for k, v in best.items()
+        if k.startswith("vs_data/ratio/") and v is not None and v > HEAD_LIMIT
+    }
+    heads = ", ".join(f"{h} {v:.2f}" for h, v in sorted(over.items(), key=lambda kv: -kv[1])) or "none"
+    lines = [
+        f"against the validation files' own best constant (below 1 is better): {obj:.3f} with no clip given "
+        f"(heads above {HEAD_LIMIT}: {heads})"
+    ]
+    ctx, rule = best.get("val_objective_ctx_vs_data"), best.get("same_track/ctx_objective_vs_data")
+    if ctx is not None and math.isfinite(ctx):
+        lines[0] += f", {ctx:.3f} with half the clips given" + (
+            f" (the same-track rule {rule:.3f}; one draw)" if rule is not None and math.isfinite(rule) else ""
+        )
+    see = '(README, "Is the model worth using on my exports?")'
+    if not advise:
+        return lines
+    if obj > 1.0:
+        lines.append(
+            "worse than that constant overall: on exports from many unrelated projects, training with "
+            "--loss.programme_floor 0.1 (each programme's error against its own spread) did better; "
+            f"--average-with loss.programme_floor=0.1 trains both and averages them {see}"
+        )
+    elif over:
+        lines.append(
+            f"worse than that constant on {', '.join(sorted(over))}: --loss.programme_floor 0.1 left no head above "
+            f"{HEAD_LIMIT} on every split measured, at some cost overall; --average-with loss.programme_floor=0.1 "
+            f"trains both and averages them {see}"
+        )
+    return lines

@@ -152,6 +152,7 @@ def test_train_and_evaluate_on_a_small_real_folder(tmp_path, realworld_dir):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "vs the best constant for the validation data" in r.stdout
+    assert "against the validation files' own best constant (below 1 is better): " in r.stdout  # the last word
     run_dir = str(tmp_path / "run")
     r = run("scripts/evaluate.py", run_dir, "--data", str(data), "--context", "0.5", "--json", "--per-file", "3")
     assert r.returncode == 0, r.stderr[-3000:]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.data.batch import MODEL_FEATURES
-from core.learn.assess import assess, average_reports
+from core.learn.assess import assess, average_reports, verdict
 from core.learn.model import build_model
 
 
@@ -91,3 +91,24 @@ def test_file_shares_add_up_to_each_heads_ratio_to_the_data_constant(tiny):
         if c > 0:
             assert sum(r["shares"][h] for r in rows) == pytest.approx(m / c - 1, rel=1e-4, abs=1e-6), h
             assert b["shares"][h] == pytest.approx((of_b[h][0] - of_b[h][1]) / c, rel=1e-4, abs=1e-6), h
+
+
+def test_verdict_names_the_heads_worse_than_the_data_constant_and_advises_only_where_one_is():
+    best = {
+        "val_objective_vs_data": 0.695,
+        "val_objective_ctx_vs_data": 0.515,
+        "same_track/ctx_objective_vs_data": 0.621,
+    }
+    best |= {"vs_data/ratio/scale": 1.11, "vs_data/ratio/pan": 0.27, "vs_data/ratio/opacity": 1.05}
+    first, advice = verdict(best)
+    assert "0.695 with no clip given (heads above 1.05: scale 1.11)" in first
+    assert "0.515 with half the clips given (the same-track rule 0.621" in first
+    assert advice.startswith("worse than that constant on scale:") and "--loss.programme_floor 0.1" in advice
+    assert verdict(best, advise=False) == [first]  # trained with the floor already: the figures only
+    worse = verdict({"val_objective_vs_data": 1.103, "vs_data/ratio/center_x": 2.22, "vs_data/ratio/scale": 1.45})
+    assert "(heads above 1.05: center_x 2.22, scale 1.45)" in worse[0] and worse[1].startswith(
+        "worse than that constant overall"
+    )
+    fine = verdict({"val_objective_vs_data": 0.8, "vs_data/ratio/scale": 0.9})
+    assert len(fine) == 1 and "heads above 1.05: none" in fine[0]
+    assert verdict({"val_objective": 0.8}) == []  # the built-in corpus: no data-constant figures
