@@ -166,13 +166,6 @@ class LossConfig:
     # (train.context_none's share and the draws of 0 clips): the hedge they curb is a structure-only one, and with
     # clips given the model reads the programme's habit from them, most usefully where its values spread
     programme_scope: str = "all"
-    # 0 = off. > 0: a regression head's squared error on a training window is weighted by how far the window's
-    # programme holds that target from the other programmes: 1 / (1 + (d / programme_outlier) ** 2), d the distance
-    # of the programme's mean from the median of the programme means in their robust spread (1.4826 MAD). Under
-    # plain MSE a few programmes held far from the rest (test projects at 400-900 % scale, a mix 10 dB down) pull
-    # the prediction for every new programme towards them; the median of the programme means does not move
-    # (core.learn.loaders.programme_target_weights). Combines with programme_floor (the product) and its scope
-    programme_outlier: float = 0.0
 
     def __post_init__(self) -> None:
         known = set(REGRESSION_TARGETS) | set(CLASSIFICATION_TARGETS)
@@ -186,7 +179,6 @@ class LossConfig:
         _check(self.huber_delta > 0, f"loss.huber_delta must be > 0, got {self.huber_delta}")
         _check(self.programme_floor >= 0, f"loss.programme_floor must be >= 0, got {self.programme_floor}")
         _check(self.programme_power >= 0, f"loss.programme_power must be >= 0, got {self.programme_power}")
-        _check(self.programme_outlier >= 0, f"loss.programme_outlier must be >= 0, got {self.programme_outlier}")
         _check(
             self.programme_scope in ("all", "structure"),
             f"loss.programme_scope must be all or structure, got {self.programme_scope!r}",

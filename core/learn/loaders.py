@@ -7,7 +7,6 @@ exactly one rank.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,27 +77,14 @@ def programme_weights(meta: dict, timelines: np.ndarray, balance: float) -> np.n
     return np.bincount(inverse)[inverse].astype(np.float64) ** -float(balance)
 
 
-# a programme mean's distance from the median of the programme means is counted in units of their spread
-# (1.4826 MAD, the standard deviation's robust estimate), at least this many standardised units: where most
-# programmes keep one value (opacity 100 %, rotation 0), the MAD is 0 and every other programme would be an outlier
-OUTLIER_MIN_SPREAD = 0.05
-
-
 def programme_target_weights(
-    raw: dict[str, np.ndarray], scalers, meta: dict, floor: float = 0.0, power: float = 1.0, outlier: float = 0.0
+    raw: dict[str, np.ndarray], scalers, meta: dict, floor: float, power: float = 1.0
 ) -> np.ndarray:
-    """(N, R) float32 per raw window and regression target, scaled so that the mean over every valid position of
-    the windows is 1 (the loss keeps its size); the product of two optional factors per programme
-    (``programme_groups``) and target, each 1 where the programme has no valid value of the target:
-
-    - ``floor`` > 0 (``loss.programme_floor``): v ** -power, v the variance of the target's standardised values
-      within the programme, at least ``floor``. A squared error so weighted is the error against the programme's
-      own best constant that the evaluation reports.
-    - ``outlier`` > 0 (``loss.programme_outlier``): 1 / (1 + (d / outlier) ** 2), d the distance of the
-      programme's mean from the median of the programme means, in units of their robust spread (1.4826 MAD, at
-      least ``OUTLIER_MIN_SPREAD``): a Cauchy weight, so that the few programmes held far from every other one
-      (test projects at 400-900 % scale, one mix 10 dB down) teach their structure at a reduced weight rather than
-      pull the prediction for every new programme towards them, as they do under plain MSE."""
+    """(N, R) float32 per raw window and regression target: v ** -power, v the variance of the target's standardised
+    values within the window's programme (``programme_groups``), at least ``floor``, scaled so that the
+    mean over every valid position of the windows is 1 (the loss keeps its size). A programme without a
+    valid value of a target weighs 1 there. ``loss.programme_floor``: a squared error so weighted is the
+    error against the programme's own best constant that the evaluation reports."""
     n_win = len(raw["timeline"])
     groups = programme_groups(meta, np.asarray(raw["timeline"]))
     mean = np.asarray(scalers.target_mean, np.float64)
@@ -115,21 +101,9 @@ def programme_target_weights(
     for j in range(3):
         np.add.at(per_group[j], groups, sums[j])
     count, total, squares = per_group
-    has = count > 0
     with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a programme has no value: weight 1 below
-        pmean = total / count
-        var = squares / count - np.square(pmean)
-    weight = np.ones_like(count)
-    if floor > 0:
-        weight *= np.where(has, np.maximum(var, float(floor)) ** -float(power), 1.0)
-    if outlier > 0:
-        masked = np.where(has, pmean, np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a target no programme has: all-NaN column
-            centre = np.nanmedian(masked, axis=0)
-            spread = np.maximum(1.4826 * np.nanmedian(np.abs(masked - centre), axis=0), OUTLIER_MIN_SPREAD)
-        dist = np.abs(masked - centre) / spread
-        weight *= np.where(has, 1.0 / (1.0 + np.square(dist / float(outlier))), 1.0)
+        var = squares / count - np.square(total / count)
+    weight = np.where(count > 0, np.maximum(var, float(floor)) ** -float(power), 1.0)
     norm = (weight * count).sum(axis=0) / np.maximum(count.sum(axis=0), 1.0)  # (R,) mean weight per position
     return (weight / np.where(norm > 0, norm, 1.0))[groups].astype(np.float32)
 
@@ -158,7 +132,7 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
     """Training windows draw their context fraction per window; validation is fixed per seed."""
     t, scalers = cfg.train, data.scalers
     # windows with no active clip carry no loss position and no metric: skipped
-    floor, outlier = cfg.loss.programme_floor, cfg.loss.programme_outlier
+    floor = cfg.loss.programme_floor
     train_ds = WindowDataset(
         data.train,
         scalers,
@@ -167,8 +141,8 @@ def build_loaders(cfg: Config, data, rank: int, world: int, pin: bool) -> Loader
         skip_empty=True,
         none_share=t.context_none,
         target_weight=(
-            programme_target_weights(data.train, scalers, data.meta, floor, cfg.loss.programme_power, outlier)
-            if floor > 0 or outlier > 0
+            programme_target_weights(data.train, scalers, data.meta, floor, cfg.loss.programme_power)
+            if floor > 0
             else None
         ),
         weight_scope=cfg.loss.programme_scope,

@@ -88,45 +88,11 @@ def test_target_weights_divide_by_each_programmes_variance():
     assert half[4:, scale] == pytest.approx([2**0.5 / norm] * 2)
 
 
-def test_outlier_weights_shrink_the_programmes_held_far_from_the_others():
-    """``loss.programme_outlier``: per programme and target, 1 / (1 + (d / k) ** 2), d the distance of the
-    programme's mean from the median of the programme means in units of their robust spread (1.4826 MAD, at least
-    OUTLIER_MIN_SPREAD), scaled to a mean of 1 over the valid positions; the product with the floor's weights."""
-    R = len(REGRESSION_TARGETS)
-    scale = REGRESSION_TARGETS.index("scale")
-    # five programmes of one timeline each, one window per timeline: means 100, 101, 102, 103 and 200 (std 10)
-    meta = {"timelines_of": {f"{c}.xml": (i, 1) for i, c in enumerate("abcde")}}
-    windows = np.arange(5)
-    targets = np.zeros((5, 1, 2, R), np.float32)
-    targets[:, 0, :, scale] = [[100, 100], [101, 101], [101, 103], [103, 103], [200, 200]]
-    valid = np.zeros((5, 1, 2, R), bool)
-    valid[..., scale] = True
-    raw = {"timeline": windows, "targets": targets, "target_valid": valid, "step_mask": np.ones((5, 1, 2), bool)}
-    scalers = SimpleNamespace(target_mean=np.full(R, 100.0), target_std=np.full(R, 10.0))
-    w = programme_target_weights(raw, scalers, meta, outlier=1.0)
-    # standardised means 0, 0.1, 0.2, 0.3, 10: median 0.2, MAD 0.1 -> spread 0.14826
-    d = np.abs(np.array([0, 0.1, 0.2, 0.3, 10]) - 0.2) / 0.14826
-    raw_w = 1 / (1 + d**2)
-    assert w[:, scale] == pytest.approx(raw_w / raw_w.mean(), rel=1e-5)
-    assert w[4, scale] < 0.001 * w[2, scale]  # the programme at 200 % barely counts; the median one most
-    assert np.all(w[:, REGRESSION_TARGETS.index("pan")] == 1.0)  # no value anywhere: 1
-    # a target every programme holds alike: the MAD is 0, the spread its minimum, every weight 1
-    targets[:, 0, :, scale] = 100
-    assert programme_target_weights(raw, scalers, meta, outlier=1.0)[:, scale] == pytest.approx([1.0] * 5)
-    # with a floor too: the product, scaled again (each programme's variance under the floor: the floor's weights
-    # are alike, so the outlier weights decide)
-    targets[:, 0, :, scale] = [[100, 100], [101, 101], [101, 103], [103, 103], [200, 200]]
-    both = programme_target_weights(raw, scalers, meta, floor=0.5, outlier=1.0)
-    assert both[:, scale] == pytest.approx(w[:, scale], rel=1e-5)
-
-
 def test_loaders_weight_targets_only_with_a_programme_floor(tiny):
     cfg, data = tiny
     assert build_loaders(cfg, data, 0, 1, pin=False).train_ds.target_weight is None
     weighted = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, programme_floor=0.05))
     loaders = build_loaders(weighted, data, 0, 1, pin=False)
-    outlying = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, programme_outlier=1.0))
-    assert build_loaders(outlying, data, 0, 1, pin=False).train_ds.target_weight is not None
     w = loaders.train_ds.target_weight
     assert w.shape == (len(data.train["timeline"]), len(REGRESSION_TARGETS))
     assert np.isfinite(w).all() and w.min() > 0 and w.std(axis=0).max() > 0  # the built-in timelines differ
