@@ -7,7 +7,7 @@ effect, else into a new filter (Premiere's Basic Motion, Opacity, Audio Levels o
 source frames of the clip's key rate (the reader's rule, ``_Reader.source_unit``, including
 Premiere's mixed rates): ``when = rate * (source_in + t - start)``, rounded to a frame. Audio
 Levels holds the volume without the clip's Premiere gain (``level_db - gain_db``, as linear
-gain). A smooth key's segment gets Bezier handles (``xmeml_elements.bezier_handles``), each other
+gain). A smooth key gets an outgoing Bezier handle (``xmeml_elements.bezier_handles``), each other
 key none (linear), and ``FCPCurve`` marks the parameter where most keys are smooth; hold keys are
 emulated (see ``_edit``). Centre is one point parameter: its two
 components are written together; a component whose partner is given goes into the partner's

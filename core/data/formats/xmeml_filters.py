@@ -269,13 +269,14 @@ class FilterReading(XmemlBase):
                 t = anchor_s + frames_to_seconds(when - src_in, unit)
             rows.append((t, value_el))
             handles.append((incoming, outgoing))
-        # FCP 7 smooths a key by giving it Bezier handles (one-sided on a group's first and last keys), and a
-        # segment is curved where its first key has a handle or its last an incoming one; a key without handles
-        # on a segment without them is a straight line. ``FCPCurve``, which FCP 7 writes on every keyed
-        # parameter, smoothed or not, says nothing (its manual: audio levels cannot be smoothed at all)
+        # FCP 7 smooths a key by giving it Bezier handles (one-sided on a group's first and last keys): the segment
+        # after key i is a curve where key i has an outgoing handle or key i + 1 an incoming one, else a straight
+        # line, and the last key (no segment follows) is smooth where it was smoothed. ``FCPCurve``, which FCP 7
+        # writes on every keyed parameter, smoothed or not, says nothing (its manual: audio levels cannot be smoothed)
+        last = len(handles) - 1
         interps = [
-            "smooth" if any(handles[i]) or (i + 1 < len(handles) and handles[i + 1][0]) else "linear"
-            for i in range(len(handles))
+            "smooth" if out or (i < last and handles[i + 1][0]) or (i == last and inc) else "linear"
+            for i, (inc, out) in enumerate(handles)
         ]
         out = []
         for canon, component, convert in targets:

@@ -16,10 +16,9 @@ Encoding choices a reader has to match (all of them are what Premiere itself doe
 
 - a curve is written as its keyframes only (``<value>`` holds the default or the first key);
   parameters without a curve are written with their default value and no keyframe;
-- a smooth key's segment gets FCP 7's Bezier handles (``<outbez>`` on the key, ``<inbez>`` on the next),
-  which is what makes a segment a curve in FCP 7; a key without them is a straight line, so each key keeps
-  its own interpolation (``<interpolation><name>FCPCurve`` is written too where a key is smooth, as FCP 7
-  writes it on keyed parameters, but says nothing by itself);
+- a smooth key gets an outgoing Bezier handle (``<outbez>``), what makes its segment a curve in FCP 7; a key
+  without one is a straight line, so each key keeps its own interpolation (``<interpolation><name>FCPCurve``
+  is written too where a key is smooth, as FCP 7 writes it on keyed parameters, but says nothing by itself);
 - centre is one point parameter: ``center_x`` and ``center_y`` are written together, at the
   union of their key times;
 - audio level is linear gain (``core.data.timeline.db_to_gain``); -60 dB and below is written as 0;

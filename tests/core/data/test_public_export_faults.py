@@ -71,6 +71,30 @@ def test_a_single_audio_levels_filter_reads_as_before():
     assert clip.gain_db is None and clip.static["level_db"] == pytest.approx(6.0, abs=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("handles", "interps"),
+    [
+        (["", "", ""], ["linear"] * 3),  # FCPCurve alone: straight lines
+        (["O", "I", ""], ["smooth", "linear", "linear"]),  # a one-sided group: only the segment between them
+        (["", "I", ""], ["smooth", "linear", "linear"]),  # an incoming handle curves the segment before it only
+        (["O", "IO", "I"], ["smooth"] * 3),  # FCP 7's smoothed group: the last key was smoothed too
+    ],
+)
+def test_fcp7_bezier_handles_decide_which_segments_curve(handles, interps):
+    # FCP 7 writes <interpolation><name>FCPCurve</name> on every keyed parameter; a key is smoothed by its handles
+    bez = {
+        "I": "<inscale>0</inscale><inbez><horiz>5</horiz><vert>-3.14159</vert></inbez>",
+        "O": "<outscale>0</outscale><outbez><horiz>5</horiz><vert>0</vert></outbez>",
+    }
+    keys = "".join(
+        f"<keyframe><when>{w}</when><value>{v}</value>{''.join(bez[c] for c in h)}</keyframe>"
+        for w, v, h in zip((0, 20, 40), (0.5, 1, 0.25), handles)
+    )
+    level = f"{keys}<interpolation><name>FCPCurve</name></interpolation><value>1</value>"
+    (tl,) = read_bytes(_xmeml(_item("keyed", 0, _levels(level))), "fcp7.xml")
+    assert [k.interp for k in tl.tracks[0].clips[0].curves["level_db"].keys] == interps
+
+
 PROFILE = '<profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
 
 
