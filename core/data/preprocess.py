@@ -56,7 +56,8 @@ CODE_VERSION = "prepare-28"  # 4: track_row, source_id; 5: metadata features; 6:
 # compound-only exports; xmeml Resolve link groups and odd transitions, Premiere stream channels, VEGAS stills and
 # sequence-frame units, -black transitions; MLT compositions fit the clip's picture, scale0tilt, swapped mixes;
 # 28 (session 29): xmeml FCP 7 keys linear unless Bezier handles smooth them; a muted dB key stays silent under a gain;
-# MLT decimal commas by glibc's locale data; an FCPXML sync clip's sound takes its content's channel and speed
+# MLT decimal commas by glibc's locale data; an FCPXML sync clip's sound takes its content's channel and speed;
+# xmeml scale under FCP 7's Distort aspect is the height's factor
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.

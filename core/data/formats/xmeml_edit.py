@@ -34,8 +34,8 @@ from core.data.formats._edit import (
 from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
 from core.data.formats.xmeml import ITEM_TAGS, _Item, _Reader
 from core.data.formats.xmeml_elements import bezier_handles, effect_element
-from core.data.formats.xmeml_filters import EFFECT_NAME_IDS
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, db_to_gain
+from core.data.formats.xmeml_filters import EFFECT_NAME_IDS, distort_aspect
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, Timeline, db_to_gain
 
 # canonical parameter -> (effectid, parameterid, parameter name, valuemin, valuemax)
 PARAMETERS = {
@@ -86,7 +86,11 @@ def _clip(doc, reader: _Reader, tl: Timeline, clip: Clip, curves: dict[str, Curv
 
     out = []
     for param in [p for p in PARAMETERS if p in curves and p not in CENTER]:
-        out.append((param, _scalar(doc, el, clip, param, curves[param], to_when), ""))
+        curve = curves[param]
+        if param == "scale":  # the reader reads FCP 7's height factor under a Distort aspect: write it back
+            factor = _squeeze(reader, el, tl.name)
+            curve = Curve([Key(k.time, k.value * factor, k.interp, k.amplitude) for k in curve.keys])
+        out.append((param, _scalar(doc, el, clip, param, curve, to_when), ""))
     if any(p in curves for p in CENTER):
         out += _center(doc, el, clip, curves, to_when, reader)
     return out
@@ -117,6 +121,20 @@ def _beside(reader: _Reader, el: etree._Element, before: bool = False) -> _Item 
             start, end = (reader.frames(kid_text(kids, t), "transitionitem", t) for t in ("start", "end"))
             return None if start is None or end is None else _Item(sib, kids, sib.tag, start, end)
     return None
+
+
+def _squeeze(reader: _Reader, el: etree._Element, where: str) -> float:
+    """1 - a/100 for the clip's enabled FCP 7 Distort aspect ``a`` < 0 (the reader's scale is the file's divided by
+    it, ``FilterReading.apply_aspect``), else 1."""
+    for filter_el in el.iterchildren("filter"):
+        effect = filter_el.find("effect")
+        if effect is None or not xml_bool(filter_el.findtext("enabled"), True):
+            continue
+        if (effect.findtext("effectid") or "").strip().lower() == "deformation":
+            aspect = distort_aspect(effect, reader.number, where)
+            if aspect is not None:  # the first Distort with an aspect, as the reader takes it
+                return 1.0 - aspect / 100.0 if aspect < 0 else 1.0
+    return 1.0
 
 
 def _to_file(param: str, clip: Clip, value: float) -> float:

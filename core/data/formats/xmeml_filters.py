@@ -47,7 +47,7 @@ MAPPED_EFFECTS = frozenset(effect for effect, _ in PARAM_MAP)  # never "timerema
 class _Filters:
     """What one clipitem's filters say (see ``FilterReading.read_filters``); a plain class, one per clip."""
 
-    __slots__ = ("curves", "static", "refs", "effects", "gain_db", "speed", "time_remap")
+    __slots__ = ("curves", "static", "refs", "effects", "gain_db", "speed", "time_remap", "aspect")
 
     def __init__(self) -> None:
         self.curves: dict[str, Curve] = {}
@@ -57,6 +57,7 @@ class _Filters:
         self.gain_db: float | None = None
         self.speed = 1.0  # no timeremap filter: normal speed
         self.time_remap = False
+        self.aspect: float | None = None  # FCP 7's Distort aspect (percent), where not 0
 
 
 class FilterReading(XmemlBase):
@@ -114,6 +115,10 @@ class FilterReading(XmemlBase):
                 filter_path = child_path(path, "filter", number, len(filter_els))
                 self.read_gain(effect, out, where, filter_path if effects == 1 else None)
                 continue
+            if effect_id == "deformation":  # FCP 7 writes Distort on every clip, mostly at its defaults
+                if out.aspect is None:  # the first with an aspect (two never seen)
+                    out.aspect = distort_aspect(effect, self.number, where)
+                continue
             # Unmapped effects (colour correctors with dozens of parameters) are skipped before
             # their parameters are visited.
             if effect_id not in MAPPED_EFFECTS:
@@ -169,7 +174,27 @@ class FilterReading(XmemlBase):
                         static.setdefault(canon, value)
         if out.gain_db is not None:
             self.apply_gain(out, start_s)
+        if out.aspect is not None and out.aspect < 0:
+            self.apply_aspect(out, start_s)
         return out
+
+    @staticmethod
+    def apply_aspect(out: _Filters, start_s: Fraction) -> None:
+        """FCP 7's Distort aspect ``a`` < 0 squeezes the picture's height by 1 - a/100 (its manual: "squeeze a clip
+        horizontally or vertically ... never increases a clip's size"), and FCP 7 sets it so to conform a source's
+        pixel aspect: 720x576 in 1920x1080 at scale 266.667 and aspect -42.2222 (1 - 64/45) shows 1920x1080,
+        the picture Premiere writes as 187.5 %. The scale read is the height's, scale / (1 - a/100): the one
+        factor of a picture conformed so, and of its pixel-aspect-corrected shape, as Premiere counts it. A
+        positive aspect squeezes the width and leaves the height at the scale."""
+        factor = 1.0 / (1.0 - out.aspect / 100.0)
+        curve = out.curves.get("scale")
+        value = out.static.get("scale", PARAMS["scale"][0] if curve is None else None)
+        if value is not None:
+            out.static["scale"] = value * factor
+        if curve is not None:
+            out.curves["scale"] = Curve([Key(k.time, k.value * factor, k.interp, k.amplitude) for k in curve.keys])
+        elif abs(out.static["scale"] - PARAMS["scale"][0]) > 1e-9:
+            out.curves["scale"] = Curve([Key(start_s, out.static["scale"], "linear")])
 
     def read_gain(self, effect: etree._Element, out: _Filters, where: str, filter_path: str | None) -> None:
         """Premiere's Audio Gain: a static dB value (several gain effects add up). ``filter_path``: the
@@ -317,3 +342,16 @@ def _effect(name: str | None, ident: str | None) -> tuple[str, str, bool]:
     if not ident:
         ident = EFFECT_NAME_IDS.get(name.lower(), "")
     return name, ident, ident.replace(" ", "") == GAIN_EFFECT
+
+
+def distort_aspect(effect: etree._Element, number, where: str) -> float | None:
+    """The ``aspect`` of an FCP 7 Distort effect (``deformation``), percent: its plain value, or its first key's
+    (never seen keyed); None where it is 0 or missing. ``number``: the reader's number parser."""
+    for param in effect.iterchildren("parameter"):
+        kids = child_map(param)
+        if (kid_text(kids, "parameterid") or "").strip().lower() != "aspect":
+            continue
+        value_el = child_map(kids["keyframe"]).get("value") if "keyframe" in kids else kids.get("value")
+        value = number(value_el.text if value_el is not None else None, f"{where}, Distort", "aspect")
+        return value if value else None
+    return None

@@ -95,6 +95,41 @@ def test_fcp7_bezier_handles_decide_which_segments_curve(handles, interps):
     assert [k.interp for k in tl.tracks[0].clips[0].curves["level_db"].keys] == interps
 
 
+def _motion(scale: str, aspect: str) -> str:
+    return (
+        "<filter><effect><name>Basic Motion</name><effectid>basic</effectid><parameter><parameterid>scale"
+        f"</parameterid>{scale}</parameter></effect></filter><filter><effect><name>Distort</name><effectid>"
+        f"deformation</effectid><parameter><parameterid>aspect</parameterid>{aspect}</parameter></effect></filter>"
+    )
+
+
+def _video(items: str) -> bytes:
+    return (
+        '<xmeml version="4"><sequence><duration>150</duration><rate><timebase>25</timebase></rate><name>s</name>'
+        f"<media><video><track>{items}</track></video></media></sequence></xmeml>"
+    ).encode()
+
+
+def test_a_distort_aspect_squeezing_the_height_scales_the_scale_read():
+    # VEGAS Pro's twin exports of one clip: xmeml scale 133.3333 with Distort aspect -33.33332, FCPXML
+    # scale="1.333333 1" (133 % wide, 100 % high). A positive aspect squeezes the width: the height keeps the scale
+    keyed = (
+        "<keyframe><when>0</when><value>100</value></keyframe><keyframe><when>25</when><value>200</value></keyframe>"
+    )
+    (tl,) = read_bytes(
+        _video(
+            _item("wide", 0, _motion("<value>133.3333</value>", "<value>-33.33332</value>"))
+            + _item("keyed", 50, _motion(keyed, "<value>-50</value>"))
+            + _item("narrow", 100, _motion("<value>120</value>", "<value>20</value>"))
+        ),
+        "distort.xml",
+    )
+    wide, keyed_clip, narrow = tl.tracks[0].clips
+    assert wide.static["scale"] == pytest.approx(100.0, abs=1e-4)
+    assert [k.value for k in keyed_clip.curves["scale"].keys] == pytest.approx([200 / 3, 400 / 3])
+    assert narrow.static["scale"] == 120.0
+
+
 PROFILE = '<profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>'
 
 

@@ -495,3 +495,24 @@ def test_a_scale_is_not_written_where_it_would_move_a_compounds_offset_content(u
     inner = etree.fromstring(out).find(".//media/sequence/spine/asset-clip")
     assert inner.find("adjust-transform/param[@name='scale']") is not None
     assert [(k.time, k.value) for k in clip.curves["scale"].keys] == [(0, 100.0), (4, 120.0)]
+
+
+def test_xmeml_scale_written_under_an_fcp7_distort_aspect_reads_back():
+    """The reader reads FCP 7's scale under a Distort aspect a < 0 as the height's factor, scale / (1 - a/100); a
+    predicted scale is written as that times 1 - a/100 into the clip's Basic Motion, and reads back as predicted."""
+    doc = (
+        b'<xmeml version="4"><sequence><name>s</name><duration>100</duration><rate><timebase>25</timebase></rate>'
+        b"<media><video><track><clipitem><name>sd.mov</name><start>0</start><end>100</end><in>0</in><out>100</out>"
+        b"<filter><effect><name>Basic Motion</name><effectid>basic</effectid><parameter><parameterid>scale"
+        b"</parameterid><value>100</value></parameter></effect></filter><filter><effect><name>Distort</name>"
+        b"<effectid>deformation</effectid><parameter><parameterid>aspect</parameterid><value>-42.2222</value>"
+        b"</parameter></effect></filter></clipitem></track></video></media></sequence></xmeml>"
+    )
+    scale = Curve([Key(F(0), 187.5, "linear"), Key(F(2), 150.0, "linear")])
+    tls, out, changes, back = _write(doc, {(0, 0): {"scale": scale}})
+    assert tls[0].tracks[0].clips[0].static["scale"] == pytest.approx(100 / 1.422222)  # the file's 100 %
+    root = safe_parse(out, "out")
+    (param,) = [p for p in root.iter("parameter") if p.findtext("parameterid") == "scale"]
+    assert [float(kf.findtext("value")) for kf in param.iter("keyframe")] == pytest.approx([266.667, 213.333], abs=1e-3)
+    got = back[0].tracks[0].clips[0].curves["scale"]
+    assert [(k.time, pytest.approx(k.value)) for k in got.keys] == [(F(0), 187.5), (F(2), 150.0)]

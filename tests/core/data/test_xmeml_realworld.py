@@ -174,6 +174,20 @@ def test_fcp7_keys_are_straight_unless_smoothed_with_bezier_handles(realworld_di
     assert interps == {"linear"}
 
 
+def test_fcp7_pixel_aspect_conform_reads_the_scale_premiere_shows(realworld_dir):
+    """FCP 7 conforms a 720x576 anamorphic clip to a 1920x1080 sequence with Basic Motion scale 266.667 and Distort
+    aspect -42.2222 (1 - 64/45): 720 x 2.66667 = 1920 wide, 576 x 2.66667 / 1.42222 = 1080 high, the look Premiere
+    writes as 187.5 %. The scale read is the height's factor, scale / (1 - aspect/100)."""
+    tl = read_one(realworld_dir / "xmeml" / "xmeml__NGxx13_ELSKER_Opfehliany.xml")
+    (clip,) = [c for _, c in tl.iter_clips() if c.name == "mktf-ng-cave-roses_p0" and float(c.start) == 108.0]
+    assert (clip.source_width, clip.source_height, tl.width, tl.height) == (720, 576, 1920, 1080)
+    assert clip.static["scale"] == pytest.approx(266.667 / (1 + 42.2222 / 100))
+    assert clip.static["scale"] == pytest.approx(187.5, abs=0.01)
+    # a clip without an aspect keeps its scale (640x480 at 300 %)
+    (square,) = [c for _, c in tl.iter_clips() if c.clip_id.startswith("MIHARA") and float(c.start) == 3.68]
+    assert square.static["scale"] == 300.0
+
+
 def test_stale_keys_outside_the_clip_are_kept(realworld_dir):
     # SCD072839.wav7: start 10284, in 2784, keys copied from an earlier piece at 65.2857, 155, 1689
     tl = read_one(realworld_dir / "xmeml" / "xmeml__DNPR63700211_Bare_musikk-timeline.xml")

@@ -250,12 +250,14 @@ def test_trackindex_on_media_with_several_streams_is_the_flat_channel(pairs, cha
 
 
 def test_anamorphic_pal_source(realworld_dir):
-    # Multicam_Moser_1 clipitem-220: file-51 720x576, <anamorphic>TRUE, PAL-601; scale <value>104.
+    # Multicam_Moser_1 clipitem-220: file-51 720x576, <anamorphic>TRUE, PAL-601; scale <value>104 with FCP 7's
+    # Distort aspect -45.8689 conforming its pixel aspect (ITU 1.458689): 749 x 411 pixels shown in the 1920x1080
+    # sequence, read as the height's factor 104 / 1.458689 (the scale Premiere gives that picture)
     (tl,) = read_file(realworld_dir / "xmeml" / "xmeml__Multicam_Moser_1.xml")
     clip = _clip(tl, "clipitem-220")
     assert (clip.source_width, clip.source_height) == (720, 576)
     assert clip.source_pixel_aspect == pytest.approx(64 / 45)
-    assert clip.static["scale"] == 104.0 and clip.static["rotation"] == 0.0
+    assert clip.static["scale"] == pytest.approx(104.0 / 1.458689) and clip.static["rotation"] == 0.0
     assert "rotation" not in clip.curves  # default value: static, but no curve
 
 
