@@ -40,7 +40,7 @@ from core.data.windows import empty_windows, windows_of
 log = logging.getLogger(__name__)
 
 # Bump when the readers, frames, windows or preprocess change what they produce, so stale caches are never reused.
-CODE_VERSION = "prepare-28"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
+CODE_VERSION = "prepare-29"  # 4: track_row, source_id; 5: metadata features; 6: programme split; 7: no effects count;
 # 8: interpolation shares per dialect in the scalers; 9: interpolation evidence per dialect in the scalers; 10: one .npy
 # per array (core.data.store) instead of an .npz per split; 11: readers (Kdenlive compositions, Lightworks named);
 # 12: Kdenlive same-track mixes cut; 13: MLT zoned filters and compositions act only in their zone; 14: FCPXML
@@ -57,7 +57,7 @@ CODE_VERSION = "prepare-28"  # 4: track_row, source_id; 5: metadata features; 6:
 # sequence-frame units, -black transitions; MLT compositions fit the clip's picture, scale0tilt, swapped mixes;
 # 28 (session 29): xmeml FCP 7 keys linear unless Bezier handles smooth them; a muted dB key stays silent under a gain;
 # MLT decimal commas by glibc's locale data; an FCPXML sync clip's sound takes its content's channel and speed;
-# xmeml scale under FCP 7's Distort aspect is the height's factor
+# 29 (session 29): xmeml scale under FCP 7's Distort aspect is the height's factor (after 28's caches were made)
 EXTENSIONS = (".xml", ".fcpxml", ".mlt", ".kdenlive")
 # DataConfig fields that change the prepared data (the time limit: which files are left out); workers and
 # cache_dir do not.
