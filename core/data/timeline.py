@@ -136,6 +136,11 @@ class Curve:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def map_values(self, fn) -> Curve:
+        """The same keys (times, interpolations, shapes) with each value ``fn(value)``: a gain added, a scale
+        converted."""
+        return Curve([Key(k.time, fn(k.value), k.interp, k.amplitude) for k in self.keys])
+
     def key_at(self, t: float | Fraction) -> Key | None:
         """The key whose interpolation governs time ``t``: the last at or before it (None before the first)."""
         i = bisect.bisect_right([k.time for k in self.keys], t)

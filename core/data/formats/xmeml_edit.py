@@ -35,7 +35,7 @@ from core.data.formats._xml import child_map, first_text, kid_text, xml_bool
 from core.data.formats.xmeml import ITEM_TAGS, _Item, _Reader
 from core.data.formats.xmeml_elements import bezier_handles, effect_element
 from core.data.formats.xmeml_filters import EFFECT_NAME_IDS, distort_aspect
-from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Key, Timeline, db_to_gain
+from core.data.timeline import LEVEL_FLOOR_DB, PARAMS, Clip, Curve, Timeline, db_to_gain
 
 # canonical parameter -> (effectid, parameterid, parameter name, valuemin, valuemax)
 PARAMETERS = {
@@ -89,7 +89,7 @@ def _clip(doc, reader: _Reader, tl: Timeline, clip: Clip, curves: dict[str, Curv
         curve = curves[param]
         if param == "scale":  # the reader reads FCP 7's height factor under a Distort aspect: write it back
             factor = _squeeze(reader, el, tl.name)
-            curve = Curve([Key(k.time, k.value * factor, k.interp, k.amplitude) for k in curve.keys])
+            curve = curve.map_values(lambda v, f=factor: v * f)
         out.append((param, _scalar(doc, el, clip, param, curve, to_when), ""))
     if any(p in curves for p in CENTER):
         out += _center(doc, el, clip, curves, to_when, reader)
@@ -126,14 +126,10 @@ def _beside(reader: _Reader, el: etree._Element, before: bool = False) -> _Item 
 def _squeeze(reader: _Reader, el: etree._Element, where: str) -> float:
     """1 - a/100 for the clip's enabled FCP 7 Distort aspect ``a`` < 0 (the reader's scale is the file's divided by
     it, ``FilterReading.apply_aspect``), else 1."""
-    for filter_el in el.iterchildren("filter"):
-        effect = filter_el.find("effect")
-        if effect is None or not xml_bool(filter_el.findtext("enabled"), True):
-            continue
-        if (effect.findtext("effectid") or "").strip().lower() == "deformation":
-            aspect = distort_aspect(effect, reader.number, where)
-            if aspect is not None:  # the first Distort with an aspect, as the reader takes it
-                return 1.0 - aspect / 100.0 if aspect < 0 else 1.0
+    for effect in _enabled_effects(el, "deformation"):
+        aspect = distort_aspect(effect, reader.number, where)
+        if aspect is not None:  # the first Distort with an aspect, as the reader takes it
+            return 1.0 - aspect / 100.0 if aspect < 0 else 1.0
     return 1.0
 
 
@@ -246,6 +242,11 @@ def _parameter(doc, el: etree._Element, clip: Clip, param: str, first_value) -> 
 
 def _enabled_effect(el: etree._Element, effect_id: str) -> etree._Element | None:
     """The ``<effect>`` of the clip's first enabled filter with ``effect_id``, if any."""
+    return next(_enabled_effects(el, effect_id), None)
+
+
+def _enabled_effects(el: etree._Element, effect_id: str):
+    """The ``<effect>``s of the clip's enabled filters with ``effect_id``, in order."""
     for filter_el in el.iterchildren("filter"):
         kids = child_map(filter_el)
         effect = kids.get("effect")
@@ -255,8 +256,7 @@ def _enabled_effect(el: etree._Element, effect_id: str) -> etree._Element | None
         if not found:
             found = EFFECT_NAME_IDS.get((first_text(effect, "name") or "").strip().lower(), "")
         if found == effect_id:
-            return effect
-    return None
+            yield effect
 
 
 def _write_keys(p_el: etree._Element, keys: list[FrameKey], set_value) -> None:

@@ -192,7 +192,7 @@ class FilterReading(XmemlBase):
         if value is not None:
             out.static["scale"] = value * factor
         if curve is not None:
-            out.curves["scale"] = Curve([Key(k.time, k.value * factor, k.interp, k.amplitude) for k in curve.keys])
+            out.curves["scale"] = curve.map_values(lambda v: v * factor)
         elif abs(out.static["scale"] - PARAMS["scale"][0]) > 1e-9:
             out.curves["scale"] = Curve([Key(start_s, out.static["scale"], "linear")])
 
@@ -243,7 +243,7 @@ class FilterReading(XmemlBase):
         if "level_db" in static or curve is None:
             static["level_db"] = add_db(static.get("level_db", 0.0), gain)
         if curve is not None:
-            curves["level_db"] = Curve([Key(k.time, add_db(k.value, gain), k.interp) for k in curve.keys])
+            curves["level_db"] = curve.map_values(lambda v: add_db(v, gain))
         elif abs(static["level_db"]) > 1e-9:
             curves["level_db"] = Curve([Key(start_s, static["level_db"], "linear")])
 
