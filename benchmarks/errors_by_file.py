@@ -32,7 +32,7 @@ from core.data.batch import trim_tracks  # noqa: E402
 from core.data.context import GEOMETRY_HAS, N_SUMMARY, SUMMARY_FEATURES, TRACK_HAS, TRACK_SPREAD  # noqa: E402
 from core.data.dataset import WindowDataset, collate  # noqa: E402
 from core.data.preprocess import prepare  # noqa: E402
-from core.learn.assess import file_sums  # noqa: E402
+from core.learn.assess import file_sums, window_files  # noqa: E402
 from core.learn.checkpoint import load_checkpoint  # noqa: E402
 from core.learn.evaluate import RATIO_SMOOTHING, _Acc, accumulate  # noqa: E402
 from core.learn.loss import MultiTrackLoss, baseline_outputs  # noqa: E402
@@ -102,11 +102,7 @@ def errors_by_file(run: Path, context: float, heads: list[str]) -> tuple[dict, d
     """({file: {head: (positions, model SSE, train SSE, val SSE, rule SSE)}}, the same summed over files)."""
     cfg, data, scalers, loss_fn, stds, sides = _setup(run)
     names = sorted(n for n in data.meta["timelines_of"] if data.meta["splits"].get(n) == "val")
-    of_timeline = np.full(int(data.meta.get("n_timelines", 0)) + 1, -1, np.int64)
-    for i, name in enumerate(names):
-        first, count = data.meta["timelines_of"][name]
-        of_timeline[first : first + count] = i
-    window_file = of_timeline[np.asarray(data.val["timeline"])]
+    window_file = window_files(data.meta, data.val["timeline"], names)
     sums, counts, _ = file_sums(sides, loss_fn, scalers, data.val, window_file, len(names), context)
     per_file, total = {}, {h: np.zeros(1 + len(SIDES)) for h in heads}
     for f, name in enumerate(names):

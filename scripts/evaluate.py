@@ -73,10 +73,8 @@ def evaluate_folder(
 ) -> dict:
     """Evaluate on every file under ``data_dir``; the report's dict (see ``report``), with ``per_file`` > 0 the
     files that carry the figures most (``core.learn.assess.file_shares``, the first draw) under "per_file"."""
-    import numpy as np
-
     from core.data.preprocess import prepare
-    from core.learn.assess import assess, file_shares
+    from core.learn.assess import assess, file_shares, window_files
 
     # every file on the validation side: its windows are evaluated memory-mapped, as prepared, never concatenated
     data_cfg = dataclasses.replace(cfg.data, data_dir=str(data_dir.resolve()), workers=0, split_by="none")
@@ -84,11 +82,7 @@ def evaluate_folder(
     out = assess(model, cfg, scalers, data.val, context=context, seed=seed, draws=draws, **kw)
     if per_file > 0:
         names = sorted(data.meta["timelines_of"])
-        of_timeline = np.zeros(int(data.meta.get("n_timelines", 0)) + 1, np.int64)
-        for i, name in enumerate(names):
-            first, count = data.meta["timelines_of"][name]
-            of_timeline[first : first + count] = i
-        window_file = of_timeline[np.asarray(data.val["timeline"])]
+        window_file = window_files(data.meta, data.val["timeline"], names)
         out["per_file"] = file_shares(model, cfg, scalers, data.val, window_file, names, context, seed, **kw)[:per_file]
     out.update(
         data=str(data_dir),

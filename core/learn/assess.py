@@ -55,6 +55,17 @@ def assess(
     return out
 
 
+def window_files(meta: dict, timelines: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per raw window (``timelines``: each window's global timeline number), the index in ``names`` of its file
+    (``meta["timelines_of"]``), -1 for a window of a file not named: ``file_sums``' and ``file_shares``'
+    ``window_file``."""
+    of_timeline = np.full(int(meta.get("n_timelines", 0)) + 1, -1, np.int64)
+    for i, name in enumerate(names):
+        first, count = meta["timelines_of"][name]
+        of_timeline[first : first + count] = i
+    return of_timeline[np.asarray(timelines)]
+
+
 def file_sums(
     sides: dict,
     loss_fn,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from core.data.batch import MODEL_FEATURES
-from core.learn.assess import assess, average_reports, verdict
+from core.learn.assess import assess, average_reports, verdict, window_files
 from core.learn.model import build_model
 
 
@@ -112,3 +113,10 @@ def test_verdict_names_the_heads_worse_than_the_data_constant_and_advises_only_w
     fine = verdict({"val_objective_vs_data": 0.8, "vs_data/ratio/scale": 0.9})
     assert len(fine) == 1 and "heads above 1.05: none" in fine[0]
     assert verdict({"val_objective": 0.8}) == []  # the built-in corpus: no data-constant figures
+
+
+def test_window_files_maps_each_window_to_its_named_file():
+    meta = {"timelines_of": {"a.xml": (0, 2), "b.xml": (2, 1), "c.xml": (3, 1)}, "n_timelines": 4}
+    # windows of timelines 1, 0, 2, 3, 3: files a, a, b, then c, which is not named (-1)
+    assert window_files(meta, np.array([1, 0, 2, 3, 3]), ["a.xml", "b.xml"]).tolist() == [0, 0, 1, -1, -1]
+    assert window_files(meta, np.array([3, 2]), ["c.xml", "b.xml", "a.xml"]).tolist() == [0, 1]
